@@ -1,0 +1,159 @@
+// `waymark serve`: a supervisor process and N workers sharing the listening sockets (node:cluster).
+// Owns: process roles, config loading at start and on reload (SIGHUP), replacing dead workers, shutdown.
+// The supervisor validates a config before any worker sees it, so a bad reload never reaches the query path.
+import cluster, { type Worker } from 'node:cluster';
+import fs from 'node:fs';
+import { pino } from 'pino';
+import { loadConfigFile, configFromZoneFiles, compileSnapshot, type LoadedConfig, type Result } from '../config/load.js';
+import { formatErrors } from '../config/schema.js';
+import { DnsServer } from '../dns/server.js';
+
+/** Where a configuration comes from; sent to workers so each loads and compiles its own snapshot. */
+export type ConfigSource =
+  | { kind: 'file'; file: string }
+  | { kind: 'zones'; zones: string[]; listen: string[]; workers?: number };
+
+export function loadSource(source: ConfigSource): Result<LoadedConfig> {
+  return source.kind === 'file' ? loadConfigFile(source.file) : configFromZoneFiles(source.zones, source.listen, source.workers);
+}
+
+interface WorkerMessage { type: 'ready' | 'loaded' | 'load-failed'; generation: number; errors?: string }
+interface PrimaryMessage { type: 'load'; generation: number }
+
+const log = pino({ base: { pid: process.pid, role: cluster.isPrimary ? 'supervisor' : 'worker' } });
+
+export interface ServeFlags { workers?: number; pidFile?: string }
+
+/** Entry for the `serve` command in the supervisor. Returns the process exit code when it stops. */
+export async function serve(source: ConfigSource, flags: ServeFlags): Promise<number> {
+  if (!cluster.isPrimary) return runWorker(source);
+  const first = loadAndCompile(source, 1);
+  if (!first.ok) {
+    process.stderr.write(`waymark: configuration has errors:\n${formatErrors(first.errors)}\n`);
+    return 1;
+  }
+  const server = first.value.config.server;
+  const workers = flags.workers ?? server.workers;
+  const pidFile = flags.pidFile ?? server.pidFile;
+  if (pidFile) fs.writeFileSync(pidFile, `${process.pid}\n`);
+  // Every worker accepts on the shared sockets itself, rather than the supervisor handing out connections.
+  cluster.schedulingPolicy = cluster.SCHED_NONE;
+  cluster.setupPrimary({ serialization: 'json' });
+  let generation = 1;
+  let stopping = false;
+  const ready = new Set<number>();
+  let announced = false;
+  const recentDeaths: number[] = [];
+
+  const fork = (): void => {
+    const w = cluster.fork({ WAYMARK_WORKER_SOURCE: JSON.stringify(source), WAYMARK_GENERATION: String(generation) });
+    w.on('message', (m: WorkerMessage) => onWorkerMessage(w, m));
+  };
+  const onWorkerMessage = (w: Worker, m: WorkerMessage): void => {
+    if (m.type === 'ready') {
+      ready.add(w.id);
+      if (!announced && ready.size >= workers) {
+        announced = true;
+        log.info({ listen: server.listen.map((l) => (l.host.includes(':') ? `[${l.host}]:${l.port}` : `${l.host}:${l.port}`)), workers, generation }, 'ready');
+      }
+    } else if (m.type === 'loaded') {
+      log.info({ worker: w.process.pid, generation: m.generation }, 'worker swapped snapshot');
+    } else if (m.type === 'load-failed') {
+      log.error({ worker: w.process.pid, generation: m.generation, errors: m.errors }, 'worker kept its previous snapshot');
+    }
+  };
+  cluster.on('exit', (w, code, signal) => {
+    ready.delete(w.id);
+    if (stopping) return;
+    log.warn({ worker: w.process.pid, code, signal }, 'worker died; starting a replacement');
+    const now = Date.now();
+    recentDeaths.push(now);
+    while (recentDeaths.length > 0 && recentDeaths[0]! < now - 10_000) recentDeaths.shift();
+    // A crash loop (bad host state, not bad config: config was validated) backs off instead of spinning.
+    const delay = recentDeaths.length > 5 ? 1000 : 0;
+    setTimeout(() => { if (!stopping) fork(); }, delay);
+  });
+  for (let i = 0; i < workers; i++) fork();
+
+  const reload = (): void => {
+    const next = loadAndCompile(source, generation + 1);
+    if (!next.ok) {
+      log.error({ errors: formatErrors(next.errors) }, 'reload rejected: configuration has errors; still serving the previous one');
+      return;
+    }
+    generation++;
+    const msg: PrimaryMessage = { type: 'load', generation };
+    for (const w of Object.values(cluster.workers ?? {})) w?.send(msg);
+    log.info({ generation }, 'reload accepted');
+  };
+  process.on('SIGHUP', reload);
+
+  return new Promise<number>((resolve) => {
+    const stop = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'stopping');
+      for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGTERM');
+      if (pidFile) fs.rmSync(pidFile, { force: true });
+      const deadline = setTimeout(() => resolve(0), 3000);
+      cluster.on('exit', () => {
+        if (Object.keys(cluster.workers ?? {}).length === 0) {
+          clearTimeout(deadline);
+          resolve(0);
+        }
+      });
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+function loadAndCompile(source: ConfigSource, generation: number): Result<LoadedConfig> {
+  const loaded = loadSource(source);
+  if (!loaded.ok) return loaded;
+  const compiled = compileSnapshot(loaded.value, generation);
+  if (!compiled.ok) return compiled;
+  return loaded;
+}
+
+async function runWorker(source: ConfigSource): Promise<number> {
+  const loaded = loadSource(source);
+  if (!loaded.ok) {
+    log.error({ errors: formatErrors(loaded.errors) }, 'worker could not load configuration');
+    return 1;
+  }
+  let generation = Number(process.env.WAYMARK_GENERATION ?? '1');
+  const compiled = compileSnapshot(loaded.value, generation);
+  if (!compiled.ok) {
+    log.error({ errors: formatErrors(compiled.errors) }, 'worker could not compile configuration');
+    return 1;
+  }
+  const s = loaded.value.config.server;
+  const server = await DnsServer.start(compiled.value, {
+    listen: s.listen, udpPayload: s.udpPayload, rrl: s.rrl, exclusive: false,
+    tcp: { idleTimeoutMs: s.tcp.idleTimeout, maxConnections: s.tcp.maxConnections, maxQueriesPerConnection: s.tcp.maxQueriesPerConnection },
+  });
+  process.on('message', (m: PrimaryMessage) => {
+    if (m.type !== 'load') return;
+    const next = loadSource(source);
+    const snap = next.ok ? compileSnapshot(next.value, m.generation) : next;
+    if (!snap.ok) {
+      process.send?.({ type: 'load-failed', generation: m.generation, errors: formatErrors(snap.errors) } satisfies WorkerMessage);
+      return;
+    }
+    generation = m.generation;
+    server.swap(snap.value);
+    process.send?.({ type: 'loaded', generation } satisfies WorkerMessage);
+  });
+  process.send?.({ type: 'ready', generation } satisfies WorkerMessage);
+  return new Promise<number>((resolve) => {
+    process.on('SIGTERM', () => { void server.close().then(() => resolve(0)); });
+    process.on('disconnect', () => { void server.close().then(() => resolve(0)); });
+  });
+}
+
+/** In a worker: the source the supervisor passed down. */
+export function workerSource(): ConfigSource | undefined {
+  const raw = process.env.WAYMARK_WORKER_SOURCE;
+  return raw ? (JSON.parse(raw) as ConfigSource) : undefined;
+}

@@ -1,0 +1,135 @@
+// The declarative configuration: its schema, defaults and the formatting of validation errors by field path.
+// Owns: what a valid waymark.yaml looks like. Knows nothing about sockets or zones' meaning beyond their shape.
+import { z } from 'zod';
+import os from 'node:os';
+import net from 'node:net';
+
+/** "10s", "500ms", "2m", "1h" or a number of seconds → milliseconds. */
+export function parseDuration(v: string | number): number | undefined {
+  if (typeof v === 'number') return v >= 0 ? v * 1000 : undefined;
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(v.trim());
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  const unit = m[2] ?? 's';
+  const scale = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit]!;
+  return n * scale;
+}
+
+const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const ms = parseDuration(v);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `"${v}" is not a duration (use e.g. 500ms, 10s, 5m, or a number of seconds)` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+/** "127.0.0.1:5300", "[::1]:5300" → host and port. */
+export function parseListen(v: string): { host: string; port: number } | undefined {
+  const m = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(v.trim());
+  if (!m) return undefined;
+  const host = m[1] ?? m[2]!;
+  const port = Number(m[3]);
+  if (!net.isIP(host) || port < 1 || port > 65535) return undefined;
+  return { host, port };
+}
+
+const listen = z.string().transform((v, ctx) => {
+  const l = parseListen(v);
+  if (!l) {
+    ctx.addIssue({ code: 'custom', message: `"${v}" is not ADDRESS:PORT (e.g. 127.0.0.1:5300 or [::1]:5300)` });
+    return z.NEVER;
+  }
+  return l;
+});
+
+const ttl = z.number().int().min(0).max(2147483647);
+
+export const rrlSchema = z.object({
+  enabled: z.boolean().default(true),
+  responsesPerSecond: z.number().positive().default(2000),
+  nxdomainsPerSecond: z.number().positive().default(1000),
+  errorsPerSecond: z.number().positive().default(500),
+  window: z.number().int().min(1).max(3600).default(5),
+  slip: z.number().int().min(0).max(10).default(2),
+  ipv4PrefixLength: z.number().int().min(8).max(32).default(24),
+  ipv6PrefixLength: z.number().int().min(16).max(128).default(56),
+  tableSize: z.number().int().min(1024).max(16_777_216).default(65536),
+}).strict();
+
+export const serverSchema = z.object({
+  listen: z.array(listen).min(1).prefault(['127.0.0.1:5300']),
+  workers: z.number().int().min(1).max(256).default(() => Math.max(1, os.availableParallelism())),
+  udpPayload: z.number().int().min(512).max(65535).default(1232),
+  tcp: z.object({
+    idleTimeout: duration.default(10_000),
+    maxConnections: z.number().int().min(1).max(1_000_000).default(1024),
+    maxQueriesPerConnection: z.number().int().min(1).max(1_000_000).default(10_000),
+  }).strict().default({ idleTimeout: 10_000, maxConnections: 1024, maxQueriesPerConnection: 10_000 }),
+  rrl: rrlSchema.default(rrlSchema.parse({})),
+  pidFile: z.string().optional(),
+}).strict();
+
+export const recordSchema = z.object({
+  name: z.string().min(1),
+  type: z.string().min(1),
+  ttl: ttl.optional(),
+  value: z.string().optional(),
+  values: z.array(z.string()).min(1).optional(),
+}).strict().refine((r) => (r.value === undefined) !== (r.values === undefined), { message: 'give exactly one of value or values' });
+
+export const zoneSchema = z.object({
+  /** Optional when `file` is given: the file's $ORIGIN or SOA owner is used. */
+  origin: z.string().min(1).optional(),
+  file: z.string().optional(),
+  ttl: ttl.default(300),
+  soa: z.object({
+    mname: z.string().optional(),
+    rname: z.string().optional(),
+    serial: z.number().int().min(0).max(4294967295).optional(),
+    refresh: ttl.default(3600),
+    retry: ttl.default(600),
+    expire: ttl.default(604800),
+    minimum: ttl.default(60),
+    ttl: ttl.optional(),
+  }).strict().optional(),
+  ns: z.array(z.string()).optional(),
+  records: z.array(recordSchema).default([]),
+}).strict().refine((zc) => zc.origin !== undefined || zc.file !== undefined, { message: 'give origin (or a file whose $ORIGIN or SOA names it)' });
+
+export const configSchema = z.object({
+  server: serverSchema.default(serverSchema.parse({})),
+  zones: z.array(zoneSchema).default([]),
+}).strict();
+
+export type Config = z.infer<typeof configSchema>;
+export type ZoneConfig = z.infer<typeof zoneSchema>;
+export type ServerConfig = z.infer<typeof serverSchema>;
+
+/** A configuration problem with the location an operator can go to: YAML path, or file:line. */
+export interface ConfigError { path: string; message: string }
+
+export function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  let s = '';
+  for (const p of path) s += typeof p === 'number' ? `[${p}]` : (s ? '.' : '') + String(p);
+  return s || '(top level)';
+}
+
+export function formatErrors(errors: readonly ConfigError[]): string {
+  return errors.map((e) => `${e.path}: ${e.message}`).join('\n');
+}
+
+/** Zod issues → ConfigErrors, one per field (unknown keys named individually). */
+export function issuesToErrors(issues: ReadonlyArray<z.core.$ZodIssue>): ConfigError[] {
+  const out: ConfigError[] = [];
+  for (const i of issues) {
+    if (i.code === 'unrecognized_keys') {
+      for (const k of i.keys) out.push({ path: formatPath([...i.path, k]), message: 'unknown key' });
+    } else if (i.code === 'invalid_union' && i.path.length > 0) {
+      out.push({ path: formatPath(i.path), message: 'has the wrong type or form' });
+    } else {
+      out.push({ path: formatPath(i.path), message: i.message });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,108 @@
+// The responder pipeline: parse (fast path, else general codec) → resolve against the snapshot → encode.
+// Owns: choosing the path per message and the response buffer. One Responder per worker; it is synchronous, never
+// awaits and never touches the database. Listeners (udp.ts, tcp.ts) own transport concerns.
+import { Query, parseQueryFast, FAST_OK } from '../wire/query.js';
+import { writeResponse, writeError, udpLimit } from '../wire/response.js';
+import { parseQueryGeneral, encodeResponseGeneral, encodeErrorGeneral, GENERAL_DROP, GENERAL_ERROR, type GeneralInfo } from '../wire/codec.js';
+import { RCODE } from '../wire/types.js';
+import { resolve, Resolution } from './lookup.js';
+import type { Snapshot } from '../answer/snapshot.js';
+
+export const TRANSPORT_UDP = 0;
+export const TRANSPORT_TCP = 1;
+
+const OUT_SIZE = 65535 + 128;
+
+export interface ResponderCounters {
+  queries: number;
+  fast: number;
+  general: number;
+  dropped: number;
+  rcodes: Uint32Array;
+}
+
+export class Responder {
+  /** The buffer holding the last response; valid until the next call to respond(). */
+  response: Buffer;
+  /** Rcode of the last response (for RRL categories and metrics). */
+  lastRcode = 0;
+  private out = Buffer.allocUnsafe(OUT_SIZE);
+  private readonly q = new Query();
+  private readonly res = new Resolution();
+  private readonly info: GeneralInfo = { qnameText: null };
+  readonly counters: ResponderCounters = { queries: 0, fast: 0, general: 0, dropped: 0, rcodes: new Uint32Array(32) };
+
+  constructor(public snapshot: Snapshot, serverPayload: number) {
+    this.q.serverPayload = serverPayload;
+    this.response = this.out;
+  }
+
+  /** Replace the response buffer: the transport still holds the old one in a queued send. */
+  renewBuffer(): void {
+    this.out = Buffer.allocUnsafe(OUT_SIZE);
+    this.response = this.out;
+  }
+
+  /**
+   * Answer one message. Returns the response length in `this.response`, or -1 when nothing must be sent.
+   * Catches everything: a bug on an odd packet costs that packet a SERVFAIL-free drop, never the process.
+   */
+  respond(msg: Buffer, transport: number): number {
+    this.counters.queries++;
+    try {
+      return this.respondUnsafe(msg, transport);
+    } catch {
+      this.counters.dropped++;
+      return -1;
+    }
+  }
+
+  private respondUnsafe(msg: Buffer, transport: number): number {
+    const q = this.q;
+    const res = this.res;
+    const snapshot = this.snapshot;
+    if (parseQueryFast(msg, q) === FAST_OK) {
+      this.counters.fast++;
+      this.response = this.out;
+      const limit = transport === TRANSPORT_UDP ? udpLimit(q, q.serverPayload) : 65535;
+      if (!resolve(snapshot, q.qname, q.qtype, res)) {
+        this.lastRcode = RCODE.REFUSED;
+        this.counters.rcodes[RCODE.REFUSED]!++;
+        return writeError(this.out, q, RCODE.REFUSED, true);
+      }
+      this.lastRcode = res.rcode;
+      this.counters.rcodes[res.rcode]!++;
+      return writeResponse(this.out, q, res, limit, 0);
+    }
+    return this.respondGeneral(msg, transport);
+  }
+
+  /** The general codec path alone (public so tests can hold it against the fast path). */
+  respondGeneral(msg: Buffer, transport: number): number {
+    const q = this.q;
+    const res = this.res;
+    const snapshot = this.snapshot;
+    this.counters.general++;
+    const info = this.info;
+    const kind = parseQueryGeneral(msg, q, info);
+    if (kind === GENERAL_DROP) {
+      this.counters.dropped++;
+      return -1;
+    }
+    let buf: Buffer;
+    if (kind === GENERAL_ERROR) {
+      this.lastRcode = q.forcedRcode;
+      buf = encodeErrorGeneral(q, info, q.forcedRcode);
+    } else if (!resolve(snapshot, q.qname, q.qtype, res)) {
+      this.lastRcode = RCODE.REFUSED;
+      buf = encodeErrorGeneral(q, info, RCODE.REFUSED);
+    } else {
+      this.lastRcode = res.rcode;
+      const limit = transport === TRANSPORT_UDP ? udpLimit(q, q.serverPayload) : 65535;
+      buf = encodeResponseGeneral(q, info, res, limit, 0);
+    }
+    this.counters.rcodes[this.lastRcode & 31]!++;
+    this.response = buf;
+    return buf.length;
+  }
+}

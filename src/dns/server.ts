@@ -1,0 +1,75 @@
+// A DNS server in this process: UDP and TCP listeners on every listen address, sharing one Responder.
+// Owns: starting/stopping listeners and swapping the snapshot they read (one assignment: atomic for the event loop).
+// In a cluster worker the sockets are shared with the other workers by Node's cluster module.
+import type dgram from 'node:dgram';
+import type net from 'node:net';
+import { Responder } from './responder.js';
+import { listenUdp } from './udp.js';
+import { listenTcp, type TcpLimits } from './tcp.js';
+import { ResponseRateLimiter, type RrlOptions } from './rrl.js';
+import type { Snapshot } from '../answer/snapshot.js';
+
+export interface ListenAddress { host: string; port: number }
+
+export interface DnsServerOptions {
+  listen: ListenAddress[];
+  udpPayload: number;
+  tcp: TcpLimits;
+  rrl: RrlOptions;
+  /** Own the sockets exclusively (tests, single-process); false lets cluster workers share them. */
+  exclusive?: boolean;
+}
+
+export class DnsServer {
+  readonly responder: Responder;
+  readonly rrl: ResponseRateLimiter | null;
+  private readonly udp: dgram.Socket[] = [];
+  private readonly tcp: net.Server[] = [];
+  /** The addresses actually bound (port 0 in the options becomes a real port). */
+  readonly bound: ListenAddress[] = [];
+
+  private constructor(snapshot: Snapshot, readonly options: DnsServerOptions) {
+    this.responder = new Responder(snapshot, options.udpPayload);
+    this.rrl = options.rrl.enabled ? new ResponseRateLimiter(options.rrl) : null;
+  }
+
+  static async start(snapshot: Snapshot, options: DnsServerOptions): Promise<DnsServer> {
+    const server = new DnsServer(snapshot, options);
+    try {
+      for (const l of options.listen) {
+        const exclusive = options.exclusive ?? true;
+        const sock = await listenUdp({ host: l.host, port: l.port, exclusive }, server.responder, server.rrl);
+        server.udp.push(sock);
+        // Port 0: TCP takes the port UDP was given, so one address serves both transports.
+        const port = sock.address().port;
+        const tcp = await listenTcp({ host: l.host, port, exclusive, ...options.tcp }, server.responder);
+        server.tcp.push(tcp);
+        server.bound.push({ host: l.host, port });
+      }
+    } catch (e) {
+      await server.close();
+      throw e;
+    }
+    return server;
+  }
+
+  get snapshot(): Snapshot {
+    return this.responder.snapshot;
+  }
+
+  /** Swap in a new snapshot: queries already being answered finish on the old one, the next one reads the new. */
+  swap(snapshot: Snapshot): void {
+    this.responder.snapshot = snapshot;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.udp) {
+      try { s.close(); } catch { /* already closed */ }
+    }
+    await Promise.all(this.tcp.map((t) => new Promise<void>((r) => {
+      t.close(() => r());
+      // Existing connections would keep close() pending until their idle timeout.
+      (t as net.Server & { closeAllConnections?: () => void }).closeAllConnections?.();
+    })));
+  }
+}

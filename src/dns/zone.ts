@@ -1,0 +1,194 @@
+// Zones as the query path sees them: name nodes holding RRsets precompiled to wire fragments.
+// Owns: zone-level validation (SOA, CNAME exclusivity, zone cuts) and the compiled node/RRset shapes.
+// Compile time only: nothing here runs per query except reading the objects it built.
+import { CLASS_IN, TYPE, typeName } from '../wire/types.js';
+import { encodeRdata, additionalTarget, type ZoneRecord, type SoaData } from '../wire/rdata.js';
+import { encodeName, foldWire, hashWireFolded, canonicalName, isAtOrBelow, nameToLabels } from '../wire/name.js';
+
+/** One RRset, ready to be copied onto the wire. */
+export interface RRset {
+  readonly type: number;
+  readonly ttl: number;
+  readonly records: readonly ZoneRecord[];
+  /** RR bodies without owner: TYPE CLASS TTL RDLENGTH RDATA, concatenated. */
+  readonly bodies: Buffer;
+  /** Offsets into `bodies` where each record starts, plus the end. */
+  readonly bodyOffsets: readonly number[];
+  /**
+   * The whole RRset with the owner compressed to the question name (pointer to offset 12), once per rotation:
+   * rotations[k] starts at record k, so multi-address answers spread over resolvers without per-query work.
+   */
+  readonly rotations: readonly Buffer[];
+  /** In-zone A/AAAA RRsets of NS/MX/SRV targets, for the additional section (filled when the snapshot links). */
+  additional: Array<{ node: NameNode; rrset: RRset }>;
+  /** For CNAME: the target node when we serve it, else null (filled when the snapshot links). */
+  cnameTarget: NameNode | null;
+  /** For CNAME: when the target does not exist but lies in a zone we serve, that zone (the chain ends NXDOMAIN). */
+  cnameTargetZone: Zone | null;
+}
+
+export interface NameNode {
+  /** Canonical presentation form, case as written in the zone. */
+  readonly name: string;
+  /** Uncompressed wire form, case as written. */
+  readonly wire: Buffer;
+  /** Case-folded wire form: the index key. */
+  readonly key: Buffer;
+  readonly hash: number;
+  readonly labels: number;
+  readonly zone: Zone;
+  readonly rrsets: Map<number, RRset>;
+  cname: RRset | null;
+  /** The delegation point (NS below the apex) at or above this node; null when authoritative. */
+  cut: NameNode | null;
+  /** The "*" child of this node, for RFC 4592 wildcard synthesis. */
+  wildcard: NameNode | null;
+  /** Next node with the same hash (collision chain in the snapshot index). */
+  nextSameHash: NameNode | null;
+}
+
+export interface Zone {
+  readonly origin: string;
+  readonly apex: NameNode;
+  readonly soa: RRset;
+  /** SOA for negative answers: TTL = min(SOA TTL, SOA MINIMUM) (RFC 2308 §3). */
+  readonly negativeSoa: RRset;
+  readonly nodes: Map<string, NameNode>;
+}
+
+export interface ZoneProblem { name: string; message: string }
+
+export function compileRRset(records: ZoneRecord[], ttlOverride?: number): RRset {
+  const type = records[0]!.type;
+  const ttl = ttlOverride ?? Math.min(...records.map((r) => r.ttl));
+  const bodies: Buffer[] = [];
+  const bodyOffsets: number[] = [];
+  let off = 0;
+  for (const r of records) {
+    const rdata = encodeRdata(type, r.data);
+    const head = Buffer.alloc(10);
+    head.writeUInt16BE(type, 0);
+    head.writeUInt16BE(CLASS_IN, 2);
+    head.writeUInt32BE(ttl >>> 0, 4);
+    head.writeUInt16BE(rdata.length, 8);
+    bodyOffsets.push(off);
+    const body = Buffer.concat([head, rdata]);
+    bodies.push(body);
+    off += body.length;
+  }
+  bodyOffsets.push(off);
+  const ptr = Buffer.from([0xc0, 0x0c]);
+  const rotations: Buffer[] = [];
+  for (let k = 0; k < records.length; k++) {
+    const parts: Buffer[] = [];
+    for (let i = 0; i < records.length; i++) parts.push(ptr, bodies[(k + i) % records.length]!);
+    rotations.push(Buffer.concat(parts));
+  }
+  return {
+    type, ttl, records: records.map((r) => ({ ...r, ttl })), bodies: Buffer.concat(bodies), bodyOffsets, rotations,
+    additional: [], cnameTarget: null, cnameTargetZone: null,
+  };
+}
+
+function makeNode(name: string, zone: Zone): NameNode {
+  const wire = encodeName(name);
+  const key = foldWire(wire);
+  return {
+    name, wire, key, hash: hashWireFolded(key, 0, key.length), labels: nameToLabels(name).length, zone,
+    rrsets: new Map(), cname: null, cut: null, wildcard: null, nextSameHash: null,
+  };
+}
+
+/**
+ * Build one zone from its records. Problems (missing SOA, CNAME beside other data, records outside the zone) are
+ * returned, not thrown, so `waymark check` can list all of them.
+ */
+export function compileZone(origin: string, records: readonly ZoneRecord[]): { zone?: Zone; problems: ZoneProblem[] } {
+  const problems: ZoneProblem[] = [];
+  const originKey = canonicalName(origin);
+  const byName = new Map<string, { name: string; byType: Map<number, ZoneRecord[]> }>();
+  for (const r of records) {
+    const k = canonicalName(r.name);
+    if (!isAtOrBelow(k, originKey)) {
+      problems.push({ name: r.name, message: `${r.name} ${typeName(r.type)} is outside zone ${origin}` });
+      continue;
+    }
+    let entry = byName.get(k);
+    if (!entry) byName.set(k, (entry = { name: r.name, byType: new Map() }));
+    let list = entry.byType.get(r.type);
+    if (!list) entry.byType.set(r.type, (list = []));
+    // RFC 2181 §5: an RRset holds no duplicate records.
+    const wire = encodeRdata(r.type, r.data);
+    if (!list.some((x) => encodeRdata(x.type, x.data).equals(wire))) list.push(r);
+  }
+  const apexEntry = byName.get(originKey);
+  const soaRecords = apexEntry?.byType.get(TYPE.SOA);
+  if (!soaRecords || soaRecords.length === 0) problems.push({ name: origin, message: `zone ${origin} has no SOA record at its apex` });
+  else if (soaRecords.length > 1) problems.push({ name: origin, message: `zone ${origin} has ${soaRecords.length} SOA records; exactly one is allowed` });
+  for (const [k, e] of byName) {
+    const cn = e.byType.get(TYPE.CNAME);
+    if (!cn) continue;
+    if (cn.length > 1) problems.push({ name: e.name, message: `${e.name} has ${cn.length} CNAME records; only one is allowed (RFC 1034 §3.6.2)` });
+    if (e.byType.size > 1) problems.push({ name: e.name, message: `${e.name} has a CNAME and other data (RFC 1034 §3.6.2)` });
+    if (k === originKey) problems.push({ name: e.name, message: `the zone apex ${e.name} cannot be a CNAME` });
+  }
+  for (const e of byName.values()) {
+    for (const [type, list] of e.byType) {
+      if (type === TYPE.SOA && canonicalName(e.name) !== originKey) problems.push({ name: e.name, message: `SOA record at ${e.name} is not at the zone apex ${origin}` });
+      void list;
+    }
+  }
+  if (problems.length > 0 || !soaRecords) return { problems };
+
+  const soaRecord = soaRecords[0]!;
+  const soa = compileRRset([soaRecord]);
+  const negativeSoa = compileRRset([soaRecord], Math.min(soaRecord.ttl, (soaRecord.data as SoaData).minimum));
+  const nodes = new Map<string, NameNode>();
+  const zone: Zone = { origin: apexEntry!.name, apex: undefined as unknown as NameNode, soa, negativeSoa, nodes };
+  const apex = makeNode(apexEntry!.name, zone);
+  (zone as { apex: NameNode }).apex = apex;
+  nodes.set(originKey, apex);
+
+  const ensure = (k: string, display: string): NameNode => {
+    let node = nodes.get(k);
+    if (node) return node;
+    node = makeNode(display, zone);
+    nodes.set(k, node);
+    // Empty non-terminals must exist so that their names answer NODATA, not NXDOMAIN (RFC 8020).
+    const dot = display.indexOf('.');
+    const kdot = k.indexOf('.');
+    if (dot > 0 && k !== originKey) {
+      const parent = ensure(k.slice(kdot + 1), display.slice(dot + 1));
+      if (display.startsWith('*.')) parent.wildcard = node;
+    }
+    return node;
+  };
+  for (const [k, e] of byName) {
+    const node = ensure(k, e.name);
+    for (const [type, list] of e.byType) {
+      const rrset = type === TYPE.SOA ? soa : compileRRset(list);
+      if (type === TYPE.CNAME) node.cname = rrset;
+      else node.rrsets.set(type, rrset);
+    }
+  }
+  // Zone cuts: an NS RRset below the apex delegates everything at and below it.
+  const sorted = [...nodes.entries()].sort((a, b) => a[1].labels - b[1].labels);
+  for (const [k, node] of sorted) {
+    if (node === apex) continue;
+    const parentKey = k.slice(k.indexOf('.') + 1);
+    const parent = nodes.get(parentKey);
+    if (parent && parent.cut) node.cut = parent.cut;
+    else if (node.rrsets.has(TYPE.NS)) node.cut = node;
+  }
+  return { zone, problems };
+}
+
+/** In-zone additional-section candidates for an RRset (resolved against every served zone by the snapshot). */
+export function additionalNames(rrset: RRset): string[] {
+  const out: string[] = [];
+  for (const r of rrset.records) {
+    const t = additionalTarget(rrset.type, r.data);
+    if (t !== undefined) out.push(canonicalName(t));
+  }
+  return out;
+}

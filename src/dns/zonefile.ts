@@ -1,0 +1,397 @@
+// RFC 1035 §5 master ("zone") files → ZoneRecord lists for one zone.
+// Owns: the line/parenthesis/comment lexer, $ORIGIN/$TTL/$INCLUDE, owner and TTL inheritance, and the zone-level
+// checks (one SOA at the origin, every owner inside the zone). Rdata fields are parsed by rdata-text.ts. The only I/O
+// is in loadZoneFile; parsing never throws and reports every problem with its file and line, then keeps going.
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute as isAbsolutePath, join } from 'node:path';
+import type { SoaData, ZoneRecord } from '../wire/rdata.js';
+import { TYPE, typeNumber } from '../wire/types.js';
+import { canonicalName, isAtOrBelow, NameError, normalizeName } from '../wire/name.js';
+import { parseRdata, parseTtl, readToken, resolveName, unescapeText, type Token } from './rdata-text.js';
+
+/** One problem in a zone file. `line` is 1-based; 0 means the problem concerns the file as a whole. */
+export interface ZoneFileError {
+  file: string;
+  line: number;
+  message: string;
+}
+
+/** A parsed zone: `origin` is canonical presentation form without trailing dot ("" when it could not be found). */
+export interface ParsedZone {
+  origin: string;
+  records: ZoneRecord[];
+  errors: ZoneFileError[];
+}
+
+export interface ParseZoneOptions {
+  /** Name shown in errors; $INCLUDE paths are resolved against its directory. */
+  file: string;
+  /** Zone origin; when absent, the first $ORIGIN before any record, else the SOA owner if written absolute. */
+  origin?: string;
+  /** TTL for records without one when the file has no $TTL. */
+  defaultTtl?: number;
+  /** Returns the text of an included file; receives the path already resolved against the including file's directory. */
+  readInclude?: (path: string) => string;
+}
+
+/** $INCLUDE loops would otherwise recurse forever; real zones nest one or two levels. */
+const MAX_INCLUDE_DEPTH = 8;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Lexer: text → logical entries (one per line, or several lines joined by parentheses)
+
+interface Entry {
+  line: number;
+  /** The entry's first line starts with a space or tab: the owner is the previous one (RFC 1035 §5.1). */
+  blankOwner: boolean;
+  tokens: Token[];
+  /** Syntax problems found while reading the entry; an entry with any is skipped, but reported in reading order. */
+  problems: Array<{ line: number; message: string }>;
+}
+
+function lex(text: string): Entry[] {
+  const src = text.replace(/^\uFEFF/, '').replace(/\r\n/g, '\n');
+  const entries: Entry[] = [];
+  let i = 0;
+  let line = 1;
+  while (i < src.length) {
+    const entry: Entry = { line, blankOwner: src[i] === ' ' || src[i] === '\t', tokens: [], problems: [] };
+    let depth = 0;
+    let openedOn = 0;
+    while (i < src.length) {
+      const ch = src[i]!;
+      if (ch === '\n') {
+        line++;
+        i++;
+        if (depth === 0) break;
+      } else if (ch === ' ' || ch === '\t' || ch === '\r') {
+        i++;
+      } else if (ch === ';') {
+        while (i < src.length && src[i] !== '\n') i++;
+      } else if (ch === '(') {
+        if (depth === 0) openedOn = line;
+        depth++;
+        i++;
+      } else if (ch === ')') {
+        if (depth === 0) {
+          entry.problems.push({ line, message: '")" without a matching "("' });
+        } else {
+          depth--;
+        }
+        i++;
+      } else {
+        const r = readToken(src, i);
+        if (r.ok) {
+          entry.tokens.push(r.token);
+        } else {
+          entry.problems.push({ line, message: r.error });
+        }
+        i = r.end;
+      }
+    }
+    if (depth > 0) {
+      entry.problems.push({ line: openedOn, message: '"(" is never closed by a matching ")"' });
+    }
+    if (entry.problems.length > 0 || entry.tokens.length > 0) entries.push(entry);
+  }
+  return entries;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Record heads: [owner] [ttl] [class] type, with TTL and class in either order
+
+interface Head {
+  owner: Token | undefined;
+  ttl: number | undefined;
+  type: number;
+  rest: Token[];
+}
+
+const CLASS_RE = /^(IN|CH|CS|HS|NONE|ANY|CLASS\d+)$/i;
+
+function parseHead(entry: Entry): { ok: true; head: Head } | { ok: false; error: string } {
+  const t = entry.tokens;
+  let i = 0;
+  const owner = entry.blankOwner ? undefined : t[i++];
+  let ttl: number | undefined;
+  let cls: string | undefined;
+  while (i < t.length && !t[i]!.quoted) {
+    const text = t[i]!.text;
+    if (ttl === undefined && /^\d/.test(text)) {
+      ttl = parseTtl(text);
+      if (ttl === undefined) return { ok: false, error: `TTL "${text}" is not a duration 0-2147483647 (seconds, or units like 1h or 1w2d)` };
+      i++;
+    } else if (cls === undefined && CLASS_RE.test(text)) {
+      cls = text.toUpperCase();
+      if (cls !== 'IN' && cls !== 'CLASS1') return { ok: false, error: `class ${text} is not supported: Waymark serves class IN only` };
+      i++;
+    } else {
+      break;
+    }
+  }
+  const typeTok = t[i];
+  if (typeTok === undefined) return { ok: false, error: 'record has no type (expected [owner] [ttl] [class] type rdata)' };
+  const type = typeTok.quoted ? undefined : typeNumber(typeTok.text);
+  if (type === undefined) return { ok: false, error: `unknown record type "${typeTok.text}" (use a known mnemonic or TYPEnnn)` };
+  return { ok: true, head: { owner, ttl, type, rest: t.slice(i + 1) } };
+}
+
+function isDirective(entry: Entry): boolean {
+  const first = entry.tokens[0]!;
+  return !entry.blankOwner && !first.quoted && first.text.startsWith('$');
+}
+
+/**
+ * Zone origin when the caller gave none: the first $ORIGIN that comes before any record, otherwise the owner of
+ * the first SOA if it is written absolute. Anything else would guess.
+ */
+function findOrigin(entries: Entry[]): string | undefined {
+  let sawRecord = false;
+  for (const e of entries) {
+    if (e.problems.length > 0) continue;
+    if (isDirective(e)) {
+      if (!sawRecord && e.tokens[0]!.text.toUpperCase() === '$ORIGIN' && e.tokens.length === 2) {
+        const r = resolveName(e.tokens[1]!.text, '', '$ORIGIN');
+        if (r.ok) return r.name;
+      }
+      continue;
+    }
+    sawRecord = true;
+    const h = parseHead(e);
+    if (h.ok && h.head.type === TYPE.SOA && h.head.owner !== undefined && h.head.owner.text !== '@') {
+      const r = resolveName(h.head.owner.text, '', 'owner');
+      if (r.ok) return r.name;
+    }
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Parser
+
+/** `seq` is the position in reading order across all files, so errors can be reported in the order a reader meets them. */
+interface Located<T> { file: string; line: number; seq: number; value: T }
+
+interface ZoneState {
+  opts: ParseZoneOptions;
+  errors: Located<ZoneFileError>[];
+  /** Entries read so far, across all files. */
+  seq: number;
+  /** Every well-formed record in file order; SOA checks and TTL fill-in happen once the whole zone is read. */
+  parsed: Located<ZoneRecord>[];
+  /** Canonical zone origin, "" when unknown. */
+  zoneOrigin: string;
+  /** Lower-case zone origin for the at-or-below check. */
+  zoneKey: string;
+  /** Last $TTL seen, in file order across includes (a $TTL inside an included file stays in force after it, as in BIND). */
+  dollarTtl: number | undefined;
+  soas: Located<ZoneRecord>[];
+  /** Records that found no TTL anywhere; they get the SOA minimum once the SOA is known. */
+  needTtl: Set<ZoneRecord>;
+}
+
+/** Per-file position: RFC 1035 §5.1 says an $INCLUDE never changes the origin or current owner of the including file. */
+interface FileScope {
+  file: string;
+  origin: string;
+  lastOwner: string | undefined;
+  depth: number;
+}
+
+function parseEntries(st: ZoneState, entries: Entry[], scope: FileScope): void {
+  for (const e of entries) {
+    const seq = st.seq++;
+    const fail = (line: number, message: string): void => {
+      st.errors.push({ file: scope.file, line, seq, value: { file: scope.file, line, message } });
+    };
+    if (e.problems.length > 0) {
+      for (const p of e.problems) fail(p.line, p.message);
+      continue;
+    }
+    if (isDirective(e)) {
+      directive(st, e, scope, fail);
+      continue;
+    }
+    const h = parseHead(e);
+    if (!h.ok) {
+      // The owner still becomes the current owner, so following blank-owner lines are not blamed for this line.
+      if (!e.blankOwner) {
+        const o = resolveName(e.tokens[0]!.text, scope.origin, 'owner');
+        if (o.ok) scope.lastOwner = o.name;
+      }
+      fail(e.line, h.error);
+      continue;
+    }
+    const { owner: ownerTok, ttl, type, rest } = h.head;
+    let owner: string;
+    if (ownerTok === undefined) {
+      if (scope.lastOwner === undefined) {
+        fail(e.line, 'line starts with whitespace, so it reuses the previous owner name, but there is none yet');
+        continue;
+      }
+      owner = scope.lastOwner;
+    } else {
+      const o = resolveName(ownerTok.text, scope.origin, 'owner');
+      if (!o.ok) {
+        fail(e.line, o.error);
+        continue;
+      }
+      owner = o.name;
+      scope.lastOwner = owner;
+    }
+    if (st.zoneKey !== '' && !isAtOrBelow(canonicalName(owner), st.zoneKey)) {
+      fail(e.line, `owner "${owner}" is outside the zone "${st.zoneOrigin}"`);
+      continue;
+    }
+    const rd = parseRdata(type, rest, scope.origin);
+    if (!rd.ok) {
+      fail(e.line, rd.error);
+      continue;
+    }
+    const rec: ZoneRecord = { name: owner, type, ttl: 0, data: rd.data };
+    const located = { file: scope.file, line: e.line, seq, value: rec };
+    // TTL rule: the record's own TTL, else the $TTL in force, else opts.defaultTtl, else the SOA MINIMUM.
+    // We deliberately do not inherit the previous record's TTL (RFC 1035 §5.1's "last stated TTL"): with $TTL
+    // (RFC 2308) that rule only makes a record's TTL depend on which line happens to precede it.
+    const chosenTtl = ttl ?? st.dollarTtl ?? st.opts.defaultTtl;
+    if (chosenTtl !== undefined) rec.ttl = chosenTtl;
+    st.parsed.push(located);
+    if (type === TYPE.SOA) {
+      st.soas.push(located);
+      if (chosenTtl === undefined) rec.ttl = (rd.data as SoaData).minimum;
+    } else if (chosenTtl === undefined) {
+      st.needTtl.add(rec);
+    }
+  }
+}
+
+function directive(st: ZoneState, e: Entry, scope: FileScope, fail: (line: number, message: string) => void): void {
+  const [first, ...args] = e.tokens;
+  const name = first!.text.toUpperCase();
+  switch (name) {
+    case '$ORIGIN': {
+      if (args.length !== 1) return fail(e.line, `$ORIGIN needs exactly one domain name, got ${args.length}`);
+      const r = resolveName(args[0]!.text, scope.origin, '$ORIGIN');
+      if (!r.ok) return fail(e.line, r.error);
+      scope.origin = r.name;
+      return;
+    }
+    case '$TTL': {
+      if (args.length !== 1) return fail(e.line, `$TTL needs exactly one TTL, got ${args.length}`);
+      const v = parseTtl(args[0]!.text);
+      if (v === undefined) return fail(e.line, `$TTL "${args[0]!.text}" is not a duration 0-2147483647 (seconds, or units like 1h or 1w2d)`);
+      st.dollarTtl = v;
+      return;
+    }
+    case '$INCLUDE': {
+      if (args.length < 1 || args.length > 2) return fail(e.line, `$INCLUDE needs a file name and optionally an origin, got ${args.length} fields`);
+      if (st.opts.readInclude === undefined) return fail(e.line, '$INCLUDE is not available here: the zone text was given without file access');
+      if (scope.depth >= MAX_INCLUDE_DEPTH) return fail(e.line, `$INCLUDE nested more than ${MAX_INCLUDE_DEPTH} deep (does a file include itself?)`);
+      const rawPath = unescapeText(args[0]!.text);
+      if (!rawPath.ok) return fail(e.line, `$INCLUDE file name: ${rawPath.error}`);
+      const written = rawPath.bytes.toString('utf8');
+      const path = isAbsolutePath(written) ? written : join(dirname(scope.file), written);
+      let origin = scope.origin;
+      if (args.length === 2) {
+        const r = resolveName(args[1]!.text, scope.origin, '$INCLUDE origin');
+        if (!r.ok) return fail(e.line, r.error);
+        origin = r.name;
+      }
+      let text: string;
+      try {
+        text = st.opts.readInclude(path);
+      } catch (err) {
+        return fail(e.line, `cannot read $INCLUDE file "${path}": ${err instanceof Error ? err.message : String(err)}`);
+      }
+      const entries = lex(text);
+      parseEntries(st, entries, { file: path, origin, lastOwner: scope.lastOwner, depth: scope.depth + 1 });
+      return;
+    }
+    default:
+      return fail(e.line, `unknown directive "${first!.text}" (supported: $ORIGIN, $TTL, $INCLUDE)`);
+  }
+}
+
+/** Parse master-file text for one zone. Never throws; see ParsedZone.errors. */
+export function parseZoneText(text: string, opts: ParseZoneOptions): ParsedZone {
+  // Whole-file problems (line 0) come first; everything else is reported in reading order.
+  const errors: Located<ZoneFileError>[] = [];
+  const fileError = (message: string): void => {
+    errors.push({ file: opts.file, line: 0, seq: -1, value: { file: opts.file, line: 0, message } });
+  };
+  const entries = lex(text);
+
+  let zoneOrigin = '';
+  if (opts.origin !== undefined) {
+    try {
+      zoneOrigin = normalizeName(opts.origin);
+    } catch (err) {
+      if (!(err instanceof NameError)) throw err;
+      fileError(`origin "${opts.origin}": ${err.message}`);
+    }
+  } else {
+    zoneOrigin = findOrigin(entries) ?? '';
+    if (zoneOrigin === '') {
+      fileError('cannot tell the zone origin: add "$ORIGIN example.com." at the top, or write the SOA owner as an absolute name');
+    }
+  }
+
+  const st: ZoneState = {
+    opts, errors, seq: 0, parsed: [], zoneOrigin, zoneKey: zoneOrigin === '' ? '' : canonicalName(zoneOrigin),
+    dollarTtl: undefined, soas: [], needTtl: new Set(),
+  };
+  parseEntries(st, entries, { file: opts.file, origin: zoneOrigin, lastOwner: undefined, depth: 0 });
+
+  // Zone-level checks: exactly one SOA, and it sits at the origin. Rejected SOAs are left out of the records.
+  const rejected = new Set<ZoneRecord>();
+  let soa: SoaData | undefined;
+  if (st.soas.length === 0) {
+    fileError('zone has no SOA record; add one at the zone origin');
+  }
+  for (const [n, s] of st.soas.entries()) {
+    if (n > 0) {
+      const first = st.soas[0]!;
+      errors.push({ ...s, value: { file: s.file, line: s.line, message: `second SOA record (the first is in ${first.file} line ${first.line}); a zone has exactly one` } });
+      rejected.add(s.value);
+    } else if (st.zoneKey !== '' && canonicalName(s.value.name) !== st.zoneKey) {
+      errors.push({ ...s, value: { file: s.file, line: s.line, message: `SOA owner "${s.value.name}" is not the zone origin "${zoneOrigin}"` } });
+      rejected.add(s.value);
+    } else {
+      soa = s.value.data as SoaData;
+    }
+  }
+
+  const needing = st.parsed.filter((p) => st.needTtl.has(p.value));
+  if (needing.length > 0) {
+    if (soa !== undefined) {
+      for (const p of needing) p.value.ttl = soa.minimum;
+    } else {
+      const first = needing[0]!;
+      const more = needing.length > 1 ? ` (and ${needing.length - 1} more)` : '';
+      errors.push({ ...first, value: { file: first.file, line: first.line, message: `record has no TTL${more}: give it a TTL or add a $TTL line (the SOA minimum would apply, but there is no usable SOA)` } });
+      for (const p of needing) rejected.add(p.value);
+    }
+  }
+
+  errors.sort((a, b) => a.seq - b.seq || a.line - b.line);
+  const records = st.parsed.map((p) => p.value).filter((r) => !rejected.has(r));
+  return { origin: zoneOrigin, records, errors: errors.map((e) => e.value) };
+}
+
+/** Read and parse a zone file; an unreadable file is reported in `errors`, never thrown. */
+export function loadZoneFile(path: string, opts: { origin?: string; defaultTtl?: number } = {}): ParsedZone {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const message = `cannot read zone file: ${err instanceof Error ? err.message : String(err)}`;
+    let origin = '';
+    try {
+      if (opts.origin !== undefined) origin = normalizeName(opts.origin);
+    } catch {
+      // The unreadable file is the error worth reporting; a bad origin will show up once it can be read.
+    }
+    return { origin, records: [], errors: [{ file: path, line: 0, message }] };
+  }
+  return parseZoneText(text, { file: path, ...opts, readInclude: (p) => readFileSync(p, 'utf8') });
+}

@@ -1,0 +1,156 @@
+// Domain names between presentation form ("www.Example.test", RFC 1035 §5.1 escapes) and wire form.
+// Owns: the one name encoder/decoder of the project and the case-folded lookup key the snapshot is indexed by.
+// Never allocates on the fast path except in the helpers explicitly named for compile time.
+
+export class NameError extends Error {}
+
+/**
+ * Presentation name → label list (escapes resolved to raw bytes). Accepts absolute or relative form; the
+ * trailing dot, if any, is dropped. "." and "" are the root.
+ */
+export function nameToLabels(name: string): Buffer[] {
+  if (name === '.' || name === '') return [];
+  const labels: Buffer[] = [];
+  let cur: number[] = [];
+  let i = 0;
+  const n = name.length;
+  while (i < n) {
+    const c = name.charCodeAt(i);
+    if (c === 0x2e /* . */) {
+      if (cur.length === 0) throw new NameError(`empty label in "${name}"`);
+      labels.push(Buffer.from(cur));
+      cur = [];
+      i++;
+      if (i === n) return checkLength(labels, name);
+      continue;
+    }
+    if (c === 0x5c /* \ */) {
+      const d = name.slice(i + 1, i + 4);
+      if (/^\d{3}$/.test(d)) {
+        const v = Number(d);
+        if (v > 255) throw new NameError(`escape \\${d} out of range in "${name}"`);
+        cur.push(v);
+        i += 4;
+        continue;
+      }
+      if (i + 1 >= n) throw new NameError(`dangling backslash in "${name}"`);
+      cur.push(...Buffer.from(name[i + 1]!, 'utf8'));
+      i += 2;
+      continue;
+    }
+    if (c > 0x7e || c < 0x21) {
+      // Non-ASCII or space: take the UTF-8 bytes as-is (IDNs should arrive as punycode, but be lenient).
+      cur.push(...Buffer.from(name[i]!, 'utf8'));
+    } else {
+      cur.push(c);
+    }
+    i++;
+    if (cur.length > 63) throw new NameError(`label longer than 63 octets in "${name}"`);
+  }
+  if (cur.length === 0) throw new NameError(`empty label in "${name}"`);
+  if (cur.length > 63) throw new NameError(`label longer than 63 octets in "${name}"`);
+  labels.push(Buffer.from(cur));
+  return checkLength(labels, name);
+}
+
+function checkLength(labels: Buffer[], name: string): Buffer[] {
+  let len = 1;
+  for (const l of labels) {
+    if (l.length > 63) throw new NameError(`label longer than 63 octets in "${name}"`);
+    len += l.length + 1;
+  }
+  if (len > 255) throw new NameError(`name longer than 255 octets: "${name}"`);
+  return labels;
+}
+
+/** Presentation name → uncompressed wire form (compile time). */
+export function encodeName(name: string): Buffer {
+  const labels = nameToLabels(name);
+  const parts: Buffer[] = [];
+  for (const l of labels) parts.push(Buffer.from([l.length]), l);
+  parts.push(Buffer.from([0]));
+  return Buffer.concat(parts);
+}
+
+/** Wire name (uncompressed) → case-folded wire key used to index the snapshot. */
+export function foldWire(wire: Buffer): Buffer {
+  const out = Buffer.from(wire);
+  let i = 0;
+  while (i < out.length) {
+    const len = out[i]!;
+    if (len === 0) break;
+    for (let j = i + 1; j <= i + len; j++) {
+      const b = out[j]!;
+      if (b >= 0x41 && b <= 0x5a) out[j] = b | 0x20;
+    }
+    i += len + 1;
+  }
+  return out;
+}
+
+/** Case-folded wire key for a presentation name (compile time). */
+export function nameKey(name: string): Buffer {
+  return foldWire(encodeName(name));
+}
+
+function escapeLabel(label: Buffer): string {
+  let s = '';
+  for (const b of label) {
+    if (b === 0x2e || b === 0x5c || b === 0x22 || b === 0x28 || b === 0x29 || b === 0x3b || b === 0x40 || b === 0x24) {
+      s += '\\' + String.fromCharCode(b);
+    } else if (b < 0x21 || b > 0x7e) {
+      s += '\\' + String(b).padStart(3, '0');
+    } else {
+      s += String.fromCharCode(b);
+    }
+  }
+  return s;
+}
+
+/** Label list → presentation name without trailing dot ("." for the root). */
+export function labelsToName(labels: Buffer[]): string {
+  if (labels.length === 0) return '.';
+  return labels.map(escapeLabel).join('.');
+}
+
+/** Canonical presentation form (escapes normalised, no trailing dot, case kept). Throws NameError. */
+export function normalizeName(name: string): string {
+  return labelsToName(nameToLabels(name));
+}
+
+/** Presentation name → lower-case canonical presentation form, for maps keyed by name at compile time. */
+export function canonicalName(name: string): string {
+  return labelsToName(nameToLabels(name).map((l) => foldWire(Buffer.concat([Buffer.from([l.length]), l])).subarray(1)));
+}
+
+/** True when `name` equals `zone` or lies below it (both canonical, lower case). */
+export function isAtOrBelow(name: string, zone: string): boolean {
+  if (zone === '.') return true;
+  return name === zone || name.endsWith('.' + zone);
+}
+
+/**
+ * FNV-1a over a case-folded wire name held in `buf` from `off` to `end` (exclusive); folding happens on the fly so
+ * query bytes need no copy. Used by the snapshot index both at compile time and per query.
+ */
+export function hashWireFolded(buf: Buffer, off: number, end: number): number {
+  let h = 0x811c9dc5;
+  for (let i = off; i < end; i++) {
+    let b = buf[i]!;
+    if (b >= 0x41 && b <= 0x5a) b |= 0x20;
+    h ^= b;
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** Compare query bytes (any case) with a folded key. */
+export function equalsFolded(buf: Buffer, off: number, end: number, key: Buffer): boolean {
+  if (end - off !== key.length) return false;
+  for (let i = 0; i < key.length; i++) {
+    let b = buf[off + i]!;
+    if (b >= 0x41 && b <= 0x5a) b |= 0x20;
+    if (b !== key[i]) return false;
+  }
+  return true;
+}
