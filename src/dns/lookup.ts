@@ -84,7 +84,7 @@ function fromNode(res: Resolution, node: NameNode, owner: NameNode | null, qtype
   let current = node;
   let currentOwner = owner;
   for (let hop = 0; hop <= MAX_CNAME_CHAIN; hop++) {
-    const rrset = qtype === TYPE.ANY ? anyRRset(current) : current.rrsets.get(qtype);
+    const rrset = qtype === TYPE.ANY ? anyRRset(current) : qtype === TYPE.CNAME ? current.cname : current.rrsets.get(qtype);
     if (rrset !== undefined && rrset !== null) {
       res.answer.add(currentOwner, rrset);
       addAdditional(res, rrset);
