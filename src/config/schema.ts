@@ -47,9 +47,9 @@ const ttl = z.number().int().min(0).max(2147483647);
 
 export const rrlSchema = z.object({
   enabled: z.boolean().default(true),
-  responsesPerSecond: z.number().positive().default(2000),
-  nxdomainsPerSecond: z.number().positive().default(1000),
-  errorsPerSecond: z.number().positive().default(500),
+  responsesPerSecond: z.number().int().min(0).max(1_000_000).default(2000),
+  nxdomainsPerSecond: z.number().int().min(0).max(1_000_000).default(1000),
+  errorsPerSecond: z.number().int().min(0).max(1_000_000).default(500),
   window: z.number().int().min(1).max(3600).default(5),
   slip: z.number().int().min(0).max(10).default(2),
   ipv4PrefixLength: z.number().int().min(8).max(32).default(24),
