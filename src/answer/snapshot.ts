@@ -4,12 +4,13 @@
 import { TYPE } from '../wire/types.js';
 import { canonicalName, isAtOrBelow, equalsFolded, hashWireFolded } from '../wire/name.js';
 import { additionalNames, type NameNode, type Zone } from '../dns/zone.js';
+import type { CompiledPolicy } from './policy.js';
 
 export class Snapshot {
   private readonly index = new Map<number, NameNode>();
   private readonly byName = new Map<string, NameNode>();
 
-  constructor(readonly zones: readonly Zone[], readonly generation: number) {
+  constructor(readonly zones: readonly Zone[], readonly generation: number, readonly policy: CompiledPolicy | null = null) {
     // A name belongs to the most specific served zone: a child zone we also serve hides the parent's cut and glue.
     const origins = zones.map((z) => canonicalName(z.origin));
     const owner = (name: string): number => {

@@ -4,8 +4,10 @@
 import cluster from 'node:cluster';
 import fs from 'node:fs';
 import { Command, Option } from 'commander';
-import { serve, workerSource, loadSource, type ConfigSource } from './serve.js';
-import { compileSnapshot, parseConfigText } from '../config/load.js';
+import { serve, workerSource, loadSource, loadPersistedRecords, type ConfigSource } from './serve.js';
+import { compileSnapshot, parseConfigText, loadConfigFile } from '../config/load.js';
+import { Responder } from '../dns/responder.js';
+import { explain, formatExplanation } from '../answer/explain.js';
 import { formatErrors } from '../config/schema.js';
 
 function collect(value: string, previous: string[]): string[] {
@@ -58,6 +60,28 @@ async function main(argv: string[]): Promise<number> {
       }
       const zones = compiled.value.zones;
       process.stdout.write(`ok: ${zones.length} zone(s), ${zones.reduce((n, z) => n + z.nodes.size, 0)} name(s)\n`);
+    });
+
+  program.command('explain')
+    .description('what would NAME return to a resolver (and client subnet), and why')
+    .argument('<name>', 'the name asked')
+    .requiredOption('-c, --config <file>', 'YAML configuration file')
+    .requiredOption('-r, --resolver <ip>', 'the resolver address asking')
+    .option('-s, --subnet <cidr>', 'client subnet sent as EDNS Client Subnet')
+    .addOption(new Option('-t, --type <type>', 'question type').choices(['A', 'AAAA']).default('A'))
+    .option('--json', 'print JSON')
+    .action((name: string, opts: { config: string; resolver: string; subnet?: string; type: 'A' | 'AAAA'; json?: boolean }) => {
+      const loaded = loadConfigFile(opts.config);
+      const compiled = loaded.ok ? compileSnapshot(loaded.value, 0) : loaded;
+      if (!compiled.ok) {
+        process.stderr.write(`${formatErrors(compiled.errors)}\n`);
+        exitCode = 1;
+        return;
+      }
+      const responder = new Responder(compiled.value, 1232);
+      if (loaded.ok) loadPersistedRecords(loaded.value, responder);
+      const e = explain(responder, { name, type: opts.type, resolver: opts.resolver, subnet: opts.subnet });
+      process.stdout.write(opts.json ? `${JSON.stringify(e, null, 2)}\n` : `${formatExplanation(e)}\n`);
     });
 
   program.command('reload')

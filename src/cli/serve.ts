@@ -7,6 +7,10 @@ import { pino } from 'pino';
 import { loadConfigFile, configFromZoneFiles, compileSnapshot, type LoadedConfig, type Result } from '../config/load.js';
 import { formatErrors } from '../config/schema.js';
 import { DnsServer } from '../dns/server.js';
+import type { Responder } from '../dns/responder.js';
+import { openStore, PersistenceWriter, STORE_FILE, type Store } from '../state/store.js';
+import type { PersistRecord } from '../answer/persistence.js';
+import path from 'node:path';
 
 /** Where a configuration comes from; sent to workers so each loads and compiles its own snapshot. */
 export type ConfigSource =
@@ -17,8 +21,30 @@ export function loadSource(source: ConfigSource): Result<LoadedConfig> {
   return source.kind === 'file' ? loadConfigFile(source.file) : configFromZoneFiles(source.zones, source.listen, source.workers);
 }
 
-interface WorkerMessage { type: 'ready' | 'loaded' | 'load-failed'; generation: number; errors?: string }
-interface PrimaryMessage { type: 'load'; generation: number }
+interface WorkerMessage { type: 'ready' | 'loaded' | 'load-failed' | 'persist'; generation: number; errors?: string; records?: PersistRecord[] }
+type PrimaryMessage = { type: 'load'; generation: number } | { type: 'persist'; records: PersistRecord[] };
+
+/** How often a worker hands its changed persistence records to the supervisor (and so to the other workers). */
+const PERSIST_SYNC_MS = 100;
+
+/** The store directory of a configuration (relative to the config file), or null when state is memory-only. */
+export function storeDir(loaded: LoadedConfig): string | null {
+  const s = loaded.config.store;
+  if (!s) return null;
+  return path.resolve(loaded.file ? path.dirname(path.resolve(loaded.file)) : process.cwd(), s.path);
+}
+
+/** Load persistence records saved by earlier runs into a responder's engine (start-up and explain; never per query). */
+export function loadPersistedRecords(loaded: LoadedConfig, responder: Responder): number {
+  const dir = storeDir(loaded);
+  if (!dir || !responder.engine || !fs.existsSync(path.join(dir, STORE_FILE))) return 0;
+  const store = openStore(dir, { readonly: true });
+  try {
+    return responder.engine.applyRecords(store.loadPersistence(Date.now()));
+  } finally {
+    store.close();
+  }
+}
 
 const log = pino({ base: { pid: process.pid, role: cluster.isPrimary ? 'supervisor' : 'worker' } });
 
@@ -36,6 +62,21 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   const workers = flags.workers ?? server.workers;
   const pidFile = flags.pidFile ?? server.pidFile;
   if (pidFile) fs.writeFileSync(pidFile, `${process.pid}\n`);
+  // The supervisor is the single writer of the store; workers send it their changes in batches.
+  const dir = storeDir(first.value);
+  let store: Store | null = null;
+  let writer: PersistenceWriter | null = null;
+  if (dir) {
+    try {
+      store = openStore(dir);
+    } catch (e) {
+      process.stderr.write(`waymark: store: ${(e as Error).message}\n`);
+      return 1;
+    }
+    writer = new PersistenceWriter(store, { onError: (err) => log.error({ err: err.message }, 'persistence write failed; will retry') });
+    const purge = setInterval(() => { try { store?.purgeExpired(Date.now()); } catch (e) { log.error({ err: (e as Error).message }, 'purge failed'); } }, 60_000);
+    purge.unref();
+  }
   // Every worker accepts on the shared sockets itself, rather than the supervisor handing out connections.
   cluster.schedulingPolicy = cluster.SCHED_NONE;
   cluster.setupPrimary({ serialization: 'json' });
@@ -56,6 +97,10 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
         announced = true;
         log.info({ listen: server.listen.map((l) => (l.host.includes(':') ? `[${l.host}]:${l.port}` : `${l.host}:${l.port}`)), workers, generation }, 'ready');
       }
+    } else if (m.type === 'persist' && m.records) {
+      writer?.push(m.records);
+      const relay: PrimaryMessage = { type: 'persist', records: m.records };
+      for (const other of Object.values(cluster.workers ?? {})) if (other && other.id !== w.id && other.isConnected()) other.send(relay);
     } else if (m.type === 'loaded') {
       log.info({ worker: w.process.pid, generation: m.generation }, 'worker swapped snapshot');
     } else if (m.type === 'load-failed') {
@@ -95,11 +140,16 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
       log.info({ signal }, 'stopping');
       for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGTERM');
       if (pidFile) fs.rmSync(pidFile, { force: true });
-      const deadline = setTimeout(() => resolve(0), 3000);
+      const finish = (): void => {
+        writer?.close();
+        store?.close();
+        resolve(0);
+      };
+      const deadline = setTimeout(finish, 3000);
       cluster.on('exit', () => {
         if (Object.keys(cluster.workers ?? {}).length === 0) {
           clearTimeout(deadline);
-          resolve(0);
+          finish();
         }
       });
     };
@@ -130,10 +180,21 @@ async function runWorker(source: ConfigSource): Promise<number> {
   }
   const s = loaded.value.config.server;
   const server = await DnsServer.start(compiled.value, {
-    listen: s.listen, udpPayload: s.udpPayload, rrl: s.rrl, exclusive: false,
+    listen: s.listen, udpPayload: s.udpPayload, rrl: s.rrl, exclusive: false, maxPersistenceRecords: loaded.value.config.persistence.maxRecords,
     tcp: { idleTimeoutMs: s.tcp.idleTimeout, maxConnections: s.tcp.maxConnections, maxQueriesPerConnection: s.tcp.maxQueriesPerConnection },
   });
+  loadPersistedRecords(loaded.value, server.responder);
+  const syncPersistence = (done?: () => void): void => {
+    const records = server.responder.engine?.drainRecords() ?? [];
+    if (records.length > 0 && process.connected) process.send?.({ type: 'persist', generation, records } satisfies WorkerMessage, undefined, {}, () => done?.());
+    else done?.();
+  };
+  setInterval(() => syncPersistence(), PERSIST_SYNC_MS).unref();
   process.on('message', (m: PrimaryMessage) => {
+    if (m.type === 'persist') {
+      server.responder.engine?.applyRecords(m.records);
+      return;
+    }
     if (m.type !== 'load') return;
     const next = loadSource(source);
     const snap = next.ok ? compileSnapshot(next.value, m.generation) : next;
@@ -147,7 +208,7 @@ async function runWorker(source: ConfigSource): Promise<number> {
   });
   process.send?.({ type: 'ready', generation } satisfies WorkerMessage);
   return new Promise<number>((resolve) => {
-    process.on('SIGTERM', () => { void server.close().then(() => resolve(0)); });
+    process.on('SIGTERM', () => syncPersistence(() => { void server.close().then(() => resolve(0)); }));
     process.on('disconnect', () => { void server.close().then(() => resolve(0)); });
   });
 }

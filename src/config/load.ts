@@ -10,7 +10,8 @@ import { tokenizeRdata, parseRdata, resolveName } from '../dns/rdata-text.js';
 import { compileZone, type Zone } from '../dns/zone.js';
 import { Snapshot } from '../answer/snapshot.js';
 import { typeNumber, TYPE } from '../wire/types.js';
-import { canonicalName, normalizeName, NameError } from '../wire/name.js';
+import { canonicalName, normalizeName, NameError, isAtOrBelow } from '../wire/name.js';
+import { compilePolicy } from '../answer/compile.js';
 import type { ZoneRecord } from '../wire/rdata.js';
 
 export type Result<T> = { ok: true; value: T } | { ok: false; errors: ConfigError[] };
@@ -141,17 +142,56 @@ function loadZone(zc: ZoneConfig, i: number, baseDir: string, errors: ConfigErro
   return { origin, records, source };
 }
 
-/** Compile loaded zones into a Snapshot, reporting zone-level problems (CNAME conflicts, missing SOA…). */
+/**
+ * Compile loaded zones and the policy (names, pools, topology…) into a Snapshot, reporting zone-level problems
+ * (CNAME conflicts, missing SOA…) and policy problems with their paths.
+ */
 export function compileSnapshot(loaded: LoadedConfig, generation: number): Result<Snapshot> {
   const errors: ConfigError[] = [];
+  const policy = compilePolicy(loaded.config);
+  if (!policy.ok) errors.push(...policy.errors);
+  // Each policy name lives in the most specific served zone containing it.
+  const origins = loaded.zones.map((z) => canonicalName(z.origin));
+  const extra = loaded.zones.map(() => [] as string[]);
+  const homes: number[] = [];
+  loaded.config.names.forEach((n, i) => {
+    let key: string;
+    try {
+      key = canonicalName(n.name);
+    } catch {
+      homes.push(-1);
+      return; // reported by compilePolicy
+    }
+    let best = -1;
+    origins.forEach((o, zi) => {
+      if (isAtOrBelow(key, o) && (best < 0 || o.length > origins[best]!.length)) best = zi;
+    });
+    homes.push(best);
+    if (best < 0) errors.push({ path: `names[${i}].name`, message: `${n.name} is not inside any zone served here${origins.length ? ` (zones: ${origins.join(', ')})` : ''}` });
+    else extra[best]!.push(normalizeName(n.name));
+  });
   const zones: Zone[] = [];
-  loaded.zones.forEach((z) => {
-    const { zone, problems } = compileZone(z.origin, z.records);
+  loaded.zones.forEach((z, zi) => {
+    const { zone, problems } = compileZone(z.origin, z.records, extra[zi]);
     for (const p of problems) errors.push({ path: z.source, message: p.message });
     if (zone) zones.push(zone);
   });
+  if (errors.length > 0 || !policy.ok) return { ok: false, errors };
+  const snapshot = new Snapshot(zones, generation, policy.policy.names.length > 0 ? policy.policy : null);
+  policy.policy.names.forEach((name, i) => {
+    const node = snapshot.node(name.name)!;
+    const at = `names[${i}].name`;
+    if (node.rrsets.has(TYPE.A) || node.rrsets.has(TYPE.AAAA)) {
+      errors.push({ path: at, message: `${name.name} also has static A/AAAA records in zone ${node.zone.origin}; a policy name answers A and AAAA itself` });
+    } else if (node.cname) {
+      errors.push({ path: at, message: `${name.name} is a CNAME in zone ${node.zone.origin}` });
+    } else if (node.cut) {
+      errors.push({ path: at, message: `${name.name} is at or below the delegation ${node.cut.name}` });
+    }
+    node.policy = name;
+  });
   if (errors.length > 0) return { ok: false, errors };
-  return { ok: true, value: new Snapshot(zones, generation) };
+  return { ok: true, value: snapshot };
 }
 
 /** Quick start: serve master files with no YAML (origin from each file's $ORIGIN or SOA). */

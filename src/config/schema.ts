@@ -97,9 +97,74 @@ export const zoneSchema = z.object({
   records: z.array(recordSchema).default([]),
 }).strict().refine((zc) => zc.origin !== undefined || zc.file !== undefined, { message: 'give origin (or a file whose $ORIGIN or SOA names it)' });
 
+const metricsSchema = z.object({
+  'packet-rate': z.number().min(0).optional(),
+  cpu: z.number().min(0).optional(),
+  connections: z.number().min(0).optional(),
+  rtt: z.number().min(0).optional(),
+  'packet-loss': z.number().min(0).optional(),
+  hops: z.number().min(0).optional(),
+  'reported-load': z.number().min(0).optional(),
+}).strict();
+
+export const memberSchema = z.object({
+  address: z.string().refine((a) => net.isIP(a) !== 0, { message: 'is not an IPv4 or IPv6 address' }),
+  port: z.number().int().min(1).max(65535).optional(),
+  weight: z.number().min(0).max(1_000_000).default(1),
+  enabled: z.boolean().default(true),
+  metrics: metricsSchema.optional(),
+}).strict();
+
+const poolName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { message: 'use letters, digits, "_", "-" and "."' });
+
+export const poolSchema = z.object({
+  name: poolName,
+  select: z.array(z.string()).min(1).default(['round-robin']),
+  members: z.array(memberSchema).min(1),
+}).strict();
+
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { message: 'is not a time of day HH:MM' });
+
+export const nameSchema = z.object({
+  name: z.string().min(1),
+  ttl: ttl.default(30),
+  pools: z.array(poolName).min(1),
+  select: z.array(z.string()).min(1).default(['global-availability']),
+  fallback: z.union([
+    z.object({ address: z.string().refine((a) => net.isIP(a) !== 0, { message: 'is not an IPv4 or IPv6 address' }) }).strict(),
+    z.object({ addresses: z.array(z.string().refine((a) => net.isIP(a) !== 0, { message: 'is not an IPv4 or IPv6 address' })).min(1) }).strict(),
+    z.object({ method: z.literal('round-robin-ignore-health') }).strict(),
+    z.object({ rcode: z.enum(['SERVFAIL', 'REFUSED', 'NXDOMAIN', 'NODATA']) }).strict(),
+  ]).optional(),
+  persistence: z.object({
+    ttl: duration,
+    schedule: z.array(z.object({ from: hhmm, to: hhmm, ttl: duration }).strict()).default([]),
+    key: z.enum(['resolver', 'subnet']).default('resolver'),
+  }).strict().optional(),
+  answer: z.object({ count: z.number().int().min(1).max(16).default(1) }).strict().default({ count: 1 }),
+}).strict();
+
+export const topologySchema = z.object({
+  regions: z.array(z.object({ name: z.string().min(1), cidrs: z.array(z.string()).min(1) }).strict()).default([]),
+  rules: z.array(z.object({ from: z.string().min(1), to: z.string().min(1), weight: z.number().min(0).optional() }).strict()).default([]),
+}).strict();
+
 export const configSchema = z.object({
   server: serverSchema.default(serverSchema.parse({})),
   zones: z.array(zoneSchema).default([]),
+  names: z.array(nameSchema).default([]),
+  pools: z.array(poolSchema).default([]),
+  topology: topologySchema.default({ regions: [], rules: [] }),
+  resolverGroups: z.array(z.object({ name: z.string().min(1), members: z.array(z.string()).min(1) }).strict()).default([]),
+  /** Resolvers sharing these prefixes count as one for persistence when no listed group matches (SPEC G5). */
+  resolverGrouping: z.object({
+    ipv4PrefixLength: z.number().int().min(1).max(32).optional(),
+    ipv6PrefixLength: z.number().int().min(1).max(128).optional(),
+  }).strict().optional(),
+  /** Persistence records: in memory, bounded, and written to the store when one is configured. */
+  persistence: z.object({ maxRecords: z.number().int().min(1000).max(50_000_000).default(1_000_000) }).strict().default({ maxRecords: 1_000_000 }),
+  /** The embedded database directory (SQLite); relative to the config file. Without it, state lives in memory only. */
+  store: z.object({ path: z.string().min(1) }).strict().optional(),
 }).strict();
 
 export type Config = z.infer<typeof configSchema>;

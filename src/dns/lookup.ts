@@ -3,6 +3,7 @@
 // the Resolution this fills, so they cannot disagree on what the answer is. Synchronous, allocation-free.
 import { RCODE, TYPE } from '../wire/types.js';
 import type { Snapshot } from '../answer/snapshot.js';
+import type { AnswerEngine } from '../answer/engine.js';
 import type { NameNode, RRset, Zone } from './zone.js';
 
 /** The question name as wire bytes in some buffer, with label start offsets (relative to `off`). */
@@ -35,8 +36,11 @@ export class Resolution {
   readonly answer = new Section();
   readonly authority = new Section();
   readonly additional = new Section();
+  /** ECS scope prefix length to return (RFC 7871 §7.2.1): non-zero only when the answer depended on the subnet. */
+  ecsScope = 0;
   reset(): void {
     this.rcode = 0;
+    this.ecsScope = 0;
     this.aa = false;
     this.referral = false;
     this.answer.clear();
@@ -79,11 +83,16 @@ function anyRRset(node: NameNode): RRset | null {
  * Answer from a node that exists (or a wildcard standing in for the question name).
  * `owner` is null when the records are owned by the question name itself.
  */
-function fromNode(res: Resolution, node: NameNode, owner: NameNode | null, qtype: number): void {
+function fromNode(res: Resolution, node: NameNode, owner: NameNode | null, qtype: number, engine: AnswerEngine | null): void {
   res.aa = true;
   let current = node;
   let currentOwner = owner;
   for (let hop = 0; hop <= MAX_CNAME_CHAIN; hop++) {
+    const policy = current.policy;
+    if (policy !== null && engine !== null && (qtype === TYPE.A || qtype === TYPE.AAAA || qtype === TYPE.ANY)) {
+      engine.answer(policy, qtype === TYPE.AAAA ? 6 : 4, currentOwner, current.zone, res);
+      return;
+    }
     const rrset = qtype === TYPE.ANY ? anyRRset(current) : qtype === TYPE.CNAME ? current.cname : current.rrsets.get(qtype);
     if (rrset !== undefined && rrset !== null) {
       res.answer.add(currentOwner, rrset);
@@ -117,7 +126,7 @@ function fromNode(res: Resolution, node: NameNode, owner: NameNode | null, qtype
  * Resolve `qname`/`qtype` against the snapshot into `res`. Returns false when no served zone contains the name
  * (the caller answers REFUSED).
  */
-export function resolve(snapshot: Snapshot, q: QuestionName, qtype: number, res: Resolution): boolean {
+export function resolve(snapshot: Snapshot, q: QuestionName, qtype: number, res: Resolution, engine: AnswerEngine | null): boolean {
   res.reset();
   const exact = snapshot.find(q.buf, q.off, q.end);
   if (exact !== null) {
@@ -132,7 +141,7 @@ export function resolve(snapshot: Snapshot, q: QuestionName, qtype: number, res:
       negative(res, exact.zone, RCODE.NOERROR);
       return true;
     }
-    fromNode(res, exact, null, qtype);
+    fromNode(res, exact, null, qtype, engine);
     return true;
   }
   // Closest encloser: strip labels from the left until a node exists.
@@ -145,7 +154,7 @@ export function resolve(snapshot: Snapshot, q: QuestionName, qtype: number, res:
     }
     // The first existing suffix is the closest encloser; its "*" child, if any, answers (RFC 4592 §3.3.1).
     if (enc.wildcard !== null) {
-      fromNode(res, enc.wildcard, null, qtype);
+      fromNode(res, enc.wildcard, null, qtype, engine);
       return true;
     }
     res.aa = true;

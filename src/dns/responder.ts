@@ -7,6 +7,7 @@ import { parseQueryGeneral, encodeResponseGeneral, encodeErrorGeneral, GENERAL_D
 import { RCODE } from '../wire/types.js';
 import { resolve, Resolution } from './lookup.js';
 import type { Snapshot } from '../answer/snapshot.js';
+import { AnswerEngine } from '../answer/engine.js';
 
 export const TRANSPORT_UDP = 0;
 export const TRANSPORT_TCP = 1;
@@ -32,9 +33,24 @@ export class Responder {
   private readonly info: GeneralInfo = { qnameText: null };
   readonly counters: ResponderCounters = { queries: 0, fast: 0, general: 0, dropped: 0, rcodes: new Uint32Array(32) };
 
-  constructor(public snapshot: Snapshot, serverPayload: number) {
+  /** The answer engine for policy names (null while the snapshot has no policy). Per worker: it holds live state. */
+  engine: AnswerEngine | null = null;
+  snapshot!: Snapshot;
+
+  constructor(snapshot: Snapshot, serverPayload: number, private readonly maxPersistenceRecords = 1_000_000) {
     this.q.serverPayload = serverPayload;
     this.response = this.out;
+    this.setSnapshot(snapshot);
+  }
+
+  /** Swap in a new snapshot (one assignment for the query path); the engine carries live state across. */
+  setSnapshot(snapshot: Snapshot): void {
+    const policy = snapshot.policy;
+    if (policy !== null) {
+      if (this.engine === null) this.engine = new AnswerEngine(policy, this.maxPersistenceRecords);
+      else this.engine.swap(policy);
+    }
+    this.snapshot = snapshot;
   }
 
   /** Replace the response buffer: the transport still holds the old one in a queued send. */
@@ -47,9 +63,10 @@ export class Responder {
    * Answer one message. Returns the response length in `this.response`, or -1 when nothing must be sent.
    * Catches everything: a bug on an odd packet costs that packet a SERVFAIL-free drop, never the process.
    */
-  respond(msg: Buffer, transport: number): number {
+  respond(msg: Buffer, transport: number, client = ''): number {
     this.counters.queries++;
     try {
+      this.engine?.setClient(client, this.q);
       return this.respondUnsafe(msg, transport);
     } catch {
       this.counters.dropped++;
@@ -65,14 +82,14 @@ export class Responder {
       this.counters.fast++;
       this.response = this.out;
       const limit = transport === TRANSPORT_UDP ? udpLimit(q, q.serverPayload) : 65535;
-      if (!resolve(snapshot, q.qname, q.qtype, res)) {
+      if (!resolve(snapshot, q.qname, q.qtype, res, this.engine)) {
         this.lastRcode = RCODE.REFUSED;
         this.counters.rcodes[RCODE.REFUSED]!++;
         return writeError(this.out, q, RCODE.REFUSED, true);
       }
       this.lastRcode = res.rcode;
       this.counters.rcodes[res.rcode]!++;
-      return writeResponse(this.out, q, res, limit, 0);
+      return writeResponse(this.out, q, res, limit, res.ecsScope);
     }
     return this.respondGeneral(msg, transport);
   }
@@ -93,13 +110,13 @@ export class Responder {
     if (kind === GENERAL_ERROR) {
       this.lastRcode = q.forcedRcode;
       buf = encodeErrorGeneral(q, info, q.forcedRcode);
-    } else if (!resolve(snapshot, q.qname, q.qtype, res)) {
+    } else if (!resolve(snapshot, q.qname, q.qtype, res, this.engine)) {
       this.lastRcode = RCODE.REFUSED;
       buf = encodeErrorGeneral(q, info, RCODE.REFUSED);
     } else {
       this.lastRcode = res.rcode;
       const limit = transport === TRANSPORT_UDP ? udpLimit(q, q.serverPayload) : 65535;
-      buf = encodeResponseGeneral(q, info, res, limit, 0);
+      buf = encodeResponseGeneral(q, info, res, limit, res.ecsScope);
     }
     this.counters.rcodes[this.lastRcode & 31]!++;
     this.response = buf;

@@ -16,6 +16,8 @@ export interface DnsServerOptions {
   udpPayload: number;
   tcp: TcpLimits;
   rrl: RrlOptions;
+  /** Bound on in-memory persistence records (LRU beyond it). */
+  maxPersistenceRecords?: number;
   /** Own the sockets exclusively (tests, single-process); false lets cluster workers share them. */
   exclusive?: boolean;
 }
@@ -29,7 +31,7 @@ export class DnsServer {
   readonly bound: ListenAddress[] = [];
 
   private constructor(snapshot: Snapshot, readonly options: DnsServerOptions) {
-    this.responder = new Responder(snapshot, options.udpPayload);
+    this.responder = new Responder(snapshot, options.udpPayload, options.maxPersistenceRecords);
     this.rrl = options.rrl.enabled ? new ResponseRateLimiter(options.rrl) : null;
   }
 
@@ -59,7 +61,7 @@ export class DnsServer {
 
   /** Swap in a new snapshot: queries already being answered finish on the old one, the next one reads the new. */
   swap(snapshot: Snapshot): void {
-    this.responder.snapshot = snapshot;
+    this.responder.setSnapshot(snapshot);
   }
 
   async close(): Promise<void> {

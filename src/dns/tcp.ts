@@ -37,6 +37,7 @@ function serveConnection(socket: net.Socket, responder: Responder, limits: TcpLi
   let pending: Buffer = Buffer.alloc(0);
   let answered = 0;
   let closing = false;
+  const client = socket.remoteAddress ?? '';
   socket.setTimeout(limits.idleTimeoutMs, () => socket.destroy());
   socket.on('error', () => socket.destroy());
   socket.on('drain', () => socket.resume());
@@ -49,7 +50,7 @@ function serveConnection(socket: net.Socket, responder: Responder, limits: TcpLi
       if (pending.length - off - 2 < len) break;
       const msg = pending.subarray(off + 2, off + 2 + len);
       off += 2 + len;
-      const rlen = responder.respond(msg, TRANSPORT_TCP);
+      const rlen = responder.respond(msg, TRANSPORT_TCP, client);
       if (rlen >= 0) {
         const frame = Buffer.allocUnsafe(rlen + 2);
         frame.writeUInt16BE(rlen, 0);

@@ -26,7 +26,7 @@ export function listenUdp(opts: UdpListenerOptions, responder: Responder, rrl: R
   sock.on('message', (msg, rinfo) => {
     // A send still queued in libuv holds our response buffer: take a fresh one rather than overwrite it.
     if (sock.getSendQueueCount() > 0) responder.renewBuffer();
-    let len = responder.respond(msg, TRANSPORT_UDP);
+    let len = responder.respond(msg, TRANSPORT_UDP, rinfo.address);
     if (len < 0) return;
     if (rrl !== null) {
       const verdict = rrl.account(rinfo.address, rrlCategory(responder.lastRcode), Date.now());

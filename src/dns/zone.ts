@@ -3,6 +3,7 @@
 // Compile time only: nothing here runs per query except reading the objects it built.
 import { CLASS_IN, TYPE, typeName } from '../wire/types.js';
 import { encodeRdata, additionalTarget, type ZoneRecord, type SoaData } from '../wire/rdata.js';
+import type { CompiledName } from '../answer/policy.js';
 import { encodeName, foldWire, hashWireFolded, canonicalName, isAtOrBelow, nameToLabels } from '../wire/name.js';
 
 /** One RRset, ready to be copied onto the wire. */
@@ -45,6 +46,8 @@ export interface NameNode {
   wildcard: NameNode | null;
   /** Next node with the same hash (collision chain in the snapshot index). */
   nextSameHash: NameNode | null;
+  /** Set when this name's A/AAAA answers are chosen per query by the answer engine (a policy name, SPEC G1). */
+  policy: CompiledName | null;
 }
 
 export interface Zone {
@@ -95,7 +98,7 @@ function makeNode(name: string, zone: Zone): NameNode {
   const key = foldWire(wire);
   return {
     name, wire, key, hash: hashWireFolded(key, 0, key.length), labels: nameToLabels(name).length, zone,
-    rrsets: new Map(), cname: null, cut: null, wildcard: null, nextSameHash: null,
+    rrsets: new Map(), cname: null, cut: null, wildcard: null, nextSameHash: null, policy: null,
   };
 }
 
@@ -103,7 +106,7 @@ function makeNode(name: string, zone: Zone): NameNode {
  * Build one zone from its records. Problems (missing SOA, CNAME beside other data, records outside the zone) are
  * returned, not thrown, so `waymark check` can list all of them.
  */
-export function compileZone(origin: string, records: readonly ZoneRecord[]): { zone?: Zone; problems: ZoneProblem[] } {
+export function compileZone(origin: string, records: readonly ZoneRecord[], extraNames: readonly string[] = []): { zone?: Zone; problems: ZoneProblem[] } {
   const problems: ZoneProblem[] = [];
   const originKey = canonicalName(origin);
   const byName = new Map<string, { name: string; byType: Map<number, ZoneRecord[]> }>();
@@ -171,6 +174,8 @@ export function compileZone(origin: string, records: readonly ZoneRecord[]): { z
       else node.rrsets.set(type, rrset);
     }
   }
+  // Names that exist without static records (policy names answered by the engine).
+  for (const name of extraNames) ensure(canonicalName(name), name);
   // Zone cuts: an NS RRset below the apex delegates everything at and below it.
   const sorted = [...nodes.entries()].sort((a, b) => a[1].labels - b[1].labels);
   for (const [k, node] of sorted) {

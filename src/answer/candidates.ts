@@ -1,0 +1,125 @@
+// Candidate lists the methods pick from: a name's pools, or one pool's members of one address family.
+// Owns: what "available", "weight", "metric" and "recent requests" mean at each level, so every method is written
+// once for both levels. Two reusable instances per engine; set() re-targets them without allocating.
+import { METRICS, type CompiledMember, type CompiledName, type CompiledPool } from './policy.js';
+import type { DecisionContext } from './context.js';
+
+export abstract class Candidates {
+  abstract readonly level: 'pool' | 'member';
+  count = 0;
+  ctx!: DecisionContext;
+  /** Slot of this list's rotating counter in LiveState.counter. */
+  abstract counterSlot(): number;
+  /** Slot of candidate i in LiveState's per-candidate arrays (marked, current, excluded). */
+  abstract slot(i: number): number;
+  /** Usable now: enabled, healthy, of the asked family, not already chosen for this answer. */
+  abstract available(i: number): boolean;
+  /** Like available(), but for the health-ignoring fallback: enabled and right family only. */
+  abstract enabled(i: number): boolean;
+  abstract weight(i: number): number;
+  /** Metric value (index into METRICS) or NaN when unknown. */
+  abstract metric(i: number, m: number): number;
+  abstract recentRequests(i: number): number;
+  /** The pool candidate i is or belongs to. */
+  abstract pool(i: number): CompiledPool;
+  /** Human label for explain. */
+  abstract label(i: number): string;
+}
+
+export class MemberCandidates extends Candidates {
+  readonly level = 'member' as const;
+  members: readonly CompiledMember[] = [];
+  private poolRef!: CompiledPool;
+
+  set(ctx: DecisionContext, pool: CompiledPool): this {
+    this.ctx = ctx;
+    this.poolRef = pool;
+    this.members = pool.byFamily[ctx.family];
+    this.count = this.members.length;
+    return this;
+  }
+  counterSlot(): number { return this.poolRef.index; }
+  slot(i: number): number { return this.members[i]!.index; }
+  available(i: number): boolean {
+    const m = this.members[i]!;
+    const live = this.ctx.live;
+    return m.enabled && live.up[m.index] === 1 && live.excluded[m.index] === 0;
+  }
+  enabled(i: number): boolean { return this.members[i]!.enabled; }
+  weight(i: number): number { return this.members[i]!.weight; }
+  metric(i: number, m: number): number { return this.members[i]!.metrics[m]!; }
+  recentRequests(i: number): number { return this.ctx.live.recentRequests(this.members[i]!.index, this.ctx.now); }
+  pool(): CompiledPool { return this.poolRef; }
+  label(i: number): string {
+    const m = this.members[i]!;
+    return m.port !== undefined ? `${m.address}:${m.port}` : m.address;
+  }
+}
+
+export class PoolCandidates extends Candidates {
+  readonly level = 'pool' as const;
+  private name!: CompiledName;
+  /** Offset of this name's pool slots in LiveState per-candidate arrays. */
+  private base = 0;
+
+  set(ctx: DecisionContext, name: CompiledName): this {
+    this.ctx = ctx;
+    this.name = name;
+    this.base = name.poolSlotBase;
+    this.count = name.pools.length;
+    return this;
+  }
+  counterSlot(): number { return this.ctx.policy.pools.length + this.name.index; }
+  slot(i: number): number { return this.base + i; }
+  /** A pool is available when it has at least one available member of the asked family. */
+  available(i: number): boolean {
+    if (this.ctx.live.excluded[this.base + i] === 1) return false;
+    const members = this.name.pools[i]!.byFamily[this.ctx.family];
+    const live = this.ctx.live;
+    for (let k = 0; k < members.length; k++) {
+      const m = members[k]!;
+      if (m.enabled && live.up[m.index] === 1) return true;
+    }
+    return false;
+  }
+  enabled(i: number): boolean {
+    const members = this.name.pools[i]!.byFamily[this.ctx.family];
+    for (let k = 0; k < members.length; k++) if (members[k]!.enabled) return true;
+    return false;
+  }
+  /** Pool weight: the sum of its available members' weights (a bigger site takes a bigger share). */
+  weight(i: number): number {
+    const members = this.name.pools[i]!.byFamily[this.ctx.family];
+    const live = this.ctx.live;
+    let w = 0;
+    for (let k = 0; k < members.length; k++) {
+      const m = members[k]!;
+      if (m.enabled && live.up[m.index] === 1) w += m.weight;
+    }
+    return w;
+  }
+  /** Pool metric: the mean over available members that report it (NaN when none does). */
+  metric(i: number, metric: number): number {
+    const members = this.name.pools[i]!.byFamily[this.ctx.family];
+    const live = this.ctx.live;
+    let sum = 0;
+    let n = 0;
+    for (let k = 0; k < members.length; k++) {
+      const m = members[k]!;
+      const v = m.metrics[metric]!;
+      if (m.enabled && live.up[m.index] === 1 && v === v) { sum += v; n++; }
+    }
+    return n === 0 ? NaN : sum / n;
+  }
+  /** Pool requests: the sum over its members. */
+  recentRequests(i: number): number {
+    const members = this.name.pools[i]!.byFamily[this.ctx.family];
+    let r = 0;
+    for (let k = 0; k < members.length; k++) r += this.ctx.live.recentRequests(members[k]!.index, this.ctx.now);
+    return r;
+  }
+  pool(i: number): CompiledPool { return this.name.pools[i]!; }
+  label(i: number): string { return `pool ${this.name.pools[i]!.name}`; }
+}
+
+export { METRICS };

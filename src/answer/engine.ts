@@ -1,0 +1,303 @@
+// The answer engine: for a policy name, choose the pool and member(s) for this query and put them in the answer.
+// Order (seed 004 FIG. 9): a timely persistence record wins if its member is still up; otherwise the name's pool
+// chain picks a pool, the pool's member chain picks members, and with nothing usable the name's fallback answers.
+// Owns: the per-worker runtime (LiveState, PersistenceTable) and the decision. Synchronous; explain runs the same
+// code with a Trace attached, so what `waymark explain` prints is what queries get.
+import { RCODE } from '../wire/types.js';
+import { parseAddress } from '../net/address.js';
+import { DecisionContext, Trace } from './context.js';
+import { LiveState } from './live.js';
+import { MemberCandidates, PoolCandidates, type Candidates } from './candidates.js';
+import { persistenceTtl, memberKey } from './compile.js';
+import { PersistenceTable, type PersistRecord } from './persistence.js';
+import type { Method } from './method.js';
+import { METRICS, type CompiledMember, type CompiledName, type CompiledPolicy } from './policy.js';
+import type { Resolution } from '../dns/lookup.js';
+import type { NameNode, Zone } from '../dns/zone.js';
+import type { Query } from '../wire/query.js';
+
+const ECS_FAMILY_IPV4 = 1;
+
+export class AnswerEngine {
+  readonly ctx = new DecisionContext();
+  live: LiveState;
+  readonly persistence: PersistenceTable;
+  private policy: CompiledPolicy;
+  private readonly pools = new PoolCandidates();
+  private readonly members = new MemberCandidates();
+  /** Set by the responder before resolve(): who is asking. Parsed only when a policy name is hit. */
+  private clientAddress = '';
+  private query: Query | null = null;
+  private clientParsed = false;
+  /** Injectable clock (tests of persistence expiry). */
+  clock: () => number = Date.now;
+
+  constructor(policy: CompiledPolicy, maxPersistenceRecords = 1_000_000) {
+    this.policy = policy;
+    this.live = new LiveState(policy);
+    this.persistence = new PersistenceTable(maxPersistenceRecords);
+    this.ctx.live = this.live;
+    this.ctx.policy = policy;
+  }
+
+  /** Adopt a new snapshot's policy: health and request counts carry over by member identity; records are remapped. */
+  swap(policy: CompiledPolicy): void {
+    const old = this.policy;
+    const oldIndex = new Map<string, number>(old.members.map((m) => [`${m.pool.name}/${memberKey(m)}`, m.index]));
+    const map = new Int32Array(policy.members.length).map((_, i) => {
+      const m = policy.members[i]!;
+      return oldIndex.get(`${m.pool.name}/${memberKey(m)}`) ?? -1;
+    });
+    const live = new LiveState(policy);
+    live.inheritHealth(this.live, map);
+    const records = this.persistence.list((n) => old.names[n]!.name, (m) => ({ pool: old.members[m]!.pool.name, member: memberKey(old.members[m]!) }));
+    this.persistence.clear();
+    this.policy = policy;
+    this.live = live;
+    this.ctx.live = live;
+    this.ctx.policy = policy;
+    this.applyRecords(records);
+  }
+
+  /** Records from other workers, nodes or the store. */
+  applyRecords(records: readonly PersistRecord[]): number {
+    const p = this.policy;
+    const names = new Map(p.names.map((n) => [n.name.toLowerCase(), n.index]));
+    const members = new Map(p.members.map((m) => [`${m.pool.name}/${memberKey(m)}`, m.index]));
+    return this.persistence.apply(records, (n) => names.get(n.toLowerCase()) ?? -1, (pool, member) => members.get(`${pool}/${member}`) ?? -1);
+  }
+
+  /** Persistence records changed since the last call, for the store and the other workers. */
+  drainRecords(): PersistRecord[] {
+    const p = this.policy;
+    return this.persistence.drainDirty((n) => p.names[n]!.name, (m) => ({ pool: p.members[m]!.pool.name, member: memberKey(p.members[m]!) }));
+  }
+
+  /** Called per query before lookup; cheap (two assignments). */
+  setClient(address: string, q: Query | null): void {
+    this.clientAddress = address;
+    this.query = q;
+    this.clientParsed = false;
+  }
+
+  private parseClient(): void {
+    if (this.clientParsed) return;
+    this.clientParsed = true;
+    const c = this.ctx.client;
+    c.family = parseAddress(this.clientAddress, c.words);
+    const q = this.query;
+    c.ecs = false;
+    if (q !== null && q.ecs && q.ecsSource > 0) {
+      c.ecs = true;
+      c.ecsFamily = q.ecsFamily === ECS_FAMILY_IPV4 ? 4 : 6;
+      c.ecsPrefix = q.ecsSource;
+      const w = c.ecsWords;
+      w[0] = 0; w[1] = 0; w[2] = 0; w[3] = 0;
+      for (let i = 0; i < q.ecsAddrLen; i++) w[i >> 2] = (w[i >> 2]! | (q.ecsAddr[i]! << (24 - 8 * (i & 3)))) >>> 0;
+    }
+  }
+
+  /**
+   * Answer `name` for address family `family` into `res` (owner null = the question name). `zone` supplies the SOA
+   * for negative answers.
+   */
+  answer(name: CompiledName, family: 4 | 6, owner: NameNode | null, zone: Zone, res: Resolution): void {
+    const ctx = this.ctx;
+    this.parseClient();
+    ctx.now = this.clock();
+    ctx.name = name;
+    ctx.family = family;
+    ctx.usedSubnet = false;
+    const trace = ctx.trace;
+    res.aa = true;
+    if (!name.pools.some((p) => p.byFamily[family].length > 0)) {
+      // No member of this family at all: the name exists, the type does not (NODATA), whatever health says.
+      trace?.add('family', `no IPv${family} members in pools ${name.pools.map((p) => p.name).join(', ')}: NODATA`);
+      res.authority.add(zone.apex, zone.negativeSoa);
+      return;
+    }
+    const first = this.choose(name, family);
+    if (first === null) {
+      this.fallback(name, family, owner, zone, res);
+      return;
+    }
+    this.emit(name, first, owner, res);
+    // Multi-value answers: more members of the same pool, chosen by the same chain, each once.
+    let added = 1;
+    if (name.count > 1) {
+      const live = this.live;
+      live.excluded[first.index] = 1;
+      const chosen = [first];
+      while (added < name.count) {
+        const c = this.members.set(ctx, first.pool);
+        const j = this.runChain(first.pool.select, c, true);
+        if (j < 0) break;
+        const m = c.members[j]!;
+        live.excluded[m.index] = 1;
+        chosen.push(m);
+        this.emit(name, m, owner, res);
+        added++;
+      }
+      for (const m of chosen) live.excluded[m.index] = 0;
+    }
+    if (ctx.usedSubnet) res.ecsScope = ctx.client.ecsPrefix;
+  }
+
+  private emit(name: CompiledName, m: CompiledMember, owner: NameNode | null, res: Resolution): void {
+    res.answer.add(owner, name.memberRRsets[m.index]!);
+    this.live.countRequest(m.index, this.ctx.now);
+  }
+
+  /** Persistence, then pool chain, then member chain. Null when nothing usable (the fallback decides). */
+  private choose(name: CompiledName, family: 4 | 6): CompiledMember | null {
+    const ctx = this.ctx;
+    const trace = ctx.trace;
+    const p = name.persistence;
+    let key = -1;
+    if (p !== null) {
+      key = this.persistenceKey(p.key);
+      if (key >= 0) {
+        const slot = this.persistence.find(name.index, key, ctx.now);
+        if (slot >= 0) {
+          const m = this.policy.members[this.persistence.memberOf(slot)]!;
+          if (m.family === family && m.enabled && this.live.up[m.index] === 1) {
+            this.persistence.hit(slot, ctx.now);
+            trace?.add('persistence', `hit: ${this.persistence.keyTextOf(slot)} → ${memberKey(m)} in pool ${m.pool.name} (hits ${this.persistence.hitsOf(slot)})`);
+            return m;
+          }
+          trace?.add('persistence', `record for ${this.persistence.keyTextOf(slot)} points to ${memberKey(m)}, which is not usable now: balancing anew`);
+        } else {
+          trace?.add('persistence', 'miss: no timely record; balancing');
+        }
+      }
+    }
+    const pc = this.pools.set(ctx, name);
+    if (trace) trace.add('pools', describe(pc));
+    const i = this.runChain(name.select, pc, false);
+    if (i < 0) {
+      trace?.add('pools', 'no method found a usable pool');
+      return null;
+    }
+    const pool = name.pools[i]!;
+    const mc = this.members.set(ctx, pool);
+    if (trace) trace.add(`members of pool ${pool.name}`, describe(mc));
+    const j = this.runChain(pool.select, mc, true);
+    if (j < 0) {
+      trace?.add('members', `pool ${pool.name} has no usable member`);
+      return null;
+    }
+    const m = mc.members[j]!;
+    if (p !== null && key >= 0) {
+      const ttl = persistenceTtl(p, ctx.now);
+      this.persistence.put(name.index, key, this.keyText(p.key), m.index, ctx.now, ttl);
+      trace?.add('persistence', `recorded ${memberKey(m)} for ${this.keyText(p.key)} for ${ttl / 1000}s`);
+    }
+    return m;
+  }
+
+  /** Walk a chain; the first method with an answer decides. Member chains end with an implicit round robin. */
+  private runChain(chain: readonly Method[], c: Candidates, implicitRoundRobin: boolean): number {
+    const trace = this.ctx.trace;
+    for (let k = 0; k < chain.length; k++) {
+      const r = chain[k]!.pick(this.ctx, c);
+      if (r >= 0) {
+        trace?.add(chain[k]!.id, `chose ${c.label(r)}`);
+        return r;
+      }
+      trace?.add(chain[k]!.id, 'nothing usable; next method');
+    }
+    if (!implicitRoundRobin) return -1;
+    // Every member chain ends in "first available after a rotating counter" so a pool that is up always answers.
+    const n = c.count;
+    const live = this.ctx.live;
+    const start = live.counter[c.counterSlot()]!;
+    live.counter[c.counterSlot()] = (start + 1) >>> 0;
+    for (let k = 0; k < n; k++) {
+      const i = (start + k) % n;
+      if (c.available(i)) {
+        trace?.add('round-robin (end of chain)', `chose ${c.label(i)}`);
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  private persistenceKey(kind: 'resolver' | 'subnet'): number {
+    const c = this.ctx.client;
+    if (kind === 'subnet' && c.ecs) return this.policy.groups.subnetKey(c.ecsFamily, c.ecsWords, c.ecsPrefix);
+    if (c.family === 0) return -1;
+    return this.policy.groups.key(c.family, c.words);
+  }
+
+  private keyText(kind: 'resolver' | 'subnet'): string {
+    const c = this.ctx.client;
+    if (kind === 'subnet' && c.ecs) return this.policy.groups.describe(c.ecsFamily, c.ecsWords, c.ecsPrefix);
+    return this.policy.groups.describe(c.family as 4 | 6, c.words);
+  }
+
+  private fallback(name: CompiledName, family: 4 | 6, owner: NameNode | null, zone: Zone, res: Resolution): void {
+    const f = name.fallback;
+    const trace = this.ctx.trace;
+    switch (f.kind) {
+      case 'address': {
+        const rrset = f.rrsets[family];
+        trace?.add('fallback', rrset ? `sorry address ${rrset.records.map((r) => String(r.data)).join(', ')}` : `no IPv${family} sorry address: NODATA`);
+        if (rrset) res.answer.add(owner, rrset);
+        else res.authority.add(zone.apex, zone.negativeSoa);
+        return;
+      }
+      case 'round-robin-ignore-health': {
+        // Fail open: every enabled member of the family across the name's pools, in rotation, healthy or not.
+        const all: CompiledMember[] = [];
+        for (const p of name.pools) for (const m of p.byFamily[family]) if (m.enabled) all.push(m);
+        if (all.length === 0) {
+          trace?.add('fallback', 'round robin ignoring health: no enabled member; NODATA');
+          res.authority.add(zone.apex, zone.negativeSoa);
+          return;
+        }
+        const slot = this.policy.pools.length + name.index;
+        const n = this.live.counter[slot]!;
+        this.live.counter[slot] = (n + 1) >>> 0;
+        const m = all[n % all.length]!;
+        trace?.add('fallback', `round robin ignoring health: ${memberKey(m)}`);
+        this.emit(name, m, owner, res);
+        return;
+      }
+      case 'rcode':
+        trace?.add('fallback', `answer ${Object.entries(RCODE).find(([, v]) => v === f.rcode)?.[0] ?? f.rcode}`);
+        res.rcode = f.rcode;
+        res.aa = f.rcode === RCODE.NXDOMAIN;
+        if (f.rcode === RCODE.NXDOMAIN) res.authority.add(zone.apex, zone.negativeSoa);
+        return;
+      case 'nodata':
+        trace?.add('fallback', 'NODATA (fail closed)');
+        res.authority.add(zone.apex, zone.negativeSoa);
+        return;
+    }
+  }
+
+  /** Run a decision with a trace: what `waymark explain` and the API show. */
+  explain(run: () => void): Trace {
+    const trace = new Trace();
+    this.ctx.trace = trace;
+    try {
+      run();
+    } finally {
+      this.ctx.trace = null;
+    }
+    return trace;
+  }
+}
+
+function describe(c: Candidates): string {
+  const parts: string[] = [];
+  for (let i = 0; i < c.count; i++) {
+    let metrics = '';
+    for (let k = 0; k < METRICS.length; k++) {
+      const v = c.metric(i, k);
+      if (v === v) metrics += `, ${METRICS[k]} ${v}`;
+    }
+    parts.push(`${c.label(i)} [${c.available(i) ? 'up' : 'down'}, weight ${c.weight(i)}${metrics}]`);
+  }
+  return parts.length > 0 ? parts.join('; ') : '(none of this family)';
+}

@@ -1,0 +1,79 @@
+// Compiled policy: names → pools → members as the answer engine reads them (part of the immutable snapshot).
+// Owns: the shapes only. Compilation from config lives in compile.ts; choosing lives in engine.ts and methods/.
+import type { RRset } from '../dns/zone.js';
+import type { Method } from './method.js';
+import type { TopologyTable } from './topology.js';
+import type { ResolverGroups } from './resolver-groups.js';
+
+/** Dynamic metrics a member can carry (SPEC G2, H4). Unknown values are NaN. */
+export const METRICS = ['packet-rate', 'cpu', 'connections', 'rtt', 'packet-loss', 'hops', 'reported-load'] as const;
+export type MetricName = (typeof METRICS)[number];
+export const METRIC_INDEX: Record<MetricName, number> = Object.fromEntries(METRICS.map((m, i) => [m, i])) as Record<MetricName, number>;
+
+export interface CompiledMember {
+  /** Index into the snapshot-wide member table (and every LiveState array). */
+  readonly index: number;
+  readonly pool: CompiledPool;
+  /** Position inside its pool. */
+  readonly slot: number;
+  readonly address: string;
+  readonly family: 4 | 6;
+  readonly port: number | undefined;
+  readonly weight: number;
+  /** Administrative flag from config: a disabled member is never answered (except by fallbacks ignoring health). */
+  readonly enabled: boolean;
+  /** Metric values in METRICS order (NaN when unknown). */
+  readonly metrics: Float64Array;
+}
+
+export interface CompiledPool {
+  readonly index: number;
+  readonly name: string;
+  readonly members: readonly CompiledMember[];
+  /** Member-selection chain (preferred → alternate → …); an implicit round robin ends every chain. */
+  readonly select: readonly Method[];
+  /** Members of each family, in configured order (index 0 unused; [4] and [6]). */
+  readonly byFamily: { readonly 4: readonly CompiledMember[]; readonly 6: readonly CompiledMember[] };
+}
+
+export type Fallback =
+  | { kind: 'address'; rrsets: { readonly 4: RRset | null; readonly 6: RRset | null } }
+  | { kind: 'round-robin-ignore-health' }
+  | { kind: 'rcode'; rcode: number }
+  | { kind: 'nodata' };
+
+export interface PersistencePolicy {
+  /** Default record TTL in ms. */
+  readonly ttlMs: number;
+  /** Time-of-day overrides (minutes since local midnight; `to` may be < `from` to wrap midnight). */
+  readonly schedule: ReadonlyArray<{ readonly fromMin: number; readonly toMin: number; readonly ttlMs: number }>;
+  /** What identifies "the same resolver": its address (or group), or the client subnet from ECS. */
+  readonly key: 'resolver' | 'subnet';
+}
+
+export interface CompiledName {
+  readonly index: number;
+  /** Where this name's pool candidates start in LiveState per-candidate arrays (after all members). */
+  readonly poolSlotBase: number;
+  /** Canonical presentation name. */
+  readonly name: string;
+  readonly ttl: number;
+  readonly pools: readonly CompiledPool[];
+  /** Pool-selection chain. */
+  readonly select: readonly Method[];
+  readonly fallback: Fallback;
+  readonly persistence: PersistencePolicy | null;
+  /** How many addresses per answer. */
+  readonly count: number;
+  /** One single-record RRset per member address with this name's TTL, indexed by member.index (sparse). */
+  readonly memberRRsets: ReadonlyArray<RRset | undefined>;
+}
+
+/** Everything policy-related in a snapshot. */
+export interface CompiledPolicy {
+  readonly names: readonly CompiledName[];
+  readonly pools: readonly CompiledPool[];
+  readonly members: readonly CompiledMember[];
+  readonly topology: TopologyTable;
+  readonly groups: ResolverGroups;
+}

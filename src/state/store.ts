@@ -1,0 +1,379 @@
+// The embedded database (SPEC C2): one SQLite file `waymark.db` in WAL mode under a data directory, behind the
+// small `Store` interface a replicated database can implement later. Also the batching writer that takes
+// persistence changes off the query path. Owns: the schema (versioned by `PRAGMA user_version`) and its SQL.
+// Must never be called per query: the query path hands changes to PersistenceWriter, which writes in batches.
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import type { PersistRecord } from '../answer/persistence.js';
+
+export const STORE_FILE = 'waymark.db';
+
+/** What every state backend provides. Records use the PersistRecord shape; `ttlMs = 0` means "deleted". */
+export interface Store {
+  /** Non-expired records only (now ≤ ts + ttlMs). */
+  loadPersistence(now: number): PersistRecord[];
+  /** Upsert in ONE transaction; ttlMs = 0 deletes; a record older (by ts) than the stored one is ignored. */
+  savePersistence(records: readonly PersistRecord[]): void;
+  /** Delete records with now > ts + ttlMs; returns how many. */
+  purgeExpired(now: number): number;
+  close(): void;
+}
+
+export type StoreErrorCode = 'STORE_DIR' | 'STORE_OPEN' | 'STORE_SCHEMA' | 'STORE_DRIVER' | 'STORE_CLOSED';
+
+/** An error a user can act on: what went wrong with which path, and a code for callers to branch on. */
+export class StoreError extends Error {
+  readonly code: StoreErrorCode;
+  constructor(code: StoreErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreError';
+    this.code = code;
+  }
+}
+
+export interface OpenStoreOptions {
+  /** Open an existing database for reading only (no directory creation, no migration, no writes). */
+  readonly?: boolean;
+  /** How long a write waits for another process holding the database lock (default 2000 ms). */
+  busyTimeoutMs?: number;
+}
+
+// ---- better-sqlite3, typed to the parts used here (the package ships no typings) ----
+
+interface RunResult {
+  changes: number;
+}
+interface Statement {
+  run(...params: unknown[]): RunResult;
+  all(...params: unknown[]): unknown[];
+  get(...params: unknown[]): unknown;
+}
+interface Database {
+  prepare(sql: string): Statement;
+  pragma(source: string, options?: { simple?: boolean }): unknown;
+  exec(sql: string): void;
+  transaction<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void;
+  close(): void;
+}
+type DatabaseConstructor = new (file: string, options?: { readonly?: boolean; fileMustExist?: boolean; timeout?: number }) => Database;
+
+let driver: DatabaseConstructor | undefined;
+function loadDriver(): DatabaseConstructor {
+  if (driver) return driver;
+  try {
+    driver = createRequire(import.meta.url)('better-sqlite3') as DatabaseConstructor;
+    return driver;
+  } catch (err) {
+    throw new StoreError('STORE_DRIVER', `cannot load the SQLite driver (better-sqlite3): ${messageOf(err)}; reinstall dependencies (npm ci)`, { cause: err });
+  }
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+// ---- schema ----
+
+/** migrations[i] takes the schema from user_version i to i + 1. Append only; never edit a released step. */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE persistence (
+     name     TEXT    NOT NULL,
+     key      INTEGER NOT NULL,
+     key_text TEXT    NOT NULL,
+     pool     TEXT    NOT NULL,
+     member   TEXT    NOT NULL,
+     ts       INTEGER NOT NULL,
+     ttl_ms   INTEGER NOT NULL,
+     expires  INTEGER NOT NULL,
+     hits     INTEGER NOT NULL,
+     PRIMARY KEY (name, key)
+   ) WITHOUT ROWID;
+   CREATE INDEX persistence_expires ON persistence (expires);`,
+];
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+interface PersistenceRow {
+  name: string;
+  key: number;
+  key_text: string;
+  pool: string;
+  member: string;
+  ts: number;
+  ttl_ms: number;
+  hits: number;
+}
+
+/** The single-node store: SQLite through better-sqlite3 (synchronous; every call is one short transaction). */
+export class SqliteStore implements Store {
+  readonly file: string;
+  readonly readonly: boolean;
+  /** Write transactions committed by savePersistence (for tests and metrics). */
+  transactions = 0;
+
+  private db: Database | null;
+  private readonly selectLive: Statement;
+  private readonly upsert: Statement | null;
+  private readonly remove: Statement | null;
+  private readonly purge: Statement | null;
+  private readonly saveAll: ((records: readonly PersistRecord[]) => void) | null;
+
+  constructor(db: Database, file: string, readonly: boolean) {
+    this.db = db;
+    this.file = file;
+    this.readonly = readonly;
+    this.selectLive = db.prepare(
+      'SELECT name, key, key_text, pool, member, ts, ttl_ms, hits FROM persistence WHERE expires >= ? ORDER BY ts',
+    );
+    if (readonly) {
+      this.upsert = this.remove = this.purge = this.saveAll = null;
+      return;
+    }
+    const upsert = db.prepare(
+      `INSERT INTO persistence (name, key, key_text, pool, member, ts, ttl_ms, expires, hits)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (name, key) DO UPDATE SET
+         key_text = excluded.key_text, pool = excluded.pool, member = excluded.member,
+         ts = excluded.ts, ttl_ms = excluded.ttl_ms, expires = excluded.expires, hits = excluded.hits
+       WHERE excluded.ts >= persistence.ts`,
+    );
+    const remove = db.prepare('DELETE FROM persistence WHERE name = ? AND key = ? AND ts <= ?');
+    this.upsert = upsert;
+    this.remove = remove;
+    this.purge = db.prepare('DELETE FROM persistence WHERE expires < ?');
+    this.saveAll = db.transaction((records: readonly PersistRecord[]) => {
+      for (const r of records) {
+        if (r.ttlMs === 0) remove.run(r.name, r.key, r.ts);
+        else upsert.run(r.name, r.key, r.keyText, r.pool, r.member, r.ts, r.ttlMs, r.ts + r.ttlMs, r.hits);
+      }
+    });
+  }
+
+  loadPersistence(now: number): PersistRecord[] {
+    this.open();
+    return (this.selectLive.all(now) as PersistenceRow[]).map((row) => ({
+      name: row.name,
+      key: row.key,
+      keyText: row.key_text,
+      pool: row.pool,
+      member: row.member,
+      ts: row.ts,
+      ttlMs: row.ttl_ms,
+      hits: row.hits,
+    }));
+  }
+
+  savePersistence(records: readonly PersistRecord[]): void {
+    this.open();
+    if (!this.saveAll) throw new StoreError('STORE_OPEN', `${this.file}: opened read-only, cannot save`);
+    if (records.length === 0) return;
+    for (const r of records) {
+      const bad = invalidField(r);
+      if (bad) throw new RangeError(`persistence record for ${JSON.stringify(r.name)} key ${r.key}: invalid ${bad}`);
+    }
+    this.saveAll(records);
+    this.transactions++;
+  }
+
+  purgeExpired(now: number): number {
+    this.open();
+    if (!this.purge) throw new StoreError('STORE_OPEN', `${this.file}: opened read-only, cannot purge`);
+    return this.purge.run(now).changes;
+  }
+
+  /** The journal mode SQLite reports ("wal" for a writable store). */
+  journalMode(): string {
+    return String(this.open().pragma('journal_mode', { simple: true }));
+  }
+
+  close(): void {
+    if (!this.db) return;
+    const db = this.db;
+    this.db = null;
+    db.close();
+  }
+
+  private open(): Database {
+    if (!this.db) throw new StoreError('STORE_CLOSED', `${this.file}: the store is closed`);
+    return this.db;
+  }
+}
+
+/** The first field of `r` that would corrupt the table or make every later batch fail (a "poison" record), or null. */
+export function invalidField(r: PersistRecord): string | null {
+  return (
+    typeof r.name !== 'string' || r.name === '' ? 'name' :
+    !Number.isSafeInteger(r.key) || r.key < 0 ? 'key' :
+    typeof r.keyText !== 'string' ? 'keyText' :
+    typeof r.pool !== 'string' ? 'pool' :
+    typeof r.member !== 'string' ? 'member' :
+    !Number.isFinite(r.ts) ? 'ts' :
+    !Number.isFinite(r.ttlMs) || r.ttlMs < 0 ? 'ttlMs' :
+    !Number.isFinite(r.hits) || r.hits < 0 ? 'hits' : null
+  );
+}
+
+/**
+ * Open (creating if needed) `waymark.db` under `dir`, in WAL mode, with the schema migrated to SCHEMA_VERSION.
+ * Throws a StoreError naming the path and what to do when the directory or file is unusable.
+ */
+export function openStore(dir: string, opts: OpenStoreOptions = {}): SqliteStore {
+  const readonly = opts.readonly === true;
+  const busyTimeoutMs = opts.busyTimeoutMs ?? 2000;
+  const absDir = path.resolve(dir);
+  const file = path.join(absDir, STORE_FILE);
+
+  try {
+    if (!readonly) fs.mkdirSync(absDir, { recursive: true });
+    if (!fs.statSync(absDir).isDirectory()) throw new Error('not a directory');
+    fs.accessSync(absDir, readonly ? fs.constants.R_OK : fs.constants.R_OK | fs.constants.W_OK);
+  } catch (err) {
+    throw new StoreError('STORE_DIR', `data directory ${absDir}: unusable (${messageOf(err)}); create it or choose a writable directory`, { cause: err });
+  }
+
+  const Database = loadDriver();
+  let db: Database;
+  try {
+    db = new Database(file, { readonly, fileMustExist: readonly, timeout: busyTimeoutMs });
+  } catch (err) {
+    throw new StoreError('STORE_OPEN', `${file}: cannot open (${messageOf(err)})`, { cause: err });
+  }
+
+  try {
+    if (!readonly) {
+      db.pragma('journal_mode = WAL');
+      // FULL: a committed batch survives power loss too (C2 "nothing acknowledged is lost"); batches keep fsyncs rare.
+      db.pragma('synchronous = FULL');
+    }
+    migrate(db, file, readonly);
+    return new SqliteStore(db, file, readonly);
+  } catch (err) {
+    db.close();
+    if (err instanceof StoreError) throw err;
+    throw new StoreError('STORE_OPEN', `${file}: cannot use the database (${messageOf(err)}); if it is not a Waymark database, move it away`, { cause: err });
+  }
+}
+
+function migrate(db: Database, file: string, readonly: boolean): void {
+  const version = Number(db.pragma('user_version', { simple: true }));
+  if (version > SCHEMA_VERSION) {
+    throw new StoreError('STORE_SCHEMA', `${file}: schema version ${version} is newer than this Waymark understands (${SCHEMA_VERSION}); upgrade Waymark`);
+  }
+  if (version === SCHEMA_VERSION) return;
+  if (readonly) {
+    throw new StoreError('STORE_SCHEMA', `${file}: schema version ${version}, expected ${SCHEMA_VERSION}; open it once read-write to migrate`);
+  }
+  const step = db.transaction((from: number) => {
+    db.exec(MIGRATIONS[from]);
+    db.pragma(`user_version = ${from + 1}`);
+  });
+  for (let v = version; v < SCHEMA_VERSION; v++) step(v);
+}
+
+// ---- batching writer ----
+
+export interface PersistenceWriterOptions {
+  /** How often queued records are written (default 200 ms). */
+  intervalMs?: number;
+  /** Most (name, key) pairs held while the database is slow or failing; beyond it the oldest are dropped (default 200,000). */
+  maxQueued?: number;
+  /** Where write failures go (default: a process warning). Never throws into the caller. */
+  onError?: (err: Error) => void;
+}
+
+/**
+ * Takes persistence changes from the query side (push, cheap) and writes them with one savePersistence call per
+ * interval. Repeated changes of the same (name, key) within a batch coalesce to the newest by ts. A failing batch
+ * stays queued and is retried on the next tick; the queue is bounded and drops its oldest entries (counted in
+ * `dropped`) rather than growing. Does not own the store: close the writer, then the store.
+ */
+export class PersistenceWriter {
+  /** Records dropped because the queue was full or the writer closed. */
+  dropped = 0;
+  /** Records rejected by push because they were malformed. */
+  rejected = 0;
+  /** Batches that failed to write (each retried later). */
+  failures = 0;
+  /** Records written successfully. */
+  written = 0;
+
+  private readonly store: Store;
+  private readonly maxQueued: number;
+  private readonly onError: (err: Error) => void;
+  private queue = new Map<string, PersistRecord>();
+  private timer: NodeJS.Timeout | null;
+  private closed = false;
+
+  constructor(store: Store, opts: PersistenceWriterOptions = {}) {
+    const intervalMs = opts.intervalMs ?? 200;
+    if (!(intervalMs > 0)) throw new RangeError(`persistence writer: intervalMs must be > 0, got ${intervalMs}`);
+    this.store = store;
+    this.maxQueued = Math.max(1, opts.maxQueued ?? 200_000);
+    this.onError = opts.onError ?? ((err) => process.emitWarning(err.message, { code: 'WAYMARK_STORE_WRITE' }));
+    this.timer = setInterval(() => this.flush(), intervalMs);
+    this.timer.unref();
+  }
+
+  /** Records waiting for the next write. */
+  get queued(): number {
+    return this.queue.size;
+  }
+
+  push(records: readonly PersistRecord[]): void {
+    for (const r of records) {
+      if (this.closed) {
+        this.dropped++;
+        continue;
+      }
+      if (invalidField(r) !== null) {
+        this.rejected++;
+        continue;
+      }
+      const id = `${r.key}\u0000${r.name}`;
+      const held = this.queue.get(id);
+      if (held !== undefined) {
+        if (r.ts < held.ts) continue;
+        this.queue.delete(id); // re-insert: the Map's order is the age order used for dropping
+      }
+      this.queue.set(id, r);
+      if (this.queue.size > this.maxQueued) {
+        const oldest = this.queue.keys().next().value as string;
+        this.queue.delete(oldest);
+        this.dropped++;
+      }
+    }
+  }
+
+  /** Write everything queued now, in one transaction. Returns false (and reports the error) if it failed. */
+  flush(): boolean {
+    if (this.queue.size === 0) return true;
+    const records = [...this.queue.values()];
+    try {
+      this.store.savePersistence(records);
+    } catch (err) {
+      this.failures++;
+      this.report(err);
+      return false;
+    }
+    this.queue.clear();
+    this.written += records.length;
+    return true;
+  }
+
+  /** Stop the timer and write what is queued. Later pushes are dropped. Returns flush()'s result. */
+  close(): boolean {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    const ok = this.flush();
+    this.closed = true;
+    return ok;
+  }
+
+  private report(err: unknown): void {
+    try {
+      this.onError(err instanceof Error ? err : new Error(String(err)));
+    } catch {
+      // An error handler that throws must not take the process down.
+    }
+  }
+}

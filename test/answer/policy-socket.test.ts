@@ -1,0 +1,271 @@
+// G1–G5, D4: policy names answered over real UDP sockets, from different resolver source addresses and with ECS.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import { startServer, query, addresses, buildQuery, decode, type InProcessServer } from '../harness.js';
+
+const ZONE = `
+zones:
+  - origin: gslb.test
+    ns: [ns1]
+    records:
+      - { name: ns1, type: A, value: 127.0.0.53 }
+      - { name: www, type: TXT, value: '"static data beside a policy name"' }
+`;
+
+const servers: InProcessServer[] = [];
+after(async () => { for (const s of servers) await s.close(); });
+
+async function serve(yaml: string): Promise<InProcessServer> {
+  const s = await startServer(`server: { rrl: { enabled: false } }\n${ZONE}\n${yaml}`);
+  servers.push(s);
+  return s;
+}
+
+/** Many queries from one source socket, answers counted by first address. Sequential batches of `window`. */
+async function distribution(port: number, name: string, total: number, from = '127.0.0.1', type = 'A'): Promise<Map<string, number>> {
+  const sock = dgram.createSocket('udp4');
+  await new Promise<void>((r) => sock.bind(0, from, () => r()));
+  const counts = new Map<string, number>();
+  let received = 0;
+  const window = 200;
+  await new Promise<void>((resolve, reject) => {
+    let sent = 0;
+    const timer = setTimeout(() => reject(new Error(`only ${received}/${total} answers`)), 20_000);
+    const sendBatch = (): void => {
+      const end = Math.min(total, sent + window);
+      for (; sent < end; sent++) sock.send(buildQuery(name, { id: sent & 0xffff, type }), port, '127.0.0.1');
+    };
+    sock.on('message', (m) => {
+      const a = addresses(decode(m))[0] ?? '(none)';
+      counts.set(a, (counts.get(a) ?? 0) + 1);
+      received++;
+      if (received === total) { clearTimeout(timer); resolve(); } else if (received === sent) sendBatch();
+    });
+    sendBatch();
+  });
+  sock.close();
+  return counts;
+}
+
+test('G1/G2: ratio gives exact weighted proportions over 10k queries', async () => {
+  const s = await serve(`
+names: [ { name: www.gslb.test, pools: [p] } ]
+pools: [ { name: p, select: [ratio], members: [ { address: 127.0.1.1, weight: 3 }, { address: 127.0.1.2, weight: 1 } ] } ]
+`);
+  const c = await distribution(s.port, 'www.gslb.test', 10_000);
+  // Smooth weighted round robin: exact 3:1 in every window of 4, so 7500/2500 (±1 for in-flight order).
+  assert.ok(Math.abs((c.get('127.0.1.1') ?? 0) - 7500) <= 4, JSON.stringify([...c]));
+  assert.ok(Math.abs((c.get('127.0.1.2') ?? 0) - 2500) <= 4, JSON.stringify([...c]));
+  // Static records at the same name keep answering.
+  const txt = await query(s.port, 'www.gslb.test', { type: 'TXT' });
+  assert.equal(txt.answers.length, 1);
+});
+
+test('G2: round robin is first available after a rotating counter; a disabled member is never answered', async () => {
+  const s = await serve(`
+names: [ { name: www.gslb.test, pools: [p] } ]
+pools: [ { name: p, select: [round-robin], members: [ { address: 127.0.1.1 }, { address: 127.0.1.2, enabled: false }, { address: 127.0.1.3 } ] } ]
+`);
+  const c = await distribution(s.port, 'www.gslb.test', 999);
+  assert.deepEqual([...c.keys()].sort(), ['127.0.1.1', '127.0.1.3']);
+  // "First available after a rotating counter" (SPEC G2): the counter lands on each of the 3 slots in turn, and the
+  // disabled slot's turn goes to the next member, so the split is 1/3 : 2/3.
+  assert.ok(Math.abs(c.get('127.0.1.1')! - 333) <= 2, JSON.stringify([...c]));
+  assert.ok(Math.abs(c.get('127.0.1.3')! - 666) <= 2, JSON.stringify([...c]));
+});
+
+test('G2/H2: global availability fails over from a pool with no usable member to the next, and back', async () => {
+  const s = await serve(`
+names:
+  - { name: www.gslb.test, pools: [primary, backup], select: [global-availability] }
+  - { name: disabled.gslb.test, pools: [off, backup], select: [global-availability] }
+pools:
+  - { name: primary, members: [ { address: 127.0.1.1 } ] }
+  - { name: backup, members: [ { address: 127.0.2.1 } ] }
+  - { name: off, members: [ { address: 127.0.3.1, enabled: false } ] }
+`);
+  assert.deepEqual(addresses(await query(s.port, 'www.gslb.test')), ['127.0.1.1']);
+  assert.deepEqual(addresses(await query(s.port, 'disabled.gslb.test')), ['127.0.2.1']);
+  // Health going down at run time (as a monitor reports it) moves the answer at once, and back when it recovers.
+  const engine = s.server.responder.engine!;
+  engine.live.up[0] = 0;
+  assert.deepEqual(addresses(await query(s.port, 'www.gslb.test')), ['127.0.2.1']);
+  engine.live.up[0] = 1;
+  assert.deepEqual(addresses(await query(s.port, 'www.gslb.test')), ['127.0.1.1']);
+});
+
+test('G3: topology by resolver source address, longest prefix wins', async () => {
+  const s = await serve(`
+names: [ { name: www.gslb.test, pools: [eu, us], select: [topology, global-availability] } ]
+pools:
+  - { name: eu, members: [ { address: 127.0.1.1 } ] }
+  - { name: us, members: [ { address: 127.0.2.1 } ] }
+topology:
+  regions: [ { name: europe, cidrs: [127.0.0.0/26, "2001:db8:1::/48"] } ]
+  rules:
+    - { from: "region:europe", to: "pool:eu", weight: 100 }
+    - { from: 127.0.0.0/24, to: "pool:us" }
+`);
+  assert.deepEqual(addresses(await query(s.port, 'www.gslb.test', { from: '127.0.0.10' })), ['127.0.1.1']);
+  assert.deepEqual(addresses(await query(s.port, 'www.gslb.test', { from: '127.0.0.100' })), ['127.0.2.1']);
+});
+
+test('D4: topology by EDNS Client Subnet; ECS echoed with the source prefix as scope', async () => {
+  const s = await serve(`
+names: [ { name: www.gslb.test, pools: [eu, us], select: [topology, global-availability] } ]
+pools:
+  - { name: eu, members: [ { address: 127.0.1.1 } ] }
+  - { name: us, members: [ { address: 127.0.2.1 } ] }
+topology:
+  regions: [ { name: europe, cidrs: [10.1.0.0/16] } ]
+  rules: [ { from: "region:europe", to: "pool:eu" }, { from: 0.0.0.0/0, to: "pool:us" } ]
+`);
+  const eu = await query(s.port, 'www.gslb.test', { ecs: { family: 1, sourcePrefixLength: 24, ip: '10.1.2.0' } });
+  assert.deepEqual(addresses(eu), ['127.0.1.1']);
+  const opt = eu.additionals.find((a) => a.type === 'OPT')!;
+  const ecs = opt.options!.find((o) => o.code === 8)! as { sourcePrefixLength?: number; scopePrefixLength?: number; ip?: string };
+  assert.equal(ecs.sourcePrefixLength, 24);
+  assert.equal(ecs.scopePrefixLength, 24);
+  assert.equal(ecs.ip, '10.1.2.0');
+  const us = await query(s.port, 'www.gslb.test', { ecs: { family: 1, sourcePrefixLength: 24, ip: '192.0.2.0' } });
+  assert.deepEqual(addresses(us), ['127.0.2.1']);
+  // Without ECS the resolver's own address decides (127.0.0.1 → default rule).
+  assert.deepEqual(addresses(await query(s.port, 'www.gslb.test')), ['127.0.2.1']);
+});
+
+test('G4: static stripe picks (resolver mod N)+1-th member marked up, skipping disabled ones', async () => {
+  const s = await serve(`
+names: [ { name: www.gslb.test, pools: [p] } ]
+pools: [ { name: p, select: [static-stripe], members: [ { address: 127.0.1.1 }, { address: 127.0.1.2 }, { address: 127.0.1.3 }, { address: 127.0.1.4 } ] } ]
+`);
+  // 127.0.0.7 = 2130706439; mod 4 = 3; X = 4 → the 4th member.
+  assert.deepEqual(addresses(await query(s.port, 'www.gslb.test', { from: '127.0.0.7' })), ['127.0.1.4']);
+  // 127.0.0.8 = 2130706440; mod 4 = 0; X = 1 → the 1st member. Stable across repeats (no state).
+  for (let i = 0; i < 3; i++) assert.deepEqual(addresses(await query(s.port, 'www.gslb.test', { from: '127.0.0.8' })), ['127.0.1.1']);
+  // Member 1 goes down: for 127.0.0.8 it is the candidate but not up → marked down, N = 3:
+  // 2130706440 mod 3 = 0 (2130706440 = 3 × 710235480), X = 1 → first member marked up = 127.0.1.2.
+  s.server.responder.engine!.live.up[0] = 0;
+  assert.deepEqual(addresses(await query(s.port, 'www.gslb.test', { from: '127.0.0.8' })), ['127.0.1.2']);
+  // 127.0.0.9 = 2130706441; N = 3 → mod 3 = 1, X = 2 → second marked-up member = 127.0.1.3.
+  assert.deepEqual(addresses(await query(s.port, 'www.gslb.test', { from: '127.0.0.9' })), ['127.0.1.3']);
+});
+
+test('G5: persistence: a timely repeat gets the same member; a stale record is replaced; a down member is replaced', async () => {
+  const s = await serve(`
+names: [ { name: www.gslb.test, pools: [p], persistence: { ttl: 300s } } ]
+pools: [ { name: p, select: [round-robin], members: [ { address: 127.0.1.1 }, { address: 127.0.1.2 }, { address: 127.0.1.3 } ] } ]
+`);
+  const engine = s.server.responder.engine!;
+  let now = 1_000_000;
+  engine.clock = () => now;
+  const first = addresses(await query(s.port, 'www.gslb.test', { from: '127.0.0.21' }))[0]!;
+  // Other resolvers move the round robin on; our resolver keeps its member.
+  for (let i = 0; i < 5; i++) await query(s.port, 'www.gslb.test', { from: '127.0.0.22' });
+  now += 299_000;
+  assert.equal(addresses(await query(s.port, 'www.gslb.test', { from: '127.0.0.21' }))[0], first);
+  const slot = engine.persistence.find(0, engine.ctx.policy.groups.key(4, Uint32Array.of(0x7f000015)), now);
+  assert.ok(slot >= 0);
+  assert.equal(engine.persistence.hitsOf(slot), 2);
+  // That hit refreshed the timestamp: 300 s after it, the record is still timely…
+  now += 300_000;
+  assert.equal(addresses(await query(s.port, 'www.gslb.test', { from: '127.0.0.21' }))[0], first);
+  // …and 300 s + 1 ms after the last hit it is stale: balancing runs anew (the round robin has moved on).
+  now += 300_001;
+  const fresh = addresses(await query(s.port, 'www.gslb.test', { from: '127.0.0.21' }))[0]!;
+  const freshSlot = engine.persistence.find(0, engine.ctx.policy.groups.key(4, Uint32Array.of(0x7f000015)), now);
+  assert.equal(engine.persistence.hitsOf(freshSlot), 1);
+  // The member goes down: the record is replaced by a usable one.
+  const downIndex = engine.ctx.policy.members.findIndex((m) => m.address === fresh);
+  engine.live.up[downIndex] = 0;
+  const replaced = addresses(await query(s.port, 'www.gslb.test', { from: '127.0.0.21' }))[0]!;
+  assert.notEqual(replaced, fresh);
+  assert.equal(addresses(await query(s.port, 'www.gslb.test', { from: '127.0.0.21' }))[0], replaced);
+});
+
+test('G5: resolvers of one group share persistence records', async () => {
+  const s = await serve(`
+names: [ { name: www.gslb.test, pools: [p], persistence: { ttl: 300s } } ]
+pools: [ { name: p, select: [round-robin], members: [ { address: 127.0.1.1 }, { address: 127.0.1.2 } ] } ]
+resolverGroups: [ { name: isp-a, members: [127.0.0.30, 127.0.0.31] } ]
+`);
+  const a = addresses(await query(s.port, 'www.gslb.test', { from: '127.0.0.30' }))[0];
+  for (let i = 0; i < 3; i++) {
+    assert.equal(addresses(await query(s.port, 'www.gslb.test', { from: '127.0.0.31' }))[0], a);
+    assert.equal(addresses(await query(s.port, 'www.gslb.test', { from: '127.0.0.30' }))[0], a);
+  }
+  // A resolver outside the group gets its own record (the round robin has moved on for it).
+  assert.notEqual(addresses(await query(s.port, 'www.gslb.test', { from: '127.0.0.32' }))[0], a);
+});
+
+test('G1: AAAA queries choose among IPv6 members; a family with no members is NODATA', async () => {
+  const s = await serve(`
+names:
+  - { name: www.gslb.test, pools: [p] }
+  - { name: v4only.gslb.test, pools: [q] }
+pools:
+  - { name: p, members: [ { address: 127.0.1.1 }, { address: "2001:db8::1" }, { address: "2001:db8::2" } ] }
+  - { name: q, members: [ { address: 127.0.1.9 } ] }
+`);
+  const six = await query(s.port, 'www.gslb.test', { type: 'AAAA' });
+  assert.ok(['2001:db8::1', '2001:db8::2'].includes(addresses(six)[0]!));
+  assert.deepEqual(addresses(await query(s.port, 'www.gslb.test')), ['127.0.1.1']);
+  const nodata = await query(s.port, 'v4only.gslb.test', { type: 'AAAA' });
+  assert.equal(nodata.rcode, 'NOERROR');
+  assert.equal(nodata.answers.length, 0);
+  assert.equal(nodata.authorities[0]!.type, 'SOA');
+});
+
+test('G1: answer count > 1 returns several distinct members of the chosen pool', async () => {
+  const s = await serve(`
+names: [ { name: www.gslb.test, pools: [p], answer: { count: 2 } } ]
+pools: [ { name: p, members: [ { address: 127.0.1.1 }, { address: 127.0.1.2 }, { address: 127.0.1.3 } ] } ]
+`);
+  for (let i = 0; i < 5; i++) {
+    const a = addresses(await query(s.port, 'www.gslb.test'));
+    assert.equal(a.length, 2);
+    assert.notEqual(a[0], a[1]);
+  }
+});
+
+test('G2/H2: fallbacks when nothing is usable: sorry address, SERVFAIL, NODATA, round robin ignoring health', async () => {
+  const s = await serve(`
+names:
+  - { name: sorry.gslb.test, pools: [down], fallback: { address: 192.0.2.99 } }
+  - { name: closed.gslb.test, pools: [down], fallback: { rcode: SERVFAIL } }
+  - { name: nodata.gslb.test, pools: [down], fallback: { rcode: NODATA } }
+  - { name: open.gslb.test, pools: [down], fallback: { method: round-robin-ignore-health } }
+pools:
+  - { name: down, members: [ { address: 127.0.1.1 }, { address: 127.0.1.2 } ] }
+`);
+  const engine = s.server.responder.engine!;
+  engine.live.up[0] = 0;
+  engine.live.up[1] = 0;
+  assert.deepEqual(addresses(await query(s.port, 'sorry.gslb.test')), ['192.0.2.99']);
+  assert.equal((await query(s.port, 'closed.gslb.test')).rcode, 'SERVFAIL');
+  const nodata = await query(s.port, 'nodata.gslb.test');
+  assert.equal(nodata.rcode, 'NOERROR');
+  assert.equal(nodata.answers.length, 0);
+  const seen = new Set<string>();
+  for (let i = 0; i < 4; i++) seen.add(addresses(await query(s.port, 'open.gslb.test'))[0]!);
+  assert.deepEqual([...seen].sort(), ['127.0.1.1', '127.0.1.2']);
+});
+
+test('G2: method chains: a metric method with no metrics passes to the next; with metrics the lowest wins', async () => {
+  const s = await serve(`
+names:
+  - { name: www.gslb.test, pools: [p] }
+  - { name: cpu.gslb.test, pools: [q] }
+pools:
+  - name: p
+    select: [least-connections, global-availability]
+    members: [ { address: 127.0.1.1 }, { address: 127.0.1.2 } ]
+  - name: q
+    select: [cpu, global-availability]
+    members: [ { address: 127.0.2.1, metrics: { cpu: 80 } }, { address: 127.0.2.2, metrics: { cpu: 20 } } ]
+`);
+  for (let i = 0; i < 3; i++) {
+    assert.deepEqual(addresses(await query(s.port, 'www.gslb.test')), ['127.0.1.1']);
+    assert.deepEqual(addresses(await query(s.port, 'cpu.gslb.test')), ['127.0.2.2']);
+  }
+});
