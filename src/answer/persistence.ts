@@ -256,12 +256,14 @@ export class PersistenceTable {
   /** Forget every record and every pending change; storage shrinks back to its initial size. */
   clear(): void {
     this.count = 0;
-    this.capacity = 0;
     this.used = 0;
     this.head = this.tail = this.freeHead = NONE;
     this.dirtyCount = 0;
     this.detached = [];
     this.keyTexts = [];
+    this.nameIdx = this.members = this.prev = this.next = this.dirtyList = new Int32Array(0);
+    this.keys = this.stamps = this.ttls = this.hitCounts = new Float64Array(0);
+    this.dirtyState = new Uint8Array(0);
     this.resize(Math.min(this.maxRecords, INITIAL_CAPACITY));
   }
 
@@ -440,25 +442,23 @@ export class PersistenceTable {
     }
   }
 
-  /** Grow (or initialise) the slab to `capacity` slots and rebuild the hash index. */
+  /** Grow (or initialise, from empty arrays) the slab to `capacity` slots and rebuild the hash index. */
   private resize(capacity: number): void {
-    const grow = <T extends Int32Array | Float64Array | Uint8Array>(old: T, make: (n: number) => T, fill?: number): T => {
-      const a = make(capacity);
-      a.set(old.subarray(0, Math.min(old.length, capacity)));
-      if (fill !== undefined) a.fill(fill, old.length);
-      return a;
+    const grow = <T extends Int32Array | Float64Array | Uint8Array>(old: T, fresh: T, fill?: number): T => {
+      fresh.set(old);
+      if (fill !== undefined) fresh.fill(fill, old.length);
+      return fresh;
     };
-    const first = this.capacity === 0;
-    this.nameIdx = grow(first ? new Int32Array(0) : this.nameIdx, (n) => new Int32Array(n), FREE);
-    this.keys = grow(first ? new Float64Array(0) : this.keys, (n) => new Float64Array(n));
-    this.members = grow(first ? new Int32Array(0) : this.members, (n) => new Int32Array(n));
-    this.stamps = grow(first ? new Float64Array(0) : this.stamps, (n) => new Float64Array(n));
-    this.ttls = grow(first ? new Float64Array(0) : this.ttls, (n) => new Float64Array(n));
-    this.hitCounts = grow(first ? new Float64Array(0) : this.hitCounts, (n) => new Float64Array(n));
-    this.prev = grow(first ? new Int32Array(0) : this.prev, (n) => new Int32Array(n), NONE);
-    this.next = grow(first ? new Int32Array(0) : this.next, (n) => new Int32Array(n), NONE);
-    this.dirtyState = grow(first ? new Uint8Array(0) : this.dirtyState, (n) => new Uint8Array(n));
-    this.dirtyList = grow(first ? new Int32Array(0) : this.dirtyList, (n) => new Int32Array(n));
+    this.nameIdx = grow(this.nameIdx, new Int32Array(capacity), FREE);
+    this.keys = grow(this.keys, new Float64Array(capacity));
+    this.members = grow(this.members, new Int32Array(capacity));
+    this.stamps = grow(this.stamps, new Float64Array(capacity));
+    this.ttls = grow(this.ttls, new Float64Array(capacity));
+    this.hitCounts = grow(this.hitCounts, new Float64Array(capacity));
+    this.prev = grow(this.prev, new Int32Array(capacity), NONE);
+    this.next = grow(this.next, new Int32Array(capacity), NONE);
+    this.dirtyState = grow(this.dirtyState, new Uint8Array(capacity));
+    this.dirtyList = grow(this.dirtyList, new Int32Array(capacity));
     for (let i = this.keyTexts.length; i < capacity; i++) this.keyTexts.push('');
     this.capacity = capacity;
 

@@ -4,6 +4,7 @@
 import type { ConfigError } from '../config/schema.js';
 import { PrefixIndex, formatAddress, formatPrefix, parsePrefix, type PrefixEntry } from './topology.js';
 
+/** `groups` is the config's top-level `resolverGroups` list and `auto` its `resolverGrouping` (error paths say so). */
 export interface ResolverGroupsConfig {
   /** Listed groups: members are addresses or CIDRs; the longest listed prefix containing an asker decides. */
   groups: Array<{ name: string; members: string[] }>;
@@ -144,7 +145,7 @@ function v6Key(kind: number, len: number, words: Uint32Array): number {
 }
 
 /**
- * Validates and compiles the resolver groups. Paths name the field: resolverGroups.groups[0].members[1]. A prefix
+ * Validates and compiles the resolver groups. Paths name the field: resolverGroups[0].members[1]. A prefix
  * listed twice (in two groups, or twice in one) is an error: its group would depend on list order.
  */
 export function compileResolverGroups(
@@ -158,13 +159,13 @@ export function compileResolverGroups(
   const listedAt = new Map<string, { group: string; path: string }>();
 
   cfg.groups.forEach((group, g) => {
-    const at = `resolverGroups.groups[${g}]`;
+    const at = `resolverGroups[${g}]`;
     if (group.name === '') {
       errors.push({ path: `${at}.name`, message: 'a resolver group needs a name' });
     } else if (nameAt.has(group.name)) {
       errors.push({
         path: `${at}.name`,
-        message: `duplicate resolver group "${group.name}" (first defined at resolverGroups.groups[${nameAt.get(group.name)}])`,
+        message: `duplicate resolver group "${group.name}" (first defined at resolverGroups[${nameAt.get(group.name)}])`,
       });
     } else {
       nameAt.set(group.name, g);
@@ -195,8 +196,8 @@ export function compileResolverGroups(
     });
   });
 
-  const auto4 = autoLength(cfg.auto?.ipv4PrefixLength, 32, 'resolverGroups.auto.ipv4PrefixLength', errors);
-  const auto6 = autoLength(cfg.auto?.ipv6PrefixLength, 128, 'resolverGroups.auto.ipv6PrefixLength', errors);
+  const auto4 = autoLength(cfg.auto?.ipv4PrefixLength, 32, 'resolverGrouping.ipv4PrefixLength', errors);
+  const auto6 = autoLength(cfg.auto?.ipv6PrefixLength, 128, 'resolverGrouping.ipv6PrefixLength', errors);
 
   if (errors.length > 0) return { ok: false, errors };
   return { ok: true, groups: ResolverGroups.fromCompiled(names, entries, auto4, auto6) };

@@ -176,9 +176,12 @@ export function compileSnapshot(loaded: LoadedConfig, generation: number): Resul
     for (const p of problems) errors.push({ path: z.source, message: p.message });
     if (zone) zones.push(zone);
   });
-  if (errors.length > 0 || !policy.ok) return { ok: false, errors };
+  // Zones that failed to compile leave nothing to check names against; otherwise check every placed name, so an
+  // operator sees all problems at once.
+  if (!policy.ok || zones.length !== loaded.zones.length) return { ok: false, errors };
   const snapshot = new Snapshot(zones, generation, policy.policy.names.length > 0 ? policy.policy : null);
   policy.policy.names.forEach((name, i) => {
+    if (homes[i]! < 0) return;
     const node = snapshot.node(name.name)!;
     const at = `names[${i}].name`;
     if (node.rrsets.has(TYPE.A) || node.rrsets.has(TYPE.AAAA)) {

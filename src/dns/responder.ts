@@ -18,7 +18,12 @@ export interface ResponderCounters {
   queries: number;
   fast: number;
   general: number;
+  /** Messages that got no response on purpose (responses, runts). */
   dropped: number;
+  /** Messages answered FORMERR from their header counts alone, without decoding. */
+  early: number;
+  /** Exceptions caught while answering: each one is a bug to fix (the message got no response). */
+  errors: number;
   rcodes: Uint32Array;
 }
 
@@ -30,8 +35,8 @@ export class Responder {
   private out = Buffer.allocUnsafe(OUT_SIZE);
   private readonly q = new Query();
   private readonly res = new Resolution();
-  private readonly info: GeneralInfo = { qnameText: null };
-  readonly counters: ResponderCounters = { queries: 0, fast: 0, general: 0, dropped: 0, rcodes: new Uint32Array(32) };
+  private readonly info: GeneralInfo = { qnameText: null, packetSafe: true, early: false };
+  readonly counters: ResponderCounters = { queries: 0, fast: 0, general: 0, dropped: 0, early: 0, errors: 0, rcodes: new Uint32Array(32) };
 
   /** The answer engine for policy names (null while the snapshot has no policy). Per worker: it holds live state. */
   engine: AnswerEngine | null = null;
@@ -69,7 +74,7 @@ export class Responder {
       this.engine?.setClient(client, this.q);
       return this.respondUnsafe(msg, transport);
     } catch {
-      this.counters.dropped++;
+      this.counters.errors++;
       return -1;
     }
   }
@@ -94,6 +99,12 @@ export class Responder {
     return this.respondGeneral(msg, transport);
   }
 
+  private ownAnswer(len: number): number {
+    this.counters.rcodes[this.lastRcode & 31]!++;
+    this.response = this.out;
+    return len;
+  }
+
   /** The general codec path alone (public so tests can hold it against the fast path). */
   respondGeneral(msg: Buffer, transport: number): number {
     const q = this.q;
@@ -106,16 +117,22 @@ export class Responder {
       this.counters.dropped++;
       return -1;
     }
+    if (info.early) this.counters.early++;
+    // Questions dns-packet's text form cannot carry are written by our own writer from their wire bytes.
+    const own = !info.packetSafe;
     let buf: Buffer;
     if (kind === GENERAL_ERROR) {
       this.lastRcode = q.forcedRcode;
+      if (own) return this.ownAnswer(writeError(this.out, q, q.forcedRcode, q.questionEnd > q.questionOff));
       buf = encodeErrorGeneral(q, info, q.forcedRcode);
     } else if (!resolve(snapshot, q.qname, q.qtype, res, this.engine)) {
       this.lastRcode = RCODE.REFUSED;
+      if (own) return this.ownAnswer(writeError(this.out, q, RCODE.REFUSED, true));
       buf = encodeErrorGeneral(q, info, RCODE.REFUSED);
     } else {
       this.lastRcode = res.rcode;
       const limit = transport === TRANSPORT_UDP ? udpLimit(q, q.serverPayload) : 65535;
+      if (own) return this.ownAnswer(writeResponse(this.out, q, res, limit, res.ecsScope));
       buf = encodeResponseGeneral(q, info, res, limit, res.ecsScope);
     }
     this.counters.rcodes[this.lastRcode & 31]!++;

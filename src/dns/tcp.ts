@@ -34,35 +34,49 @@ export function listenTcp(opts: TcpListenerOptions, responder: Responder): Promi
 }
 
 function serveConnection(socket: net.Socket, responder: Responder, limits: TcpLimits): void {
-  let pending: Buffer = Buffer.alloc(0);
+  // Chunks are kept as received and joined only once a whole frame is there: a frame trickled in byte by byte
+  // costs linear copying, not quadratic.
+  const chunks: Buffer[] = [];
+  let buffered = 0;
   let answered = 0;
   let closing = false;
   const client = socket.remoteAddress ?? '';
   socket.setTimeout(limits.idleTimeoutMs, () => socket.destroy());
   socket.on('error', () => socket.destroy());
   socket.on('drain', () => socket.resume());
+  const frameLength = (): number => {
+    const first = chunks[0]!;
+    return first.length >= 2 ? first.readUInt16BE(0) : (first[0]! << 8) | chunks[1]![0]!;
+  };
   socket.on('data', (chunk: Buffer) => {
     if (closing) return;
-    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-    let off = 0;
-    while (pending.length - off >= 2) {
-      const len = pending.readUInt16BE(off);
-      if (pending.length - off - 2 < len) break;
-      const msg = pending.subarray(off + 2, off + 2 + len);
-      off += 2 + len;
-      const rlen = responder.respond(msg, TRANSPORT_TCP, client);
-      if (rlen >= 0) {
-        const frame = Buffer.allocUnsafe(rlen + 2);
-        frame.writeUInt16BE(rlen, 0);
-        responder.response.copy(frame, 2, 0, rlen);
-        if (!socket.write(frame)) socket.pause();
+    chunks.push(chunk);
+    buffered += chunk.length;
+    while (buffered >= 2) {
+      const len = frameLength();
+      if (buffered < 2 + len) return;
+      const all = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, buffered);
+      chunks.length = 0;
+      let off = 0;
+      while (all.length - off >= 2 && all.length - off - 2 >= all.readUInt16BE(off)) {
+        const flen = all.readUInt16BE(off);
+        const msg = all.subarray(off + 2, off + 2 + flen);
+        off += 2 + flen;
+        const rlen = responder.respond(msg, TRANSPORT_TCP, client);
+        if (rlen >= 0) {
+          const frame = Buffer.allocUnsafe(rlen + 2);
+          frame.writeUInt16BE(rlen, 0);
+          responder.response.copy(frame, 2, 0, rlen);
+          if (!socket.write(frame)) socket.pause();
+        }
+        if (++answered >= limits.maxQueriesPerConnection) {
+          closing = true;
+          socket.end();
+          return;
+        }
       }
-      if (++answered >= limits.maxQueriesPerConnection) {
-        closing = true;
-        socket.end();
-        return;
-      }
+      buffered = all.length - off;
+      if (buffered > 0) chunks.push(all.subarray(off));
     }
-    pending = off === pending.length ? Buffer.alloc(0) : pending.subarray(off);
   });
 }

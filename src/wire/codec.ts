@@ -4,7 +4,7 @@
 import dnsPacket from 'dns-packet';
 import packetTypes from 'dns-packet/types.js';
 import packetClasses from 'dns-packet/classes.js';
-import { nameToLabels } from './name.js';
+import { readName, isPlainWireName } from './name.js';
 import { Query, readEcs, OPT_ECS } from './query.js';
 import { CLASS_IN, KNOWN_TYPES, OPCODE, RCODE, TYPE } from './types.js';
 import { responseFlags, FLAG_QR } from './response.js';
@@ -17,14 +17,25 @@ export const GENERAL_ERROR = 2;
 
 /** What the general parser learnt beyond the Query fields. */
 export interface GeneralInfo {
-  /** The question name as decoded (case kept), when there is exactly one question. */
+  /** The question name in dns-packet's text form, when there is exactly one question. */
   qnameText: string | null;
+  /**
+   * False when dns-packet's text form cannot carry the question (a label with ".", "\", control or non-ASCII bytes,
+   * or a class it has no name for): such answers are written by our own writer from the question's wire bytes.
+   */
+  packetSafe: boolean;
+  /** Rejected from the header counts alone, before any decoding (bounded work for hostile messages). */
+  early: boolean;
 }
 
 // dns-packet's typings describe its objects loosely; these are the shapes we exchange with it.
 interface PacketRecord { name: string; type: string; class?: string; ttl?: number; data?: unknown; udpPayloadSize?: number; extendedRcode?: number; ednsVersion?: number; flags?: number; options?: Array<{ code: number; data?: Buffer }> }
 interface Packet { id?: number; type?: string; flags?: number; questions?: Array<{ name: string; type: string; class?: string }>; answers?: PacketRecord[]; authorities?: PacketRecord[]; additionals?: PacketRecord[] }
 
+/** A plain query has OPT and perhaps TSIG in the additional section; more than this is not a query we answer. */
+const MAX_ADDITIONAL = 4;
+/** Classes dns-packet names (IN, CS, CH, HS, ANY); others would be echoed as 0. */
+const PACKET_CLASSES = new Set([1, 2, 3, 4, 255]);
 
 function typeForPacket(type: number): string {
   // Types we hold as raw RFC 3597 data must be encoded raw even where dns-packet has a typed codec for them.
@@ -38,6 +49,8 @@ function typeForPacket(type: number): string {
  */
 export function parseQueryGeneral(msg: Buffer, q: Query, info: GeneralInfo): number {
   info.qnameText = null;
+  info.packetSafe = true;
+  info.early = false;
   q.resetEdns();
   q.questionEnd = 0;
   q.questionOff = 0;
@@ -48,21 +61,28 @@ export function parseQueryGeneral(msg: Buffer, q: Query, info: GeneralInfo): num
   q.flags = msg.readUInt16BE(2);
   q.opcode = (q.flags >> 11) & 0xf;
   if ((q.flags & FLAG_QR) !== 0) return GENERAL_DROP; // never answer a response: no reflection loops
+  const qd = msg.readUInt16BE(4);
+  const an = msg.readUInt16BE(6);
+  const ns = msg.readUInt16BE(8);
+  const ar = msg.readUInt16BE(10);
+  // The question, read from the raw bytes: what we look up and echo is exactly what was asked.
+  const hasQuestion = qd === 1 && readQuestion(msg, q, info);
+  if (q.opcode !== OPCODE.QUERY) {
+    q.forcedRcode = RCODE.NOTIMP;
+    return GENERAL_ERROR;
+  }
+  if (qd !== 1 || an > 0 || ns > 0 || ar > MAX_ADDITIONAL || !hasQuestion) {
+    // Decided from the header alone: a hostile message costs no decoding work (pointer chains are quadratic).
+    info.early = true;
+    return formerr(q, info);
+  }
   let packet: ReturnType<typeof dnsPacket.decode>;
   try {
     packet = dnsPacket.decode(msg);
   } catch {
-    q.forcedRcode = RCODE.FORMERR;
-    return GENERAL_ERROR;
+    return formerr(q, info);
   }
   const p = packet as unknown as Packet;
-  const questions = p.questions ?? [];
-  if (questions.length === 1) {
-    const qq = questions[0]!;
-    info.qnameText = qq.name;
-    q.qtype = packetTypes.toType(qq.type);
-    q.qclass = packetClasses.toClass(qq.class ?? 'IN');
-  }
   const opts = (p.additionals ?? []).filter((r) => r.type === 'OPT');
   if (opts.length > 1) return formerr(q, info);
   if (opts.length === 1) {
@@ -81,35 +101,13 @@ export function parseQueryGeneral(msg: Buffer, q: Query, info: GeneralInfo): num
     for (const o of opt.options ?? []) {
       if (o.code === OPT_ECS) {
         const data = o.data ?? Buffer.alloc(0);
-        if (q.ecs || !readEcs(data, 0, data.length, q)) return formerr(q, info);
+        if (q.ecs || !readEcs(data, 0, data.length, q)) {
+          q.ecs = false;
+          return formerr(q, info);
+        }
       }
     }
   }
-  if (q.opcode !== OPCODE.QUERY) {
-    q.forcedRcode = RCODE.NOTIMP;
-    return GENERAL_ERROR;
-  }
-  if (questions.length !== 1 || (p.answers ?? []).length > 0 || (p.authorities ?? []).length > 0) return formerr(q, info);
-  if ((p.additionals ?? []).length !== opts.length) {
-    // Additional records other than OPT (e.g. TSIG) are not handled by a plain query: ignore them, as BIND does.
-  }
-  let labels: Buffer[];
-  try {
-    labels = nameToLabels(info.qnameText ?? '');
-  } catch {
-    return formerr(q, info);
-  }
-  const wire = Buffer.concat([...labels.flatMap((l) => [Buffer.from([l.length]), l]), Buffer.from([0])]);
-  const qn = q.qname;
-  qn.buf = wire;
-  qn.off = 0;
-  qn.end = wire.length;
-  let o = 0;
-  for (let i = 0; i < labels.length; i++) {
-    qn.labelOffs[i] = o;
-    o += labels[i]!.length + 1;
-  }
-  qn.labelCount = labels.length;
   if (q.qclass !== CLASS_IN) {
     q.forcedRcode = RCODE.REFUSED;
     return GENERAL_ERROR;
@@ -122,9 +120,50 @@ export function parseQueryGeneral(msg: Buffer, q: Query, info: GeneralInfo): num
   return GENERAL_RESOLVE;
 }
 
+const nameScratch = Buffer.alloc(256);
+
+/** Fill q's question (uncompressed copy) and name view from the raw message; false when malformed. */
+function readQuestion(msg: Buffer, q: Query, info: GeneralInfo): boolean {
+  const r = readName(msg, 12, nameScratch);
+  if (r === null) return false;
+  const [end, len] = r;
+  if (end + 4 > msg.length) return false;
+  const question = Buffer.alloc(len + 4);
+  nameScratch.copy(question, 0, 0, len);
+  msg.copy(question, len, end, end + 4);
+  q.questionBuf = question;
+  q.questionOff = 0;
+  q.questionEnd = question.length;
+  q.qtype = question.readUInt16BE(len);
+  q.qclass = question.readUInt16BE(len + 2);
+  const qn = q.qname;
+  qn.buf = question;
+  qn.off = 0;
+  qn.end = len;
+  let o = 0;
+  let labels = 0;
+  while (question[o] !== 0) {
+    qn.labelOffs[labels++] = o;
+    o += question[o]! + 1;
+  }
+  qn.labelCount = labels;
+  info.packetSafe = isPlainWireName(question, len) && PACKET_CLASSES.has(q.qclass);
+  if (info.packetSafe) {
+    const parts: string[] = [];
+    for (let i = 0; i < labels; i++) {
+      const off = qn.labelOffs[i]!;
+      parts.push(question.toString('latin1', off + 1, off + 1 + question[off]!));
+    }
+    info.qnameText = labels === 0 ? '.' : parts.join('.');
+  }
+  return true;
+}
+
 function formerr(q: Query, info: GeneralInfo): number {
   q.forcedRcode = RCODE.FORMERR;
+  // RFC 6891 §7: a FORMERR need not echo the question; we do not, since it may be what was malformed.
   info.qnameText = null;
+  q.questionEnd = q.questionOff;
   return GENERAL_ERROR;
 }
 

@@ -154,3 +154,52 @@ export function equalsFolded(buf: Buffer, off: number, end: number, key: Buffer)
   }
   return true;
 }
+
+/**
+ * Read a possibly compressed name from a message at `off` into `out` (uncompressed wire form, at least 255 bytes).
+ * Pointers must point strictly backwards (no loops) and the result obeys the 63/255 limits (RFC 1035 §4.1.4).
+ * Returns [end of the name in the message, length written to out], or null when malformed.
+ */
+export function readName(msg: Buffer, off: number, out: Buffer): [number, number] | null {
+  let p = off;
+  let end = -1;
+  let w = 0;
+  let limit = off;
+  for (let hops = 0; hops < 128; hops++) {
+    if (p >= msg.length) return null;
+    const l = msg[p]!;
+    if (l === 0) {
+      out[w++] = 0;
+      return [end < 0 ? p + 1 : end, w];
+    }
+    if ((l & 0xc0) === 0xc0) {
+      if (p + 1 >= msg.length) return null;
+      const target = ((l & 0x3f) << 8) | msg[p + 1]!;
+      if (end < 0) end = p + 2;
+      if (target >= limit) return null;
+      limit = target;
+      p = target;
+      continue;
+    }
+    if (l > 63 || p + 1 + l > msg.length || w + 1 + l > 254) return null;
+    msg.copy(out, w, p, p + 1 + l);
+    w += 1 + l;
+    p += 1 + l;
+  }
+  return null;
+}
+
+/** True when every label byte is printable ASCII other than "." and "\" (dns-packet's text form carries it). */
+export function isPlainWireName(wire: Buffer, len: number): boolean {
+  let i = 0;
+  while (i < len) {
+    const l = wire[i]!;
+    if (l === 0) return true;
+    for (let j = i + 1; j <= i + l; j++) {
+      const b = wire[j]!;
+      if (b < 0x21 || b > 0x7e || b === 0x2e || b === 0x5c) return false;
+    }
+    i += l + 1;
+  }
+  return true;
+}

@@ -119,7 +119,7 @@ pools:
   - { name: us, members: [ { address: 127.0.2.1 } ] }
 topology:
   regions: [ { name: europe, cidrs: [10.1.0.0/16] } ]
-  rules: [ { from: "region:europe", to: "pool:eu" }, { from: 0.0.0.0/0, to: "pool:us" } ]
+  rules: [ { from: 10.1.2.0/28, to: "pool:us" }, { from: "region:europe", to: "pool:eu" }, { from: 0.0.0.0/0, to: "pool:us" } ]
 `);
   const eu = await query(s.port, 'www.gslb.test', { ecs: { family: 1, sourcePrefixLength: 24, ip: '10.1.2.0' } });
   assert.deepEqual(addresses(eu), ['127.0.1.1']);
@@ -130,6 +130,8 @@ topology:
   assert.equal(ecs.ip, '10.1.2.0');
   const us = await query(s.port, 'www.gslb.test', { ecs: { family: 1, sourcePrefixLength: 24, ip: '192.0.2.0' } });
   assert.deepEqual(addresses(us), ['127.0.2.1']);
+  // A /28 rule inside the /24 subnet covers only part of it, so it did not decide above; for a /28 subnet it does.
+  assert.deepEqual(addresses(await query(s.port, 'www.gslb.test', { ecs: { family: 1, sourcePrefixLength: 28, ip: '10.1.2.0' } })), ['127.0.2.1']);
   // Without ECS the resolver's own address decides (127.0.0.1 → default rule).
   assert.deepEqual(addresses(await query(s.port, 'www.gslb.test')), ['127.0.2.1']);
 });

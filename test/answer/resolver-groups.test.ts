@@ -158,27 +158,27 @@ test('G5: keys are integers in [0, 2^53) in disjoint ranges per kind', () => {
 
 test('G5: configuration errors name the field path', () => {
   assert.deepEqual(errorsOf({ groups: [{ name: 'a', members: ['10.0.0.1', '10.0.0.0/33'] }] }), [
-    { path: 'resolverGroups.groups[0].members[1]', message: '"10.0.0.0/33" is not an address or a CIDR' },
+    { path: 'resolverGroups[0].members[1]', message: '"10.0.0.0/33" is not an address or a CIDR' },
   ]);
   assert.deepEqual(errorsOf({ groups: [{ name: 'a', members: ['10.1.2.3/16'] }] }), [
-    { path: 'resolverGroups.groups[0].members[0]', message: '"10.1.2.3/16" has host bits set; did you mean 10.1.0.0/16?' },
+    { path: 'resolverGroups[0].members[0]', message: '"10.1.2.3/16" has host bits set; did you mean 10.1.0.0/16?' },
   ]);
   assert.deepEqual(
     errorsOf({ groups: [{ name: 'a', members: ['10.0.0.0/8'] }, { name: 'b', members: ['192.0.2.1', '10.0.0.0/8'] }] }),
-    [{ path: 'resolverGroups.groups[1].members[1]', message: '10.0.0.0/8 is already listed in resolver group "a" (resolverGroups.groups[0].members[0])' }],
+    [{ path: 'resolverGroups[1].members[1]', message: '10.0.0.0/8 is already listed in resolver group "a" (resolverGroups[0].members[0])' }],
   );
   assert.deepEqual(errorsOf({ groups: [{ name: 'a', members: ['2001:db8::/32', '2001:DB8:0::/32'] }] }), [
-    { path: 'resolverGroups.groups[0].members[1]', message: '2001:db8::/32 is already listed in resolver group "a" (resolverGroups.groups[0].members[0])' },
+    { path: 'resolverGroups[0].members[1]', message: '2001:db8::/32 is already listed in resolver group "a" (resolverGroups[0].members[0])' },
   ]);
   assert.deepEqual(errorsOf({ groups: [{ name: 'a', members: ['192.0.2.1'] }, { name: 'a', members: ['192.0.2.2'] }] }), [
-    { path: 'resolverGroups.groups[1].name', message: 'duplicate resolver group "a" (first defined at resolverGroups.groups[0])' },
+    { path: 'resolverGroups[1].name', message: 'duplicate resolver group "a" (first defined at resolverGroups[0])' },
   ]);
   assert.deepEqual(errorsOf({ groups: [{ name: '', members: ['192.0.2.1'] }, { name: 'x', members: [] }] }), [
-    { path: 'resolverGroups.groups[0].name', message: 'a resolver group needs a name' },
-    { path: 'resolverGroups.groups[1].members', message: 'resolver group "x" has no members' },
+    { path: 'resolverGroups[0].name', message: 'a resolver group needs a name' },
+    { path: 'resolverGroups[1].members', message: 'resolver group "x" has no members' },
   ]);
   assert.deepEqual(errorsOf({ auto: { ipv4PrefixLength: 33, ipv6PrefixLength: 12.5 } }), [
-    { path: 'resolverGroups.auto.ipv4PrefixLength', message: '33 is not a prefix length (an integer from 0 to 32)' },
-    { path: 'resolverGroups.auto.ipv6PrefixLength', message: '12.5 is not a prefix length (an integer from 0 to 128)' },
+    { path: 'resolverGrouping.ipv4PrefixLength', message: '33 is not a prefix length (an integer from 0 to 32)' },
+    { path: 'resolverGrouping.ipv6PrefixLength', message: '12.5 is not a prefix length (an integer from 0 to 128)' },
   ]);
 });

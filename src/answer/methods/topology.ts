@@ -29,6 +29,11 @@ export const topology: Method = {
     if (found > matches.length) found = matches.length;
     for (let k = 0; k < found; k++) {
       const rule = matches[k]!;
+      // A rule more specific than the client subnet covers only part of it: it cannot decide for the whole subnet.
+      if (client.ecs && table.matchedPrefix(k) > client.ecsPrefix) {
+        if (ctx.trace !== null) ctx.trace.add('topology', `${table.describe(rule)} is narrower than /${client.ecsPrefix}: ignored`);
+        continue;
+      }
       const target = table.rulePool(rule);
       for (let i = 0; i < c.count; i++) {
         if (c.pool(i).index !== target) continue;

@@ -1,0 +1,94 @@
+// C1 for G1–G5: policy configuration errors name the path of the bad field; the documented examples are accepted.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { parseConfigText, loadZones, compileSnapshot, loadConfigFile } from '../../src/config/load.js';
+import { formatErrors } from '../../src/config/schema.js';
+import { ROOT } from '../harness.js';
+
+const ZONE = `zones: [ { origin: example.test, ns: [ns1], records: [ { name: ns1, type: A, value: 127.0.0.53 }, { name: static, type: A, value: 192.0.2.1 }, { name: alias, type: CNAME, value: ns1 }, { name: sub, type: NS, value: ns.elsewhere.test. } ] } ]`;
+
+function errorsOf(yaml: string): string {
+  const parsed = parseConfigText(`${ZONE}\n${yaml}`);
+  if (!parsed.ok) return formatErrors(parsed.errors);
+  const loaded = loadZones(parsed.value, ROOT, null);
+  if (!loaded.ok) return formatErrors(loaded.errors);
+  const snap = compileSnapshot(loaded.value, 1);
+  return snap.ok ? '' : formatErrors(snap.errors);
+}
+
+test('C1: the examples in examples/ are accepted as written', () => {
+  for (const f of ['examples/gslb.yaml', 'examples/demo.yaml']) {
+    const loaded = loadConfigFile(path.join(ROOT, f));
+    assert.ok(loaded.ok, loaded.ok ? '' : formatErrors(loaded.errors));
+    const snap = compileSnapshot(loaded.value, 1);
+    assert.ok(snap.ok, snap.ok ? '' : formatErrors(snap.errors));
+  }
+});
+
+test('C1: unknown pools, methods and misplaced methods are named by path', () => {
+  const e = errorsOf(`
+names: [ { name: www.example.test, pools: [eu, nowhere], select: [round-robin, least-cpu] } ]
+pools: [ { name: eu, select: [topology], members: [ { address: 127.0.1.1 } ] } ]
+`);
+  assert.match(e, /^names\[0\]\.pools\[1\]: unknown pool "nowhere"$/m);
+  assert.match(e, /^names\[0\]\.select\[1\]: unknown method "least-cpu" \(known: .*static-stripe.*\)$/m);
+  assert.match(e, /^pools\[0\]\.select\[0\]: "topology" chooses pools; use it in names\[\]\.select$/m);
+});
+
+test('C1: member fields, fallbacks and persistence schedules are validated with paths', () => {
+  const e = errorsOf(`
+names:
+  - { name: www.example.test, pools: [eu], fallback: { address: 10.0.0.300 }, persistence: { ttl: soon, schedule: [ { from: "25:00", to: "20:00", ttl: 1m } ] } }
+pools:
+  - { name: eu, members: [ { address: 127.0.1.300, weight: -1 }, { address: 127.0.1.1, port: 70000 } ] }
+`);
+  assert.match(e, /^pools\[0\]\.members\[0\]\.address: is not an IPv4 or IPv6 address$/m);
+  assert.match(e, /^pools\[0\]\.members\[0\]\.weight: /m);
+  assert.match(e, /^pools\[0\]\.members\[1\]\.port: /m);
+  assert.match(e, /^names\[0\]\.fallback\.address: is not an IPv4 or IPv6 address$/m);
+  assert.match(e, /^names\[0\]\.persistence\.ttl: "soon" is not a duration/m);
+  assert.match(e, /^names\[0\]\.persistence\.schedule\[0\]\.from: is not a time of day HH:MM$/m);
+});
+
+test('C1: topology and resolver-group mistakes are named by path', () => {
+  const e = errorsOf(`
+names: [ { name: www.example.test, pools: [eu] } ]
+pools: [ { name: eu, members: [ { address: 127.0.1.1 } ] } ]
+topology:
+  regions: [ { name: europe, cidrs: [10.1.0.0/33] } ]
+  rules: [ { from: "region:asia", to: "pool:eu" }, { from: 10.0.0.0/8, to: "pool:mars" } ]
+resolverGroups: [ { name: isp, members: [not-an-address] } ]
+`);
+  assert.match(e, /^topology\.regions\[0\]\.cidrs\[0\]: /m);
+  assert.match(e, /^topology\.rules\[0\]\.from: .*region:asia/m);
+  assert.match(e, /^topology\.rules\[1\]\.to: unknown pool "mars"$/m);
+  assert.match(e, /^resolverGroups\[0\]\.members\[0\]: /m);
+});
+
+test('C1: policy names must be inside a served zone and not clash with static A/AAAA, CNAMEs or delegations', () => {
+  const e = errorsOf(`
+names:
+  - { name: www.example.org, pools: [eu] }
+  - { name: static.example.test, pools: [eu] }
+  - { name: alias.example.test, pools: [eu] }
+  - { name: host.sub.example.test, pools: [eu] }
+  - { name: www.example.test, pools: [eu] }
+  - { name: WWW.example.test., pools: [eu] }
+pools: [ { name: eu, members: [ { address: 127.0.1.1 } ] }, { name: eu, members: [ { address: 127.0.1.2 } ] } ]
+`);
+  assert.match(e, /^pools\[1\]\.name: duplicate pool "eu"/m);
+  assert.match(e, /^names\[5\]\.name: duplicate name WWW\.example\.test/m);
+  const e2 = errorsOf(`
+names:
+  - { name: www.example.org, pools: [eu] }
+  - { name: static.example.test, pools: [eu] }
+  - { name: alias.example.test, pools: [eu] }
+  - { name: host.sub.example.test, pools: [eu] }
+pools: [ { name: eu, members: [ { address: 127.0.1.1 } ] } ]
+`);
+  assert.match(e2, /^names\[0\]\.name: www\.example\.org is not inside any zone served here \(zones: example\.test\)$/m);
+  assert.match(e2, /^names\[1\]\.name: static\.example\.test also has static A\/AAAA records/m);
+  assert.match(e2, /^names\[2\]\.name: alias\.example\.test is a CNAME/m);
+  assert.match(e2, /^names\[3\]\.name: host\.sub\.example\.test is at or below the delegation sub\.example\.test$/m);
+});
