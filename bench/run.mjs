@@ -24,6 +24,10 @@ const READY_TIMEOUT_MS = 20_000;
  */
 const SCENARIOS = [
   { name: 'static A', expect: 'NOERROR', queries: () => ['static.bench.test A'] },
+  // dnsperf cannot spoof sources: "many resolvers" are several dnsperf processes, each bound to its own 127.0.x.y
+  // (-a). The static name is measured the same way so the policy/static ratio compares like with like.
+  { name: 'static A, 16 resolvers', expect: 'NOERROR', sources: 16, queries: () => ['static.bench.test A'] },
+  { name: 'policy A (topology+ratio+persistence), 16 resolvers', expect: 'NOERROR', sources: 16, ratioTo: 'static A, 16 resolvers', queries: () => ['policy.bench.test A'] },
   { name: '4-address A', expect: 'NOERROR', queries: () => ['multi.bench.test A'] },
   {
     name: 'NXDOMAIN',
@@ -79,7 +83,8 @@ async function assertPortFree() {
 }
 
 let server = null;
-let dnsperf = null;
+/** Running dnsperf processes (several for multi-resolver scenarios), so every exit path can stop them. */
+const dnsperfs = new Set();
 let interrupted = false;
 
 function startServer(pin) {
@@ -112,26 +117,48 @@ function stopServer() {
   });
 }
 
-function runDnsperf(file, seconds, pin) {
-  const perf = ['dnsperf', '-s', HOST, '-p', String(PORT), '-d', file, '-l', String(seconds), '-c', String(CLIENTS), '-q', String(OUTSTANDING)];
+/** Source address of the i-th simulated resolver: 127.0.1.1, 127.0.1.2, … (all loopback). */
+function sourceAddress(i) {
+  return `127.0.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`;
+}
+
+function runDnsperf(file, seconds, pin, source, outstanding) {
+  const perf = ['dnsperf', '-s', HOST, '-p', String(PORT), '-d', file, '-l', String(seconds), '-c', String(CLIENTS), '-q', String(outstanding)];
+  if (source) perf.push('-a', source);
   const [cmd, ...args] = pin.ok ? ['taskset', '-c', '1', ...perf] : perf;
   return new Promise((resolve, reject) => {
     const proc = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    dnsperf = proc;
+    dnsperfs.add(proc);
     let out = '';
     let err = '';
     // dnsperf stops itself after -l seconds plus its 5 s query timeout; this is the backstop.
     const guard = setTimeout(() => proc.kill('SIGKILL'), (seconds + 30) * 1000);
     proc.stdout.on('data', (d) => { out += d.toString(); });
     proc.stderr.on('data', (d) => { err += d.toString(); });
-    proc.on('error', (e) => { clearTimeout(guard); dnsperf = null; reject(e); });
+    proc.on('error', (e) => { clearTimeout(guard); dnsperfs.delete(proc); reject(e); });
     proc.on('exit', (code, signal) => {
       clearTimeout(guard);
-      dnsperf = null;
+      dnsperfs.delete(proc);
       if (code !== 0) reject(new Error(`dnsperf exited (${code ?? signal}):\n${out}${err}`));
       else resolve(out);
     });
   });
+}
+
+/** Run a scenario's dnsperf process(es) together and add their statistics up. */
+async function runScenario(file, seconds, pin, sources) {
+  if (sources <= 1) return parseDnsperf(await runDnsperf(file, seconds, pin, null, OUTSTANDING));
+  const each = Math.max(1, Math.ceil(OUTSTANDING / sources));
+  const outs = await Promise.all(Array.from({ length: sources }, (_, i) => runDnsperf(file, seconds, pin, sourceAddress(i), each)));
+  const parts = outs.map(parseDnsperf);
+  const sum = (k) => parts.reduce((n, p) => n + p[k], 0);
+  const completed = sum('completed');
+  const rcodes = {};
+  for (const p of parts) for (const [k, v] of Object.entries(p.rcodes)) rcodes[k] = (rcodes[k] ?? 0) + v;
+  return {
+    sent: sum('sent'), completed, lost: sum('lost'), lostPercent: (sum('lost') / Math.max(1, sum('sent'))) * 100,
+    qps: sum('qps'), avgLatencyMs: parts.reduce((n, p) => n + p.avgLatencyMs * p.completed, 0) / Math.max(1, completed), rcodes,
+  };
 }
 
 /** The numbers we report, from dnsperf's "Statistics:" block. */
@@ -186,7 +213,7 @@ async function main() {
     const file = path.join(OUT_DIR, `queries-${s.name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}.txt`);
     fs.writeFileSync(file, `${s.queries().join('\n')}\n`);
     console.log(`running "${s.name}" for ${seconds}s ...`);
-    const stats = parseDnsperf(await runDnsperf(file, seconds, pin));
+    const stats = await runScenario(file, seconds, pin, s.sources ?? 1);
     rows.push({ scenario: s.name, expect: s.expect, ...stats });
     const expected = stats.rcodes[s.expect] ?? 0;
     if (stats.completed === 0 || expected < stats.completed * 0.99) {
@@ -197,10 +224,18 @@ async function main() {
 
   console.log('');
   printTable(rows);
+  // Ratios a scenario asks for (issue: a policy name must keep ≥ 0.75× the static name's QPS in the same run).
+  const ratios = [];
+  for (const sc of SCENARIOS.filter((x) => x.ratioTo)) {
+    const a = rows.find((r) => r.scenario === sc.name);
+    const b = rows.find((r) => r.scenario === sc.ratioTo);
+    if (a && b && b.qps > 0) ratios.push({ scenario: sc.name, versus: sc.ratioTo, ratio: a.qps / b.qps });
+  }
+  for (const r of ratios) console.log(`\n"${r.scenario}" / "${r.versus}" = ${r.ratio.toFixed(2)}`);
   const results = {
     date: new Date().toISOString(), seconds, clients: CLIENTS, outstanding: OUTSTANDING,
     pinned: pin.ok, pinning: pin.why, node: process.version, dnsperf: dnsperfVersion, cpus: os.availableParallelism(),
-    cpuModel: os.cpus()[0]?.model ?? null, scenarios: rows,
+    cpuModel: os.cpus()[0]?.model ?? null, scenarios: rows, ratios,
   };
   const outFile = path.join(OUT_DIR, 'results.json');
   fs.writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
@@ -216,19 +251,19 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
   process.once(sig, () => {
     interrupted = true;
     console.error(`\n${sig}: stopping`);
-    dnsperf?.kill('SIGTERM');
+    for (const p of dnsperfs) p.kill('SIGTERM');
     stopServer().then(() => process.exit(130));
   });
 }
 // Last resort if we exit some other way: never leave the server behind.
-process.on('exit', () => { server?.kill('SIGKILL'); dnsperf?.kill('SIGKILL'); });
+process.on('exit', () => { server?.kill('SIGKILL'); for (const p of dnsperfs) p.kill('SIGKILL'); });
 
 main().then(
   (code) => { process.exitCode = code; },
   async (e) => {
     if (interrupted) return; // the signal handler is already stopping everything
     console.error(`bench: ${e instanceof Error ? e.message : String(e)}`);
-    dnsperf?.kill('SIGTERM');
+    for (const p of dnsperfs) p.kill('SIGTERM');
     await stopServer();
     process.exitCode = 1;
   },

@@ -143,6 +143,7 @@ export function compilePolicy(config: Config): PolicyResult {
     names.push({
       index: names.length, poolSlotBase: slotBase, name, ttl: nc.ttl, pools: namePools, select, fallback, persistence,
       count: nc.answer.count, memberRRsets,
+      hasFamily: { 4: namePools.some((p) => p.byFamily[4].length > 0), 6: namePools.some((p) => p.byFamily[6].length > 0) },
     });
     slotBase += namePools.length;
   });

@@ -110,7 +110,7 @@ export class AnswerEngine {
     ctx.usedSubnet = false;
     const trace = ctx.trace;
     res.aa = true;
-    if (!name.pools.some((p) => p.byFamily[family].length > 0)) {
+    if (!name.hasFamily[family]) {
       // No member of this family at all: the name exists, the type does not (NODATA), whatever health says.
       trace?.add('family', `no IPv${family} members in pools ${name.pools.map((p) => p.name).join(', ')}: NODATA`);
       res.authority.add(zone.apex, zone.negativeSoa);
@@ -123,22 +123,24 @@ export class AnswerEngine {
     }
     this.emit(name, first, owner, res);
     // Multi-value answers: more members of the same pool, chosen by the same chain, each once.
-    let added = 1;
     if (name.count > 1) {
       const live = this.live;
       live.excluded[first.index] = 1;
-      const chosen = [first];
+      let added = 1;
       while (added < name.count) {
         const c = this.members.set(ctx, first.pool);
         const j = this.runChain(first.pool.select, c, true);
         if (j < 0) break;
         const m = c.members[j]!;
         live.excluded[m.index] = 1;
-        chosen.push(m);
         this.emit(name, m, owner, res);
         added++;
       }
-      for (const m of chosen) live.excluded[m.index] = 0;
+      // Clear the marks: the chosen members are exactly the answer entries just added.
+      for (let k = res.answer.count - added; k < res.answer.count; k++) {
+        const rr = res.answer.rrsets[k]!;
+        for (const m of first.pool.members) if (name.memberRRsets[m.index] === rr) live.excluded[m.index] = 0;
+      }
     }
     if (ctx.usedSubnet) res.ecsScope = ctx.client.ecsPrefix;
   }

@@ -65,6 +65,8 @@ export interface CompiledName {
   readonly persistence: PersistencePolicy | null;
   /** How many addresses per answer. */
   readonly count: number;
+  /** Whether any pool has members of each family (a family with none answers NODATA whatever health says). */
+  readonly hasFamily: { readonly 4: boolean; readonly 6: boolean };
   /** One single-record RRset per member address with this name's TTL, indexed by member.index (sparse). */
   readonly memberRRsets: ReadonlyArray<RRset | undefined>;
 }
