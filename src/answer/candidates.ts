@@ -46,8 +46,11 @@ export class MemberCandidates extends Candidates {
     return m.enabled && live.up[m.index] === 1 && live.excluded[m.index] === 0;
   }
   enabled(i: number): boolean { return this.members[i]!.enabled; }
-  weight(i: number): number { return this.members[i]!.weight; }
-  metric(i: number, m: number): number { return this.members[i]!.metrics[m]!; }
+  weight(i: number): number {
+    const m = this.members[i]!;
+    return m.weight * this.ctx.live.weightScale[m.index]!;
+  }
+  metric(i: number, m: number): number { return this.ctx.live.metrics[this.members[i]!.index * METRICS.length + m]!; }
   recentRequests(i: number): number { return this.ctx.live.recentRequests(this.members[i]!.index, this.ctx.now); }
   pool(): CompiledPool { return this.poolRef; }
   label(i: number): string {
@@ -94,7 +97,7 @@ export class PoolCandidates extends Candidates {
     let w = 0;
     for (let k = 0; k < members.length; k++) {
       const m = members[k]!;
-      if (m.enabled && live.up[m.index] === 1) w += m.weight;
+      if (m.enabled && live.up[m.index] === 1) w += m.weight * live.weightScale[m.index]!;
     }
     return w;
   }
@@ -106,7 +109,7 @@ export class PoolCandidates extends Candidates {
     let n = 0;
     for (let k = 0; k < members.length; k++) {
       const m = members[k]!;
-      const v = m.metrics[metric]!;
+      const v = live.metrics[m.index * METRICS.length + metric]!;
       if (m.enabled && live.up[m.index] === 1 && v === v) { sum += v; n++; }
     }
     return n === 0 ? NaN : sum / n;

@@ -11,7 +11,9 @@ import { MemberCandidates, PoolCandidates, type Candidates } from './candidates.
 import { persistenceTtl, memberKey } from './compile.js';
 import { PersistenceTable, type PersistRecord } from './persistence.js';
 import type { Method } from './method.js';
-import { METRICS, type CompiledMember, type CompiledName, type CompiledPolicy } from './policy.js';
+import { METRICS, METRIC_INDEX, type MetricName, type CompiledMember, type CompiledName, type CompiledPolicy } from './policy.js';
+import { ADMIN_AUTO, ADMIN_CODES, type AdminState } from './live.js';
+import type { MemberHealth } from '../health/verdict.js';
 import type { Resolution } from '../dns/lookup.js';
 import type { NameNode, Zone } from '../dns/zone.js';
 import type { Query } from '../wire/query.js';
@@ -57,6 +59,43 @@ export class AnswerEngine {
     this.ctx.live = live;
     this.ctx.policy = policy;
     this.applyRecords(records);
+  }
+
+  /** Health verdicts and measured metrics from the supervisor (SPEC H2: a down member leaves the answers at once). */
+  applyHealth(updates: readonly MemberHealth[]): number {
+    const index = this.memberIndex();
+    const live = this.live;
+    let applied = 0;
+    for (const u of updates) {
+      const i = index.get(`${u.pool}/${u.member}`);
+      if (i === undefined) continue;
+      live.health[i] = u.up ? 1 : 0;
+      live.agentDrain[i] = u.drain ? 1 : 0;
+      live.weightScale[i] = u.weightScale;
+      for (const [name, v] of Object.entries(u.metrics)) {
+        const k = METRIC_INDEX[name as MetricName];
+        if (k !== undefined && v !== undefined) live.metrics[i * METRICS.length + k] = v;
+      }
+      live.refresh(i);
+      applied++;
+    }
+    return applied;
+  }
+
+  /** Operator admin states (the full list: members not in it are automatic). */
+  applyAdmin(states: ReadonlyArray<{ pool: string; member: string; state: AdminState }>): void {
+    const index = this.memberIndex();
+    const live = this.live;
+    live.admin.fill(ADMIN_AUTO);
+    for (const s of states) {
+      const i = index.get(`${s.pool}/${s.member}`);
+      if (i !== undefined) live.admin[i] = ADMIN_CODES[s.state];
+    }
+    for (let i = 0; i < live.memberCount; i++) live.refresh(i);
+  }
+
+  private memberIndex(): Map<string, number> {
+    return new Map(this.policy.members.map((m) => [`${m.pool.name}/${memberKey(m)}`, m.index]));
   }
 
   /** Records from other workers, nodes or the store. */
@@ -162,7 +201,7 @@ export class AnswerEngine {
         const slot = this.persistence.find(name.index, key, ctx.now);
         if (slot >= 0) {
           const m = this.policy.members[this.persistence.memberOf(slot)]!;
-          if (m.family === family && m.enabled && this.live.up[m.index] === 1) {
+          if (m.family === family && m.enabled && this.live.sticky[m.index] === 1) {
             this.persistence.hit(slot, ctx.now);
             trace?.add('persistence', `hit: ${this.persistence.keyTextOf(slot)} → ${memberKey(m)} in pool ${m.pool.name} (hits ${this.persistence.hitsOf(slot)})`);
             return m;

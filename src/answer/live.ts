@@ -1,14 +1,37 @@
 // Live, per-worker state the answer engine reads and updates between snapshot swaps: health as last reported,
 // static-stripe marks, rotating counters, smooth-weight accumulators and recent-request counts.
 // Owns: fixed-size typed arrays sized from a CompiledPolicy. Never allocates per query; never touches a database.
-import type { CompiledPolicy } from './policy.js';
+import { METRICS, type CompiledPolicy } from './policy.js';
+
+/** Operator admin state per member (persisted in the store, SPEC H2): automatic, forced up, forced down, drain. */
+export const ADMIN_AUTO = 0;
+export const ADMIN_UP = 1;
+export const ADMIN_DOWN = 2;
+export const ADMIN_DRAIN = 3;
+export type AdminState = 'auto' | 'up' | 'down' | 'drain';
+export const ADMIN_CODES: Record<AdminState, number> = { auto: ADMIN_AUTO, up: ADMIN_UP, down: ADMIN_DOWN, drain: ADMIN_DRAIN };
 
 /** Recent requests decay with this time constant (least-requests: "fewest answers given recently", seed 000). */
 export const REQUEST_DECAY_MS = 10_000;
 
 export class LiveState {
-  /** Health per member: 1 up, 0 down. Starts up; health monitoring (H2) flips it. */
+  /**
+   * Usable for new answers, per member: derived from health, admin state and agent drain by refresh(). Methods and
+   * candidate lists read only this.
+   */
   readonly up: Uint8Array;
+  /** Usable for an existing persistence record: like `up`, but a drained member keeps the clients it has. */
+  readonly sticky: Uint8Array;
+  /** Monitor verdict per member (1 up). Members without monitors stay up. */
+  readonly health: Uint8Array;
+  /** Operator admin state per member (ADMIN_*). */
+  readonly admin: Uint8Array;
+  /** The member's own agent asked for drain. */
+  readonly agentDrain: Uint8Array;
+  /** Agent weight:NN% as a factor of the configured weight. */
+  readonly weightScale: Float64Array;
+  /** Metric values per member, METRICS.length per member: configured values, overwritten by probes and agents. */
+  readonly metrics: Float64Array;
   /** Static-stripe "marked up" per candidate slot (members, then name/pool slots). */
   readonly marked: Uint8Array;
   /** Smooth weighted round robin accumulators per candidate slot. */
@@ -29,6 +52,13 @@ export class LiveState {
     this.memberCount = m;
     this.slotCount = m + poolSlots;
     this.up = new Uint8Array(m).fill(1);
+    this.sticky = new Uint8Array(m).fill(1);
+    this.health = new Uint8Array(m).fill(1);
+    this.admin = new Uint8Array(m);
+    this.agentDrain = new Uint8Array(m);
+    this.weightScale = new Float64Array(m).fill(1);
+    this.metrics = new Float64Array(m * METRICS.length);
+    policy.members.forEach((member) => this.metrics.set(member.metrics, member.index * METRICS.length));
     this.marked = new Uint8Array(this.slotCount).fill(1);
     this.current = new Float64Array(this.slotCount);
     this.counter = new Uint32Array(policy.pools.length + policy.names.length);
@@ -50,15 +80,28 @@ export class LiveState {
     return dt <= 0 || r === 0 ? r : r * Math.exp(-dt / REQUEST_DECAY_MS);
   }
 
-  /** Carry health over from the state a previous snapshot's LiveState had (members matched by key). */
+  /** Recompute `up` and `sticky` of member i from health, admin state and drain. */
+  refresh(i: number): void {
+    const admin = this.admin[i]!;
+    const healthy = this.health[i]!;
+    const drained = admin === ADMIN_DRAIN || this.agentDrain[i] === 1;
+    const up = admin === ADMIN_UP ? 1 : admin === ADMIN_DOWN || drained ? 0 : healthy;
+    this.up[i] = up;
+    this.sticky[i] = admin === ADMIN_UP ? 1 : admin === ADMIN_DOWN ? 0 : drained ? healthy : up;
+  }
+
+  /** Carry health, admin state and measured values over from a previous snapshot's LiveState (members matched by key). */
   inheritHealth(prev: LiveState, map: Int32Array): void {
     for (let i = 0; i < map.length; i++) {
       const j = map[i]!;
-      if (j >= 0) {
-        this.up[i] = prev.up[j]!;
-        this.requests[i] = prev.requests[j]!;
-        this.requestsAt[i] = prev.requestsAt[j]!;
-      }
+      if (j < 0) continue;
+      this.health[i] = prev.health[j]!;
+      this.admin[i] = prev.admin[j]!;
+      this.agentDrain[i] = prev.agentDrain[j]!;
+      this.weightScale[i] = prev.weightScale[j]!;
+      this.requests[i] = prev.requests[j]!;
+      this.requestsAt[i] = prev.requestsAt[j]!;
+      this.refresh(i);
     }
   }
 }

@@ -3,8 +3,12 @@
 // Owns: argument parsing and exit codes; each command's work lives in its own module.
 import cluster from 'node:cluster';
 import fs from 'node:fs';
+import os from 'node:os';
+import { runProberProcess } from './prober.js';
 import { Command, Option } from 'commander';
-import { serve, workerSource, loadSource, loadPersistedRecords, type ConfigSource } from './serve.js';
+import { serve, workerSource, loadSource, loadPersistedRecords, storeDir, type ConfigSource } from './serve.js';
+import { openStore, type AdminRecord } from '../state/store.js';
+import { memberKey } from '../answer/compile.js';
 import { compileSnapshot, parseConfigText, loadConfigFile } from '../config/load.js';
 import { Responder } from '../dns/responder.js';
 import { explain, formatExplanation } from '../answer/explain.js';
@@ -82,6 +86,41 @@ async function main(argv: string[]): Promise<number> {
       if (loaded.ok) loadPersistedRecords(loaded.value, responder);
       const e = explain(responder, { name, type: opts.type, resolver: opts.resolver, subnet: opts.subnet });
       process.stdout.write(opts.json ? `${JSON.stringify(e, null, 2)}\n` : `${formatExplanation(e)}\n`);
+    });
+
+  program.command('member')
+    .description('force a member up, down or drain, or back to automatic (persists in the store across restarts)')
+    .argument('<state>', 'up | down | drain | auto')
+    .argument('<pool>', 'pool name')
+    .argument('<member>', 'member address, or address:port')
+    .requiredOption('-c, --config <file>', 'YAML configuration file (its store: path is used)')
+    .option('--by <who>', 'who is changing it (recorded)', process.env.USER ?? 'cli')
+    .action((state: string, pool: string, member: string, opts: { config: string; by: string }) => {
+      if (!['up', 'down', 'drain', 'auto'].includes(state)) throw new Error(`state "${state}" must be up, down, drain or auto`);
+      const loaded = loadConfigFile(opts.config);
+      if (!loaded.ok) throw new Error(formatErrors(loaded.errors));
+      const p = loaded.value.config.pools.find((x) => x.name === pool);
+      if (!p) throw new Error(`no pool "${pool}" in ${opts.config} (pools: ${loaded.value.config.pools.map((x) => x.name).join(', ')})`);
+      if (!p.members.some((m) => memberKey(m) === member)) throw new Error(`pool "${pool}" has no member "${member}" (members: ${p.members.map(memberKey).join(', ')})`);
+      const dir = storeDir(loaded.value);
+      if (!dir) throw new Error(`admin states persist in the store: add store: { path: ./data } to ${opts.config}`);
+      const store = openStore(dir);
+      try {
+        store.setAdmin({ pool, member, state: state as AdminRecord['state'], by: opts.by, at: Date.now() });
+      } finally {
+        store.close();
+      }
+      process.stdout.write(`${pool}/${member}: ${state}\n`);
+    });
+
+  program.command('prober')
+    .description('run monitoring work for a Waymark server (joins its distributor; SPEC H3)')
+    .requiredOption('--join <url>', 'the distributor, e.g. http://127.0.0.1:8054')
+    .requiredOption('--token <token>', 'shared prober token (health.distributor.token); or WAYMARK_PROBER_TOKEN', process.env.WAYMARK_PROBER_TOKEN)
+    .option('--name <name>', 'prober name (default: host name and pid)', `${os.hostname()}-${process.pid}`)
+    .addOption(new Option('--capacity <n>', 'most targets this prober takes').argParser(positiveInt).default(1000))
+    .action(async (opts: { join: string; token: string; name: string; capacity: number }) => {
+      exitCode = await runProberProcess({ join: opts.join, token: opts.token, name: opts.name, capacity: opts.capacity });
     });
 
   program.command('reload')

@@ -8,7 +8,9 @@ import { loadConfigFile, configFromZoneFiles, compileSnapshot, type LoadedConfig
 import { formatErrors } from '../config/schema.js';
 import { DnsServer } from '../dns/server.js';
 import type { Responder } from '../dns/responder.js';
-import { openStore, PersistenceWriter, STORE_FILE, type Store } from '../state/store.js';
+import { openStore, PersistenceWriter, STORE_FILE, type Store, type AdminRecord } from '../state/store.js';
+import { HealthService } from '../health/service.js';
+import type { MemberHealth } from '../health/verdict.js';
 import type { PersistRecord } from '../answer/persistence.js';
 import path from 'node:path';
 
@@ -22,7 +24,11 @@ export function loadSource(source: ConfigSource): Result<LoadedConfig> {
 }
 
 interface WorkerMessage { type: 'ready' | 'loaded' | 'load-failed' | 'persist'; generation: number; errors?: string; records?: PersistRecord[] }
-type PrimaryMessage = { type: 'load'; generation: number } | { type: 'persist'; records: PersistRecord[] };
+type PrimaryMessage =
+  | { type: 'load'; generation: number }
+  | { type: 'persist'; records: PersistRecord[] }
+  | { type: 'health'; updates: MemberHealth[] }
+  | { type: 'admin'; states: AdminRecord[] };
 
 /** How often a worker hands its changed persistence records to the supervisor (and so to the other workers). */
 const PERSIST_SYNC_MS = 100;
@@ -77,6 +83,22 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     const purge = setInterval(() => { try { store?.purgeExpired(Date.now()); } catch (e) { log.error({ err: (e as Error).message }, 'purge failed'); } }, 60_000);
     purge.unref();
   }
+  const broadcast = (msg: PrimaryMessage): void => {
+    for (const w of Object.values(cluster.workers ?? {})) if (w?.isConnected()) w.send(msg);
+  };
+  // Health: probes run here (and in joined probers), never in workers; workers get verdicts as they change.
+  const health = new HealthService(first.value.config, {
+    store,
+    onHealth: (updates) => broadcast({ type: 'health', updates }),
+    onAdmin: (states) => broadcast({ type: 'admin', states }),
+    log: (level, fields, msg) => log[level](fields, msg),
+  });
+  try {
+    await health.start();
+  } catch (e) {
+    process.stderr.write(`waymark: health: ${(e as Error).message}\n`);
+    return 1;
+  }
   // Every worker accepts on the shared sockets itself, rather than the supervisor handing out connections.
   cluster.schedulingPolicy = cluster.SCHED_NONE;
   cluster.setupPrimary({ serialization: 'json' });
@@ -93,6 +115,8 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   const onWorkerMessage = (w: Worker, m: WorkerMessage): void => {
     if (m.type === 'ready') {
       ready.add(w.id);
+      w.send({ type: 'health', updates: health.health() } satisfies PrimaryMessage);
+      w.send({ type: 'admin', states: health.admin() } satisfies PrimaryMessage);
       if (!announced && ready.size >= workers) {
         announced = true;
         log.info({ listen: server.listen.map((l) => (l.host.includes(':') ? `[${l.host}]:${l.port}` : `${l.host}:${l.port}`)), workers, generation }, 'ready');
@@ -103,6 +127,9 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
       for (const other of Object.values(cluster.workers ?? {})) if (other && other.id !== w.id && other.isConnected()) other.send(relay);
     } else if (m.type === 'loaded') {
       log.info({ worker: w.process.pid, generation: m.generation }, 'worker swapped snapshot');
+      // The new snapshot may have new members: give it the whole health picture.
+      w.send({ type: 'health', updates: health.health() } satisfies PrimaryMessage);
+      w.send({ type: 'admin', states: health.admin() } satisfies PrimaryMessage);
     } else if (m.type === 'load-failed') {
       log.error({ worker: w.process.pid, generation: m.generation, errors: m.errors }, 'worker kept its previous snapshot');
     }
@@ -127,8 +154,8 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
       return;
     }
     generation++;
-    const msg: PrimaryMessage = { type: 'load', generation };
-    for (const w of Object.values(cluster.workers ?? {})) w?.send(msg);
+    health.reload(next.value.config);
+    broadcast({ type: 'load', generation });
     log.info({ generation }, 'reload accepted');
   };
   process.on('SIGHUP', reload);
@@ -141,6 +168,7 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
       for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGTERM');
       if (pidFile) fs.rmSync(pidFile, { force: true });
       const finish = (): void => {
+        void health.close();
         writer?.close();
         store?.close();
         resolve(0);
@@ -193,6 +221,14 @@ async function runWorker(source: ConfigSource): Promise<number> {
   process.on('message', (m: PrimaryMessage) => {
     if (m.type === 'persist') {
       server.responder.engine?.applyRecords(m.records);
+      return;
+    }
+    if (m.type === 'health') {
+      server.responder.engine?.applyHealth(m.updates);
+      return;
+    }
+    if (m.type === 'admin') {
+      server.responder.engine?.applyAdmin(m.states);
       return;
     }
     if (m.type !== 'load') return;

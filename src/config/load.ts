@@ -12,6 +12,7 @@ import { Snapshot } from '../answer/snapshot.js';
 import { typeNumber, TYPE } from '../wire/types.js';
 import { canonicalName, normalizeName, NameError, isAtOrBelow } from '../wire/name.js';
 import { compilePolicy } from '../answer/compile.js';
+import { validateHealth } from '../health/targets.js';
 import type { ZoneRecord } from '../wire/rdata.js';
 
 export type Result<T> = { ok: true; value: T } | { ok: false; errors: ConfigError[] };
@@ -147,7 +148,7 @@ function loadZone(zc: ZoneConfig, i: number, baseDir: string, errors: ConfigErro
  * (CNAME conflicts, missing SOA…) and policy problems with their paths.
  */
 export function compileSnapshot(loaded: LoadedConfig, generation: number): Result<Snapshot> {
-  const errors: ConfigError[] = [];
+  const errors: ConfigError[] = [...validateHealth(loaded.config)];
   const policy = compilePolicy(loaded.config);
   if (!policy.ok) errors.push(...policy.errors);
   // Each policy name lives in the most specific served zone containing it.

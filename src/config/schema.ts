@@ -113,6 +113,80 @@ export const memberSchema = z.object({
   weight: z.number().min(0).max(1_000_000).default(1),
   enabled: z.boolean().default(true),
   metrics: metricsSchema.optional(),
+  /** Check this address/port instead of the answered one (e.g. a health port or a management address). */
+  probe: z.object({ address: z.string().refine((a) => net.isIP(a) !== 0, { message: 'is not an IPv4 or IPv6 address' }).optional(), port: z.number().int().min(1).max(65535).optional() }).strict().optional(),
+}).strict();
+
+// ---- health monitors (SPEC H1) ----
+const monitorCommon = {
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { message: 'use letters, digits, "_", "-" and "."' }),
+  interval: duration.default(5000).refine((ms) => ms >= 1000, { message: 'must be at least 1s' }),
+  timeout: duration.default(1000).refine((ms) => ms > 0, { message: 'must be more than 0' }),
+  /** Consecutive successes that bring a down member up, and failures that take an up member down (damping). */
+  rise: z.number().int().min(1).max(100).default(2),
+  fall: z.number().int().min(1).max(100).default(2),
+  /** Port to check; default: the member's port, else the type's usual port. */
+  port: z.number().int().min(1).max(65535).optional(),
+};
+const httpExpect = z.object({
+  status: z.array(z.number().int().min(100).max(599)).min(1).default([200]),
+  /** Regular expression the body must match. */
+  body: z.string().optional(),
+}).strict().default({ status: [200] });
+
+export const monitorSchema = z.discriminatedUnion('type', [
+  z.object({ ...monitorCommon, type: z.literal('tcp') }).strict(),
+  z.object({
+    ...monitorCommon, type: z.literal('tcp-send-expect'),
+    send: z.string().default(''),
+    /** Regular expression the reply must match (matched against the reply decoded as latin1). */
+    expect: z.string().min(1),
+  }).strict(),
+  z.object({
+    ...monitorCommon, type: z.literal('http'),
+    method: z.enum(['GET', 'HEAD', 'POST', 'OPTIONS']).default('GET'),
+    path: z.string().startsWith('/').default('/'),
+    host: z.string().optional(),
+    expect: httpExpect,
+  }).strict(),
+  z.object({
+    ...monitorCommon, type: z.literal('https'),
+    method: z.enum(['GET', 'HEAD', 'POST', 'OPTIONS']).default('GET'),
+    path: z.string().startsWith('/').default('/'),
+    host: z.string().optional(),
+    /** TLS server name (SNI); default: host, else none for an IP address. */
+    sni: z.string().optional(),
+    /** Accept any certificate (self-signed backends). */
+    insecure: z.boolean().default(false),
+    expect: httpExpect,
+  }).strict(),
+  z.object({
+    ...monitorCommon, type: z.literal('dns'),
+    qname: z.string().min(1),
+    qtype: z.enum(['A', 'AAAA', 'SOA', 'NS', 'TXT', 'MX', 'CNAME']).default('A'),
+    transport: z.enum(['udp', 'tcp']).default('udp'),
+    expect: z.object({
+      rcode: z.enum(['NOERROR', 'NXDOMAIN', 'REFUSED', 'SERVFAIL']).default('NOERROR'),
+      address: z.string().optional(),
+    }).strict().default({ rcode: 'NOERROR' }),
+  }).strict(),
+  z.object({
+    ...monitorCommon, type: z.literal('agent'),
+    /** HTTP path of the member's agent endpoint; it answers HAProxy agent-check words: up, down, drain, weight:NN%, load:NN, conns:NN, cpu:NN. */
+    path: z.string().startsWith('/').default('/'),
+  }).strict(),
+]);
+export type MonitorSpec = z.infer<typeof monitorSchema>;
+
+export const healthSchema = z.object({
+  /** Probers that check each target (primary and backups), when external probers are joined. */
+  replicas: z.number().int().min(1).max(9).default(2),
+  /** A member is down when at least this many of the probers reporting on it say down (default: majority). */
+  quorum: z.number().int().min(1).max(9).optional(),
+  /** Run monitors inside the server process (the single-node default). */
+  localProber: z.boolean().default(true),
+  /** Where external probers join (`waymark prober --join http://ADDR:PORT`). */
+  distributor: z.object({ listen: listen, token: z.string().min(16, { message: 'use at least 16 characters' }) }).strict().optional(),
 }).strict();
 
 const poolName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { message: 'use letters, digits, "_", "-" and "."' });
@@ -120,8 +194,13 @@ const poolName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { message: 'us
 export const poolSchema = z.object({
   name: poolName,
   select: z.array(z.string()).min(1).default(['round-robin']),
+  /** One monitor by name, or several with a rule. */
+  monitor: z.string().optional(),
+  monitors: z.array(z.string()).min(1).optional(),
+  /** With several monitors: up when all pass (default) or when at least N pass. */
+  rule: z.union([z.literal('all'), z.object({ atLeast: z.number().int().min(1) }).strict()]).default('all'),
   members: z.array(memberSchema).min(1),
-}).strict();
+}).strict().refine((p) => !(p.monitor !== undefined && p.monitors !== undefined), { message: 'give monitor or monitors, not both' });
 
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { message: 'is not a time of day HH:MM' });
 
@@ -152,6 +231,8 @@ export const topologySchema = z.object({
 export const configSchema = z.object({
   server: serverSchema.default(serverSchema.parse({})),
   zones: z.array(zoneSchema).default([]),
+  monitors: z.array(monitorSchema).default([]),
+  health: healthSchema.default(healthSchema.parse({})),
   names: z.array(nameSchema).default([]),
   pools: z.array(poolSchema).default([]),
   topology: topologySchema.default({ regions: [], rules: [] }),

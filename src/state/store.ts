@@ -17,8 +17,17 @@ export interface Store {
   savePersistence(records: readonly PersistRecord[]): void;
   /** Delete records with now > ts + ttlMs; returns how many. */
   purgeExpired(now: number): number;
+  /** Operator admin states of members (SPEC H2); members not listed are automatic. */
+  loadAdmin(): AdminRecord[];
+  /** Set (or with state 'auto', clear) one member's admin state. Durable when it returns. */
+  setAdmin(record: AdminRecord): void;
+  /** Changes whenever another connection commits: a cheap way to notice writes by the CLI or other nodes. */
+  dataVersion(): number;
   close(): void;
 }
+
+/** An operator's forced state for one member. */
+export interface AdminRecord { pool: string; member: string; state: 'auto' | 'up' | 'down' | 'drain'; by: string; at: number }
 
 export type StoreErrorCode = 'STORE_DIR' | 'STORE_OPEN' | 'STORE_SCHEMA' | 'STORE_DRIVER' | 'STORE_CLOSED';
 
@@ -90,6 +99,14 @@ const MIGRATIONS: readonly string[] = [
      PRIMARY KEY (name, key)
    ) WITHOUT ROWID;
    CREATE INDEX persistence_expires ON persistence (expires);`,
+  `CREATE TABLE member_admin (
+     pool   TEXT    NOT NULL,
+     member TEXT    NOT NULL,
+     state  TEXT    NOT NULL CHECK (state IN ('up', 'down', 'drain')),
+     by     TEXT    NOT NULL,
+     at     INTEGER NOT NULL,
+     PRIMARY KEY (pool, member)
+   ) WITHOUT ROWID;`,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
@@ -179,6 +196,21 @@ export class SqliteStore implements Store {
     this.open();
     if (!this.purge) throw new StoreError('STORE_OPEN', `${this.file}: opened read-only, cannot purge`);
     return this.purge.run(now).changes;
+  }
+
+  loadAdmin(): AdminRecord[] {
+    return this.open().prepare('SELECT pool, member, state, by, at FROM member_admin ORDER BY pool, member').all() as AdminRecord[];
+  }
+
+  setAdmin(r: AdminRecord): void {
+    const db = this.open();
+    if (this.readonly) throw new StoreError('STORE_OPEN', `${this.file}: opened read-only, cannot save`);
+    if (r.state === 'auto') db.prepare('DELETE FROM member_admin WHERE pool = ? AND member = ?').run(r.pool, r.member);
+    else db.prepare('INSERT INTO member_admin (pool, member, state, by, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (pool, member) DO UPDATE SET state = excluded.state, by = excluded.by, at = excluded.at').run(r.pool, r.member, r.state, r.by, r.at);
+  }
+
+  dataVersion(): number {
+    return Number(this.open().pragma('data_version', { simple: true }));
   }
 
   /** The journal mode SQLite reports ("wal" for a writable store). */

@@ -16,6 +16,12 @@ zones:
 const servers: InProcessServer[] = [];
 after(async () => { for (const s of servers) await s.close(); });
 
+/** Report a member's health as the supervisor does (SPEC H2), by pool and member address. */
+function setHealth(s: InProcessServer, pool: string, member: string, up: boolean): void {
+  const n = s.server.responder.engine!.applyHealth([{ pool, member, up, drain: false, weightScale: 1, metrics: {}, detail: 'test', since: 0 }]);
+  assert.equal(n, 1, `no member ${pool}/${member}`);
+}
+
 async function serve(yaml: string): Promise<InProcessServer> {
   const s = await startServer(`server: { rrl: { enabled: false } }\n${ZONE}\n${yaml}`);
   servers.push(s);
@@ -88,10 +94,9 @@ pools:
   assert.deepEqual(addresses(await query(s.port, 'www.gslb.test')), ['127.0.1.1']);
   assert.deepEqual(addresses(await query(s.port, 'disabled.gslb.test')), ['127.0.2.1']);
   // Health going down at run time (as a monitor reports it) moves the answer at once, and back when it recovers.
-  const engine = s.server.responder.engine!;
-  engine.live.up[0] = 0;
+  setHealth(s, 'primary', '127.0.1.1', false);
   assert.deepEqual(addresses(await query(s.port, 'www.gslb.test')), ['127.0.2.1']);
-  engine.live.up[0] = 1;
+  setHealth(s, 'primary', '127.0.1.1', true);
   assert.deepEqual(addresses(await query(s.port, 'www.gslb.test')), ['127.0.1.1']);
 });
 
@@ -147,7 +152,7 @@ pools: [ { name: p, select: [static-stripe], members: [ { address: 127.0.1.1 }, 
   for (let i = 0; i < 3; i++) assert.deepEqual(addresses(await query(s.port, 'www.gslb.test', { from: '127.0.0.8' })), ['127.0.1.1']);
   // Member 1 goes down: for 127.0.0.8 it is the candidate but not up → marked down, N = 3:
   // 2130706440 mod 3 = 0 (2130706440 = 3 × 710235480), X = 1 → first member marked up = 127.0.1.2.
-  s.server.responder.engine!.live.up[0] = 0;
+  setHealth(s, 'p', '127.0.1.1', false);
   assert.deepEqual(addresses(await query(s.port, 'www.gslb.test', { from: '127.0.0.8' })), ['127.0.1.2']);
   // 127.0.0.9 = 2130706441; N = 3 → mod 3 = 1, X = 2 → second marked-up member = 127.0.1.3.
   assert.deepEqual(addresses(await query(s.port, 'www.gslb.test', { from: '127.0.0.9' })), ['127.0.1.3']);
@@ -178,8 +183,7 @@ pools: [ { name: p, select: [round-robin], members: [ { address: 127.0.1.1 }, { 
   const freshSlot = engine.persistence.find(0, engine.ctx.policy.groups.key(4, Uint32Array.of(0x7f000015)), now);
   assert.equal(engine.persistence.hitsOf(freshSlot), 1);
   // The member goes down: the record is replaced by a usable one.
-  const downIndex = engine.ctx.policy.members.findIndex((m) => m.address === fresh);
-  engine.live.up[downIndex] = 0;
+  setHealth(s, 'p', fresh, false);
   const replaced = addresses(await query(s.port, 'www.gslb.test', { from: '127.0.0.21' }))[0]!;
   assert.notEqual(replaced, fresh);
   assert.equal(addresses(await query(s.port, 'www.gslb.test', { from: '127.0.0.21' }))[0], replaced);
@@ -240,9 +244,8 @@ names:
 pools:
   - { name: down, members: [ { address: 127.0.1.1 }, { address: 127.0.1.2 } ] }
 `);
-  const engine = s.server.responder.engine!;
-  engine.live.up[0] = 0;
-  engine.live.up[1] = 0;
+  setHealth(s, 'down', '127.0.1.1', false);
+  setHealth(s, 'down', '127.0.1.2', false);
   assert.deepEqual(addresses(await query(s.port, 'sorry.gslb.test')), ['192.0.2.99']);
   assert.equal((await query(s.port, 'closed.gslb.test')).rcode, 'SERVFAIL');
   const nodata = await query(s.port, 'nodata.gslb.test');
@@ -270,4 +273,23 @@ pools:
     assert.deepEqual(addresses(await query(s.port, 'www.gslb.test')), ['127.0.1.1']);
     assert.deepEqual(addresses(await query(s.port, 'cpu.gslb.test')), ['127.0.2.2']);
   }
+});
+
+test('H2: a drained member keeps the resolvers persisting on it but takes no new ones; forced down moves them too', async () => {
+  const s = await serve(`
+names: [ { name: www.gslb.test, pools: [p], persistence: { ttl: 300s } } ]
+pools: [ { name: p, select: [round-robin], members: [ { address: 127.0.1.1 }, { address: 127.0.1.2 } ] } ]
+`);
+  const engine = s.server.responder.engine!;
+  const x = addresses(await query(s.port, 'www.gslb.test', { from: '127.0.0.61' }))[0]!;
+  engine.applyAdmin([{ pool: 'p', member: x, state: 'drain' }]);
+  assert.equal(addresses(await query(s.port, 'www.gslb.test', { from: '127.0.0.61' }))[0], x);
+  for (let i = 62; i < 68; i++) assert.notEqual(addresses(await query(s.port, 'www.gslb.test', { from: `127.0.0.${i}` }))[0], x);
+  engine.applyAdmin([{ pool: 'p', member: x, state: 'down' }]);
+  assert.notEqual(addresses(await query(s.port, 'www.gslb.test', { from: '127.0.0.61' }))[0], x);
+  // Back to automatic: answered again.
+  engine.applyAdmin([]);
+  const seen = new Set<string>();
+  for (let i = 70; i < 74; i++) seen.add(addresses(await query(s.port, 'www.gslb.test', { from: `127.0.0.${i}` }))[0]!);
+  assert.ok(seen.has(x));
 });

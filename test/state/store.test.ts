@@ -196,6 +196,9 @@ test('C2: a stuck database never grows the writer queue and errors reach the cal
       saved.push([...records]);
     },
     purgeExpired: () => 0,
+    loadAdmin: () => [],
+    setAdmin: () => {},
+    dataVersion: () => 0,
     close: () => {},
   };
   const errors: string[] = [];
@@ -245,4 +248,25 @@ test('C2: persistence survives a restart end to end: table → writer → SQLite
   assert.equal(fresh.tsOf(slot), T0 + 10);
   assert.equal(fresh.find(0, 2, T0 + 20), -1);
   assert.deepEqual(fresh.drainDirty(nameOf, memberOf), [], 'loading does not echo back to the store');
+});
+
+test('H2: member admin states persist in the store and other connections see the change', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'waymark-admin-'));
+  try {
+    const a = openStore(dir);
+    const b = openStore(dir);
+    const v0 = b.dataVersion();
+    a.setAdmin({ pool: 'eu', member: '127.0.1.1', state: 'down', by: 'cli', at: 1 });
+    a.setAdmin({ pool: 'eu', member: '127.0.1.2:8080', state: 'drain', by: 'cli', at: 2 });
+    assert.notEqual(b.dataVersion(), v0, 'a commit by another connection changes data_version');
+    assert.deepEqual(b.loadAdmin().map((r) => `${r.pool}/${r.member}=${r.state}`), ['eu/127.0.1.1=down', 'eu/127.0.1.2:8080=drain']);
+    a.setAdmin({ pool: 'eu', member: '127.0.1.1', state: 'auto', by: 'cli', at: 3 });
+    a.close();
+    b.close();
+    const reopened = openStore(dir);
+    assert.deepEqual(reopened.loadAdmin().map((r) => `${r.pool}/${r.member}=${r.state}`), ['eu/127.0.1.2:8080=drain']);
+    reopened.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
