@@ -40,13 +40,22 @@ export class DnsServer {
     try {
       for (const l of options.listen) {
         const exclusive = options.exclusive ?? true;
-        const sock = await listenUdp({ host: l.host, port: l.port, exclusive }, server.responder, server.rrl);
-        server.udp.push(sock);
-        // Port 0: TCP takes the port UDP was given, so one address serves both transports.
-        const port = sock.address().port;
-        const tcp = await listenTcp({ host: l.host, port, exclusive, ...options.tcp }, server.responder);
-        server.tcp.push(tcp);
-        server.bound.push({ host: l.host, port });
+        // Port 0: TCP takes the port UDP was given, so one address serves both transports. That port may already be
+        // taken for TCP; then try another (a fixed port is the operator's choice and fails at once).
+        for (let attempt = 0; ; attempt++) {
+          const sock = await listenUdp({ host: l.host, port: l.port, exclusive }, server.responder, server.rrl);
+          const port = sock.address().port;
+          try {
+            const tcp = await listenTcp({ host: l.host, port, exclusive, ...options.tcp }, server.responder);
+            server.udp.push(sock);
+            server.tcp.push(tcp);
+            server.bound.push({ host: l.host, port });
+            break;
+          } catch (e) {
+            sock.close();
+            if (l.port !== 0 || attempt >= 20 || (e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
+          }
+        }
       }
     } catch (e) {
       await server.close();
