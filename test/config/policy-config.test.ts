@@ -92,3 +92,51 @@ pools: [ { name: eu, members: [ { address: 127.0.1.1 } ] } ]
   assert.match(e2, /^names\[2\]\.name: alias\.example\.test is a CNAME/m);
   assert.match(e2, /^names\[3\]\.name: host\.sub\.example\.test is at or below the delegation sub\.example\.test$/m);
 });
+
+test('C1/H1: the monitor configuration from the design issue is accepted as written', () => {
+  const e = errorsOf(`
+monitors:
+  - { name: web, type: http, path: /health, expect: { status: [200], body: "ok" }, interval: 1s, timeout: 500ms, rise: 2, fall: 2 }
+  - { name: port, type: tcp, port: 8080, interval: 1s, timeout: 300ms }
+names: [ { name: www.example.test, pools: [eu, us] } ]
+pools:
+  - name: eu
+    monitor: web                  # or: monitors: [web, port], rule: all | { atLeast: 1 }
+    members: [{ address: 127.0.1.1, port: 8080 }]
+  - name: us
+    monitors: [web, port]
+    rule: { atLeast: 1 }
+    members: [{ address: 127.0.2.1, port: 8080, probe: { address: 127.0.9.1, port: 9000 } }]
+`);
+  assert.equal(e, '');
+});
+
+test('C1/H1: monitor mistakes are named by path', () => {
+  const e = errorsOf(`
+monitors:
+  - { name: web, type: http, interval: 500ms }
+  - { name: slow, type: tcp, interval: 1s, timeout: 2s }
+  - { name: web, type: tcp }
+  - { name: banner, type: tcp-send-expect, expect: "(unclosed" }
+  - { name: odd, type: ftp }
+names: [ { name: www.example.test, pools: [eu] } ]
+pools: [ { name: eu, monitors: [slow, nothere], rule: { atLeast: 3 }, members: [ { address: 127.0.1.1 } ] } ]
+`);
+  assert.match(e, /^monitors\[0\]\.interval: must be at least 1s$/m);
+  assert.match(e, /^monitors\[4\]\.type: /m);
+  const e2 = errorsOf(`
+monitors:
+  - { name: slow, type: tcp, interval: 1s, timeout: 2s }
+  - { name: slow, type: tcp }
+  - { name: banner, type: tcp-send-expect, expect: "(unclosed" }
+names: [ { name: www.example.test, pools: [eu] } ]
+pools: [ { name: eu, monitors: [slow, nothere], rule: { atLeast: 3 }, members: [ { address: 127.0.1.1 } ] } ]
+health: { replicas: 2, quorum: 3 }
+`);
+  assert.match(e2, /^monitors\[0\]\.timeout: must be shorter than interval \(1000 ms\)$/m);
+  assert.match(e2, /^monitors\[1\]\.name: duplicate monitor "slow" \(also monitors\[0\]\)$/m);
+  assert.match(e2, /^monitors\[2\]\.expect: not a regular expression/m);
+  assert.match(e2, /^pools\[0\]\.monitors\[1\]: unknown monitor "nothere"$/m);
+  assert.match(e2, /^pools\[0\]\.rule\.atLeast: 3 is more than the 2 monitor\(s\) of this pool$/m);
+  assert.match(e2, /^health\.quorum: 3 is more than health\.replicas \(2\)$/m);
+});
