@@ -225,3 +225,15 @@ ns.sub  IN A   192.0.2.55
 ptr     IN PTR host.example.test.
 unk     IN TYPE65280 \\# 4 0a0b0c0d
 `;
+
+/** A raw 12-byte DNS header, for hand-built (often malformed) messages. */
+export function header(id: number, flags: number, qd: number, an = 0, ns = 0, ar = 0): Buffer {
+  const h = Buffer.alloc(12);
+  h.writeUInt16BE(id, 0);
+  h.writeUInt16BE(flags, 2);
+  h.writeUInt16BE(qd, 4);
+  h.writeUInt16BE(an, 6);
+  h.writeUInt16BE(ns, 8);
+  h.writeUInt16BE(ar, 10);
+  return h;
+}

@@ -24,6 +24,30 @@ export abstract class Candidates {
   abstract pool(i: number): CompiledPool;
   /** Human label for explain. */
   abstract label(i: number): string;
+  /** The counter value the last rotate() started from (for explain). */
+  lastCounter = 0;
+
+  /**
+   * Advance this list's rotating counter and return the first candidate from there that is available — or, with
+   * `ignoreHealth`, enabled and not already chosen for this answer; -1 when none is. The one rotating scan of the
+   * engine (round robin, static stripe's N = 0 rule, the end of every member chain).
+   */
+  rotate(ignoreHealth: boolean): number {
+    const n = this.count;
+    if (n === 0) return -1;
+    const live = this.ctx.live;
+    const slot = this.counterSlot();
+    // LiveState.counter is a Uint32Array: the increment wraps at 2^32 by itself; >>> 0 keeps the read unsigned.
+    const start = live.counter[slot]! >>> 0;
+    live.counter[slot] = (start + 1) >>> 0;
+    this.lastCounter = start;
+    const first = start % n;
+    for (let k = 0; k < n; k++) {
+      const i = first + k < n ? first + k : first + k - n;
+      if (ignoreHealth ? this.enabled(i) && live.excluded[this.slot(i)] === 0 : this.available(i)) return i;
+    }
+    return -1;
+  }
 }
 
 export class MemberCandidates extends Candidates {

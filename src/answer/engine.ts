@@ -11,6 +11,7 @@ import { MemberCandidates, PoolCandidates, type Candidates } from './candidates.
 import { persistenceTtl, memberKey } from './compile.js';
 import { PersistenceTable, type PersistRecord } from './persistence.js';
 import type { Method } from './method.js';
+import { roundRobin } from './methods/round-robin.js';
 import { METRICS, METRIC_INDEX, type MetricName, type CompiledMember, type CompiledName, type CompiledPolicy } from './policy.js';
 import { ADMIN_AUTO, ADMIN_CODES, type AdminState } from './live.js';
 import type { MemberHealth } from '../health/verdict.js';
@@ -248,19 +249,10 @@ export class AnswerEngine {
       trace?.add(chain[k]!.id, 'nothing usable; next method');
     }
     if (!implicitRoundRobin) return -1;
-    // Every member chain ends in "first available after a rotating counter" so a pool that is up always answers.
-    const n = c.count;
-    const live = this.ctx.live;
-    const start = live.counter[c.counterSlot()]!;
-    live.counter[c.counterSlot()] = (start + 1) >>> 0;
-    for (let k = 0; k < n; k++) {
-      const i = (start + k) % n;
-      if (c.available(i)) {
-        trace?.add('round-robin (end of chain)', `chose ${c.label(i)}`);
-        return i;
-      }
-    }
-    return -1;
+    // Every member chain ends in "first available after a rotating counter", so a pool that is up always answers.
+    const i = roundRobin.pick(this.ctx, c);
+    if (i >= 0) trace?.add('round-robin (end of chain)', `chose ${c.label(i)}`);
+    return i;
   }
 
   private persistenceKey(kind: 'resolver' | 'subnet'): number {

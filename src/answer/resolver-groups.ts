@@ -3,6 +3,8 @@
 // Never stores persistence records itself and never allocates in key()/subnetKey()/groupOf().
 import type { ConfigError } from '../config/schema.js';
 import { PrefixIndex, formatAddress, formatPrefix, parsePrefix, type PrefixEntry } from './topology.js';
+import { mixWord, fmix } from '../net/hash.js';
+import { wordMask } from '../net/address.js';
 
 /** `groups` is the config's top-level `resolverGroups` list and `auto` its `resolverGrouping` (error paths say so). */
 export interface ResolverGroupsConfig {
@@ -37,22 +39,6 @@ const KIND_ADDRESS = 1;
 const KIND_PREFIX = 2;
 const KIND_SUBNET = 3;
 
-function wordMask(bits: number): number {
-  return bits >= 32 ? -1 : bits <= 0 ? 0 : -1 << (32 - bits);
-}
-
-function mix(h: number, w: number): number {
-  h ^= Math.imul(w, 0xcc9e2d51);
-  h = (h << 15) | (h >>> 17);
-  return (Math.imul(h, 5) + 0xe6546b64) | 0;
-}
-function fmix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return h ^ (h >>> 16);
-}
 
 export class ResolverGroups {
   private readonly names: readonly string[];
@@ -139,8 +125,8 @@ function v6Key(kind: number, len: number, words: Uint32Array): number {
   const w2 = words[2]! & wordMask(len - 64);
   const w3 = words[3]! & wordMask(len - 96);
   const tag = (kind << 8) | len;
-  const a = fmix(mix(mix(mix(mix(0x1b873593 ^ tag, w0), w1), w2), w3));
-  const b = fmix(mix(mix(mix(mix(0x6a09e667 ^ tag, w3), w2), w1), w0));
+  const a = fmix(mixWord(mixWord(mixWord(mixWord(0x1b873593 ^ tag, w0), w1), w2), w3));
+  const b = fmix(mixWord(mixWord(mixWord(mixWord(0x6a09e667 ^ tag, w3), w2), w1), w0));
   return V6_BASE + (a >>> 0) * TWO_20 + (b >>> 12);
 }
 

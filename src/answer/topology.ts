@@ -2,8 +2,9 @@
 // subnets to pools, compiled into a table the query path matches without allocating (longest prefix wins).
 // Owns: CIDR text ↔ words, the prefix index shared with resolver-groups.ts, and the rule ordering. Never chooses a
 // pool on its own (methods/topology.ts does) and never reads live state or sockets.
-import { parseIPv4, parseIPv6 } from '../net/address.js';
+import { parseIPv4, parseIPv6, wordMask } from '../net/address.js';
 import type { ConfigError } from '../config/schema.js';
+import { mixWord, fmix } from '../net/hash.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // CIDR text ↔ words (compile time and explain only: these allocate)
@@ -22,9 +23,6 @@ export interface ParsedPrefix {
 const PREFIX_DIGITS = /^(?:0|[1-9][0-9]{0,2})$/;
 
 /** The `bits`-long mask of one 32-bit word, as an int32 (bits ≤ 0 → 0, bits ≥ 32 → all ones). */
-function wordMask(bits: number): number {
-  return bits >= 32 ? -1 : bits <= 0 ? 0 : -1 << (32 - bits);
-}
 
 /**
  * "10.1.0.0/16", "2001:db8::/32", "192.0.2.7" (→ /32), "2001:db8::1" (→ /128) → family, network and length, or
@@ -123,20 +121,6 @@ export interface PrefixEntry {
   value: number;
 }
 
-/** Mixes a prefix length and masked words (int32) into a 32-bit bucket hash (murmur3-style steps). */
-function mixWord(h: number, w: number): number {
-  h ^= Math.imul(w, 0xcc9e2d51);
-  h = (h << 15) | (h >>> 17);
-  return (Math.imul(h, 5) + 0xe6546b64) | 0;
-}
-function finish(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return h ^ (h >>> 16);
-}
-
 /**
  * One family's index: the distinct prefix lengths (longest first) and an open-addressing hash table over the distinct
  * (length, network) pairs, all in typed arrays so a lookup touches no heap object. A hash hit is verified against
@@ -209,7 +193,7 @@ class FamilyIndex {
       h = mixWord(h, this.masked[2]!);
       h = mixWord(h, this.masked[3]!);
     }
-    return finish(h);
+    return fmix(h);
   }
 
   /** Writes (value, length) pairs of every entry containing the address, longest first, up to the capacity. */

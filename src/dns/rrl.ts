@@ -3,7 +3,8 @@
 // Owns: the fixed-size bucket table and its accounting. Must never allocate per call (IPv4 or IPv6), never
 // grow its memory whatever the source addresses, and never read the clock itself (callers pass nowMs).
 
-import { parseAddress } from '../net/address.js';
+import { parseAddress, wordMask } from '../net/address.js';
+import { mixWord, fmix } from '../net/hash.js';
 
 export interface RrlOptions {
   enabled: boolean;
@@ -77,33 +78,6 @@ export function validateRrlOptions(o: RrlOptions, path = 'rrl'): void {
 }
 
 /** Network mask of the top `len` bits of a 32-bit word, for len in [0, 32]. */
-function wordMask(len: number): number {
-  if (len <= 0) return 0;
-  if (len >= 32) return 0xffffffff;
-  return (0xffffffff << (32 - len)) >>> 0;
-}
-
-// Hashing is murmur3 (x86, 32-bit) over the prefix words, written to stay in int32: a uint32 result
-// ≥ 2^31 returned from a call that V8 did not inline would be boxed as a heap number.
-
-/** murmur3 body step: folds one 32-bit word into the running hash. */
-function mixWord(h: number, k: number): number {
-  k = Math.imul(k, 0xcc9e2d51);
-  k = (k << 15) | (k >>> 17);
-  k = Math.imul(k, 0x1b873593);
-  h ^= k;
-  h = (h << 13) | (h >>> 19);
-  return (Math.imul(h, 5) + 0xe6546b64) | 0;
-}
-
-/** murmur3 finaliser: every input bit affects every output bit. */
-function fmix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return h ^ (h >>> 16);
-}
 
 export class ResponseRateLimiter {
   readonly stats = { passed: 0, dropped: 0, slipped: 0 };

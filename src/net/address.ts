@@ -180,3 +180,8 @@ export function parseAddress(s: string, out: Uint32Array): 4 | 6 | 0 {
   }
   return 6;
 }
+
+/** The 32-bit mask of one address word covering `bits` leading bits (int32: -1 for all 32, 0 for none). */
+export function wordMask(bits: number): number {
+  return bits >= 32 ? -1 : bits <= 0 ? 0 : -1 << (32 - bits);
+}

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import dnsPacket from 'dns-packet';
-import { TEST_ZONE, tempDir, startServer, buildQuery, query, addresses, tcpExchange, type Decoded, type QueryOptions } from '../harness.js';
+import { TEST_ZONE, tempDir, startServer, buildQuery, query, addresses, tcpExchange, type Decoded, type QueryOptions, header } from '../harness.js';
 import { Responder, TRANSPORT_UDP, TRANSPORT_TCP } from '../../src/dns/responder.js';
 import { parseConfigText, loadZones, compileSnapshot } from '../../src/config/load.js';
 import type { Snapshot } from '../../src/answer/snapshot.js';
@@ -80,16 +80,6 @@ function baseQueries(rng: Rng, n: number): Buffer[] {
   return out;
 }
 
-function header(id: number, flags: number, qd: number, an: number, ns: number, ar: number): Buffer {
-  const h = Buffer.alloc(12);
-  h.writeUInt16BE(id, 0);
-  h.writeUInt16BE(flags, 2);
-  h.writeUInt16BE(qd, 4);
-  h.writeUInt16BE(an, 6);
-  h.writeUInt16BE(ns, 8);
-  h.writeUInt16BE(ar, 10);
-  return h;
-}
 
 /** Offset just past the question (uncompressed name + type + class), or -1. */
 function questionEnd(msg: Buffer): number {

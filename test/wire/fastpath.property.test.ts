@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import dnsPacket from 'dns-packet';
-import { TEST_ZONE, tempDir } from '../harness.js';
+import { TEST_ZONE, tempDir, header } from '../harness.js';
 import { parseConfigText, loadZones, compileSnapshot } from '../../src/config/load.js';
 import { Responder, TRANSPORT_UDP, TRANSPORT_TCP } from '../../src/dns/responder.js';
 import type { Snapshot } from '../../src/answer/snapshot.js';
@@ -424,16 +424,6 @@ test('D1 property: the fast path and the general codec give the same message for
 // ---------------------------------------------------------------------------------------------------------------
 // Messages the fast parser must decline, and what the general path answers.
 
-function header(id: number, flags: number, qd: number, an = 0, ns = 0, ar = 0): Buffer {
-  const h = Buffer.alloc(12);
-  h.writeUInt16BE(id, 0);
-  h.writeUInt16BE(flags, 2);
-  h.writeUInt16BE(qd, 4);
-  h.writeUInt16BE(an, 6);
-  h.writeUInt16BE(ns, 8);
-  h.writeUInt16BE(ar, 10);
-  return h;
-}
 
 const WWW = Buffer.from('03777777076578616d706c650474657374000001' + '0001', 'hex'); // www.example.test A IN
 

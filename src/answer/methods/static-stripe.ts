@@ -46,22 +46,11 @@ function markedUp(c: Candidates, marked: Uint8Array, i: number): boolean {
 
 /** FIG. 3 block 325's fallback: round robin over enabled candidates, health ignored (see the header's exception). */
 function roundRobinIgnoringHealth(ctx: DecisionContext, c: Candidates): number {
-  const n = c.count;
-  const counters = ctx.live.counter;
-  const excluded = ctx.live.excluded;
-  const slot = c.counterSlot();
-  const start = counters[slot]! >>> 0;
-  counters[slot] = (start + 1) >>> 0;
-  const first = start % n;
-  for (let k = 0; k < n; k++) {
-    const i = first + k < n ? first + k : first + k - n;
-    if (c.enabled(i) && excluded[c.slot(i)] === 0) {
-      if (ctx.trace !== null) ctx.trace.add('static-stripe', `N = 0: round robin regardless of health (counter ${start}) → ${c.label(i)}`);
-      return i;
-    }
+  const i = c.rotate(true);
+  if (ctx.trace !== null) {
+    ctx.trace.add('static-stripe', i >= 0 ? `N = 0: round robin regardless of health (counter ${c.lastCounter}) → ${c.label(i)}` : 'N = 0 and no enabled candidate left');
   }
-  if (ctx.trace !== null) ctx.trace.add('static-stripe', 'N = 0 and no enabled candidate left for round robin');
-  return -1;
+  return i;
 }
 
 export const staticStripe: Method = {
