@@ -12,6 +12,7 @@ import { persistenceTtl, memberKey } from './compile.js';
 import { PersistenceTable, type PersistRecord } from './persistence.js';
 import type { Method } from './method.js';
 import { roundRobin } from './methods/round-robin.js';
+import { METHODS } from './methods/index.js';
 import { METRICS, METRIC_INDEX, type MetricName, type CompiledMember, type CompiledName, type CompiledPolicy } from './policy.js';
 import { ADMIN_AUTO, ADMIN_CODES, type AdminState } from './live.js';
 import type { MemberHealth } from '../health/verdict.js';
@@ -20,6 +21,30 @@ import type { NameNode, Zone } from '../dns/zone.js';
 import type { Query } from '../wire/query.js';
 
 const ECS_FAMILY_IPV4 = 1;
+
+// Metrics hook (SPEC C3): what decided an answer, counted into typed arrays the responder's QueryCounters owns.
+/** Decision labels: every registered method (aliases once), then the deciders of the engine itself. */
+const METHOD_LIST: readonly Method[] = [...new Set(METHODS.values())];
+export const DECISION_LABELS: readonly string[] = [...METHOD_LIST.map((m) => m.id), 'persistence', 'round-robin (end of chain)', 'fallback'];
+export const DECISION_PERSISTENCE = METHOD_LIST.length;
+export const DECISION_END_OF_CHAIN = METHOD_LIST.length + 1;
+export const DECISION_FALLBACK = METHOD_LIST.length + 2;
+/** What a decision chose: a name's answer as a whole (persistence, fallback), a pool, or a member. */
+export const DECISION_LEVELS = ['name', 'pool', 'member'] as const;
+const LEVEL_NAME = 0;
+const LEVEL_POOL = 1;
+const LEVEL_MEMBER = 2;
+const METHOD_DECISION = new Map<Method, number>(METHOD_LIST.map((m, i) => [m, i]));
+
+/** Allocation-free tallies the engine adds to when attached (null: not counted). */
+export interface EngineTally {
+  /** Per decision: DECISION_LABELS index × DECISION_LEVELS.length + level. */
+  readonly decisions: Uint32Array;
+  /** [hits, misses] of persistence lookups. */
+  readonly persistence: Uint32Array;
+  /** Answers given per member index of the current policy (resized by the owner on snapshot change). */
+  answers: Uint32Array;
+}
 
 export class AnswerEngine {
   readonly ctx = new DecisionContext();
@@ -34,6 +59,14 @@ export class AnswerEngine {
   private clientParsed = false;
   /** Injectable clock (tests of persistence expiry). */
   clock: () => number = Date.now;
+  /** Metrics: where decisions are counted (null: nowhere). The fields below describe the current query (-1: none). */
+  tally: EngineTally | null = null;
+  /** Index of the policy name answered. */
+  lastName = -1;
+  /** DECISION_LABELS index of what chose the pool, and the (first) member or the whole answer. */
+  lastPoolDecision = -1;
+  lastMemberDecision = -1;
+  private decided = -1;
 
   constructor(policy: CompiledPolicy, maxPersistenceRecords = 1_000_000) {
     this.policy = policy;
@@ -113,11 +146,21 @@ export class AnswerEngine {
     return this.persistence.drainDirty((n) => p.names[n]!.name, (m) => ({ pool: p.members[m]!.pool.name, member: memberKey(p.members[m]!) }));
   }
 
-  /** Called per query before lookup; cheap (two assignments). */
+  /** Called per query before lookup; cheap (a few assignments). */
   setClient(address: string, q: Query | null): void {
     this.clientAddress = address;
     this.query = q;
     this.clientParsed = false;
+    this.lastName = -1;
+    this.lastPoolDecision = -1;
+    this.lastMemberDecision = -1;
+  }
+
+  /** Count a decision (metrics hook; allocation-free). */
+  private decide(decision: number, level: number): void {
+    this.decided = decision;
+    const t = this.tally;
+    if (t !== null) t.decisions[decision * DECISION_LEVELS.length + level]!++;
   }
 
   private parseClient(): void {
@@ -150,6 +193,7 @@ export class AnswerEngine {
     ctx.usedSubnet = false;
     const trace = ctx.trace;
     res.aa = true;
+    this.lastName = name.index;
     if (!name.hasFamily[family]) {
       // No member of this family at all: the name exists, the type does not (NODATA), whatever health says.
       trace?.add('family', `no IPv${family} members in pools ${name.pools.map((p) => p.name).join(', ')}: NODATA`);
@@ -188,6 +232,8 @@ export class AnswerEngine {
   private emit(name: CompiledName, m: CompiledMember, owner: NameNode | null, res: Resolution): void {
     res.answer.add(owner, name.memberRRsets[m.index]!);
     this.live.countRequest(m.index, this.ctx.now);
+    const t = this.tally;
+    if (t !== null) t.answers[m.index]!++;
   }
 
   /** Persistence, then pool chain, then member chain. Null when nothing usable (the fallback decides). */
@@ -204,6 +250,9 @@ export class AnswerEngine {
           const m = this.policy.members[this.persistence.memberOf(slot)]!;
           if (m.family === family && m.enabled && this.live.sticky[m.index] === 1) {
             this.persistence.hit(slot, ctx.now);
+            if (this.tally !== null) this.tally.persistence[0]!++;
+            this.decide(DECISION_PERSISTENCE, LEVEL_NAME);
+            this.lastMemberDecision = DECISION_PERSISTENCE;
             trace?.add('persistence', `hit: ${this.persistence.keyTextOf(slot)} → ${memberKey(m)} in pool ${m.pool.name} (hits ${this.persistence.hitsOf(slot)})`);
             return m;
           }
@@ -212,10 +261,12 @@ export class AnswerEngine {
           trace?.add('persistence', 'miss: no timely record; balancing');
         }
       }
+      if (key >= 0 && this.tally !== null) this.tally.persistence[1]!++;
     }
     const pc = this.pools.set(ctx, name);
     if (trace) trace.add('pools', describe(pc));
     const i = this.runChain(name.select, pc, false);
+    this.lastPoolDecision = i >= 0 ? this.decided : -1;
     if (i < 0) {
       trace?.add('pools', 'no method found a usable pool');
       return null;
@@ -228,6 +279,7 @@ export class AnswerEngine {
       trace?.add('members', `pool ${pool.name} has no usable member`);
       return null;
     }
+    this.lastMemberDecision = this.decided;
     const m = mc.members[j]!;
     if (p !== null && key >= 0) {
       const ttl = persistenceTtl(p, ctx.now);
@@ -244,6 +296,7 @@ export class AnswerEngine {
       const r = chain[k]!.pick(this.ctx, c);
       if (r >= 0) {
         trace?.add(chain[k]!.id, `chose ${c.label(r)}`);
+        this.decide(METHOD_DECISION.get(chain[k]!) ?? DECISION_END_OF_CHAIN, implicitRoundRobin ? LEVEL_MEMBER : LEVEL_POOL);
         return r;
       }
       trace?.add(chain[k]!.id, 'nothing usable; next method');
@@ -251,7 +304,10 @@ export class AnswerEngine {
     if (!implicitRoundRobin) return -1;
     // Every member chain ends in "first available after a rotating counter", so a pool that is up always answers.
     const i = roundRobin.pick(this.ctx, c);
-    if (i >= 0) trace?.add('round-robin (end of chain)', `chose ${c.label(i)}`);
+    if (i >= 0) {
+      trace?.add('round-robin (end of chain)', `chose ${c.label(i)}`);
+      this.decide(DECISION_END_OF_CHAIN, LEVEL_MEMBER);
+    }
     return i;
   }
 
@@ -271,6 +327,9 @@ export class AnswerEngine {
   private fallback(name: CompiledName, family: 4 | 6, owner: NameNode | null, zone: Zone, res: Resolution): void {
     const f = name.fallback;
     const trace = this.ctx.trace;
+    this.decide(DECISION_FALLBACK, LEVEL_NAME);
+    this.lastPoolDecision = -1;
+    this.lastMemberDecision = DECISION_FALLBACK;
     switch (f.kind) {
       case 'address': {
         const rrset = f.rrsets[family];

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { runProberProcess } from './prober.js';
 import { Command, Option } from 'commander';
-import { serve, workerSource, loadSource, loadPersistedRecords, storeDir, type ConfigSource } from './serve.js';
+import { serve, loadSource, loadPersistedRecords, storeDir, type ConfigSource } from './serve.js';
 import { openStore, type AdminRecord } from '../state/store.js';
 import { memberKey } from '../answer/compile.js';
 import { compileSnapshot, parseConfigText, loadConfigFile } from '../config/load.js';
@@ -31,11 +31,7 @@ const positiveInt = (v: string): number => {
 };
 
 async function main(argv: string[]): Promise<number> {
-  if (!cluster.isPrimary) {
-    const source = workerSource();
-    if (!source) return 1;
-    return serve(source, {});
-  }
+  if (!cluster.isPrimary) return serve({ kind: 'zones', zones: [], listen: [] }, {}); // a worker: its config comes over IPC
   const program = new Command('waymark').description('Waymark: a DNS-based traffic manager').exitOverride();
   let exitCode = 0;
 

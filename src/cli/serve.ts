@@ -4,28 +4,95 @@
 import cluster, { type Worker } from 'node:cluster';
 import fs from 'node:fs';
 import { pino } from 'pino';
-import { loadConfigFile, configFromZoneFiles, compileSnapshot, type LoadedConfig, type Result } from '../config/load.js';
-import { formatErrors } from '../config/schema.js';
+import YAML from 'yaml';
+import { compileSnapshot, parseConfigText, type LoadedConfig, type Result } from '../config/load.js';
+import { formatErrors, type ConfigError } from '../config/schema.js';
+import { splitConfig, mergeConfig, inlineZoneFiles, declarativeHash, type Declarative, type RawConfig } from '../config/declarative.js';
+import { Revisions, validateRaw } from '../config/revisions.js';
+import { Responder } from '../dns/responder.js';
 import { DnsServer } from '../dns/server.js';
-import type { Responder } from '../dns/responder.js';
 import { openStore, PersistenceWriter, STORE_FILE, type Store, type AdminRecord } from '../state/store.js';
 import { HealthService } from '../health/service.js';
 import type { MemberHealth } from '../health/verdict.js';
 import type { PersistRecord } from '../answer/persistence.js';
+import { MetricsAggregator } from '../metrics/registry.js'; // metrics
+import type { CounterDelta } from '../metrics/counters.js'; // metrics
 import path from 'node:path';
 
-/** Where a configuration comes from; sent to workers so each loads and compiles its own snapshot. */
+/** Where a configuration comes from. */
 export type ConfigSource =
   | { kind: 'file'; file: string }
   | { kind: 'zones'; zones: string[]; listen: string[]; workers?: number };
 
-export function loadSource(source: ConfigSource): Result<LoadedConfig> {
-  return source.kind === 'file' ? loadConfigFile(source.file) : configFromZoneFiles(source.zones, source.listen, source.workers);
+/** A configuration read from its source, zone files inlined: what workers are given (they read no files). */
+export interface SourceConfig { raw: RawConfig; bootstrap: RawConfig; declarative: Declarative; baseDir: string; file: string | null }
+
+/** Read the source (YAML file, or master files for the quick start), inline zone files, report errors by path. */
+export function readSource(source: ConfigSource): { ok: true; value: SourceConfig } | { ok: false; errors: ConfigError[] } {
+  let raw: RawConfig;
+  let baseDir: string;
+  let file: string | null = null;
+  if (source.kind === 'file') {
+    let text: string;
+    try {
+      text = fs.readFileSync(source.file, 'utf8');
+    } catch (e) {
+      return { ok: false, errors: [{ path: source.file, message: `cannot read config: ${(e as Error).message}` }] };
+    }
+    const parsed = parseConfigText(text);
+    if (!parsed.ok) return { ok: false, errors: parsed.errors.map((e) => ({ ...e, path: `${source.file}: ${e.path}` })) };
+    raw = (YAML.parse(text) ?? {}) as RawConfig;
+    baseDir = path.dirname(path.resolve(source.file));
+    file = source.file;
+  } else {
+    raw = { server: { listen: source.listen, ...(source.workers !== undefined ? { workers: source.workers } : {}) }, zones: source.zones.map((f) => ({ file: path.resolve(f) })) };
+    baseDir = process.cwd();
+  }
+  // Validate as written first: every error at once, zone-file errors with their file and line.
+  const asWritten = validateRaw(raw, baseDir, file);
+  if (!asWritten.ok) return asWritten;
+  const { bootstrap, declarative } = splitConfig(raw);
+  const inlined = inlineZoneFiles(declarative, baseDir);
+  if (!inlined.ok) return inlined;
+  return { ok: true, value: { raw: mergeConfig(bootstrap, inlined.value), bootstrap, declarative: inlined.value, baseDir, file } };
 }
 
-interface WorkerMessage { type: 'ready' | 'loaded' | 'load-failed' | 'persist'; generation: number; errors?: string; records?: PersistRecord[] }
+/** Read and fully validate a source (for `check`, `explain` and start-up). */
+export function loadSource(source: ConfigSource): Result<LoadedConfig> {
+  const src = readSource(source);
+  if (!src.ok) return src;
+  const v = validateRaw(src.value.raw, src.value.baseDir, src.value.file);
+  return v.ok ? { ok: true, value: v.loaded } : { ok: false, errors: v.errors };
+}
+
+/**
+ * The configuration in force for a source: with a store, the current revision's declarative sections (the file's
+ * only when it changed since last applied); without, the file itself. Read-only: for `explain` and `export`.
+ */
+export function effectiveSource(source: ConfigSource): { ok: true; value: SourceConfig } | { ok: false; errors: ConfigError[] } {
+  const src = readSource(source);
+  if (!src.ok) return src;
+  const v = validateRaw(src.value.raw, src.value.baseDir, src.value.file);
+  if (!v.ok) return { ok: false, errors: v.errors };
+  const dir = storeDir(v.loaded);
+  if (!dir || !fs.existsSync(path.join(dir, STORE_FILE))) return src;
+  const store = openStore(dir, { readonly: true });
+  try {
+    const cur = store.currentRevision();
+    const lastFile = store.lastRevisionFrom('file');
+    // The file wins when it changed since it was last applied (the same precedence the server uses at start).
+    if (!cur || (lastFile && lastFile.hash !== declarativeHash(src.value.declarative))) return src;
+    return { ok: true, value: { ...src.value, declarative: cur.config, raw: mergeConfig(src.value.bootstrap, cur.config) } };
+  } finally {
+    store.close();
+  }
+}
+
+interface WorkerMessage { type: 'hello' | 'ready' | 'loaded' | 'load-failed' | 'persist' | 'metrics'; generation: number; errors?: string; records?: PersistRecord[]; delta?: CounterDelta }
+/** What a worker is given to build its snapshot from: the effective configuration, zone files already inlined. */
+interface LoadMessage { type: 'load'; generation: number; raw: RawConfig; baseDir: string; file: string | null }
 type PrimaryMessage =
-  | { type: 'load'; generation: number }
+  | LoadMessage
   | { type: 'persist'; records: PersistRecord[] }
   | { type: 'health'; updates: MemberHealth[] }
   | { type: 'admin'; states: AdminRecord[] };
@@ -54,24 +121,63 @@ export function loadPersistedRecords(loaded: LoadedConfig, responder: Responder)
 
 const log = pino({ base: { pid: process.pid, role: cluster.isPrimary ? 'supervisor' : 'worker' } });
 
+// metrics: every worker ships its query-path counters once a second; the supervisor adds them up for GET /metrics.
+const METRICS_SHIP_MS = 1000;
+let metricsAggregator: MetricsAggregator | null = null;
+/** In a serving supervisor: the Prometheus metrics of all workers (and the dashboard's rate series); else null. */
+export function supervisorMetrics(): MetricsAggregator | null {
+  return metricsAggregator;
+}
+/** The Prometheus text exposition of a serving supervisor ('' elsewhere); content type: supervisorMetrics().contentType. */
+export async function metricsText(): Promise<string> {
+  return metricsAggregator ? metricsAggregator.metrics() : '';
+}
+
 export interface ServeFlags { workers?: number; pidFile?: string }
+
+/**
+ * What the supervisor offers the control plane (the REST API): the state, the configuration in force, and a mirror
+ * Responder — no sockets, same snapshot and same updates as the workers — for explain and persistence views.
+ */
+export interface SupervisorHandle {
+  readonly store: Store | null;
+  readonly revisions: Revisions | null;
+  readonly health: HealthService;
+  readonly mirror: Responder;
+  /** The configuration in force, as raw sections (bootstrap + declarative). */
+  raw(): RawConfig;
+  declarative(): Declarative;
+  loaded(): LoadedConfig;
+  /** A revision was committed (by the API): make it the one in force everywhere. */
+  revisionCommitted(): { ok: true } | { ok: false; errors: ConfigError[] };
+  /** Persistence records changed by the control plane (e.g. deleted): tell every worker and the store. */
+  persistenceChanged(records: PersistRecord[]): void;
+  workerCount(): number;
+  generation(): number;
+}
+
+/** Hooks other control-plane modules register on the supervisor (the API starts here). */
+export const supervisorHooks: Array<(sup: SupervisorHandle) => Promise<void> | void> = [];
 
 /** Entry for the `serve` command in the supervisor. Returns the process exit code when it stops. */
 export async function serve(source: ConfigSource, flags: ServeFlags): Promise<number> {
-  if (!cluster.isPrimary) return runWorker(source);
-  const first = loadAndCompile(source, 1);
-  if (!first.ok) {
-    process.stderr.write(`waymark: configuration has errors:\n${formatErrors(first.errors)}\n`);
+  if (!cluster.isPrimary) return runWorker();
+  const src = readSource(source);
+  const checked = src.ok ? validateRaw(src.value.raw, src.value.baseDir, src.value.file) : src;
+  if (!src.ok || !checked.ok) {
+    process.stderr.write(`waymark: configuration has errors:\n${formatErrors(!src.ok ? src.errors : (checked as { errors: ConfigError[] }).errors)}\n`);
     return 1;
   }
-  const server = first.value.config.server;
+  let source0 = src.value;
+  const server = checked.loaded.config.server;
   const workers = flags.workers ?? server.workers;
   const pidFile = flags.pidFile ?? server.pidFile;
-  if (pidFile) fs.writeFileSync(pidFile, `${process.pid}\n`);
   // The supervisor is the single writer of the store; workers send it their changes in batches.
-  const dir = storeDir(first.value);
+  const dir = storeDir(checked.loaded);
   let store: Store | null = null;
   let writer: PersistenceWriter | null = null;
+  let revisions: Revisions | null = null;
+  let declarative = source0.declarative;
   if (dir) {
     try {
       store = openStore(dir);
@@ -82,15 +188,37 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     writer = new PersistenceWriter(store, { onError: (err) => log.error({ err: err.message }, 'persistence write failed; will retry') });
     const purge = setInterval(() => { try { store?.purgeExpired(Date.now()); } catch (e) { log.error({ err: (e as Error).message }, 'purge failed'); } }, 60_000);
     purge.unref();
+    revisions = new Revisions(store, source0.bootstrap, source0.baseDir);
+    const r = revisions.fromFile(source0.declarative, 'file');
+    if (!r.ok) {
+      process.stderr.write(`waymark: configuration has errors:\n${formatErrors(r.errors)}\n`);
+      return 1;
+    }
+    if (r.changed) log.info({ revision: r.revision.id }, 'configuration file applied as a new revision');
+    declarative = r.revision.config;
   }
+  let raw = mergeConfig(source0.bootstrap, declarative);
+  let current = validateRaw(raw, source0.baseDir, source0.file);
+  if (!current.ok) {
+    process.stderr.write(`waymark: the current revision does not compile:\n${formatErrors(current.errors)}\n`);
+    return 1;
+  }
+  if (pidFile) fs.writeFileSync(pidFile, `${process.pid}\n`);
+  let loaded = current.loaded;
+  let generation = 1;
   const broadcast = (msg: PrimaryMessage): void => {
     for (const w of Object.values(cluster.workers ?? {})) if (w?.isConnected()) w.send(msg);
   };
+  const loadMessage = (): LoadMessage => ({ type: 'load', generation, raw, baseDir: source0.baseDir, file: source0.file });
+  const firstSnapshot = compileSnapshot(loaded, generation);
+  if (!firstSnapshot.ok) return 1; // validated above
+  const mirror = new Responder(firstSnapshot.value, loaded.config.server.udpPayload, loaded.config.persistence.maxRecords);
+  loadPersistedRecords(loaded, mirror);
   // Health: probes run here (and in joined probers), never in workers; workers get verdicts as they change.
-  const health = new HealthService(first.value.config, {
+  const health = new HealthService(loaded.config, {
     store,
-    onHealth: (updates) => broadcast({ type: 'health', updates }),
-    onAdmin: (states) => broadcast({ type: 'admin', states }),
+    onHealth: (updates) => { mirror.engine?.applyHealth(updates); broadcast({ type: 'health', updates }); },
+    onAdmin: (states) => { mirror.engine?.applyAdmin(states); broadcast({ type: 'admin', states }); },
     log: (level, fields, msg) => log[level](fields, msg),
   });
   try {
@@ -99,21 +227,49 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     process.stderr.write(`waymark: health: ${(e as Error).message}\n`);
     return 1;
   }
+
+  /** Make `raw` the configuration in force: validate, then every worker and the mirror swap snapshots. */
+  const putInForce = (nextRaw: RawConfig): { ok: true } | { ok: false; errors: ConfigError[] } => {
+    const v = validateRaw(nextRaw, source0.baseDir, source0.file);
+    if (!v.ok) return v;
+    const snap = compileSnapshot(v.loaded, generation + 1);
+    if (!snap.ok) return snap;
+    generation++;
+    raw = nextRaw;
+    loaded = v.loaded;
+    mirror.setSnapshot(snap.value);
+    mirror.engine?.applyHealth(health.health());
+    mirror.engine?.applyAdmin(health.admin());
+    health.reload(v.loaded.config);
+    broadcast(loadMessage());
+    return { ok: true };
+  };
+
   // Every worker accepts on the shared sockets itself, rather than the supervisor handing out connections.
   cluster.schedulingPolicy = cluster.SCHED_NONE;
   cluster.setupPrimary({ serialization: 'json' });
-  let generation = 1;
   let stopping = false;
   const ready = new Set<number>();
   let announced = false;
   const recentDeaths: number[] = [];
+  // metrics
+  const metrics = new MetricsAggregator();
+  metrics.setSources({ health: () => health, workers: () => ready.size });
+  metricsAggregator = metrics;
 
   const fork = (): void => {
-    const w = cluster.fork({ WAYMARK_WORKER_SOURCE: JSON.stringify(source), WAYMARK_GENERATION: String(generation) });
+    const w = cluster.fork();
     w.on('message', (m: WorkerMessage) => onWorkerMessage(w, m));
   };
   const onWorkerMessage = (w: Worker, m: WorkerMessage): void => {
-    if (m.type === 'ready') {
+    if (m.type === 'metrics') { // metrics
+      if (m.delta) metrics.add(m.delta);
+      return;
+    }
+    if (m.type === 'hello') {
+      // The worker is listening for messages now (earlier ones would be lost): give it its configuration.
+      w.send(loadMessage());
+    } else if (m.type === 'ready') {
       ready.add(w.id);
       w.send({ type: 'health', updates: health.health() } satisfies PrimaryMessage);
       w.send({ type: 'admin', states: health.admin() } satisfies PrimaryMessage);
@@ -123,6 +279,7 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
       }
     } else if (m.type === 'persist' && m.records) {
       writer?.push(m.records);
+      mirror.engine?.applyRecords(m.records);
       const relay: PrimaryMessage = { type: 'persist', records: m.records };
       for (const other of Object.values(cluster.workers ?? {})) if (other && other.id !== w.id && other.isConnected()) other.send(relay);
     } else if (m.type === 'loaded') {
@@ -148,17 +305,88 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   for (let i = 0; i < workers; i++) fork();
 
   const reload = (): void => {
-    const next = loadAndCompile(source, generation + 1);
+    const next = readSource(source);
     if (!next.ok) {
       log.error({ errors: formatErrors(next.errors) }, 'reload rejected: configuration has errors; still serving the previous one');
       return;
     }
-    generation++;
-    health.reload(next.value.config);
-    broadcast({ type: 'load', generation });
+    let nextDeclarative = next.value.declarative;
+    if (revisions) {
+      revisions.setBootstrap(next.value.bootstrap);
+      const r = revisions.fromFile(next.value.declarative, 'file');
+      if (!r.ok) {
+        log.error({ errors: formatErrors(r.errors) }, 'reload rejected: configuration has errors; still serving the previous one');
+        return;
+      }
+      nextDeclarative = r.revision.config;
+    }
+    const prev = source0;
+    source0 = next.value;
+    const res = putInForce(mergeConfig(next.value.bootstrap, nextDeclarative));
+    if (!res.ok) {
+      source0 = prev;
+      log.error({ errors: formatErrors(res.errors) }, 'reload rejected: configuration has errors; still serving the previous one');
+      return;
+    }
+    inForce = revisions?.current()?.id ?? inForce;
     log.info({ generation }, 'reload accepted');
   };
   process.on('SIGHUP', reload);
+
+  // Revisions committed by another process (`waymark apply`, `waymark rollback` without a server, another node)
+  // come into force here within a poll (C2: every change reaches every worker within a second).
+  let inForce = revisions?.current()?.id ?? 0;
+  if (store && revisions) {
+    let version = store.dataVersion();
+    const poll = setInterval(() => {
+      try {
+        const v = store!.dataVersion();
+        if (v === version) return;
+        version = v;
+        const cur = revisions!.current();
+        if (!cur || cur.id === inForce) return;
+        const res = putInForce(mergeConfig(source0.bootstrap, cur.config));
+        if (res.ok) { inForce = cur.id; log.info({ revision: cur.id, generation }, 'revision in force'); }
+        else log.error({ revision: cur.id, errors: formatErrors(res.errors) }, 'revision does not compile; still serving the previous one');
+      } catch (e) {
+        log.error({ err: (e as Error).message }, 'reading revisions failed');
+      }
+    }, 250);
+    poll.unref();
+  }
+
+  const handle: SupervisorHandle = {
+    store, revisions, health, mirror,
+    raw: () => raw,
+    declarative: () => splitConfig(raw).declarative,
+    loaded: () => loaded,
+    revisionCommitted: () => {
+      const eff = revisions?.effective();
+      if (!eff) return { ok: false, errors: [{ path: 'store', message: 'no store configured' }] };
+      const res = putInForce(eff);
+      if (res.ok) {
+        inForce = revisions!.current()?.id ?? inForce;
+        log.info({ generation, revision: inForce }, 'revision in force');
+      }
+      return res;
+    },
+    persistenceChanged: (records) => {
+      writer?.push(records);
+      mirror.engine?.applyRecords(records);
+      broadcast({ type: 'persist', records });
+    },
+    workerCount: () => Object.keys(cluster.workers ?? {}).length,
+    generation: () => generation,
+  };
+  for (const hook of supervisorHooks) {
+    try {
+      await hook(handle);
+    } catch (e) {
+      process.stderr.write(`waymark: ${(e as Error).message}\n`);
+      for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGTERM');
+      return 1;
+    }
+  }
 
   return new Promise<number>((resolve) => {
     const stop = (signal: string): void => {
@@ -186,38 +414,43 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   });
 }
 
-function loadAndCompile(source: ConfigSource, generation: number): Result<LoadedConfig> {
-  const loaded = loadSource(source);
-  if (!loaded.ok) return loaded;
-  const compiled = compileSnapshot(loaded.value, generation);
-  if (!compiled.ok) return compiled;
-  return loaded;
-}
-
-async function runWorker(source: ConfigSource): Promise<number> {
-  const loaded = loadSource(source);
-  if (!loaded.ok) {
-    log.error({ errors: formatErrors(loaded.errors) }, 'worker could not load configuration');
+/** A worker: waits for its configuration from the supervisor, then serves; later loads swap the snapshot. */
+async function runWorker(): Promise<number> {
+  const first = await new Promise<LoadMessage>((resolve) => {
+    const onMessage = (m: PrimaryMessage): void => {
+      if (m.type !== 'load') return;
+      process.off('message', onMessage);
+      resolve(m);
+    };
+    process.on('message', onMessage);
+    process.send?.({ type: 'hello', generation: 0 } satisfies WorkerMessage);
+  });
+  const v = validateRaw(first.raw, first.baseDir, first.file);
+  const compiled = v.ok ? compileSnapshot(v.loaded, first.generation) : v;
+  if (!v.ok || !compiled.ok) {
+    log.error({ errors: formatErrors(!v.ok ? v.errors : (compiled as { errors: ConfigError[] }).errors) }, 'worker could not compile its configuration');
     return 1;
   }
-  let generation = Number(process.env.WAYMARK_GENERATION ?? '1');
-  const compiled = compileSnapshot(loaded.value, generation);
-  if (!compiled.ok) {
-    log.error({ errors: formatErrors(compiled.errors) }, 'worker could not compile configuration');
-    return 1;
-  }
-  const s = loaded.value.config.server;
+  let generation = first.generation;
+  const s = v.loaded.config.server;
   const server = await DnsServer.start(compiled.value, {
-    listen: s.listen, udpPayload: s.udpPayload, rrl: s.rrl, exclusive: false, maxPersistenceRecords: loaded.value.config.persistence.maxRecords,
+    listen: s.listen, udpPayload: s.udpPayload, rrl: s.rrl, exclusive: false, maxPersistenceRecords: v.loaded.config.persistence.maxRecords,
     tcp: { idleTimeoutMs: s.tcp.idleTimeout, maxConnections: s.tcp.maxConnections, maxQueriesPerConnection: s.tcp.maxQueriesPerConnection },
   });
-  loadPersistedRecords(loaded.value, server.responder);
+  loadPersistedRecords(v.loaded, server.responder);
   const syncPersistence = (done?: () => void): void => {
     const records = server.responder.engine?.drainRecords() ?? [];
     if (records.length > 0 && process.connected) process.send?.({ type: 'persist', generation, records } satisfies WorkerMessage, undefined, {}, () => done?.());
     else done?.();
   };
   setInterval(() => syncPersistence(), PERSIST_SYNC_MS).unref();
+  // metrics: the query path's counters go to the supervisor as deltas; the query log writes through pino.
+  const queryLogSink = (line: object): void => log.info(line, 'query');
+  server.responder.metrics.rrl = server.rrl?.stats ?? null;
+  server.responder.queryLog.configure(v.loaded.config.queryLog, queryLogSink);
+  setInterval(() => {
+    if (process.connected) process.send?.({ type: 'metrics', generation, delta: server.responder.metrics.snapshotAndReset() } satisfies WorkerMessage);
+  }, METRICS_SHIP_MS).unref();
   process.on('message', (m: PrimaryMessage) => {
     if (m.type === 'persist') {
       server.responder.engine?.applyRecords(m.records);
@@ -232,14 +465,17 @@ async function runWorker(source: ConfigSource): Promise<number> {
       return;
     }
     if (m.type !== 'load') return;
-    const next = loadSource(source);
-    const snap = next.ok ? compileSnapshot(next.value, m.generation) : next;
+    const next = validateRaw(m.raw, m.baseDir, m.file);
+    const snap = next.ok ? compileSnapshot(next.loaded, m.generation) : next;
     if (!snap.ok) {
       process.send?.({ type: 'load-failed', generation: m.generation, errors: formatErrors(snap.errors) } satisfies WorkerMessage);
       return;
     }
+    // Changes persistence made under the old snapshot are described with its names: send them first.
+    syncPersistence();
     generation = m.generation;
     server.swap(snap.value);
+    if (next.ok) server.responder.queryLog.configure(next.loaded.config.queryLog, queryLogSink); // metrics
     process.send?.({ type: 'loaded', generation } satisfies WorkerMessage);
   });
   process.send?.({ type: 'ready', generation } satisfies WorkerMessage);
@@ -247,10 +483,4 @@ async function runWorker(source: ConfigSource): Promise<number> {
     process.on('SIGTERM', () => syncPersistence(() => { void server.close().then(() => resolve(0)); }));
     process.on('disconnect', () => { void server.close().then(() => resolve(0)); });
   });
-}
-
-/** In a worker: the source the supervisor passed down. */
-export function workerSource(): ConfigSource | undefined {
-  const raw = process.env.WAYMARK_WORKER_SOURCE;
-  return raw ? (JSON.parse(raw) as ConfigSource) : undefined;
 }

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { configSchema, issuesToErrors, type Config, type ConfigError, type ZoneConfig } from './schema.js';
-import { loadZoneFile } from '../dns/zonefile.js';
+import { loadZoneFile, parseZoneText } from '../dns/zonefile.js';
 import { tokenizeRdata, parseRdata, resolveName } from '../dns/rdata-text.js';
 import { compileZone, type Zone } from '../dns/zone.js';
 import { Snapshot } from '../answer/snapshot.js';
@@ -83,6 +83,12 @@ function loadZone(zc: ZoneConfig, i: number, baseDir: string, errors: ConfigErro
     source = zc.file;
     const parsed = loadZoneFile(full, { origin, defaultTtl: zc.ttl });
     for (const e of parsed.errors) errors.push({ path: `${zc.file}:${e.line}`, message: e.message });
+    if (parsed.errors.length > 0) return undefined;
+    origin = parsed.origin;
+    records.push(...parsed.records);
+  } else if (zc.text !== undefined) {
+    const parsed = parseZoneText(zc.text, { file: `${at}.text`, origin, defaultTtl: zc.ttl });
+    for (const e of parsed.errors) errors.push({ path: `${at}.text:${e.line}`, message: e.message });
     if (parsed.errors.length > 0) return undefined;
     origin = parsed.origin;
     records.push(...parsed.records);

@@ -82,6 +82,8 @@ export const zoneSchema = z.object({
   /** Optional when `file` is given: the file's $ORIGIN or SOA owner is used. */
   origin: z.string().min(1).optional(),
   file: z.string().optional(),
+  /** The zone as master-file text inline (what revisions and `waymark export` use instead of a file path). */
+  text: z.string().optional(),
   ttl: ttl.default(300),
   soa: z.object({
     mname: z.string().optional(),
@@ -95,7 +97,9 @@ export const zoneSchema = z.object({
   }).strict().optional(),
   ns: z.array(z.string()).optional(),
   records: z.array(recordSchema).default([]),
-}).strict().refine((zc) => zc.origin !== undefined || zc.file !== undefined, { message: 'give origin (or a file whose $ORIGIN or SOA names it)' });
+}).strict()
+  .refine((zc) => zc.origin !== undefined || zc.file !== undefined || zc.text !== undefined, { message: 'give origin (or a file or text whose $ORIGIN or SOA names it)' })
+  .refine((zc) => !(zc.file !== undefined && zc.text !== undefined), { message: 'give file or text, not both' });
 
 const metricsSchema = z.object({
   'packet-rate': z.number().min(0).optional(),
@@ -246,6 +250,10 @@ export const configSchema = z.object({
   persistence: z.object({ maxRecords: z.number().int().min(1000).max(50_000_000).default(1_000_000) }).strict().default({ maxRecords: 1_000_000 }),
   /** The embedded database directory (SQLite); relative to the config file. Without it, state lives in memory only. */
   store: z.object({ path: z.string().min(1) }).strict().optional(),
+  /** The REST API and dashboard (needs store:, where configuration revisions, tokens and the audit log live). */
+  api: z.object({ listen: listen }).strict().optional(),
+  /** Query log (SPEC C3): one JSON line for a `sample` fraction of the queries of these policy names. */
+  queryLog: z.object({ names: z.array(z.string().min(1)).min(1), sample: z.number().min(0).max(1).default(1) }).strict().optional(),
 }).strict();
 
 export type Config = z.infer<typeof configSchema>;

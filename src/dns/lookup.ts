@@ -38,8 +38,11 @@ export class Resolution {
   readonly additional = new Section();
   /** ECS scope prefix length to return (RFC 7871 §7.2.1): non-zero only when the answer depended on the subnet. */
   ecsScope = 0;
+  /** The served zone holding the question name (metrics); null when none does (REFUSED) or nothing was looked up. */
+  zone: Zone | null = null;
   reset(): void {
     this.rcode = 0;
+    this.zone = null;
     this.ecsScope = 0;
     this.aa = false;
     this.referral = false;
@@ -130,6 +133,7 @@ export function resolve(snapshot: Snapshot, q: QuestionName, qtype: number, res:
   res.reset();
   const exact = snapshot.find(q.buf, q.off, q.end);
   if (exact !== null) {
+    res.zone = exact.zone;
     const cut = exact.cut;
     if (cut !== null && !(cut === exact && qtype === TYPE.DS)) {
       referral(res, cut);
@@ -148,6 +152,7 @@ export function resolve(snapshot: Snapshot, q: QuestionName, qtype: number, res:
   for (let i = 1; i < q.labelCount; i++) {
     const enc = snapshot.find(q.buf, q.off + q.labelOffs[i]!, q.end);
     if (enc === null) continue;
+    res.zone = enc.zone;
     if (enc.cut !== null) {
       referral(res, enc.cut);
       return true;

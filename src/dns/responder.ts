@@ -8,6 +8,8 @@ import { RCODE } from '../wire/types.js';
 import { resolve, Resolution } from './lookup.js';
 import type { Snapshot } from '../answer/snapshot.js';
 import { AnswerEngine } from '../answer/engine.js';
+import { QueryCounters } from '../metrics/counters.js';
+import { QueryLog } from '../metrics/query-log.js';
 
 export const TRANSPORT_UDP = 0;
 export const TRANSPORT_TCP = 1;
@@ -37,6 +39,10 @@ export class Responder {
   private readonly res = new Resolution();
   private readonly info: GeneralInfo = { qnameText: null, packetSafe: true, early: false };
   readonly counters: ResponderCounters = { queries: 0, fast: 0, general: 0, dropped: 0, early: 0, errors: 0, rcodes: new Uint32Array(32) };
+  /** Metrics (SPEC C3): responses by zone/qtype/rcode/name, decisions, latency; shipped as deltas by the worker. */
+  readonly metrics = new QueryCounters(this.counters);
+  /** The opt-in, sampled query log of listed policy names. */
+  readonly queryLog = new QueryLog();
 
   /** The answer engine for policy names (null while the snapshot has no policy). Per worker: it holds live state. */
   engine: AnswerEngine | null = null;
@@ -51,10 +57,14 @@ export class Responder {
   /** Swap in a new snapshot (one assignment for the query path); the engine carries live state across. */
   setSnapshot(snapshot: Snapshot): void {
     const policy = snapshot.policy;
+    this.metrics.setSnapshot(snapshot);
     if (policy !== null) {
-      if (this.engine === null) this.engine = new AnswerEngine(policy, this.maxPersistenceRecords);
-      else this.engine.swap(policy);
+      if (this.engine === null) {
+        this.engine = new AnswerEngine(policy, this.maxPersistenceRecords);
+        this.engine.tally = this.metrics.tally;
+      } else this.engine.swap(policy);
     }
+    this.queryLog.setSnapshot(snapshot);
     this.snapshot = snapshot;
   }
 
@@ -69,14 +79,27 @@ export class Responder {
    * Catches everything: a bug on an odd packet costs that packet a SERVFAIL-free drop, never the process.
    */
   respond(msg: Buffer, transport: number, client = ''): number {
+    const start = performance.now();
     this.counters.queries++;
+    let len: number;
     try {
+      this.res.zone = null;
       this.engine?.setClient(client, this.q);
-      return this.respondUnsafe(msg, transport);
+      len = this.respondUnsafe(msg, transport);
     } catch {
       this.counters.errors++;
       return -1;
     }
+    if (len >= 0) {
+      // Metrics: allocation-free counting; the query log only for flagged policy names.
+      const engine = this.engine;
+      const name = engine !== null ? engine.lastName : -1;
+      this.metrics.count(this.res.zone, this.q.qtype, this.lastRcode, name, performance.now() - start);
+      if (name >= 0 && this.queryLog.enabled && this.queryLog.flags[name] === 1) {
+        this.queryLog.maybeLog(client, name, this.q.qtype, this.lastRcode, this.res, engine!.lastPoolDecision, engine!.lastMemberDecision);
+      }
+    }
+    return len;
   }
 
   private respondUnsafe(msg: Buffer, transport: number): number {

@@ -4,8 +4,8 @@
 // is in loadZoneFile; parsing never throws and reports every problem with its file and line, then keeps going.
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute as isAbsolutePath, join } from 'node:path';
-import type { SoaData, ZoneRecord } from '../wire/rdata.js';
-import { TYPE, typeNumber } from '../wire/types.js';
+import type { SoaData, ZoneRecord, RData, MxData, SrvData, CaaData } from '../wire/rdata.js';
+import { TYPE, typeNumber, typeName } from '../wire/types.js';
 import { canonicalName, isAtOrBelow, NameError, normalizeName } from '../wire/name.js';
 import { parseRdata, parseTtl, readToken, resolveName, unescapeText, type Token } from './rdata-text.js';
 
@@ -394,4 +394,49 @@ export function loadZoneFile(path: string, opts: { origin?: string; defaultTtl?:
     return { origin, records: [], errors: [{ file: path, line: 0, message }] };
   }
   return parseZoneText(text, { file: path, ...opts, readInclude: (p) => readFileSync(p, 'utf8') });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Rendering: records back to master-file text (revisions store zones self-contained; `waymark export` prints them).
+
+function quoteText(b: Buffer): string {
+  let s = '"';
+  for (const c of b) {
+    if (c === 0x22 || c === 0x5c) s += `\\${String.fromCharCode(c)}`;
+    else if (c < 0x20 || c > 0x7e) s += `\\${String(c).padStart(3, '0')}`;
+    else s += String.fromCharCode(c);
+  }
+  return `${s}"`;
+}
+
+const abs = (name: string): string => (name === '.' ? '.' : `${name}.`);
+
+/** Presentation form of one record's data (RFC 1035 §5.1; RFC 3597 for types without a typed form). */
+export function rdataToText(type: number, data: RData): string {
+  switch (type) {
+    case TYPE.A: case TYPE.AAAA: return data as string;
+    case TYPE.NS: case TYPE.CNAME: case TYPE.PTR: return abs(data as string);
+    case TYPE.MX: { const d = data as MxData; return `${d.preference} ${abs(d.exchange)}`; }
+    case TYPE.SRV: { const d = data as SrvData; return `${d.priority} ${d.weight} ${d.port} ${abs(d.target)}`; }
+    case TYPE.TXT: return (data as Buffer[]).map(quoteText).join(' ');
+    case TYPE.CAA: { const d = data as CaaData; return `${d.flags} ${d.tag} ${quoteText(Buffer.from(d.value))}`; }
+    case TYPE.SOA: {
+      const d = data as SoaData;
+      return `${abs(d.mname)} ${abs(d.rname)} ${d.serial} ${d.refresh} ${d.retry} ${d.expire} ${d.minimum}`;
+    }
+    default: {
+      const b = data as Buffer;
+      return `\\# ${b.length}${b.length ? ` ${b.toString('hex')}` : ''}`;
+    }
+  }
+}
+
+/** A whole zone as master-file text that parseZoneText reads back to the same records. */
+export function renderZone(origin: string, records: readonly ZoneRecord[]): string {
+  const lines = [`$ORIGIN ${abs(origin)}`];
+  const soa = records.filter((r) => r.type === TYPE.SOA);
+  for (const r of [...soa, ...records.filter((x) => x.type !== TYPE.SOA)]) {
+    lines.push(`${abs(r.name)} ${r.ttl} IN ${typeName(r.type)} ${rdataToText(r.type, r.data)}`);
+  }
+  return `${lines.join('\n')}\n`;
 }

@@ -23,11 +23,44 @@ export interface Store {
   setAdmin(record: AdminRecord): void;
   /** Changes whenever another connection commits: a cheap way to notice writes by the CLI or other nodes. */
   dataVersion(): number;
+  /** Configuration revisions (the newest is current). addRevision is durable when it returns. */
+  currentRevision(): RevisionRecord | null;
+  lastRevisionFrom(source: RevisionRecord['source']): RevisionRecord | null;
+  revision(id: number): RevisionRecord | null;
+  listRevisions(limit: number, beforeId?: number): RevisionMeta[];
+  addRevision(r: Omit<RevisionRecord, 'id'>, audit: Omit<AuditRecord, 'id' | 'after'> & { after?: unknown }): RevisionRecord;
+  /** Tokens. */
+  addToken(t: Omit<TokenRecord, 'id' | 'revokedAt'>): TokenRecord;
+  tokenByHash(hash: string): TokenRecord | null;
+  listTokens(): TokenRecord[];
+  revokeToken(id: number, at: number): boolean;
+  /** The audit log, newest first. */
+  addAudit(a: Omit<AuditRecord, 'id'>): void;
+  listAudit(limit: number, beforeId?: number, target?: string): AuditRecord[];
   close(): void;
 }
 
 /** An operator's forced state for one member. */
 export interface AdminRecord { pool: string; member: string; state: 'auto' | 'up' | 'down' | 'drain'; by: string; at: number }
+
+/** One configuration revision: the declarative sections as a whole (SPEC C2). The newest is in force. */
+export interface RevisionRecord {
+  id: number;
+  at: number;
+  author: string;
+  /** file: the YAML file changed; api: an API write; rollback: a copy of an older revision; apply: `waymark apply`. */
+  source: 'file' | 'api' | 'rollback' | 'apply';
+  comment: string;
+  hash: string;
+  config: Record<string, unknown>;
+}
+export type RevisionMeta = Omit<RevisionRecord, 'config'>;
+
+/** An API token; only its SHA-256 is stored. */
+export interface TokenRecord { id: number; name: string; role: 'read' | 'operator' | 'admin'; hash: string; createdAt: number; createdBy: string; revokedAt: number | null }
+
+/** One audited change: who, when, what, before and after (SPEC C3). */
+export interface AuditRecord { id: number; at: number; actor: string; action: string; target: string; before: unknown; after: unknown }
 
 export type StoreErrorCode = 'STORE_DIR' | 'STORE_OPEN' | 'STORE_SCHEMA' | 'STORE_DRIVER' | 'STORE_CLOSED';
 
@@ -107,6 +140,34 @@ const MIGRATIONS: readonly string[] = [
      at     INTEGER NOT NULL,
      PRIMARY KEY (pool, member)
    ) WITHOUT ROWID;`,
+  `CREATE TABLE revision (
+     id      INTEGER PRIMARY KEY AUTOINCREMENT,
+     at      INTEGER NOT NULL,
+     author  TEXT    NOT NULL,
+     source  TEXT    NOT NULL,
+     comment TEXT    NOT NULL,
+     hash    TEXT    NOT NULL,
+     config  TEXT    NOT NULL
+   );
+   CREATE TABLE token (
+     id         INTEGER PRIMARY KEY AUTOINCREMENT,
+     name       TEXT    NOT NULL,
+     role       TEXT    NOT NULL CHECK (role IN ('read', 'operator', 'admin')),
+     hash       TEXT    NOT NULL UNIQUE,
+     created_at INTEGER NOT NULL,
+     created_by TEXT    NOT NULL,
+     revoked_at INTEGER
+   );
+   CREATE TABLE audit (
+     id     INTEGER PRIMARY KEY AUTOINCREMENT,
+     at     INTEGER NOT NULL,
+     actor  TEXT    NOT NULL,
+     action TEXT    NOT NULL,
+     target TEXT    NOT NULL,
+     before TEXT,
+     after  TEXT
+   );
+   CREATE INDEX audit_target ON audit (target, id);`,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
@@ -211,6 +272,86 @@ export class SqliteStore implements Store {
 
   dataVersion(): number {
     return Number(this.open().pragma('data_version', { simple: true }));
+  }
+
+  currentRevision(): RevisionRecord | null {
+    return this.revisionRow(this.open().prepare('SELECT * FROM revision ORDER BY id DESC LIMIT 1').get());
+  }
+
+  lastRevisionFrom(source: RevisionRecord['source']): RevisionRecord | null {
+    return this.revisionRow(this.open().prepare('SELECT * FROM revision WHERE source = ? ORDER BY id DESC LIMIT 1').get(source));
+  }
+
+  revision(id: number): RevisionRecord | null {
+    return this.revisionRow(this.open().prepare('SELECT * FROM revision WHERE id = ?').get(id));
+  }
+
+  listRevisions(limit: number, beforeId = Number.MAX_SAFE_INTEGER): RevisionMeta[] {
+    return this.open().prepare('SELECT id, at, author, source, comment, hash FROM revision WHERE id < ? ORDER BY id DESC LIMIT ?').all(beforeId, limit) as RevisionMeta[];
+  }
+
+  addRevision(r: Omit<RevisionRecord, 'id'>, audit: Omit<AuditRecord, 'id' | 'after'> & { after?: unknown }): RevisionRecord {
+    const db = this.writable();
+    let id = 0;
+    // The revision and its audit entry commit together: an acknowledged change is never without its record.
+    db.transaction(() => {
+      id = Number((db.prepare('INSERT INTO revision (at, author, source, comment, hash, config) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(r.at, r.author, r.source, r.comment, r.hash, JSON.stringify(r.config)) as RunResult & { lastInsertRowid: number | bigint }).lastInsertRowid);
+      db.prepare('INSERT INTO audit (at, actor, action, target, before, after) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(audit.at, audit.actor, audit.action, audit.target, JSON.stringify(audit.before ?? null), JSON.stringify(audit.after === undefined ? { revision: id } : { revision: id, value: audit.after }));
+    })();
+    return { ...r, id };
+  }
+
+  addToken(t: Omit<TokenRecord, 'id' | 'revokedAt'>): TokenRecord {
+    const res = this.writable().prepare('INSERT INTO token (name, role, hash, created_at, created_by) VALUES (?, ?, ?, ?, ?)')
+      .run(t.name, t.role, t.hash, t.createdAt, t.createdBy) as RunResult & { lastInsertRowid: number | bigint };
+    return { ...t, id: Number(res.lastInsertRowid), revokedAt: null };
+  }
+
+  tokenByHash(hash: string): TokenRecord | null {
+    return this.tokenRow(this.open().prepare('SELECT * FROM token WHERE hash = ?').get(hash));
+  }
+
+  listTokens(): TokenRecord[] {
+    return (this.open().prepare('SELECT * FROM token ORDER BY id').all() as unknown[]).map((r) => this.tokenRow(r)!);
+  }
+
+  revokeToken(id: number, at: number): boolean {
+    return this.writable().prepare('UPDATE token SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(at, id).changes === 1;
+  }
+
+  addAudit(a: Omit<AuditRecord, 'id'>): void {
+    this.writable().prepare('INSERT INTO audit (at, actor, action, target, before, after) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(a.at, a.actor, a.action, a.target, JSON.stringify(a.before ?? null), JSON.stringify(a.after ?? null));
+  }
+
+  listAudit(limit: number, beforeId = Number.MAX_SAFE_INTEGER, target?: string): AuditRecord[] {
+    const rows = (target === undefined
+      ? this.open().prepare('SELECT * FROM audit WHERE id < ? ORDER BY id DESC LIMIT ?').all(beforeId, limit)
+      : this.open().prepare('SELECT * FROM audit WHERE id < ? AND target = ? ORDER BY id DESC LIMIT ?').all(beforeId, target, limit)) as Array<Record<string, unknown>>;
+    return rows.map((r) => ({
+      id: r.id as number, at: r.at as number, actor: r.actor as string, action: r.action as string, target: r.target as string,
+      before: JSON.parse((r.before as string | null) ?? 'null'), after: JSON.parse((r.after as string | null) ?? 'null'),
+    }));
+  }
+
+  private writable(): Database {
+    const db = this.open();
+    if (this.readonly) throw new StoreError('STORE_OPEN', `${this.file}: opened read-only, cannot save`);
+    return db;
+  }
+
+  private revisionRow(row: unknown): RevisionRecord | null {
+    if (!row) return null;
+    const r = row as Record<string, unknown>;
+    return { id: r.id as number, at: r.at as number, author: r.author as string, source: r.source as RevisionRecord['source'], comment: r.comment as string, hash: r.hash as string, config: JSON.parse(r.config as string) as Record<string, unknown> };
+  }
+
+  private tokenRow(row: unknown): TokenRecord | null {
+    if (!row) return null;
+    const r = row as Record<string, unknown>;
+    return { id: r.id as number, name: r.name as string, role: r.role as TokenRecord['role'], hash: r.hash as string, createdAt: r.created_at as number, createdBy: r.created_by as string, revokedAt: (r.revoked_at as number | null) ?? null };
   }
 
   /** The journal mode SQLite reports ("wal" for a writable store). */
@@ -329,14 +470,14 @@ export class PersistenceWriter {
   /** Records written successfully. */
   written = 0;
 
-  private readonly store: Store;
+  private readonly store: Pick<Store, 'savePersistence'>;
   private readonly maxQueued: number;
   private readonly onError: (err: Error) => void;
   private queue = new Map<string, PersistRecord>();
   private timer: NodeJS.Timeout | null;
   private closed = false;
 
-  constructor(store: Store, opts: PersistenceWriterOptions = {}) {
+  constructor(store: Pick<Store, 'savePersistence'>, opts: PersistenceWriterOptions = {}) {
     const intervalMs = opts.intervalMs ?? 200;
     if (!(intervalMs > 0)) throw new RangeError(`persistence writer: intervalMs must be > 0, got ${intervalMs}`);
     this.store = store;

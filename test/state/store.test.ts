@@ -189,17 +189,12 @@ test('C2: the writer writes on its interval and on close; pushes after close are
 test('C2: a stuck database never grows the writer queue and errors reach the callback', () => {
   let failing = true;
   const saved: PersistRecord[][] = [];
-  const stuck: Store = {
-    loadPersistence: () => [],
+  // The writer's only dependency is savePersistence: a sink that fails on demand stands in for a locked database.
+  const stuck: Pick<Store, 'savePersistence'> = {
     savePersistence: (records) => {
       if (failing) throw new Error('database is locked');
       saved.push([...records]);
     },
-    purgeExpired: () => 0,
-    loadAdmin: () => [],
-    setAdmin: () => {},
-    dataVersion: () => 0,
-    close: () => {},
   };
   const errors: string[] = [];
   const writer = new PersistenceWriter(stuck, { intervalMs: 60_000, maxQueued: 100, onError: (e) => errors.push(e.message) });

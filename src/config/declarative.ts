@@ -1,0 +1,66 @@
+// The configuration split in two (SPEC C1/C2): bootstrap sections (server, api, store) come from the YAML file only;
+// declarative sections (zones, names, pools, monitors…) are what revisions hold and the API edits.
+// Owns: the split, making a declarative config self-contained (zone files inlined as master-file text), its
+// canonical hash, merging back, and YAML rendering for `waymark export`. No I/O beyond reading zone files.
+import crypto from 'node:crypto';
+import path from 'node:path';
+import YAML from 'yaml';
+import { loadZoneFile, renderZone } from '../dns/zonefile.js';
+import type { ConfigError } from './schema.js';
+
+export const BOOTSTRAP_KEYS = ['server', 'api', 'store'] as const;
+
+/** Declarative sections as written (plain JSON values). */
+export type Declarative = Record<string, unknown>;
+export type RawConfig = Record<string, unknown>;
+
+export function splitConfig(raw: RawConfig): { bootstrap: RawConfig; declarative: Declarative } {
+  const bootstrap: RawConfig = {};
+  const declarative: Declarative = {};
+  for (const [k, v] of Object.entries(raw)) {
+    if ((BOOTSTRAP_KEYS as readonly string[]).includes(k)) bootstrap[k] = v;
+    else declarative[k] = v;
+  }
+  return { bootstrap, declarative };
+}
+
+export function mergeConfig(bootstrap: RawConfig, declarative: Declarative): RawConfig {
+  return { ...bootstrap, ...declarative };
+}
+
+/**
+ * Replace every `file:` zone by its records as inline master-file text (includes expanded), so a revision does not
+ * depend on files that may change or vanish. Errors carry the file and line.
+ */
+export function inlineZoneFiles(d: Declarative, baseDir: string): { ok: true; value: Declarative } | { ok: false; errors: ConfigError[] } {
+  const zones = d.zones;
+  if (!Array.isArray(zones)) return { ok: true, value: d };
+  const errors: ConfigError[] = [];
+  const out = zones.map((z: unknown, i: number) => {
+    if (typeof z !== 'object' || z === null || typeof (z as { file?: unknown }).file !== 'string') return z;
+    const { file, ...rest } = z as { file: string; origin?: string; ttl?: number };
+    const parsed = loadZoneFile(path.resolve(baseDir, file), { origin: rest.origin, defaultTtl: rest.ttl });
+    for (const e of parsed.errors) errors.push({ path: `zones[${i}] ${file}:${e.line}`, message: e.message });
+    return { ...rest, origin: rest.origin ?? parsed.origin, text: renderZone(parsed.origin, parsed.records) };
+  });
+  if (errors.length > 0) return { ok: false, errors };
+  return { ok: true, value: { ...d, zones: out } };
+}
+
+/** JSON with object keys sorted, so equal configurations hash equally whatever the key order. */
+function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+export function declarativeHash(d: Declarative): string {
+  return crypto.createHash('sha256').update(canonicalJson(d)).digest('hex');
+}
+
+/** YAML for `waymark export`: long zone texts as block scalars so the output stays readable and re-appliable. */
+export function toYaml(raw: RawConfig): string {
+  return YAML.stringify(raw, { lineWidth: 0, blockQuote: 'literal' });
+}

@@ -1,0 +1,117 @@
+// Configuration revisions (SPEC C2): the store holds every declarative configuration that was ever in force; the
+// newest is current. Owns: turning the YAML file, `waymark apply`, API writes and rollbacks into validated revisions,
+// and the precedence rule between them. A proposal is compiled in full before it is committed, so a revision in
+// the store always compiles.
+import type { Store, RevisionRecord, RevisionMeta } from '../state/store.js';
+import { mergeConfig, declarativeHash, splitConfig, toYaml, type Declarative, type RawConfig } from './declarative.js';
+import { configSchema, issuesToErrors, type ConfigError } from './schema.js';
+import { loadZones, compileSnapshot, type LoadedConfig } from './load.js';
+
+export type Validated = { ok: true; loaded: LoadedConfig } | { ok: false; errors: ConfigError[] };
+
+/** Parse and compile a whole raw configuration (bootstrap + declarative) exactly as a worker will. */
+export function validateRaw(raw: RawConfig, baseDir: string, file: string | null): Validated {
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) return { ok: false, errors: issuesToErrors(parsed.error.issues) };
+  const loaded = loadZones(parsed.data, baseDir, file);
+  if (!loaded.ok) return { ok: false, errors: loaded.errors };
+  const snap = compileSnapshot(loaded.value, 0);
+  if (!snap.ok) return { ok: false, errors: snap.errors };
+  return { ok: true, loaded: loaded.value };
+}
+
+export type ProposeResult =
+  | { ok: true; revision: RevisionRecord; changed: boolean }
+  | { ok: false; status: 400 | 409 | 404; errors: ConfigError[] };
+
+export class Revisions {
+  constructor(private readonly store: Store, private bootstrap: RawConfig, private readonly baseDir: string) {}
+
+  setBootstrap(bootstrap: RawConfig): void {
+    this.bootstrap = bootstrap;
+  }
+
+  current(): RevisionRecord | null {
+    return this.store.currentRevision();
+  }
+
+  /** The configuration in force: bootstrap from the file, declarative sections from the current revision. */
+  effective(): RawConfig | null {
+    const cur = this.store.currentRevision();
+    return cur ? mergeConfig(this.bootstrap, cur.config) : null;
+  }
+
+  /**
+   * The YAML file's declarative sections. Precedence: the file wins when it CHANGED since it was last applied;
+   * otherwise the current revision (perhaps from the API) stays in force. So API edits survive restarts, and
+   * editing the file still works.
+   */
+  fromFile(d: Declarative, author: string): ProposeResult {
+    const hash = declarativeHash(d);
+    const last = this.store.lastRevisionFrom('file');
+    const cur = this.store.currentRevision();
+    if (cur && last && last.hash === hash) return { ok: true, revision: cur, changed: false };
+    if (cur && cur.hash === hash) return { ok: true, revision: cur, changed: false };
+    return this.propose(d, { author, source: 'file', comment: 'configuration file changed' });
+  }
+
+  /**
+   * Validate and commit a new declarative configuration. `ifMatch` (the revision id the writer based its change on)
+   * gives optimistic concurrency: a stale base → 409.
+   */
+  propose(d: Declarative, meta: { author: string; source: RevisionRecord['source']; comment: string; ifMatch?: number; action?: string; target?: string; before?: unknown; after?: unknown }): ProposeResult {
+    const cur = this.store.currentRevision();
+    if (meta.ifMatch !== undefined && (cur?.id ?? 0) !== meta.ifMatch) {
+      return { ok: false, status: 409, errors: [{ path: '(revision)', message: `the configuration changed: current revision is ${cur?.id ?? 0}, not ${meta.ifMatch}; reload and retry` }] };
+    }
+    const v = validateRaw(mergeConfig(this.bootstrap, d), this.baseDir, null);
+    if (!v.ok) return { ok: false, status: 400, errors: v.errors };
+    const hash = declarativeHash(d);
+    if (cur && cur.hash === hash && meta.source !== 'file') return { ok: true, revision: cur, changed: false };
+    const revision = this.store.addRevision(
+      { at: Date.now(), author: meta.author, source: meta.source, comment: meta.comment, hash, config: d },
+      { at: Date.now(), actor: meta.author, action: meta.action ?? `config.${meta.source}`, target: meta.target ?? 'config', before: meta.before !== undefined ? { revision: cur?.id ?? 0, value: meta.before } : cur ? { revision: cur.id } : null, after: meta.after },
+    );
+    return { ok: true, revision, changed: true };
+  }
+
+  /** A new revision equal to an older one. */
+  rollback(id: number, author: string, ifMatch?: number): ProposeResult {
+    const old = this.store.revision(id);
+    if (!old) return { ok: false, status: 404, errors: [{ path: 'revision', message: `no revision ${id}` }] };
+    return this.propose(old.config, { author, source: 'rollback', comment: `rollback to revision ${id}`, ifMatch, action: 'config.rollback', target: `revision/${id}` });
+  }
+
+  list(limit = 50, beforeId?: number): RevisionMeta[] {
+    return this.store.listRevisions(limit, beforeId);
+  }
+
+  get(id: number): RevisionRecord | null {
+    return this.store.revision(id);
+  }
+
+  /** A line diff of two revisions' YAML (unified-style, +/- lines): what an operator reads before a rollback. */
+  diff(fromId: number, toId: number): string | null {
+    const a = this.store.revision(fromId);
+    const b = this.store.revision(toId);
+    if (!a || !b) return null;
+    return lineDiff(toYaml(a.config).split('\n'), toYaml(b.config).split('\n'));
+  }
+}
+
+/** Longest-common-subsequence line diff; fine for configuration-sized texts. */
+export function lineDiff(a: string[], b: string[]): string {
+  const n = a.length;
+  const m = b.length;
+  const lcs: Uint32Array[] = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
+  for (let i = n - 1; i >= 0; i--) for (let j = m - 1; j >= 0; j--) lcs[i]![j] = a[i] === b[j] ? lcs[i + 1]![j + 1]! + 1 : Math.max(lcs[i + 1]![j]!, lcs[i]![j + 1]!);
+  const out: string[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < n || j < m) {
+    if (i < n && j < m && a[i] === b[j]) { out.push(`  ${a[i]}`); i++; j++; } else if (j < m && (i >= n || lcs[i]![j + 1]! >= lcs[i + 1]![j]!)) { out.push(`+ ${b[j]}`); j++; } else { out.push(`- ${a[i]}`); i++; }
+  }
+  return out.join('\n');
+}
+
+export { splitConfig };
