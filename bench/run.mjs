@@ -87,8 +87,7 @@ let server = null;
 const dnsperfs = new Set();
 let interrupted = false;
 
-function startServer(pin) {
-  const node = [process.execPath, 'dist/src/cli/main.js', 'serve', '--config', CONFIG, '--workers', '1'];
+function startServer(pin, node = [process.execPath, 'dist/src/cli/main.js', 'serve', '--config', CONFIG, '--workers', '1'], readyMark = '"msg":"ready"') {
   const [cmd, ...args] = pin.ok ? ['taskset', '-c', '0', ...node] : node;
   const proc = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   server = proc;
@@ -98,7 +97,7 @@ function startServer(pin) {
     const timer = setTimeout(() => reject(new Error(`server not ready after ${READY_TIMEOUT_MS} ms:\n${out}${err}`)), READY_TIMEOUT_MS);
     proc.stdout.on('data', (d) => {
       out += d.toString();
-      if (out.includes('"msg":"ready"')) { clearTimeout(timer); resolve(); }
+      if (out.includes(readyMark)) { clearTimeout(timer); resolve(); }
     });
     proc.stderr.on('data', (d) => { err += d.toString(); });
     proc.on('error', (e) => { clearTimeout(timer); reject(e); });
@@ -222,6 +221,17 @@ async function main() {
   }
   await stopServer();
 
+  // The yardstick: a minimal Node responder rotating 4 precomputed answers, same pinning and dnsperf settings.
+  await startServer(pin, [process.execPath, 'bench/baseline-responder.mjs', String(PORT)], 'baseline responder ready');
+  {
+    const name = 'baseline: minimal Node responder, 4 answers';
+    const file = path.join(OUT_DIR, 'queries-baseline.txt');
+    fs.writeFileSync(file, 'multi.bench.test A\n');
+    console.log(`running "${name}" for ${seconds}s ...`);
+    rows.push({ scenario: name, expect: 'NOERROR', ...(await runScenario(file, seconds, pin, 1)) });
+  }
+  await stopServer();
+
   console.log('');
   printTable(rows);
   // Ratios a scenario asks for (issue: a policy name must keep ≥ 0.75× the static name's QPS in the same run).
@@ -231,6 +241,9 @@ async function main() {
     const b = rows.find((r) => r.scenario === sc.ratioTo);
     if (a && b && b.qps > 0) ratios.push({ scenario: sc.name, versus: sc.ratioTo, ratio: a.qps / b.qps });
   }
+  const multi = rows.find((r) => r.scenario === '4-address A');
+  const base = rows.find((r) => r.scenario.startsWith('baseline'));
+  if (multi && base && base.qps > 0) ratios.push({ scenario: '4-address A', versus: base.scenario, ratio: multi.qps / base.qps });
   for (const r of ratios) console.log(`\n"${r.scenario}" / "${r.versus}" = ${r.ratio.toFixed(2)}`);
   const results = {
     date: new Date().toISOString(), seconds, clients: CLIENTS, outstanding: OUTSTANDING,
