@@ -143,8 +143,8 @@ export function addresses(r: Decoded): string[] {
 export interface SpawnedWaymark { proc: ChildProcess; stdout: string[]; stderr: string[]; stop(): Promise<number | null> }
 
 /** Run the real CLI; resolves once the supervisor logs "ready" (or rejects with its output). */
-export function spawnWaymark(args: string[], o: { cwd?: string; timeoutMs?: number } = {}): Promise<SpawnedWaymark> {
-  const proc = spawn(process.execPath, [CLI, ...args], { cwd: o.cwd ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnWaymark(args: string[], o: { cwd?: string; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<SpawnedWaymark> {
+  const proc = spawn(process.execPath, [CLI, ...args], { cwd: o.cwd ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: o.env ? { ...process.env, ...o.env } : process.env });
   const stdout: string[] = [];
   const stderr: string[] = [];
   const stop = (): Promise<number | null> => new Promise((resolve) => {
@@ -168,9 +168,9 @@ export function spawnWaymark(args: string[], o: { cwd?: string; timeoutMs?: numb
 }
 
 /** Run the CLI to completion. */
-export function runWaymark(args: string[], o: { cwd?: string } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runWaymark(args: string[], o: { cwd?: string; env?: Record<string, string> } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const proc = spawn(process.execPath, [CLI, ...args], { cwd: o.cwd ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [CLI, ...args], { cwd: o.cwd ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: o.env ? { ...process.env, ...o.env } : process.env });
     let stdout = '';
     let stderr = '';
     proc.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// The `waymark` command line: serve, check, reload.
+// The `waymark` command line: serve, check, reload, explain, member, prober; local state commands (token, apply,
+// export); the commands that talk to a running server through its API are registered from client.ts.
 // Owns: argument parsing and exit codes; each command's work lives in its own module.
 import cluster from 'node:cluster';
 import fs from 'node:fs';
@@ -12,7 +13,35 @@ import { memberKey } from '../answer/compile.js';
 import { compileSnapshot, parseConfigText, loadConfigFile } from '../config/load.js';
 import { Responder } from '../dns/responder.js';
 import { explain, formatExplanation } from '../answer/explain.js';
-import { formatErrors } from '../config/schema.js';
+import { formatErrors, type ConfigError } from '../config/schema.js';
+import path from 'node:path';
+import { supervisorHooks, readSource, effectiveSource } from './serve.js';
+import { newToken } from '../api/auth.js';
+import { registerApiCommands } from './client.js';
+import { Revisions, validateRaw } from '../config/revisions.js';
+import { toYaml } from '../config/declarative.js';
+
+// The REST API and dashboard start inside the serving supervisor when the configuration has `api:` (loaded only
+// then: workers and other commands never pay for fastify).
+supervisorHooks.push(async (sup) => {
+  const api = sup.loaded().config.api;
+  if (!api) return;
+  if (!sup.store) throw new Error('api: is configured without store: add store: { path: ./data } (tokens, revisions and the audit log live in the store)');
+  const { startApi } = await import('../api/server.js');
+  await startApi(sup, api.listen);
+});
+
+/** Who runs a local command, as recorded in the audit log. */
+const cliActor = (): string => `cli:${process.env.USER ?? os.userInfo().username}`;
+
+/** The store of a configuration file (for the local token commands). */
+function storeOf(config: string): ReturnType<typeof openStore> {
+  const loaded = loadConfigFile(config);
+  if (!loaded.ok) throw new Error(formatErrors(loaded.errors));
+  const dir = storeDir(loaded.value);
+  if (!dir) throw new Error(`${config} has no store: add store: { path: ./data } (tokens live in the store)`);
+  return openStore(dir);
+}
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -71,15 +100,17 @@ async function main(argv: string[]): Promise<number> {
     .addOption(new Option('-t, --type <type>', 'question type').choices(['A', 'AAAA']).default('A'))
     .option('--json', 'print JSON')
     .action((name: string, opts: { config: string; resolver: string; subnet?: string; type: 'A' | 'AAAA'; json?: boolean }) => {
-      const loaded = loadConfigFile(opts.config);
-      const compiled = loaded.ok ? compileSnapshot(loaded.value, 0) : loaded;
-      if (!compiled.ok) {
-        process.stderr.write(`${formatErrors(compiled.errors)}\n`);
+      // The configuration in force: the store's current revision (API edits included) when there is one.
+      const src = effectiveSource({ kind: 'file', file: opts.config });
+      const v = src.ok ? validateRaw(src.value.raw, src.value.baseDir, src.value.file) : src;
+      const compiled = v.ok ? compileSnapshot(v.loaded, 0) : v;
+      if (!v.ok || !compiled.ok) {
+        process.stderr.write(`${formatErrors(!v.ok ? v.errors : (compiled as { errors: ConfigError[] }).errors)}\n`);
         exitCode = 1;
         return;
       }
       const responder = new Responder(compiled.value, 1232);
-      if (loaded.ok) loadPersistedRecords(loaded.value, responder);
+      loadPersistedRecords(v.loaded, responder);
       const e = explain(responder, { name, type: opts.type, resolver: opts.resolver, subnet: opts.subnet });
       process.stdout.write(opts.json ? `${JSON.stringify(e, null, 2)}\n` : `${formatExplanation(e)}\n`);
     });
@@ -133,6 +164,98 @@ async function main(argv: string[]): Promise<number> {
       const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
       process.kill(pid, 'SIGHUP');
       process.stdout.write(`reload requested (pid ${pid})\n`);
+    });
+
+  registerApiCommands(program);
+
+  const token = program.command('token').description('API tokens, in the store of a configuration (no server needed)');
+  token.command('create')
+    .description('create a token with a role; it is printed once (only its SHA-256 is kept)')
+    .requiredOption('-c, --config <file>', 'YAML configuration file (its store: path is used)')
+    .addOption(new Option('--role <role>', 'what the token may do').choices(['read', 'operator', 'admin']).makeOptionMandatory())
+    .option('--name <name>', 'a name for the token (recorded in the audit log as who did what)')
+    .option('--json', 'print JSON')
+    .action((opts: { config: string; role: 'read' | 'operator' | 'admin'; name?: string; json?: boolean }) => {
+      const store = storeOf(opts.config);
+      try {
+        const { token: secret, hash } = newToken();
+        const t = store.addToken({ name: opts.name ?? `${process.env.USER ?? 'cli'}-${opts.role}`, role: opts.role, hash, createdAt: Date.now(), createdBy: cliActor() });
+        store.addAudit({ at: t.createdAt, actor: cliActor(), action: 'token.create', target: `tokens/${t.id}`, before: null, after: { id: t.id, name: t.name, role: t.role } });
+        if (opts.json) process.stdout.write(`${JSON.stringify({ id: t.id, name: t.name, role: t.role, token: secret }, null, 2)}\n`);
+        else {
+          process.stdout.write(`${secret}\n`);
+          process.stderr.write(`token ${t.id} "${t.name}" (${t.role}) created; it is shown only this once\n`);
+        }
+      } finally {
+        store.close();
+      }
+    });
+  token.command('list')
+    .description('list tokens (never their values)')
+    .requiredOption('-c, --config <file>', 'YAML configuration file')
+    .option('--json', 'print JSON')
+    .action((opts: { config: string; json?: boolean }) => {
+      const store = storeOf(opts.config);
+      try {
+        const tokens = store.listTokens().map(({ hash: _hash, ...t }) => t);
+        if (opts.json) process.stdout.write(`${JSON.stringify({ tokens }, null, 2)}\n`);
+        else for (const t of tokens) process.stdout.write(`${t.id}\t${t.name}\t${t.role}\t${t.revokedAt ? `revoked ${new Date(t.revokedAt).toISOString()}` : 'active'}\n`);
+      } finally {
+        store.close();
+      }
+    });
+  token.command('revoke')
+    .description('revoke a token: requests with it are refused from now on')
+    .argument('<id>', 'token id (from token list)')
+    .requiredOption('-c, --config <file>', 'YAML configuration file')
+    .action((id: string, opts: { config: string }) => {
+      const store = storeOf(opts.config);
+      try {
+        const n = Number(id);
+        const before = store.listTokens().find((t) => t.id === n);
+        if (!before || before.revokedAt !== null || !store.revokeToken(n, Date.now())) throw new Error(`no active token ${id}`);
+        store.addAudit({ at: Date.now(), actor: cliActor(), action: 'token.revoke', target: `tokens/${n}`, before: { id: n, name: before.name, role: before.role, revokedAt: null }, after: { id: n, revoked: true } });
+        process.stdout.write(`token ${n} "${before.name}" revoked\n`);
+      } finally {
+        store.close();
+      }
+    });
+
+  program.command('apply')
+    .description("make FILE's declarative sections (zone files inlined) the configuration in force, as a new revision if they differ")
+    .argument('<file>', 'YAML configuration (e.g. from `waymark export`)')
+    .option('-c, --config <file>', 'take the store (and bootstrap sections) from this configuration instead of FILE')
+    .option('-m, --comment <text>', 'recorded with the revision')
+    .option('--json', 'print JSON')
+    .action((file: string, opts: { config?: string; comment?: string; json?: boolean }) => {
+      const src = readSource({ kind: 'file', file });
+      if (!src.ok) throw new Error(`${file} has errors:\n${formatErrors(src.errors)}`);
+      const home = opts.config ? readSource({ kind: 'file', file: opts.config }) : src;
+      if (!home.ok) throw new Error(formatErrors(home.errors));
+      const v = validateRaw(home.value.raw, home.value.baseDir, home.value.file);
+      if (!v.ok) throw new Error(formatErrors(v.errors));
+      const dir = storeDir(v.loaded);
+      if (!dir) throw new Error(`${opts.config ?? file} has no store: revisions live in the store (store: { path: ./data })`);
+      const store = openStore(dir);
+      try {
+        const r = new Revisions(store, home.value.bootstrap, home.value.baseDir).propose(src.value.declarative, {
+          author: cliActor(), source: 'apply', comment: opts.comment ?? `waymark apply ${path.basename(file)}`, action: 'config.apply', target: 'config',
+        });
+        if (!r.ok) throw new Error(`${file} has errors:\n${formatErrors(r.errors)}`);
+        if (opts.json) process.stdout.write(`${JSON.stringify({ changed: r.changed, revision: r.revision.id }, null, 2)}\n`);
+        else process.stdout.write(r.changed ? `revision ${r.revision.id} applied; a running server puts it in force within a second\n` : `unchanged: revision ${r.revision.id} is already this configuration\n`);
+      } finally {
+        store.close();
+      }
+    });
+
+  program.command('export')
+    .description('print the configuration in force (bootstrap sections from FILE, the rest from the current revision) as YAML that `waymark apply` accepts')
+    .requiredOption('-c, --config <file>', 'YAML configuration file')
+    .action((opts: { config: string }) => {
+      const eff = effectiveSource({ kind: 'file', file: opts.config });
+      if (!eff.ok) throw new Error(formatErrors(eff.errors));
+      process.stdout.write(toYaml(eff.value.raw));
     });
 
   try {

@@ -154,6 +154,10 @@ export interface SupervisorHandle {
   persistenceChanged(records: PersistRecord[]): void;
   workerCount(): number;
   generation(): number;
+  /** Prometheus text of all workers' counters plus the supervisor's gauges (GET /metrics). */
+  metrics(): Promise<string>;
+  /** Queries/s per name and answers/s per member over the last hour (the dashboard's charts). */
+  series(): ReturnType<MetricsAggregator['series']>;
 }
 
 /** Hooks other control-plane modules register on the supervisor (the API starts here). */
@@ -377,6 +381,8 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     },
     workerCount: () => Object.keys(cluster.workers ?? {}).length,
     generation: () => generation,
+    metrics: () => metrics.metrics(),
+    series: () => metrics.series(),
   };
   for (const hook of supervisorHooks) {
     try {

@@ -152,7 +152,7 @@ export class MetricsAggregator {
     this.clock = opts.clock ?? Date.now;
     this.step = Math.floor(this.clock() / STEP_MS);
     const registers = [this.registry];
-    this.queries = new Counter({ name: 'waymark_queries_total', help: 'DNS responses by zone, question type and response code (all workers).', labelNames: ['zone', 'qtype', 'rcode'], registers });
+    this.queries = new Counter({ name: 'waymark_queries_total', help: 'DNS responses (before rate limiting) by zone, question type and response code, from all workers.', labelNames: ['zone', 'qtype', 'rcode'], registers });
     this.nameQueries = new Counter({ name: 'waymark_name_queries_total', help: 'Responses for policy names, by name and response code.', labelNames: ['name', 'rcode'], registers });
     this.decisions = new Counter({ name: 'waymark_decisions_total', help: 'Load-balancing decisions by what decided (method, persistence, fallback) and what it chose (name, pool, member).', labelNames: ['level', 'method'], registers });
     this.persistence = new Counter({ name: 'waymark_persistence_total', help: 'Persistence lookups: a timely usable record (hit) or not (miss).', labelNames: ['result'], registers });

@@ -1,0 +1,456 @@
+// Configuration through the REST API (SPEC C1/C2): the whole declarative configuration, and create/read/replace/
+// delete for each section (zones and their records, names, pools and their members, monitors, topology, resolver
+// groups). Every write edits a copy of the current revision and proposes it as a new one; the proposal is validated
+// exactly like a YAML file (zod + full compile, every bad field named), committed with its audit entry, then put in
+// force on every worker before the reply. If-Match gives optimistic concurrency (stale → 412).
+// Owns: the mapping from URLs to parts of the declarative configuration. Never writes the store except by proposing.
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
+import { memberKey } from '../answer/compile.js';
+import type { Declarative } from '../config/declarative.js';
+import type { ConfigError } from '../config/schema.js';
+import { HttpError, etag, fieldErrors, parseIfMatch } from './http.js';
+import { commentQuery, errorResponse, ifMatchHeader, listOf, ref, stringParams, AUTH_ERRORS, WRITE_ERRORS } from './schemas.js';
+import { actorOf, redactConfig, type ApiContext } from './context.js';
+
+type Obj = Record<string, unknown>;
+
+/** The result of applying one change to a copy of the configuration. */
+interface Edit {
+  action: string;
+  target: string;
+  before: unknown;
+  after: unknown;
+  /** The reply body, or a function of the new revision id giving it. */
+  result: unknown;
+  status?: 200 | 201;
+  /** Config path of the object edited (to translate error paths); e.g. "pools[2]". */
+  prefix?: string;
+}
+
+/**
+ * Config-object bodies are validated by the configuration's own validator (zod and the compiler, through
+ * Revisions.propose) so the API reports every bad field with the same paths and messages as a YAML file; their
+ * JSON schemas document them. Parameters of these routes are plain strings.
+ */
+const byProposal = (): ((data: unknown) => boolean) => () => true;
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function bodyObject(req: FastifyRequest): Obj {
+  if (!isObj(req.body)) throw new HttpError(400, 'the body must be a JSON object', [{ path: '(body)', field: '', message: 'must be an object' }]);
+  return req.body;
+}
+
+function listIn(d: Declarative, key: string): unknown[] {
+  const v = d[key];
+  if (!Array.isArray(v)) {
+    const arr: unknown[] = [];
+    d[key] = arr;
+    return arr;
+  }
+  return v;
+}
+
+/** DNS names compare without case and trailing dot. */
+export function canonicalDnsName(s: string): string {
+  return s.trim().toLowerCase().replace(/\.$/, '');
+}
+
+/** The revision the next change is based on: the newest in the store (the truth, even before it is in force here). */
+function baseOf(ctx: ApiContext): { id: number; config: Declarative } {
+  const cur = ctx.revisions.current();
+  return cur ? { id: cur.id, config: cur.config } : { id: 0, config: ctx.sup.declarative() };
+}
+
+/** Zones sent through the API carry their records; a `file:` would make the server read a path of the client's choosing. */
+function zoneProblems(z: unknown, at: string): ConfigError[] {
+  if (!isObj(z)) return [];
+  const out: ConfigError[] = [];
+  if (z.file !== undefined) out.push({ path: `${at}.file`, message: 'zone files cannot be named through the API: send the zone as text (master-file format) or records' });
+  if (z.origin === undefined) out.push({ path: `${at}.origin`, message: 'is required through the API' });
+  return out;
+}
+
+/** Propose `mutate`'s change as a new revision; reply with the result and the new ETag. */
+export function commit(ctx: ApiContext, req: FastifyRequest, reply: FastifyReply, mutate: (d: Declarative) => Edit): FastifyReply {
+  const ifMatch = parseIfMatch(req.headers['if-match']);
+  const base = baseOf(ctx);
+  if (ifMatch !== undefined && ifMatch !== base.id) {
+    reply.header('ETag', etag(base.id));
+    throw new HttpError(412, `the configuration changed: current revision is ${base.id}, not ${ifMatch}; read it again and retry`, undefined, { revision: base.id });
+  }
+  const next = structuredClone(base.config);
+  const edit = mutate(next);
+  const actor = actorOf(req);
+  const comment = typeof (req.query as Obj | undefined)?.comment === 'string' ? String((req.query as Obj).comment) : `${edit.action} ${edit.target}`;
+  const r = ctx.revisions.propose(next, {
+    author: actor.name, source: 'api', comment, ifMatch: ifMatch ?? base.id,
+    action: edit.action, target: edit.target, before: edit.before, after: edit.after,
+  });
+  if (!r.ok) {
+    if (r.status === 409) {
+      // Another process committed between our read and our write.
+      const cur = ctx.revisions.current()?.id ?? 0;
+      reply.header('ETag', etag(cur));
+      throw new HttpError(ifMatch !== undefined ? 412 : 409, r.errors[0]?.message ?? 'the configuration changed; retry', undefined, { revision: cur });
+    }
+    throw new HttpError(r.status, r.status === 400 ? 'the configuration would have errors' : r.errors[0]?.message ?? 'not found', fieldErrors(r.errors, edit.prefix));
+  }
+  if (r.changed) {
+    const inForce = ctx.sup.revisionCommitted();
+    if (!inForce.ok) {
+      ctx.log.error({ revision: r.revision.id, errors: inForce.errors }, 'committed revision could not be put in force');
+      throw new HttpError(500, `revision ${r.revision.id} was committed but could not be put in force`, fieldErrors(inForce.errors));
+    }
+    ctx.log.info({ revision: r.revision.id, actor: actor.name, action: edit.action, target: edit.target }, 'configuration changed through the API');
+  }
+  const result = typeof edit.result === 'function' ? (edit.result as (revision: number) => unknown)(r.revision.id) : edit.result;
+  return reply.code(edit.status ?? 200).header('ETag', etag(r.revision.id)).send(result);
+}
+
+/** A read: the value and the ETag of the revision it comes from. */
+function read(ctx: ApiContext, reply: FastifyReply, pick: (d: Declarative) => unknown): FastifyReply {
+  const base = baseOf(ctx);
+  return reply.header('ETag', etag(base.id)).send(pick(base.config));
+}
+
+interface Section {
+  /** URL segment and declarative key ("pools", "resolver-groups" → resolverGroups). */
+  url: string;
+  key: string;
+  param: string;
+  schema: string;
+  /** Action prefix in the audit log ("pool" → pool.create, pool.update, pool.delete). */
+  noun: string;
+  /** The identity of an element (normalised), or undefined when it has none. */
+  idOf(o: unknown): string | undefined;
+  normalise(id: string): string;
+  /** The identity field in the object. */
+  idField: string;
+  problems?(o: unknown, at: string): ConfigError[];
+}
+
+const named = (o: unknown): string | undefined => (isObj(o) && typeof o.name === 'string' ? o.name : undefined);
+
+const SECTIONS: Section[] = [
+  { url: 'zones', key: 'zones', param: 'origin', schema: 'Zone', noun: 'zone', idField: 'origin', normalise: canonicalDnsName, problems: zoneProblems,
+    idOf: (o) => (isObj(o) && typeof o.origin === 'string' ? canonicalDnsName(o.origin) : undefined) },
+  { url: 'names', key: 'names', param: 'name', schema: 'Name', noun: 'name', idField: 'name', normalise: canonicalDnsName,
+    idOf: (o) => { const n = named(o); return n === undefined ? undefined : canonicalDnsName(n); } },
+  { url: 'pools', key: 'pools', param: 'pool', schema: 'Pool', noun: 'pool', idField: 'name', normalise: (s) => s, idOf: named },
+  { url: 'monitors', key: 'monitors', param: 'monitor', schema: 'Monitor', noun: 'monitor', idField: 'name', normalise: (s) => s, idOf: named },
+  { url: 'resolver-groups', key: 'resolverGroups', param: 'group', schema: 'ResolverGroup', noun: 'resolver-group', idField: 'name', normalise: (s) => s, idOf: named },
+];
+
+function findIn(s: Section, arr: unknown[], id: string): number {
+  const want = s.normalise(id);
+  return arr.findIndex((o) => s.idOf(o) === want);
+}
+
+function notFound(s: Section, id: string): HttpError {
+  return new HttpError(404, `no ${s.noun} "${id}"`);
+}
+
+/** Errors found before proposing (API-only rules), reported like validation errors. */
+function precheck(problems: ConfigError[], prefix: string): void {
+  if (problems.length > 0) throw new HttpError(400, 'the configuration would have errors', fieldErrors(problems, prefix));
+}
+
+function sectionRoutes(app: FastifyInstance, ctx: ApiContext, s: Section): void {
+  const tags = ['configuration'];
+  const base = `/v1/${s.url}`;
+  const one = `${base}/:${s.param}`;
+  const writeSchema = (summary: string, extra: FastifySchema): FastifySchema => ({ tags, summary, description: `${summary}. Role: admin.`, headers: ifMatchHeader, querystring: commentQuery, ...extra });
+
+  app.get(base, {
+    config: { role: 'read' },
+    schema: { tags, summary: `List ${s.url}`, description: 'Role: read. ETag: the revision read.', response: { 200: listOf(s.key, s.schema), ...AUTH_ERRORS } },
+  }, async (_req, reply) => read(ctx, reply, (d) => ({ [s.key]: Array.isArray(d[s.key]) ? d[s.key] : [] })));
+
+  app.get<{ Params: Record<string, string> }>(one, {
+    config: { role: 'read' },
+    schema: { tags, summary: `Get one ${s.noun}`, description: 'Role: read.', params: stringParams(s.param), response: { 200: ref(s.schema), ...AUTH_ERRORS, 404: errorResponse('no such object') } },
+  }, async (req, reply) => read(ctx, reply, (d) => {
+    const arr = Array.isArray(d[s.key]) ? (d[s.key] as unknown[]) : [];
+    const i = findIn(s, arr, req.params[s.param]!);
+    if (i < 0) throw notFound(s, req.params[s.param]!);
+    return arr[i];
+  }));
+
+  app.post(base, {
+    config: { role: 'admin' },
+    validatorCompiler: byProposal,
+    schema: writeSchema(`Create a ${s.noun}`, { body: ref(s.schema), response: { 201: ref(s.schema), ...WRITE_ERRORS } }),
+  }, async (req, reply) => {
+    const body = bodyObject(req);
+    return commit(ctx, req, reply, (d) => {
+      const arr = listIn(d, s.key);
+      const id = s.idOf(body);
+      const prefix = `${s.key}[${arr.length}]`;
+      precheck(s.problems?.(body, prefix) ?? [], prefix);
+      if (id !== undefined && findIn(s, arr, id) >= 0) throw new HttpError(409, `${s.noun} "${id}" exists already: replace it with PUT ${base}/${encodeURIComponent(id)}`);
+      arr.push(body);
+      return { action: `${s.noun}.create`, target: `${s.url}/${id ?? '(new)'}`, before: null, after: body, result: body, status: 201, prefix };
+    });
+  });
+
+  app.put<{ Params: Record<string, string> }>(one, {
+    config: { role: 'admin' },
+    validatorCompiler: byProposal,
+    schema: writeSchema(`Replace a ${s.noun}`, { params: stringParams(s.param), body: ref(s.schema), response: { 200: ref(s.schema), ...WRITE_ERRORS } }),
+  }, async (req, reply) => {
+    const sent = bodyObject(req);
+    const id = req.params[s.param]!;
+    return commit(ctx, req, reply, (d) => {
+      const arr = listIn(d, s.key);
+      const i = findIn(s, arr, id);
+      if (i < 0) throw notFound(s, id);
+      const prefix = `${s.key}[${i}]`;
+      // The identity may be left out of the body: the URL names it (kept first, where YAML has it).
+      const body = sent[s.idField] === undefined ? { [s.idField]: (arr[i] as Obj)[s.idField], ...sent } : sent;
+      if (s.idOf(body) !== s.normalise(id)) {
+        throw new HttpError(400, `the body's ${s.idField} must be "${id}" (the one in the URL); to rename, create the new one and delete the old`, [{ path: `${prefix}.${s.idField}`, field: s.idField, message: `must be "${id}"` }]);
+      }
+      precheck(s.problems?.(body, prefix) ?? [], prefix);
+      const before = arr[i];
+      arr[i] = body;
+      return { action: `${s.noun}.update`, target: `${s.url}/${s.idOf(body)}`, before, after: body, result: body, prefix };
+    });
+  });
+
+  app.delete<{ Params: Record<string, string> }>(one, {
+    config: { role: 'admin' },
+    validatorCompiler: byProposal,
+    schema: writeSchema(`Delete a ${s.noun}`, { params: stringParams(s.param), response: { 200: { type: 'object', properties: { deleted: ref(s.schema) } }, ...WRITE_ERRORS } }),
+  }, async (req, reply) => {
+    const id = req.params[s.param]!;
+    return commit(ctx, req, reply, (d) => {
+      const arr = listIn(d, s.key);
+      const i = findIn(s, arr, id);
+      if (i < 0) throw notFound(s, id);
+      const [before] = arr.splice(i, 1);
+      return { action: `${s.noun}.delete`, target: `${s.url}/${s.idOf(before)}`, before, after: null, result: { deleted: before } };
+    });
+  });
+}
+
+function memberRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const tags = ['configuration'];
+  const base = '/v1/pools/:pool/members';
+  const one = `${base}/:member`;
+  const poolOf = (d: Declarative, name: string): { pool: Obj; index: number; members: unknown[] } => {
+    const pools = listIn(d, 'pools');
+    const index = pools.findIndex((p) => named(p) === name);
+    if (index < 0) throw new HttpError(404, `no pool "${name}"`);
+    const pool = pools[index] as Obj;
+    if (!Array.isArray(pool.members)) pool.members = [];
+    return { pool, index, members: pool.members as unknown[] };
+  };
+  const keyOf = (m: unknown): string | undefined => (isObj(m) && typeof m.address === 'string' ? memberKey({ address: m.address, port: typeof m.port === 'number' ? m.port : undefined }) : undefined);
+  const findMember = (members: unknown[], pool: string, key: string): number => {
+    const i = members.findIndex((m) => keyOf(m) === key);
+    if (i < 0) throw new HttpError(404, `pool "${pool}" has no member "${key}" (members: ${members.map(keyOf).join(', ') || 'none'})`);
+    return i;
+  };
+  const params = stringParams('pool', 'member');
+  const writeSchema = (summary: string, extra: FastifySchema): FastifySchema => ({ tags, summary, description: `${summary}. Members are named "address" or "address:port" ("[v6]:port"). Role: admin.`, headers: ifMatchHeader, querystring: commentQuery, ...extra });
+
+  app.get<{ Params: { pool: string } }>(base, {
+    config: { role: 'read' },
+    schema: { tags, summary: 'List the members of a pool', description: 'Role: read.', params: stringParams('pool'), response: { 200: listOf('members', 'Member'), ...AUTH_ERRORS, 404: errorResponse('no such object') } },
+  }, async (req, reply) => read(ctx, reply, (d) => ({ members: poolOf(structuredClone(d), req.params.pool).members })));
+
+  app.post<{ Params: { pool: string } }>(base, {
+    config: { role: 'admin' },
+    validatorCompiler: byProposal,
+    schema: writeSchema('Add a member to a pool', { params: stringParams('pool'), body: ref('Member'), response: { 201: ref('Member'), ...WRITE_ERRORS } }),
+  }, async (req, reply) => {
+    const body = bodyObject(req);
+    return commit(ctx, req, reply, (d) => {
+      const { pool, index, members } = poolOf(d, req.params.pool);
+      const key = keyOf(body);
+      if (key !== undefined && members.some((m) => keyOf(m) === key)) throw new HttpError(409, `pool "${req.params.pool}" already has member "${key}"`);
+      const before = structuredClone(pool);
+      members.push(body);
+      return {
+        action: 'pool.member.create', target: `pools/${req.params.pool}/members/${key ?? '(new)'}`, before, after: pool,
+        result: body, status: 201, prefix: `pools[${index}].members[${members.length - 1}]`,
+      };
+    });
+  });
+
+  app.put<{ Params: { pool: string; member: string } }>(one, {
+    config: { role: 'admin' },
+    validatorCompiler: byProposal,
+    schema: writeSchema('Replace a member', { params, body: ref('Member'), response: { 200: ref('Member'), ...WRITE_ERRORS } }),
+  }, async (req, reply) => {
+    const body = bodyObject(req);
+    return commit(ctx, req, reply, (d) => {
+      const { pool, index, members } = poolOf(d, req.params.pool);
+      const j = findMember(members, req.params.pool, req.params.member);
+      const before = structuredClone(pool);
+      members[j] = body;
+      return {
+        action: 'pool.member.update', target: `pools/${req.params.pool}/members/${req.params.member}`, before, after: pool,
+        result: body, prefix: `pools[${index}].members[${j}]`,
+      };
+    });
+  });
+
+  app.delete<{ Params: { pool: string; member: string } }>(one, {
+    config: { role: 'admin' },
+    validatorCompiler: byProposal,
+    schema: writeSchema('Remove a member from a pool', { params, response: { 200: { type: 'object', properties: { deleted: ref('Member') } }, ...WRITE_ERRORS } }),
+  }, async (req, reply) => {
+    return commit(ctx, req, reply, (d) => {
+      const { pool, members } = poolOf(d, req.params.pool);
+      const j = findMember(members, req.params.pool, req.params.member);
+      const before = structuredClone(pool);
+      const [deleted] = members.splice(j, 1);
+      return { action: 'pool.member.delete', target: `pools/${req.params.pool}/members/${req.params.member}`, before, after: pool, result: { deleted } };
+    });
+  });
+}
+
+/** Owners in a zone compare after making them absolute: "www", "www.example.test." and "WWW.example.test" are one. */
+function absoluteOwner(name: string, origin: string): string {
+  const n = name.trim();
+  if (n === '@') return canonicalDnsName(origin);
+  if (n.endsWith('.')) return canonicalDnsName(n);
+  return canonicalDnsName(`${n}.${canonicalDnsName(origin)}`);
+}
+
+function recordRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const tags = ['configuration'];
+  const base = '/v1/zones/:origin/records';
+  const zoneOf = (d: Declarative, origin: string): { zone: Obj; index: number; records: unknown[] } => {
+    const zones = listIn(d, 'zones');
+    const index = zones.findIndex((z) => isObj(z) && typeof z.origin === 'string' && canonicalDnsName(z.origin) === canonicalDnsName(origin));
+    if (index < 0) throw new HttpError(404, `no zone "${origin}"`);
+    const zone = zones[index] as Obj;
+    if (!Array.isArray(zone.records)) zone.records = [];
+    return { zone, index, records: zone.records as unknown[] };
+  };
+  const writeSchema = (summary: string, extra: FastifySchema): FastifySchema => ({
+    tags, summary, description: `${summary}. Works on the zone's inline \`records\` list (records in its master-file \`text\` are changed by replacing the zone). Role: admin.`,
+    headers: ifMatchHeader, ...extra,
+  });
+
+  app.get<{ Params: { origin: string } }>(base, {
+    config: { role: 'read' },
+    schema: { tags, summary: "List a zone's inline records", description: 'Role: read. Indexes in this list are what DELETE …/records/{index} takes.', params: stringParams('origin'), response: { 200: listOf('records', 'Record'), ...AUTH_ERRORS, 404: errorResponse('no such object') } },
+  }, async (req, reply) => read(ctx, reply, (d) => ({ records: zoneOf(structuredClone(d), req.params.origin).records })));
+
+  app.post<{ Params: { origin: string } }>(base, {
+    config: { role: 'admin' },
+    validatorCompiler: byProposal,
+    schema: writeSchema('Add a record to a zone', { params: stringParams('origin'), querystring: commentQuery, body: ref('Record'), response: { 201: ref('Record'), ...WRITE_ERRORS } }),
+  }, async (req, reply) => {
+    const body = bodyObject(req);
+    return commit(ctx, req, reply, (d) => {
+      const { zone, index, records } = zoneOf(d, req.params.origin);
+      const before = structuredClone(records);
+      records.push(body);
+      return {
+        action: 'zone.record.create', target: `zones/${canonicalDnsName(String(zone.origin))}/records`, before, after: records,
+        result: body, status: 201, prefix: `zones[${index}].records[${records.length - 1}]`,
+      };
+    });
+  });
+
+  app.delete<{ Params: { origin: string; index: string } }>(`${base}/:index`, {
+    config: { role: 'admin' },
+    validatorCompiler: byProposal,
+    schema: writeSchema('Delete a record by its index', { params: stringParams('origin', 'index'), querystring: commentQuery, response: { 200: { type: 'object', properties: { deleted: { type: 'array', items: ref('Record') } } }, ...WRITE_ERRORS } }),
+  }, async (req, reply) => {
+    const i = Number(req.params.index);
+    return commit(ctx, req, reply, (d) => {
+      const { zone, records } = zoneOf(d, req.params.origin);
+      if (!Number.isInteger(i) || i < 0 || i >= records.length) throw new HttpError(404, `zone "${req.params.origin}" has no record ${req.params.index} (it has ${records.length}; send If-Match so an index cannot point to a record that moved)`);
+      const before = structuredClone(records);
+      const deleted = records.splice(i, 1);
+      return { action: 'zone.record.delete', target: `zones/${canonicalDnsName(String(zone.origin))}/records`, before, after: records, result: { deleted } };
+    });
+  });
+
+  app.delete<{ Params: { origin: string }; Querystring: { name?: string; type?: string; comment?: string } }>(base, {
+    config: { role: 'admin' },
+    validatorCompiler: byProposal,
+    schema: writeSchema('Delete the records of an owner name and type', {
+      params: stringParams('origin'),
+      querystring: { type: 'object', properties: { name: { type: 'string', description: 'owner, relative or absolute' }, type: { type: 'string' }, comment: { type: 'string' } }, required: ['name', 'type'] },
+      response: { 200: { type: 'object', properties: { deleted: { type: 'array', items: ref('Record') } } }, ...WRITE_ERRORS },
+    }),
+  }, async (req, reply) => {
+    const { name, type } = req.query;
+    if (!name || !type) throw new HttpError(400, 'give name and type', [{ path: 'querystring', message: 'name and type are required' }]);
+    return commit(ctx, req, reply, (d) => {
+      const { zone, records } = zoneOf(d, req.params.origin);
+      const origin = String(zone.origin);
+      const owner = absoluteOwner(name, origin);
+      const matches = (r: unknown): boolean => isObj(r) && typeof r.name === 'string' && typeof r.type === 'string' && absoluteOwner(r.name, origin) === owner && r.type.toUpperCase() === type.toUpperCase();
+      const deleted = records.filter(matches);
+      if (deleted.length === 0) throw new HttpError(404, `zone "${req.params.origin}" has no inline ${type.toUpperCase()} record at ${name}`);
+      const before = structuredClone(records);
+      zone.records = records.filter((r) => !matches(r));
+      return { action: 'zone.record.delete', target: `zones/${canonicalDnsName(origin)}/records`, before, after: zone.records, result: { deleted } };
+    });
+  });
+}
+
+function wholeConfigRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const tags = ['configuration'];
+  const withRevision = { type: 'object', properties: { revision: { type: 'integer' }, config: ref('Declarative') } };
+  app.get('/v1/config', {
+    config: { role: 'read' },
+    schema: { tags, summary: 'The declarative configuration in force', description: 'Role: read (secrets such as the prober token are shown to admins only). ETag: the revision.', response: { 200: withRevision, ...AUTH_ERRORS } },
+  }, async (req, reply) => {
+    const base = baseOf(ctx);
+    return reply.header('ETag', etag(base.id)).send({ revision: base.id, config: redactConfig(base.config, actorOf(req).role) });
+  });
+
+  app.put('/v1/config', {
+    config: { role: 'admin' },
+    validatorCompiler: byProposal,
+    schema: { tags, summary: 'Replace the whole declarative configuration', description: 'Role: admin. The bootstrap sections (server, api, store) stay in the YAML file.', headers: ifMatchHeader, querystring: commentQuery, body: ref('Declarative'), response: { 200: withRevision, ...WRITE_ERRORS } },
+  }, async (req, reply) => {
+    const body = bodyObject(req);
+    const problems: ConfigError[] = [];
+    for (const k of ['server', 'api', 'store']) if (k in body) problems.push({ path: k, message: 'is a bootstrap section: it is set in the YAML file only' });
+    if (Array.isArray(body.zones)) body.zones.forEach((z, i) => problems.push(...zoneProblems(z, `zones[${i}]`)));
+    precheck(problems, '');
+    return commit(ctx, req, reply, (d) => {
+      for (const k of Object.keys(d)) delete d[k];
+      Object.assign(d, body);
+      // Before and after are whole configurations: the audit entry points to the two revisions instead of copying them.
+      return { action: 'config.replace', target: 'config', before: undefined, after: undefined, result: (revision: number) => ({ revision, config: body }) };
+    });
+  });
+
+  app.get('/v1/topology', {
+    config: { role: 'read' },
+    schema: { tags, summary: 'Topology regions and rules', description: 'Role: read.', response: { 200: ref('Topology'), ...AUTH_ERRORS } },
+  }, async (_req, reply) => read(ctx, reply, (d) => (isObj(d.topology) ? d.topology : { regions: [], rules: [] })));
+
+  app.put('/v1/topology', {
+    config: { role: 'admin' },
+    validatorCompiler: byProposal,
+    schema: { tags, summary: 'Replace topology regions and rules', description: 'Role: admin.', headers: ifMatchHeader, querystring: commentQuery, body: ref('Topology'), response: { 200: ref('Topology'), ...WRITE_ERRORS } },
+  }, async (req, reply) => {
+    const body = bodyObject(req);
+    return commit(ctx, req, reply, (d) => {
+      const before = d.topology ?? null;
+      d.topology = body;
+      return { action: 'topology.update', target: 'topology', before, after: body, result: body, prefix: 'topology' };
+    });
+  });
+}
+
+export function configRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  wholeConfigRoutes(app, ctx);
+  for (const s of SECTIONS) sectionRoutes(app, ctx, s);
+  memberRoutes(app, ctx);
+  recordRoutes(app, ctx);
+}

@@ -1,0 +1,391 @@
+// Operations through the REST API (SPEC C1, G7, H2, H3, G5): member admin state, live health with history, probers,
+// persistence records, decision explain, configuration revisions (diff, rollback), status, tokens and the audit log.
+// Owns: reading the supervisor's live state for people. Every change it makes is audited; it never edits the
+// declarative configuration (config-routes.ts does).
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { memberKey } from '../answer/compile.js';
+import { explain, ExplainError } from '../answer/explain.js';
+import type { PersistRecord } from '../answer/persistence.js';
+import { toYaml } from '../config/declarative.js';
+import { lineDiff } from '../config/revisions.js';
+import { Responder } from '../dns/responder.js';
+import { parseAddress } from '../net/address.js';
+import { supervisorMetrics } from '../cli/serve.js';
+import type { AdminRecord } from '../state/store.js';
+import { newToken } from './auth.js';
+import { actorOf, redactConfig, type ApiContext } from './context.js';
+import { HttpError, etag, parseIfMatch } from './http.js';
+import { canonicalDnsName } from './config-routes.js';
+import { AUTH_ERRORS, ERR, auditEntry, explanation, memberHealth, persistRecord, revisionMeta, stringParams, tokenView, ifMatchHeader } from './schemas.js';
+
+const ADMIN_STATES = ['up', 'down', 'drain', 'auto'] as const;
+
+function limitOf(v: number | undefined, dflt: number, max: number): number {
+  return v === undefined ? dflt : Math.max(1, Math.min(max, Math.floor(v)));
+}
+
+function memberStateRoute(app: FastifyInstance, ctx: ApiContext): void {
+  app.put<{ Params: { pool: string; member: string }; Body: { state: AdminRecord['state'] } }>('/v1/pools/:pool/members/:member/state', {
+    config: { role: 'operator' },
+    schema: {
+      tags: ['operations'], summary: "Set a member's admin state",
+      description: 'Role: operator. up forces the member into answers whatever its monitors say, down takes it out, drain takes no new resolvers but keeps those persisting on it, auto returns it to its monitors. Kept in the store across restarts; every worker has it within 200 ms.',
+      params: stringParams('pool', 'member'),
+      body: { type: 'object', properties: { state: { type: 'string', enum: [...ADMIN_STATES] } }, required: ['state'], additionalProperties: false },
+      response: { 200: { type: 'object', properties: { pool: { type: 'string' }, member: { type: 'string' }, state: { type: 'string' }, previous: { type: 'string' }, by: { type: 'string' }, at: { type: 'integer' } } }, ...AUTH_ERRORS, 400: ERR, 404: ERR },
+    },
+  }, async (req) => {
+    const { pool, member } = req.params;
+    const p = ctx.sup.loaded().config.pools.find((x) => x.name === pool);
+    if (!p) throw new HttpError(404, `no pool "${pool}"`);
+    if (!p.members.some((m) => memberKey(m) === member)) throw new HttpError(404, `pool "${pool}" has no member "${member}" (members: ${p.members.map(memberKey).join(', ')})`);
+    const actor = actorOf(req);
+    const previous = ctx.adminStore.loadAdmin().find((a) => a.pool === pool && a.member === member)?.state ?? 'auto';
+    const record: AdminRecord = { pool, member, state: req.body.state, by: actor.name, at: Date.now() };
+    ctx.adminStore.setAdmin(record);
+    ctx.adminStore.addAudit({ at: record.at, actor: actor.name, action: 'member.state', target: `pools/${pool}/members/${member}`, before: { state: previous }, after: { state: record.state } });
+    ctx.log.info({ pool, member, state: record.state, previous, actor: actor.name }, 'member admin state set through the API');
+    return { ...record, previous };
+  });
+}
+
+function healthRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const tags = ['operations'];
+  app.get('/v1/health', {
+    config: { role: 'read' },
+    schema: { tags, summary: 'Health of every member', description: 'Role: read. Monitor verdicts, agent drain and weight, measured metrics, and the operator admin state.', response: { 200: { type: 'object', properties: { members: { type: 'array', items: memberHealth } } }, ...AUTH_ERRORS } },
+  }, async () => {
+    const admin = new Map(ctx.store.loadAdmin().map((a) => [`${a.pool}/${a.member}`, a]));
+    return {
+      members: ctx.sup.health.health().map((h) => {
+        const a = admin.get(`${h.pool}/${h.member}`);
+        return { ...h, admin: a?.state ?? 'auto', ...(a ? { adminBy: a.by, adminAt: a.at } : {}) };
+      }),
+    };
+  });
+
+  app.get<{ Querystring: { limit?: number; pool?: string } }>('/v1/health/history', {
+    config: { role: 'read' },
+    schema: {
+      tags, summary: 'Recent health verdict changes, newest first', description: 'Role: read.',
+      querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 10000 }, pool: { type: 'string' } } },
+      response: { 200: { type: 'object', properties: { events: { type: 'array', items: { type: 'object', properties: { at: { type: 'integer' }, pool: { type: 'string' }, member: { type: 'string' }, up: { type: 'boolean' }, detail: { type: 'string' } } } } } }, ...AUTH_ERRORS },
+    },
+  }, async (req) => {
+    const events = [...ctx.sup.health.history()].reverse().filter((e) => req.query.pool === undefined || e.pool === req.query.pool);
+    return { events: events.slice(0, limitOf(req.query.limit, 200, 10000)) };
+  });
+
+  app.get('/v1/probers', {
+    config: { role: 'read' },
+    schema: {
+      tags, summary: 'Probers and their work', description: 'Role: read. capacity null means unlimited (the built-in prober).',
+      response: { 200: { type: 'object', properties: { probers: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, capacity: { type: 'number', nullable: true }, assigned: { type: 'integer' }, primaryFor: { type: 'integer' }, state: { type: 'string' }, lastSeen: { type: 'integer' } } } } } }, ...AUTH_ERRORS },
+    },
+  }, async () => ({ probers: ctx.sup.health.probers().map((p) => ({ ...p, capacity: Number.isFinite(p.capacity) ? p.capacity : null })) }));
+
+  app.post<{ Params: { name: string } }>('/v1/probers/:name/drain', {
+    config: { role: 'operator' },
+    schema: { tags, summary: 'Drain a prober', description: 'Role: operator. Its checks move to other probers (with a hand-off) so it can be taken down for maintenance.', params: stringParams('name'), response: { 200: { type: 'object', properties: { name: { type: 'string' }, state: { type: 'string' } } }, ...AUTH_ERRORS, 404: ERR } },
+  }, async (req) => {
+    const actor = actorOf(req);
+    if (!ctx.sup.health.drainProber(req.params.name)) throw new HttpError(404, `no active prober "${req.params.name}"`);
+    ctx.store.addAudit({ at: Date.now(), actor: actor.name, action: 'prober.drain', target: `probers/${req.params.name}`, before: { state: 'active' }, after: { state: 'draining' } });
+    return { name: req.params.name, state: 'draining' };
+  });
+}
+
+/** The persistence records held by the supervisor's mirror (every worker's changes reach it within ~100 ms). */
+function persistenceRecords(ctx: ApiContext): PersistRecord[] {
+  const engine = ctx.sup.mirror.engine;
+  const policy = ctx.sup.mirror.snapshot.policy;
+  if (!engine || !policy) return [];
+  return engine.persistence.list((n) => policy.names[n]!.name, (m) => ({ pool: policy.members[m]!.pool.name, member: memberKey(policy.members[m]!) }), Date.now());
+}
+
+/** What a `resolver` or `key` filter matches: the key text of that resolver (its group or prefix), or the text as given. */
+function keyTextFor(ctx: ApiContext, v: string): string {
+  const policy = ctx.sup.mirror.snapshot.policy;
+  const words = new Uint32Array(4);
+  const family = parseAddress(v.trim(), words);
+  if (!policy || family === 0) return v.trim();
+  return policy.groups.describe(family, words);
+}
+
+function persistenceRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const tags = ['operations'];
+  const matching = (q: { name?: string; resolver?: string; key?: string; pool?: string; member?: string }): PersistRecord[] => {
+    const name = q.name !== undefined ? canonicalDnsName(q.name) : undefined;
+    const keyText = q.resolver !== undefined ? keyTextFor(ctx, q.resolver) : q.key !== undefined && !/^\d+$/.test(q.key) ? keyTextFor(ctx, q.key) : undefined;
+    const keyNumber = q.key !== undefined && /^\d+$/.test(q.key) ? Number(q.key) : undefined;
+    return persistenceRecords(ctx).filter((r) => (name === undefined || canonicalDnsName(r.name) === name)
+      && (keyText === undefined || r.keyText === keyText) && (keyNumber === undefined || r.key === keyNumber)
+      && (q.pool === undefined || r.pool === q.pool) && (q.member === undefined || r.member === q.member));
+  };
+
+  app.get<{ Querystring: { name?: string; resolver?: string; key?: string; pool?: string; member?: string; limit?: number } }>('/v1/persistence', {
+    config: { role: 'read' },
+    schema: {
+      tags, summary: 'Persistence records, most recently used first',
+      description: 'Role: read. `resolver` is an address (matched through its resolver group or prefix when grouped); `key` a key text such as group:isp-a or subnet:10.1.0.0/24, or the numeric key.',
+      querystring: { type: 'object', properties: { name: { type: 'string' }, resolver: { type: 'string' }, key: { type: 'string' }, pool: { type: 'string' }, member: { type: 'string' }, limit: { type: 'integer', minimum: 1, maximum: 100000 } } },
+      response: { 200: { type: 'object', properties: { total: { type: 'integer' }, records: { type: 'array', items: persistRecord } } }, ...AUTH_ERRORS },
+    },
+  }, async (req) => {
+    const all = matching(req.query);
+    return { total: all.length, records: all.slice(0, limitOf(req.query.limit, 100, 100000)).map((r) => ({ ...r, expiresAt: r.ts + r.ttlMs })) };
+  });
+
+  app.delete<{ Querystring: { name: string; resolver?: string; key?: string } }>('/v1/persistence', {
+    config: { role: 'operator' },
+    schema: {
+      tags, summary: 'Delete persistence records of a name', description: 'Role: operator. With resolver or key: that record; without: every record of the name. The next query balances anew.',
+      querystring: { type: 'object', properties: { name: { type: 'string', minLength: 1 }, resolver: { type: 'string' }, key: { type: 'string' } }, required: ['name'] },
+      response: { 200: { type: 'object', properties: { deleted: { type: 'integer' }, records: { type: 'array', items: persistRecord } } }, ...AUTH_ERRORS, 400: ERR, 404: ERR },
+    },
+  }, async (req) => {
+    const actor = actorOf(req);
+    const found = matching(req.query);
+    if (found.length === 0) throw new HttpError(404, `no persistence record for ${req.query.name}${req.query.resolver ?? req.query.key ? ` and ${req.query.resolver ?? req.query.key}` : ''}`);
+    const now = Date.now();
+    const deletions = found.map((r) => ({ ...r, ttlMs: 0, ts: Math.max(now, r.ts) }));
+    // Durable before the reply; then every worker and the mirror drop them.
+    ctx.store.savePersistence(deletions);
+    ctx.sup.persistenceChanged(deletions);
+    ctx.store.addAudit({ at: now, actor: actor.name, action: 'persistence.delete', target: `persistence/${canonicalDnsName(req.query.name)}`, before: found, after: null });
+    return { deleted: found.length, records: found };
+  });
+}
+
+function explainRoute(app: FastifyInstance, ctx: ApiContext): void {
+  app.get<{ Querystring: { name: string; resolver: string; subnet?: string; type?: 'A' | 'AAAA' } }>('/v1/explain', {
+    config: { role: 'read' },
+    schema: {
+      tags: ['operations'], summary: 'What would NAME return to a resolver (and client subnet), and why',
+      description: 'Role: read. The same code path as `waymark explain`: a real DNS message through the parser, lookup, answer engine and encoder, with a trace, over the configuration in force, the live health and admin states, and the persistence records held now. Changes nothing.',
+      querystring: { type: 'object', properties: { name: { type: 'string', minLength: 1 }, resolver: { type: 'string', minLength: 1 }, subnet: { type: 'string' }, type: { type: 'string', enum: ['A', 'AAAA'] } }, required: ['name', 'resolver'] },
+      response: { 200: explanation, ...AUTH_ERRORS, 400: ERR },
+    },
+  }, async (req) => {
+    const q = req.query;
+    // A responder of its own over the snapshot in force, so explaining never moves a counter or creates a record
+    // that the workers do not have.
+    const mirror = ctx.sup.mirror;
+    const responder = new Responder(mirror.snapshot, ctx.sup.loaded().config.server.udpPayload);
+    if (responder.engine) {
+      responder.engine.applyHealth(ctx.sup.health.health());
+      responder.engine.applyAdmin(ctx.sup.health.admin());
+      const name = canonicalDnsName(q.name);
+      responder.engine.applyRecords(persistenceRecords(ctx).filter((r) => canonicalDnsName(r.name) === name));
+    }
+    try {
+      return explain(responder, { name: q.name, type: q.type ?? 'A', resolver: q.resolver, subnet: q.subnet });
+    } catch (e) {
+      if (e instanceof ExplainError) throw new HttpError(400, e.message.replace(/^--/, ''));
+      throw e;
+    }
+  });
+}
+
+function revisionRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const tags = ['revisions'];
+  const idParam = { type: 'object', properties: { id: { type: 'integer', minimum: 1 } }, required: ['id'] };
+  const currentId = (): number => ctx.revisions.current()?.id ?? 0;
+
+  app.get<{ Querystring: { limit?: number; before?: number } }>('/v1/revisions', {
+    config: { role: 'read' },
+    schema: {
+      tags, summary: 'Configuration revisions, newest first', description: 'Role: read. Page with before=ID.',
+      querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 1000 }, before: { type: 'integer', minimum: 1 } } },
+      response: { 200: { type: 'object', properties: { current: { type: 'integer' }, revisions: { type: 'array', items: revisionMeta } } }, ...AUTH_ERRORS },
+    },
+  }, async (req, reply) => {
+    const cur = currentId();
+    reply.header('ETag', etag(cur));
+    return { current: cur, revisions: ctx.revisions.list(limitOf(req.query.limit, 50, 1000), req.query.before).map((r) => ({ ...r, current: r.id === cur })) };
+  });
+
+  app.get<{ Params: { id: number } }>('/v1/revisions/:id', {
+    config: { role: 'read' },
+    schema: {
+      tags, summary: 'One revision with its configuration', description: 'Role: read.', params: idParam,
+      response: { 200: { type: 'object', properties: { ...(revisionMeta.properties as object), config: { $ref: 'Declarative#' } } }, ...AUTH_ERRORS, 404: ERR },
+    },
+  }, async (req) => {
+    const r = ctx.revisions.get(req.params.id);
+    if (!r) throw new HttpError(404, `no revision ${req.params.id}`);
+    return { ...r, current: r.id === currentId(), config: redactConfig(r.config, actorOf(req).role) };
+  });
+
+  app.get<{ Params: { id: number }; Querystring: { against?: number } }>('/v1/revisions/:id/diff', {
+    config: { role: 'read' },
+    schema: {
+      tags, summary: 'What revision ID changed, as a line diff of the YAML', description: 'Role: read. Lines starting "- " are only in `against` (default: the revision before ID), "+ " only in ID.',
+      params: idParam, querystring: { type: 'object', properties: { against: { type: 'integer', minimum: 1 } } },
+      response: { 200: { description: 'unified-style line diff', content: { 'text/plain': { schema: { type: 'string' } } } }, ...AUTH_ERRORS, 404: ERR },
+    },
+  }, async (req, reply) => {
+    const role = actorOf(req).role;
+    const to = ctx.revisions.get(req.params.id);
+    if (!to) throw new HttpError(404, `no revision ${req.params.id}`);
+    const againstId = req.query.against ?? ctx.revisions.list(1, to.id)[0]?.id;
+    const from = againstId !== undefined ? ctx.revisions.get(againstId) : null;
+    if (againstId !== undefined && !from) throw new HttpError(404, `no revision ${againstId}`);
+    const text = (c: Record<string, unknown> | null): string[] => (c ? toYaml(redactConfig(c, role)).replace(/\n$/, '').split('\n') : []);
+    reply.header('content-type', 'text/plain; charset=utf-8');
+    return `--- revision ${from?.id ?? '(none)'}\n+++ revision ${to.id}\n${lineDiff(text(from?.config ?? null), text(to.config))}\n`;
+  });
+
+  app.post<{ Params: { id: number } }>('/v1/revisions/:id/rollback', {
+    config: { role: 'admin' },
+    schema: {
+      tags, summary: 'Roll back to revision ID', description: 'Role: admin. Makes a new revision equal to ID and puts it in force. Honours If-Match (stale → 412).',
+      params: idParam, headers: ifMatchHeader,
+      response: { 200: { type: 'object', properties: { changed: { type: 'boolean' }, revision: revisionMeta } }, ...AUTH_ERRORS, 404: ERR, 409: ERR, 412: ERR },
+    },
+  }, async (req, reply) => {
+    const actor = actorOf(req);
+    const ifMatch = parseIfMatch(req.headers['if-match']);
+    const cur = currentId();
+    if (ifMatch !== undefined && ifMatch !== cur) {
+      reply.header('ETag', etag(cur));
+      throw new HttpError(412, `the configuration changed: current revision is ${cur}, not ${ifMatch}; read it again and retry`, undefined, { revision: cur });
+    }
+    const r = ctx.revisions.rollback(req.params.id, actor.name, ifMatch ?? cur);
+    if (!r.ok) {
+      if (r.status === 409) throw new HttpError(ifMatch !== undefined ? 412 : 409, r.errors[0]?.message ?? 'the configuration changed; retry', undefined, { revision: currentId() });
+      throw new HttpError(r.status, r.errors[0]?.message ?? 'rollback failed', r.errors.map((e) => ({ path: e.path, message: e.message })));
+    }
+    if (r.changed) {
+      const inForce = ctx.sup.revisionCommitted();
+      if (!inForce.ok) throw new HttpError(500, `revision ${r.revision.id} was committed but could not be put in force`, inForce.errors);
+      ctx.log.info({ revision: r.revision.id, to: req.params.id, actor: actor.name }, 'rolled back through the API');
+    }
+    const { config: _config, ...meta } = r.revision;
+    reply.header('ETag', etag(r.revision.id));
+    return { changed: r.changed, revision: { ...meta, current: true } };
+  });
+}
+
+function tokenRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const tags = ['tokens'];
+  const view = (t: { id: number; name: string; role: string; createdAt: number; createdBy: string; revokedAt: number | null }): object => ({ id: t.id, name: t.name, role: t.role, createdAt: t.createdAt, createdBy: t.createdBy, revokedAt: t.revokedAt });
+
+  app.post<{ Body: { name: string; role: 'read' | 'operator' | 'admin' } }>('/v1/tokens', {
+    config: { role: 'admin' },
+    schema: {
+      tags, summary: 'Create an API token', description: 'Role: admin. The token is in this response only; the store keeps its SHA-256.',
+      body: { type: 'object', properties: { name: { type: 'string', minLength: 1, maxLength: 100 }, role: { type: 'string', enum: ['read', 'operator', 'admin'] } }, required: ['name', 'role'], additionalProperties: false },
+      response: { 201: { type: 'object', properties: { ...(tokenView.properties as object), token: { type: 'string', description: 'shown once' } } }, ...AUTH_ERRORS, 400: ERR },
+    },
+  }, async (req, reply) => {
+    const actor = actorOf(req);
+    const { token, hash } = newToken();
+    const t = ctx.store.addToken({ name: req.body.name, role: req.body.role, hash, createdAt: Date.now(), createdBy: actor.name });
+    ctx.store.addAudit({ at: t.createdAt, actor: actor.name, action: 'token.create', target: `tokens/${t.id}`, before: null, after: view(t) });
+    return reply.code(201).send({ ...view(t), token });
+  });
+
+  app.get('/v1/tokens', {
+    config: { role: 'admin' },
+    schema: { tags, summary: 'List API tokens (never their values)', description: 'Role: admin.', response: { 200: { type: 'object', properties: { tokens: { type: 'array', items: tokenView } } }, ...AUTH_ERRORS } },
+  }, async () => ({ tokens: ctx.store.listTokens().map(view) }));
+
+  app.delete<{ Params: { id: number } }>('/v1/tokens/:id', {
+    config: { role: 'admin' },
+    schema: { tags, summary: 'Revoke an API token', description: 'Role: admin. Requests with it are refused from now on.', params: { type: 'object', properties: { id: { type: 'integer', minimum: 1 } }, required: ['id'] }, response: { 200: tokenView, ...AUTH_ERRORS, 404: ERR } },
+  }, async (req) => {
+    const actor = actorOf(req);
+    const now = Date.now();
+    if (!ctx.store.revokeToken(req.params.id, now)) throw new HttpError(404, `no active token ${req.params.id}`);
+    const t = ctx.store.listTokens().find((x) => x.id === req.params.id)!;
+    ctx.store.addAudit({ at: now, actor: actor.name, action: 'token.revoke', target: `tokens/${t.id}`, before: { ...view(t), revokedAt: null }, after: view(t) });
+    return view(t);
+  });
+}
+
+function auditRoute(app: FastifyInstance, ctx: ApiContext): void {
+  app.get<{ Querystring: { limit?: number; before?: number; target?: string } }>('/v1/audit', {
+    config: { role: 'read' },
+    schema: {
+      tags: ['audit'], summary: 'The audit log, newest first', description: 'Role: read. Every change: who (token name), when, what, before and after. Page with before=ID; target e.g. pools/eu.',
+      querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 1000 }, before: { type: 'integer', minimum: 1 }, target: { type: 'string' } } },
+      response: { 200: { type: 'object', properties: { entries: { type: 'array', items: auditEntry } } }, ...AUTH_ERRORS },
+    },
+  }, async (req) => ({ entries: ctx.store.listAudit(limitOf(req.query.limit, 100, 1000), req.query.before, req.query.target) }));
+}
+
+function statusRoute(app: FastifyInstance, ctx: ApiContext, startedAt: number): void {
+  app.get('/v1/status', {
+    config: { role: 'read' },
+    schema: {
+      tags: ['system'], summary: 'Server status', description: 'Role: read.',
+      response: {
+        200: {
+          type: 'object',
+          properties: {
+            generation: { type: 'integer', description: 'snapshot generation in force' }, workers: { type: 'integer' },
+            revision: { ...revisionMeta, nullable: true }, zones: { type: 'integer' }, names: { type: 'integer' }, pools: { type: 'integer' },
+            members: { type: 'integer' }, membersUp: { type: 'integer' }, persistenceRecords: { type: 'integer' },
+            uptime: { type: 'number', description: 'seconds since the supervisor started' }, apiStartedAt: { type: 'integer' }, pid: { type: 'integer' },
+          },
+        },
+        ...AUTH_ERRORS,
+      },
+    },
+  }, async () => {
+    const c = ctx.sup.loaded().config;
+    const cur = ctx.revisions.current();
+    const health = ctx.sup.health.health();
+    const meta = cur ? (({ config: _c, ...m }) => ({ ...m, current: true }))(cur) : null;
+    return {
+      generation: ctx.sup.generation(), workers: ctx.sup.workerCount(), revision: meta,
+      zones: c.zones.length, names: c.names.length, pools: c.pools.length, members: c.pools.reduce((n, p) => n + p.members.length, 0),
+      membersUp: health.filter((h) => h.up).length, persistenceRecords: ctx.sup.mirror.engine?.persistence.size ?? 0,
+      uptime: Math.round(process.uptime() * 10) / 10, apiStartedAt: startedAt, pid: process.pid,
+    };
+  });
+}
+
+/** Metrics come from the supervisor handle when it offers them, else from the aggregator serve.ts exports. */
+function metricsRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const fromHandle = (ctx.sup as { metrics?: () => Promise<string> }).metrics;
+  app.get('/metrics', {
+    schema: {
+      tags: ['system'], summary: 'Prometheus metrics', security: [],
+      description: 'No authentication, like most exporters: expose the API address only where scrapers may reach it. 404 when this build collects no metrics.',
+      response: { 200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } }, 404: ERR },
+    },
+  }, async (_req, reply: FastifyReply) => {
+    const agg = supervisorMetrics();
+    if (fromHandle) return reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8').send(await fromHandle.call(ctx.sup));
+    if (agg) return reply.header('content-type', agg.contentType).send(await agg.metrics());
+    throw new HttpError(404, 'metrics are not collected by this server');
+  });
+
+  app.get('/v1/metrics/series', {
+    config: { role: 'read' },
+    schema: {
+      tags: ['system'], summary: 'Rates over the last hour for the dashboard', description: 'Role: read. Queries per second per name and answers per second per member ("pool/member"), one value per `step` seconds, oldest first.',
+      response: { 200: { type: 'object', properties: { step: { type: 'number' }, names: { type: 'object', additionalProperties: { type: 'array', items: { type: 'number' } } }, members: { type: 'object', additionalProperties: { type: 'array', items: { type: 'number' } } } } }, ...AUTH_ERRORS, 404: ERR },
+    },
+  }, async () => {
+    const series = (ctx.sup as { series?: () => unknown }).series;
+    if (series) return series.call(ctx.sup);
+    const agg = supervisorMetrics();
+    if (!agg) throw new HttpError(404, 'metrics are not collected by this server');
+    return agg.series();
+  });
+}
+
+export function liveRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  memberStateRoute(app, ctx);
+  healthRoutes(app, ctx);
+  persistenceRoutes(app, ctx);
+  explainRoute(app, ctx);
+  revisionRoutes(app, ctx);
+  tokenRoutes(app, ctx);
+  auditRoute(app, ctx);
+  statusRoute(app, ctx, Date.now());
+  metricsRoutes(app, ctx);
+}

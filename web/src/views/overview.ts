@@ -1,0 +1,201 @@
+// Overview: names → pools → members with live health colours, weights, metrics, traffic sparklines and the
+// operator's admin buttons (enable / disable / drain / auto). Refreshed every 2 s.
+// Owns: this page. Member admin changes go through PUT /v1/pools/:pool/members/:member/state.
+import { api, ApiError, listOf } from '../api.js';
+import { canOperate, type ViewFactory } from '../app.js';
+import { sparkline, PALETTE } from '../chart.js';
+import { h, patch } from '../dom.js';
+import { ago, num, seconds, METRIC_LABELS } from '../format.js';
+import {
+  effectiveState, normaliseHealth, normaliseName, normalisePool,
+  type AdminState, type MemberHealth, type NameConfig, type PoolConfig, type Series,
+} from '../model.js';
+
+const SERIES_EVERY_MS = 10_000;
+
+const ACTIONS: Array<{ state: AdminState; word: string; hint: string }> = [
+  { state: 'auto', word: 'auto', hint: 'follow health checks' },
+  { state: 'up', word: 'enable', hint: 'force up, ignoring health checks' },
+  { state: 'drain', word: 'drain', hint: 'no new resolvers; persisting ones stay' },
+  { state: 'down', word: 'disable', hint: 'take out of answers' },
+];
+
+const DONE: Record<AdminState, string> = {
+  auto: 'back to auto (health checks decide)', up: 'enabled (forced up)', drain: 'draining', down: 'disabled',
+};
+
+/** Where the server publishes the last hour of rates; the first that answers is remembered. */
+const SERIES_PATHS = ['/v1/metrics/series', '/v1/series'];
+let seriesPath: string | null = null;
+
+/** Queries/s per name and answers/s per member, or null when the server collects none (404). */
+export async function fetchSeries(): Promise<Series | null> {
+  for (const path of seriesPath ? [seriesPath] : SERIES_PATHS) {
+    try {
+      const s = await api<Series>(path);
+      seriesPath = path;
+      return { step: s.step || 10, names: s.names ?? {}, members: s.members ?? {} };
+    } catch (e) {
+      if (!(e instanceof ApiError && (e.status === 404 || e.status === 501))) throw e;
+    }
+  }
+  return null;
+}
+
+/** Defaults of the configuration schema when a chain is not given. */
+const DEFAULT_NAME_CHAIN = ['global-availability'];
+const DEFAULT_POOL_CHAIN = ['round-robin'];
+
+function chain(select: string[] | undefined, fallback: string[]): string {
+  return (select && select.length ? select : fallback).join(' → ');
+}
+
+function fallbackText(f: Record<string, unknown> | undefined): string | null {
+  if (!f) return null;
+  if (typeof f.address === 'string') return `sorry ${f.address}`;
+  if (Array.isArray(f.addresses)) return `sorry ${f.addresses.join(', ')}`;
+  if (typeof f.method === 'string') return f.method;
+  if (typeof f.rcode === 'string') return f.rcode;
+  return JSON.stringify(f);
+}
+
+export const overviewView: ViewFactory = (root, app) => {
+  let series: Series | null = null;
+  let seriesAt = 0;
+  let busy = false;
+  const live = h('div', { class: 'overview' }, h('p', { class: 'muted loading' }, 'Loading…'));
+  root.appendChild(live);
+
+  let refreshNow: () => Promise<void> = async () => {};
+
+  // One delegated listener: rows are patched in place each refresh, so buttons keep no listeners of their own.
+  live.addEventListener('click', async (ev) => {
+    const btn = (ev.target as Element).closest('button[data-action]') as HTMLButtonElement | null;
+    if (!btn || busy) return;
+    const { action, pool, member, state, name } = btn.dataset;
+    if (action === 'explain' && name) { app.go('explain', { name }); return; }
+    if (action !== 'set-state' || !pool || !member || !state) return;
+    busy = true;
+    btn.classList.add('pending');
+    try {
+      await api(`/v1/pools/${encodeURIComponent(pool)}/members/${encodeURIComponent(member)}/state`, { method: 'PUT', body: { state } });
+      app.notify(`${member} in pool ${pool}: ${DONE[state as AdminState] ?? state}`, 'ok');
+      app.changed();
+    } catch (e) {
+      app.notify(`Could not change ${member} in ${pool}: ${(e as Error).message}`, 'error');
+    } finally {
+      busy = false;
+      btn.classList.remove('pending');
+      await refreshNow().catch(() => {});
+    }
+  });
+
+  const memberRow = (pool: PoolConfig, idx: number, health: Map<string, MemberHealth>, operate: boolean): HTMLElement => {
+    const m = pool.members[idx]!;
+    const hl = health.get(`${pool.name}/${m.id}`);
+    const eff = effectiveState(hl, m.enabled !== false);
+    const weight = m.weight ?? 1;
+    const scale = hl?.weightScale ?? 1;
+    const metrics = Object.entries(hl?.metrics ?? {})
+      .filter((e): e is [string, number] => typeof e[1] === 'number')
+      .map(([k, v]) => h('span', { class: 'chip' }, (METRIC_LABELS[k] ?? ((x: number) => `${k} ${num(x)}`))(v)));
+    const values = series?.members[`${pool.name}/${m.id}`];
+    const admin = hl?.admin ?? 'auto';
+    const label = `${m.id} in pool ${pool.name}`;
+    return h('tr', { class: `member tone-${eff.tone}`, 'data-pool': pool.name, 'data-member': m.id, 'data-state': eff.tone },
+      h('td', { class: 'state-cell' },
+        h('span', { class: `dot tone-${eff.tone}`, 'aria-hidden': 'true' }),
+        h('span', { class: 'state-label' }, eff.label),
+        // Why: the operator who forced it, or the probe detail when health itself is the reason.
+        admin !== 'auto' ? h('div', { class: 'detail muted' }, hl?.adminBy ? `by ${hl.adminBy}` : 'operator override')
+          : hl && hl.detail && (!hl.up || hl.drain) ? h('div', { class: 'detail muted' }, hl.detail) : null),
+      h('td', { class: 'member-id' }, h('code', null, m.id)),
+      h('td', { class: 'num' }, scale !== 1 ? h('span', { title: `configured ${weight}, agent ${Math.round(scale * 100)} %` }, `${num(weight * scale)} `, h('small', { class: 'muted' }, `(${num(weight)} × ${Math.round(scale * 100)}%)`)) : num(weight)),
+      h('td', { class: 'metrics' }, metrics.length ? metrics : h('span', { class: 'muted' }, '—')),
+      h('td', { class: 'spark-cell' }, values ? sparkline(values, { label: `answers/s for ${m.id}`, colour: eff.tone === 'down' ? '#dc2626' : PALETTE[0] }) : h('span', { class: 'muted' }, '—')),
+      h('td', { class: 'since muted', title: admin !== 'auto' ? 'since the operator set it' : 'since the health verdict last changed' },
+        admin !== 'auto' && hl?.adminAt ? ago(hl.adminAt) : hl?.since ? ago(hl.since) : '—'),
+      h('td', { class: 'admin-cell' },
+        h('div', { class: 'segmented', role: 'group', 'aria-label': `Admin state of ${label}` },
+          ACTIONS.map((a) => h('button', {
+            type: 'button', class: `seg seg-${a.state}`, 'data-action': 'set-state', 'data-pool': pool.name, 'data-member': m.id, 'data-state': a.state,
+            'aria-pressed': String(admin === a.state), 'aria-label': `${a.word} ${label}`, title: a.hint, disabled: !operate,
+          }, a.word)))),
+    );
+  };
+
+  const poolBlock = (pool: PoolConfig, health: Map<string, MemberHealth>, operate: boolean): HTMLElement => {
+    const serving = pool.members.filter((m) => effectiveState(health.get(`${pool.name}/${m.id}`), m.enabled !== false).serving).length;
+    const monitors = pool.monitors ?? (pool.monitor ? [pool.monitor] : []);
+    return h('div', { class: 'pool', 'data-pool': pool.name },
+      h('div', { class: 'pool-head' },
+        h('h3', null, h('span', { class: 'muted' }, 'pool '), pool.name),
+        h('span', { class: `count ${serving === 0 ? 'tone-down' : serving < pool.members.length ? 'tone-warn' : 'tone-up'}` }, `${serving}/${pool.members.length} serving`),
+        h('span', { class: 'chip', title: 'member selection chain' }, chain(pool.select, DEFAULT_POOL_CHAIN)),
+        monitors.length ? h('span', { class: 'chip', title: 'monitors' }, `monitor ${monitors.join(', ')}`) : h('span', { class: 'chip muted' }, 'no monitor')),
+      h('table', { class: 'members' },
+        // Fixed column widths so the tables of every pool line up under each other.
+        h('colgroup', null, [210, null, 110, 230, 150, 120, 270].map((w) => h('col', w ? { style: `width:${w}px` } : null))),
+        h('thead', null, h('tr', null,
+          h('th', { scope: 'col' }, 'State'), h('th', { scope: 'col' }, 'Member'), h('th', { scope: 'col', class: 'num' }, 'Weight'),
+          h('th', { scope: 'col' }, 'Metrics'), h('th', { scope: 'col' }, 'Answers/s (1 h)'), h('th', { scope: 'col' }, 'Since'), h('th', { scope: 'col' }, 'Admin'))),
+        h('tbody', null, pool.members.map((_, i) => memberRow(pool, i, health, operate)))));
+  };
+
+  const nameCard = (n: NameConfig, pools: Map<string, PoolConfig>, health: Map<string, MemberHealth>, operate: boolean): HTMLElement => {
+    const values = series?.names[n.name];
+    const fb = fallbackText(n.fallback);
+    return h('section', { class: 'card name-card', 'data-name': n.name, 'aria-label': `name ${n.name}` },
+      h('header', { class: 'name-head' },
+        h('div', null,
+          h('h2', null, n.name),
+          h('div', { class: 'chips' },
+            h('span', { class: 'chip', title: 'pool selection chain' }, chain(n.select, DEFAULT_NAME_CHAIN)),
+            n.ttl !== undefined ? h('span', { class: 'chip' }, `TTL ${seconds(n.ttl)}`) : null,
+            fb ? h('span', { class: 'chip', title: 'fallback' }, `fallback: ${fb}`) : null,
+            n.persistence ? h('span', { class: 'chip', title: 'persistence' }, `persistence ${seconds(n.persistence.ttl)}${n.persistence.key === 'subnet' ? ' by subnet' : ''}`) : null)),
+        h('div', { class: 'name-side' },
+          values ? h('div', { class: 'name-rate' }, sparkline(values, { width: 160, height: 34, label: `queries/s for ${n.name}` }), h('span', { class: 'rate' }, `${num(values[values.length - 1] ?? 0)}`, h('small', null, ' q/s'))) : null,
+          h('button', { type: 'button', class: 'ghost small', 'data-action': 'explain', 'data-name': n.name, 'aria-label': `explain ${n.name}` }, 'Explain…'))),
+      n.pools.map((p) => {
+        const pool = pools.get(p);
+        return pool ? poolBlock(pool, health, operate) : h('p', { class: 'muted' }, `pool ${p} (not defined)`);
+      }));
+  };
+
+  refreshNow = async () => {
+    const wantSeries = Date.now() - seriesAt > SERIES_EVERY_MS;
+    const [namesBody, poolsBody, healthBody, newSeries] = await Promise.all([
+      api('/v1/names'), api('/v1/pools'), api('/v1/health'), wantSeries ? fetchSeries().catch(() => null) : Promise.resolve(series),
+    ]);
+    if (wantSeries) { series = newSeries; seriesAt = Date.now(); }
+    const names = listOf<Record<string, unknown>>(namesBody, 'names').map(normaliseName);
+    const pools = new Map(listOf<Record<string, unknown>>(poolsBody, 'pools').map(normalisePool).map((p) => [p.name, p]));
+    const health = new Map(listOf<Record<string, unknown>>(healthBody, 'members').map(normaliseHealth).map((m) => [`${m.pool}/${m.member}`, m]));
+    const operate = canOperate(app);
+
+    const all = [...pools.values()].flatMap((p) => p.members.map((m) => effectiveState(health.get(`${p.name}/${m.id}`), m.enabled !== false)));
+    const forced = [...health.values()].filter((m) => m.admin !== 'auto').length;
+    const used = new Set(names.flatMap((n) => n.pools));
+    const orphans = [...pools.values()].filter((p) => !used.has(p.name));
+    const tile = (label: string, value: string, tone = ''): HTMLElement => h('div', { class: `tile ${tone}` }, h('div', { class: 'tile-value' }, value), h('div', { class: 'tile-label' }, label));
+    const down = all.filter((e) => e.tone === 'down').length;
+    const serving = all.filter((e) => e.serving).length;
+
+    const fresh = h('div', null,
+      h('div', { class: 'tiles' },
+        tile('names', String(names.length)),
+        tile('pools', String(pools.size)),
+        tile('members serving', `${serving}/${all.length}`, serving === all.length ? 'tone-up' : serving === 0 ? 'tone-down' : 'tone-warn'),
+        tile('down', String(down), down ? 'tone-down' : ''),
+        tile('operator overrides', String(forced), forced ? 'tone-warn' : '')),
+      names.length === 0 && pools.size === 0 ? h('div', { class: 'card empty-state' }, h('h2', null, 'No policy names yet'), h('p', { class: 'muted' }, 'Add names and pools to the configuration (names:, pools:) to see them here.')) : null,
+      names.map((n) => nameCard(n, pools, health, operate)),
+      orphans.length ? h('section', { class: 'card name-card', 'aria-label': 'pools without a name' },
+        h('header', { class: 'name-head' }, h('h2', null, 'Pools no name uses')),
+        orphans.map((p) => poolBlock(p, health, operate))) : null);
+    patch(live, fresh);
+  };
+
+  return { refresh: () => refreshNow(), every: 2000 };
+};
