@@ -2,7 +2,7 @@
 // automatically by a shared prefix. Owns: the persistence key of an asker or client subnet and its human text.
 // Never stores persistence records itself and never allocates in key()/subnetKey()/groupOf().
 import type { ConfigError } from '../config/schema.js';
-import { PrefixIndex, formatAddress, formatPrefix, parsePrefix, type PrefixEntry } from './topology.js';
+import { PrefixIndex, formatAddress, formatPrefix, parsePrefix, type PrefixEntry } from '../net/prefix.js';
 import { mixWord, fmix } from '../net/hash.js';
 import { wordMask } from '../net/address.js';
 

@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { parseAddress } from '../../src/net/address.js';
-import { compileTopology, parsePrefix, formatIPv6, TopologyTable, type TopologyConfig } from '../../src/answer/topology.js';
+import { compileTopology, TopologyTable, type TopologyConfig } from '../../src/answer/topology.js';
+import { parsePrefix, formatIPv6 } from '../../src/net/prefix.js';
 
 const POOLS = new Map([['eu', 0], ['us', 1], ['asia', 2], ['default', 3]]);
 
