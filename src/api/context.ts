@@ -12,11 +12,6 @@ import { HttpError } from './http.js';
 export interface ApiContext {
   sup: SupervisorHandle;
   store: Store;
-  /**
-   * A second connection to the same database for admin states: the health service notices changes by SQLite's
-   * data_version, which moves only for commits made by OTHER connections (as the CLI's are).
-   */
-  adminStore: Store;
   revisions: Revisions;
   log: Logger;
 }

@@ -40,10 +40,11 @@ function memberStateRoute(app: FastifyInstance, ctx: ApiContext): void {
     if (!p) throw new HttpError(404, `no pool "${pool}"`);
     if (!p.members.some((m) => memberKey(m) === member)) throw new HttpError(404, `pool "${pool}" has no member "${member}" (members: ${p.members.map(memberKey).join(', ')})`);
     const actor = actorOf(req);
-    const previous = ctx.adminStore.loadAdmin().find((a) => a.pool === pool && a.member === member)?.state ?? 'auto';
+    const previous = ctx.store.loadAdmin().find((a) => a.pool === pool && a.member === member)?.state ?? 'auto';
     const record: AdminRecord = { pool, member, state: req.body.state, by: actor.name, at: Date.now() };
-    ctx.adminStore.setAdmin(record);
-    ctx.adminStore.addAudit({ at: record.at, actor: actor.name, action: 'member.state', target: `pools/${pool}/members/${member}`, before: { state: previous }, after: { state: record.state } });
+    ctx.store.setAdmin(record);
+    ctx.store.addAudit({ at: record.at, actor: actor.name, action: 'member.state', target: `pools/${pool}/members/${member}`, before: { state: previous }, after: { state: record.state } });
+    ctx.sup.health.adminChanged();
     ctx.log.info({ pool, member, state: record.state, previous, actor: actor.name }, 'member admin state set through the API');
     return { ...record, previous };
   });

@@ -9,8 +9,7 @@ import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import { pino } from 'pino';
-import { storeDir, type SupervisorHandle } from '../cli/serve.js';
-import { openStore } from '../state/store.js';
+import type { SupervisorHandle } from '../cli/serve.js';
 import { Authenticator, BOOTSTRAP_ENV, roleAllows } from './auth.js';
 import { configRoutes } from './config-routes.js';
 import type { ApiContext } from './context.js';
@@ -89,10 +88,7 @@ export async function startApi(sup: SupervisorHandle, listen: { host: string; po
   const bootstrap = process.env[BOOTSTRAP_ENV];
   if (bootstrap !== undefined && bootstrap.length > 0 && bootstrap.length < 16) log.warn(`${BOOTSTRAP_ENV} is shorter than 16 characters: easy to guess`);
   const auth = new Authenticator(sup.store, bootstrap || undefined);
-  const dir = storeDir(sup.loaded());
-  if (!dir) throw new Error('api: needs store: { path: ./data } in the configuration');
-  const adminStore = openStore(dir);
-  const ctx: ApiContext = { sup, store: sup.store, adminStore, revisions: sup.revisions, log };
+  const ctx: ApiContext = { sup, store: sup.store, revisions: sup.revisions, log };
 
   const app = Fastify({
     logger: false,
@@ -169,7 +165,6 @@ export async function startApi(sup: SupervisorHandle, listen: { host: string; po
     await app.listen({ host: listen.host, port: listen.port });
   } catch (e) {
     await app.close().catch(() => undefined);
-    adminStore.close();
     throw new Error(`api: cannot listen on ${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}: ${(e as Error).message}`);
   }
   const a = app.server.address();
@@ -179,7 +174,6 @@ export async function startApi(sup: SupervisorHandle, listen: { host: string; po
     address,
     close: async () => {
       await app.close();
-      adminStore.close();
     },
   };
 }

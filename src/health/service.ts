@@ -109,11 +109,17 @@ export class HealthService {
     this.opts.onHealth(changes);
   }
 
-  private pollAdmin(): void {
+  /** Admin states were written through this process's own store connection (the API): read them now. */
+  adminChanged(): void {
+    this.pollAdmin(true);
+  }
+
+  private pollAdmin(force = false): void {
     const store = this.opts.store!;
     try {
+      // data_version moves only for other connections' commits (the CLI's); our own writes come with force.
       const v = store.dataVersion();
-      if (v === this.adminVersion) return;
+      if (v === this.adminVersion && !force) return;
       this.adminVersion = v;
       const states = store.loadAdmin();
       if (JSON.stringify(states) === JSON.stringify(this.adminStates)) return;
