@@ -124,12 +124,15 @@ async function main(argv: string[]): Promise<number> {
     .option('--by <who>', 'who is changing it (recorded)', process.env.USER ?? 'cli')
     .action((state: string, pool: string, member: string, opts: { config: string; by: string }) => {
       if (!['up', 'down', 'drain', 'auto'].includes(state)) throw new Error(`state "${state}" must be up, down, drain or auto`);
-      const loaded = loadConfigFile(opts.config);
-      if (!loaded.ok) throw new Error(formatErrors(loaded.errors));
-      const p = loaded.value.config.pools.find((x) => x.name === pool);
-      if (!p) throw new Error(`no pool "${pool}" in ${opts.config} (pools: ${loaded.value.config.pools.map((x) => x.name).join(', ')})`);
+      // Checked against the configuration in force (the current revision), which may have pools the file lacks.
+      const src = effectiveSource({ kind: 'file', file: opts.config });
+      const v = src.ok ? validateRaw(src.value.raw, src.value.baseDir, src.value.file) : src;
+      if (!v.ok) throw new Error(formatErrors(v.errors));
+      const pools = v.loaded.config.pools;
+      const p = pools.find((x) => x.name === pool);
+      if (!p) throw new Error(`no pool "${pool}" in the configuration in force (pools: ${pools.map((x) => x.name).join(', ')})`);
       if (!p.members.some((m) => memberKey(m) === member)) throw new Error(`pool "${pool}" has no member "${member}" (members: ${p.members.map(memberKey).join(', ')})`);
-      const dir = storeDir(loaded.value);
+      const dir = storeDir(v.loaded);
       if (!dir) throw new Error(`admin states persist in the store: add store: { path: ./data } to ${opts.config}`);
       const store = openStore(dir);
       try {
