@@ -1,6 +1,7 @@
 // `npm start`: two demo web backends on loopback plus `waymark serve --config examples/demo.yaml`.
 // Stop a backend to watch failover:   curl -s http://127.0.0.1:18001/stop    (and /start to bring it back)
 // Everything stays on 127.0.0.1; Ctrl-C stops all of it.
+import crypto from 'node:crypto';
 import http from 'node:http';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -22,7 +23,12 @@ function backend(name, port) {
 }
 
 const servers = [backend('site-a', 18001), backend('site-b', 18002)];
-const waymark = spawn(process.execPath, [path.join(root, 'dist/src/cli/main.js'), 'serve', '--config', path.join(root, 'examples/demo.yaml')], { stdio: 'inherit', cwd: root });
+// A one-off admin token for the demo's dashboard and API (accepted only while this process runs).
+const token = process.env.WAYMARK_BOOTSTRAP_TOKEN ?? `demo-${crypto.randomBytes(12).toString('hex')}`;
+console.log(`dashboard: http://127.0.0.1:8053/  (admin token for this run: ${token})`);
+const waymark = spawn(process.execPath, [path.join(root, 'dist/src/cli/main.js'), 'serve', '--config', path.join(root, 'examples/demo.yaml')], {
+  stdio: 'inherit', cwd: root, env: { ...process.env, WAYMARK_BOOTSTRAP_TOKEN: token },
+});
 const stop = () => { waymark.kill('SIGTERM'); for (const s of servers) s.close(); };
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
