@@ -1,0 +1,100 @@
+// Where a configuration comes from and what is in force: the YAML file (or master files for the quick start), zone
+// files inlined, validated by path; with a store, the current revision (SPEC C2). Also where the store lives.
+// Owns: reading sources. Used at start-up, by `check`, `explain`, `member` and the supervisor; never per query.
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { parseConfigText, type LoadedConfig, type Result } from './load.js';
+import type { ConfigError } from './schema.js';
+import { splitConfig, mergeConfig, inlineZoneFiles, declarativeHash, type Declarative, type RawConfig } from './declarative.js';
+import { validateRaw } from './revisions.js';
+import { openStore, STORE_FILE } from '../state/store.js';
+import type { Responder } from '../dns/responder.js';
+
+/** Where a configuration comes from. */
+export type ConfigSource =
+  | { kind: 'file'; file: string }
+  | { kind: 'zones'; zones: string[]; listen: string[]; workers?: number };
+
+/** A configuration read from its source, zone files inlined: what workers are given (they read no files). */
+export interface SourceConfig { raw: RawConfig; bootstrap: RawConfig; declarative: Declarative; baseDir: string; file: string | null }
+
+/** Read the source (YAML file, or master files for the quick start), inline zone files, report errors by path. */
+export function readSource(source: ConfigSource): { ok: true; value: SourceConfig } | { ok: false; errors: ConfigError[] } {
+  let raw: RawConfig;
+  let baseDir: string;
+  let file: string | null = null;
+  if (source.kind === 'file') {
+    let text: string;
+    try {
+      text = fs.readFileSync(source.file, 'utf8');
+    } catch (e) {
+      return { ok: false, errors: [{ path: source.file, message: `cannot read config: ${(e as Error).message}` }] };
+    }
+    const parsed = parseConfigText(text);
+    if (!parsed.ok) return { ok: false, errors: parsed.errors.map((e) => ({ ...e, path: `${source.file}: ${e.path}` })) };
+    raw = (YAML.parse(text) ?? {}) as RawConfig;
+    baseDir = path.dirname(path.resolve(source.file));
+    file = source.file;
+  } else {
+    raw = { server: { listen: source.listen, ...(source.workers !== undefined ? { workers: source.workers } : {}) }, zones: source.zones.map((f) => ({ file: path.resolve(f) })) };
+    baseDir = process.cwd();
+  }
+  // Validate as written first: every error at once, zone-file errors with their file and line.
+  const asWritten = validateRaw(raw, baseDir, file);
+  if (!asWritten.ok) return asWritten;
+  const { bootstrap, declarative } = splitConfig(raw);
+  const inlined = inlineZoneFiles(declarative, baseDir);
+  if (!inlined.ok) return inlined;
+  return { ok: true, value: { raw: mergeConfig(bootstrap, inlined.value), bootstrap, declarative: inlined.value, baseDir, file } };
+}
+
+/** Read and fully validate a source (for `check`, `explain` and start-up). */
+export function loadSource(source: ConfigSource): Result<LoadedConfig> {
+  const src = readSource(source);
+  if (!src.ok) return src;
+  const v = validateRaw(src.value.raw, src.value.baseDir, src.value.file);
+  return v.ok ? { ok: true, value: v.loaded } : { ok: false, errors: v.errors };
+}
+
+/**
+ * The configuration in force for a source: with a store, the current revision's declarative sections (the file's
+ * only when it changed since last applied); without, the file itself. Read-only: for `explain` and `export`.
+ */
+export function effectiveSource(source: ConfigSource): { ok: true; value: SourceConfig } | { ok: false; errors: ConfigError[] } {
+  const src = readSource(source);
+  if (!src.ok) return src;
+  const v = validateRaw(src.value.raw, src.value.baseDir, src.value.file);
+  if (!v.ok) return { ok: false, errors: v.errors };
+  const dir = storeDir(v.loaded);
+  if (!dir || !fs.existsSync(path.join(dir, STORE_FILE))) return src;
+  const store = openStore(dir, { readonly: true });
+  try {
+    const cur = store.currentRevision();
+    const lastFile = store.lastRevisionFrom('file');
+    // The file wins when it changed since it was last applied (the same precedence the server uses at start).
+    if (!cur || (lastFile && lastFile.hash !== declarativeHash(src.value.declarative))) return src;
+    return { ok: true, value: { ...src.value, declarative: cur.config, raw: mergeConfig(src.value.bootstrap, cur.config) } };
+  } finally {
+    store.close();
+  }
+}
+
+/** The store directory of a configuration (relative to the config file), or null when state is memory-only. */
+export function storeDir(loaded: LoadedConfig): string | null {
+  const s = loaded.config.store;
+  if (!s) return null;
+  return path.resolve(loaded.file ? path.dirname(path.resolve(loaded.file)) : process.cwd(), s.path);
+}
+
+/** Load persistence records saved by earlier runs into a responder's engine (start-up and explain; never per query). */
+export function loadPersistedRecords(loaded: LoadedConfig, responder: Responder): number {
+  const dir = storeDir(loaded);
+  if (!dir || !responder.engine || !fs.existsSync(path.join(dir, STORE_FILE))) return 0;
+  const store = openStore(dir, { readonly: true });
+  try {
+    return responder.engine.applyRecords(store.loadPersistence(Date.now()));
+  } finally {
+    store.close();
+  }
+}
