@@ -329,12 +329,17 @@ function statusRoute(app: FastifyInstance, ctx: ApiContext, startedAt: number): 
             revision: { ...revisionMeta, nullable: true }, zones: { type: 'integer' }, names: { type: 'integer' }, pools: { type: 'integer' },
             members: { type: 'integer' }, membersUp: { type: 'integer' }, persistenceRecords: { type: 'integer' },
             uptime: { type: 'number', description: 'seconds since the supervisor started' }, apiStartedAt: { type: 'integer' }, pid: { type: 'integer' },
+            caller: {
+              type: 'object', description: 'who is asking: the dashboard greys out what this role may not do',
+              properties: { name: { type: 'string' }, role: { type: 'string', enum: ['read', 'operator', 'admin'] } },
+            },
           },
         },
         ...AUTH_ERRORS,
       },
     },
-  }, async () => {
+  }, async (req) => {
+    const caller = actorOf(req);
     const c = ctx.sup.loaded().config;
     const cur = ctx.revisions.current();
     const health = ctx.sup.health.health();
@@ -344,6 +349,7 @@ function statusRoute(app: FastifyInstance, ctx: ApiContext, startedAt: number): 
       zones: c.zones.length, names: c.names.length, pools: c.pools.length, members: c.pools.reduce((n, p) => n + p.members.length, 0),
       membersUp: health.filter((h) => h.up).length, persistenceRecords: ctx.sup.mirror.engine?.persistence.size ?? 0,
       uptime: Math.round(process.uptime() * 10) / 10, apiStartedAt: startedAt, pid: process.pid,
+      caller: { name: caller.name, role: caller.role },
     };
   });
 }

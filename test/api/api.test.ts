@@ -149,6 +149,8 @@ test('C4: tokens with roles — created once, listed without secrets, read < ope
 
   const reader = tokens.reader!.token;
   assert.equal((await api('GET', '/v1/pools', { token: reader })).status, 200);
+  // The status names the caller and its role (the dashboard greys out what a read token may not do).
+  assert.deepEqual((await api<{ caller: unknown }>('GET', '/v1/status', { token: reader })).body.caller, { name: 'reader', role: 'read' });
   const denied = await api('POST', '/v1/pools', { token: reader, body: { name: 'x', members: [{ address: '192.0.2.1' }] } });
   assert.equal(denied.status, 403);
   assert.match(denied.body.message, /admin role/);
