@@ -4,6 +4,9 @@
 import { METRICS, type CompiledMember, type CompiledName, type CompiledPool } from './policy.js';
 import type { DecisionContext } from './context.js';
 
+/** lowest() by recent requests rather than by a metric. */
+export const LOWEST_REQUESTS = -1;
+
 export abstract class Candidates {
   abstract readonly level: 'pool' | 'member';
   count = 0;
@@ -26,6 +29,26 @@ export abstract class Candidates {
   abstract label(i: number): string;
   /** The counter value the last rotate() started from (for explain). */
   lastCounter = 0;
+  /** The value lowest() chose by (for explain). */
+  lastValue = 0;
+
+  /**
+   * The available candidate with the lowest value — of metric `metric` (index into METRICS; unknown/NaN values are
+   * skipped), or of recent requests when `metric` is LOWEST_REQUESTS — ties to the lowest index; -1 when none has a
+   * value. The one "least X" scan of the engine (least-requests and every dynamic-metric method).
+   */
+  lowest(metric: number): number {
+    let best = -1;
+    let bestValue = 0;
+    for (let i = 0; i < this.count; i++) {
+      if (!this.available(i)) continue;
+      const v = metric === LOWEST_REQUESTS ? this.recentRequests(i) : this.metric(i, metric);
+      if (v !== v) continue; // NaN: unknown
+      if (best < 0 || v < bestValue) { best = i; bestValue = v; }
+    }
+    this.lastValue = bestValue;
+    return best;
+  }
 
   /**
    * Advance this list's rotating counter and return the first candidate from there that is available — or, with

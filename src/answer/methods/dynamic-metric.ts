@@ -15,18 +15,11 @@ export function dynamicMetricMethod(id: string, metric: number): Method {
     id,
     level: 'both',
     pick(ctx: DecisionContext, c: Candidates): number {
-      let best = -1;
-      let bestValue = 0;
-      for (let i = 0; i < c.count; i++) {
-        if (!c.available(i)) continue;
-        const v = c.metric(i, metric);
-        if (v !== v) continue; // NaN: unknown
-        if (best < 0 || v < bestValue) { best = i; bestValue = v; }
-      }
+      const best = c.lowest(metric);
       if (ctx.trace !== null) {
         ctx.trace.add(id, best < 0
           ? `no available candidate reports ${metricName}`
-          : `${c.label(best)}: lowest ${metricName} (${bestValue})`);
+          : `${c.label(best)}: lowest ${metricName} (${c.lastValue})`);
       }
       return best;
     },
