@@ -47,7 +47,7 @@ export async function startServer(yaml: string, opts: { ipv6?: boolean; baseDir?
   const s = parsed.value.server;
   const listen = [{ host: '127.0.0.1', port: 0 }];
   const server = await DnsServer.start(snap.value, {
-    listen, udpPayload: s.udpPayload, rrl: s.rrl, exclusive: true,
+    listen, udpPayload: s.udpPayload, udpTransport: s.udpTransport, rrl: s.rrl, exclusive: true,
     tcp: { idleTimeoutMs: s.tcp.idleTimeout, maxConnections: s.tcp.maxConnections, maxQueriesPerConnection: s.tcp.maxQueriesPerConnection },
   });
   const port = server.bound[0]!.port;

@@ -4,7 +4,7 @@
 // Owns: the per-worker runtime (LiveState, PersistenceTable) and the decision. Synchronous; explain runs the same
 // code with a Trace attached, so what `waymark explain` prints is what queries get.
 import { RCODE } from '../wire/types.js';
-import { parseAddress } from '../net/address.js';
+import { PeerAddress } from '../net/peer.js';
 import { DecisionContext, Trace } from './context.js';
 import { LiveState } from './live.js';
 import { MemberCandidates, PoolCandidates, type Candidates } from './candidates.js';
@@ -54,7 +54,7 @@ export class AnswerEngine {
   private readonly pools = new PoolCandidates();
   private readonly members = new MemberCandidates();
   /** Set by the responder before resolve(): who is asking. Parsed only when a policy name is hit. */
-  private clientAddress = '';
+  private peer = new PeerAddress();
   private query: Query | null = null;
   private clientParsed = false;
   /** Injectable clock (tests of persistence expiry). */
@@ -147,8 +147,8 @@ export class AnswerEngine {
   }
 
   /** Called per query before lookup; cheap (a few assignments). */
-  setClient(address: string, q: Query | null): void {
-    this.clientAddress = address;
+  setClient(peer: PeerAddress, q: Query | null): void {
+    this.peer = peer;
     this.query = q;
     this.clientParsed = false;
     this.lastName = -1;
@@ -167,7 +167,10 @@ export class AnswerEngine {
     if (this.clientParsed) return;
     this.clientParsed = true;
     const c = this.ctx.client;
-    c.family = parseAddress(this.clientAddress, c.words);
+    const peer = this.peer;
+    c.family = peer.resolve();
+    const w = peer.w;
+    c.words[0] = w[0]!; c.words[1] = w[1]!; c.words[2] = w[2]!; c.words[3] = w[3]!;
     const q = this.query;
     c.ecs = false;
     if (q !== null && q.ecs && q.ecsSource > 0) {

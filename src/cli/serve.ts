@@ -1,6 +1,7 @@
 // `waymark serve`: a supervisor process and N workers sharing the listening sockets (node:cluster).
 // Owns: process roles, config loading at start and on reload (SIGHUP), replacing dead workers, shutdown.
 // The supervisor validates a config before any worker sees it, so a bad reload never reaches the query path.
+import { batchUnavailable } from '../dns/udp-batch.js';
 import cluster, { type Worker } from 'node:cluster';
 import fs from 'node:fs';
 import { pino } from 'pino';
@@ -351,10 +352,13 @@ async function runWorker(): Promise<number> {
   let generation = first.generation;
   const s = v.loaded.config.server;
   const server = await DnsServer.start(compiled.value, {
-    listen: s.listen, udpPayload: s.udpPayload, rrl: s.rrl, exclusive: false, maxPersistenceRecords: v.loaded.config.persistence.maxRecords,
+    listen: s.listen, udpPayload: s.udpPayload, udpTransport: s.udpTransport, rrl: s.rrl, exclusive: false, maxPersistenceRecords: v.loaded.config.persistence.maxRecords,
     tcp: { idleTimeoutMs: s.tcp.idleTimeout, maxConnections: s.tcp.maxConnections, maxQueriesPerConnection: s.tcp.maxQueriesPerConnection },
   });
   loadPersistedRecords(v.loaded, server.responder);
+  if (server.udp.some((u) => u.transport === 'dgram') && s.udpTransport === 'auto') {
+    log.warn({ reason: batchUnavailable }, 'batched UDP transport unavailable: answering UDP through node:dgram (slower)');
+  }
   const syncPersistence = (done?: () => void): void => {
     const records = server.responder.engine?.drainRecords() ?? [];
     if (records.length > 0 && process.connected) process.send?.({ type: 'persist', generation, records } satisfies WorkerMessage, undefined, {}, () => done?.());
@@ -364,6 +368,7 @@ async function runWorker(): Promise<number> {
   // metrics: the query path's counters go to the supervisor as deltas; the query log writes through pino.
   const queryLogSink = (line: object): void => log.info(line, 'query');
   server.responder.metrics.rrl = server.rrl?.stats ?? null;
+  server.responder.metrics.udp = () => server.udpStats();
   server.responder.queryLog.configure(v.loaded.config.queryLog, queryLogSink);
   setInterval(() => {
     if (process.connected) process.send?.({ type: 'metrics', generation, delta: server.responder.metrics.snapshotAndReset() } satisfies WorkerMessage);

@@ -61,6 +61,8 @@ export const serverSchema = z.object({
   listen: z.array(listen).min(1).prefault(['127.0.0.1:5300']),
   workers: z.number().int().min(1).max(256).default(() => Math.max(1, os.availableParallelism())),
   udpPayload: z.number().int().min(512).max(65535).default(1232),
+  /** auto: batched recvmmsg/sendmmsg I/O when the native addon is built, else node:dgram. */
+  udpTransport: z.enum(['auto', 'batched', 'dgram']).default('auto'),
   tcp: z.object({
     idleTimeout: duration.default(10_000),
     maxConnections: z.number().int().min(1).max(1_000_000).default(1024),

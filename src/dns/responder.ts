@@ -10,6 +10,7 @@ import type { Snapshot } from '../answer/snapshot.js';
 import { AnswerEngine } from '../answer/engine.js';
 import { QueryCounters } from '../metrics/counters.js';
 import { QueryLog } from '../metrics/query-log.js';
+import { PeerAddress } from '../net/peer.js';
 
 export const TRANSPORT_UDP = 0;
 export const TRANSPORT_TCP = 1;
@@ -44,6 +45,9 @@ export class Responder {
   /** The opt-in, sampled query log of listed policy names. */
   readonly queryLog = new QueryLog();
 
+  /** Who sent the message being answered: the transport sets it, then calls answer(). */
+  readonly peer = new PeerAddress();
+
   /** The answer engine for policy names (null while the snapshot has no policy). Per worker: it holds live state. */
   engine: AnswerEngine | null = null;
   snapshot!: Snapshot;
@@ -74,39 +78,45 @@ export class Responder {
     this.response = this.out;
   }
 
-  /**
-   * Answer one message. Returns the response length in `this.response`, or -1 when nothing must be sent.
-   * Catches everything: a bug on an odd packet costs that packet a SERVFAIL-free drop, never the process.
-   */
+  /** Answer one message from the sender `client` (address text); see answer(). */
   respond(msg: Buffer, transport: number, client = ''): number {
+    this.peer.setText(client);
+    return this.answer(msg, msg.length, transport);
+  }
+
+  /**
+   * Answer the message in msg[0, len) from `this.peer`. Returns the response length in `this.response`, or -1 when
+   * nothing must be sent. Catches everything: a bug on an odd packet costs that packet a drop, never the process.
+   */
+  answer(msg: Buffer, len: number, transport: number): number {
     const start = performance.now();
     this.counters.queries++;
-    let len: number;
+    let out: number;
     try {
       this.res.zone = null;
-      this.engine?.setClient(client, this.q);
-      len = this.respondUnsafe(msg, transport);
+      this.engine?.setClient(this.peer, this.q);
+      out = this.respondUnsafe(msg, len, transport);
     } catch {
       this.counters.errors++;
       return -1;
     }
-    if (len >= 0) {
+    if (out >= 0) {
       // Metrics: allocation-free counting; the query log only for flagged policy names.
       const engine = this.engine;
       const name = engine !== null ? engine.lastName : -1;
       this.metrics.count(this.res.zone, this.q.qtype, this.lastRcode, name, performance.now() - start);
       if (name >= 0 && this.queryLog.enabled && this.queryLog.flags[name] === 1) {
-        this.queryLog.maybeLog(client, name, this.q.qtype, this.lastRcode, this.res, engine!.lastPoolDecision, engine!.lastMemberDecision);
+        this.queryLog.maybeLog(this.peer.toString(), name, this.q.qtype, this.lastRcode, this.res, engine!.lastPoolDecision, engine!.lastMemberDecision);
       }
     }
-    return len;
+    return out;
   }
 
-  private respondUnsafe(msg: Buffer, transport: number): number {
+  private respondUnsafe(msg: Buffer, len: number, transport: number): number {
     const q = this.q;
     const res = this.res;
     const snapshot = this.snapshot;
-    if (parseQueryFast(msg, q) === FAST_OK) {
+    if (parseQueryFast(msg, q, len) === FAST_OK) {
       this.counters.fast++;
       this.response = this.out;
       const limit = transport === TRANSPORT_UDP ? udpLimit(q, q.serverPayload) : 65535;
@@ -119,7 +129,8 @@ export class Responder {
       this.counters.rcodes[res.rcode]!++;
       return writeResponse(this.out, q, res, limit, res.ecsScope);
     }
-    return this.respondGeneral(msg, transport);
+    // The general codec decodes a whole Buffer: give it exactly the message (rare path, the view is affordable).
+    return this.respondGeneral(len === msg.length ? msg : msg.subarray(0, len), transport);
   }
 
   private ownAnswer(len: number): number {

@@ -5,6 +5,7 @@
 
 import { parseAddress, wordMask } from '../net/address.js';
 import { mixWord, fmix } from '../net/hash.js';
+import type { PeerAddress } from '../net/peer.js';
 
 export interface RrlOptions {
   enabled: boolean;
@@ -166,13 +167,25 @@ export class ResponseRateLimiter {
    * b ≤ t + window × rate, and the response is limited when the balance is negative, b > t.
    */
   account(address: string, category: RrlCategory, nowMs: number): RrlVerdict {
-    if (!this.enabled) return this.pass();
-    const rate = this.rate[category]!;
-    if (rate === 0) return this.pass();
+    if (!this.enabled || this.rate[category] === 0) return this.pass();
+    return this.charge(parseAddress(address, this.addr), category, nowMs);
+  }
 
+  /** As account(), for a sender the transport already holds as a PeerAddress (words, or text parsed once). */
+  accountPeer(peer: PeerAddress, category: RrlCategory, nowMs: number): RrlVerdict {
+    if (!this.enabled || this.rate[category] === 0) return this.pass();
+    const family = peer.resolve();
     const a = this.addr;
-    const family = parseAddress(address, a);
+    const w = peer.w;
+    a[0] = w[0]!; a[1] = w[1]!; a[2] = w[2]!; a[3] = w[3]!;
+    return this.charge(family, category, nowMs);
+  }
+
+  /** The bucket arithmetic for the sender in `this.addr` (see account()). */
+  private charge(family: 0 | 4 | 6, category: RrlCategory, nowMs: number): RrlVerdict {
     if (family === 0) return this.pass();
+    const rate = this.rate[category]!;
+    const a = this.addr;
 
     // Mask in place: the prefix words stay in a typed array from here on, because passing uint32 values
     // ≥ 2^31 between functions would box them as heap numbers whenever V8 does not inline the callee

@@ -1,13 +1,13 @@
 // A DNS server in this process: UDP and TCP listeners on every listen address, sharing one Responder.
 // Owns: starting/stopping listeners and swapping the snapshot they read (one assignment: atomic for the event loop).
 // In a cluster worker the sockets are shared with the other workers by Node's cluster module.
-import type dgram from 'node:dgram';
 import type net from 'node:net';
 import { Responder } from './responder.js';
-import { listenUdp } from './udp.js';
+import { listenUdp, type UdpListener, type UdpTransportMode } from './udp.js';
 import { listenTcp, type TcpLimits } from './tcp.js';
 import { ResponseRateLimiter, type RrlOptions } from './rrl.js';
 import type { Snapshot } from '../answer/snapshot.js';
+import type { BatchStats } from './udp-batch.js';
 
 export interface ListenAddress { host: string; port: number }
 
@@ -18,6 +18,8 @@ export interface DnsServerOptions {
   rrl: RrlOptions;
   /** Bound on in-memory persistence records (LRU beyond it). */
   maxPersistenceRecords?: number;
+  /** UDP I/O: batched recvmmsg/sendmmsg when the addon is built (auto), or node:dgram. */
+  udpTransport?: UdpTransportMode;
   /** Own the sockets exclusively (tests, single-process); false lets cluster workers share them. */
   exclusive?: boolean;
 }
@@ -25,7 +27,7 @@ export interface DnsServerOptions {
 export class DnsServer {
   readonly responder: Responder;
   readonly rrl: ResponseRateLimiter | null;
-  private readonly udp: dgram.Socket[] = [];
+  readonly udp: UdpListener[] = [];
   private readonly tcp: net.Server[] = [];
   /** The addresses actually bound (port 0 in the options becomes a real port). */
   readonly bound: ListenAddress[] = [];
@@ -43,8 +45,8 @@ export class DnsServer {
         // Port 0: TCP takes the port UDP was given, so one address serves both transports. That port may already be
         // taken for TCP; then try another (a fixed port is the operator's choice and fails at once).
         for (let attempt = 0; ; attempt++) {
-          const sock = await listenUdp({ host: l.host, port: l.port, exclusive }, server.responder, server.rrl);
-          const port = sock.address().port;
+          const sock = await listenUdp({ host: l.host, port: l.port, exclusive, transport: options.udpTransport, udpPayload: options.udpPayload }, server.responder, server.rrl);
+          const port = sock.port;
           try {
             const tcp = await listenTcp({ host: l.host, port, exclusive, ...options.tcp }, server.responder);
             server.udp.push(sock);
@@ -64,6 +66,20 @@ export class DnsServer {
     return server;
   }
 
+  /** Batched UDP counters summed over this server's listeners (zero for node:dgram listeners). */
+  udpStats(): BatchStats {
+    const total: BatchStats = { batches: 0, packets: 0, truncated: 0, sendErrors: 0 };
+    for (const l of this.udp) {
+      const s = l.stats();
+      if (s === null) continue;
+      total.batches += s.batches;
+      total.packets += s.packets;
+      total.truncated += s.truncated;
+      total.sendErrors += s.sendErrors;
+    }
+    return total;
+  }
+
   get snapshot(): Snapshot {
     return this.responder.snapshot;
   }
@@ -74,9 +90,7 @@ export class DnsServer {
   }
 
   async close(): Promise<void> {
-    for (const s of this.udp) {
-      try { s.close(); } catch { /* already closed */ }
-    }
+    for (const s of this.udp) s.close();
     await Promise.all(this.tcp.map((t) => new Promise<void>((r) => {
       t.close(() => r());
       // Existing connections would keep close() pending until their idle timeout.

@@ -2,6 +2,7 @@
 // plain-JSON delta a worker ships to the supervisor once a second (registry.ts turns deltas into Prometheus metrics).
 // Owns: the label buckets (qtype, rcode, latency) and the tables sized from the snapshot. The count methods never
 // allocate and never call prom-client; label strings are made only in snapshotAndReset() and on snapshot change.
+import type { BatchStats } from '../dns/udp-batch.js';
 import { TYPE, RCODE } from '../wire/types.js';
 import { memberKey } from '../answer/compile.js';
 import { DECISION_LABELS, DECISION_LEVELS, type EngineTally } from '../answer/engine.js';
@@ -54,6 +55,8 @@ export interface CounterDelta {
   answers: Array<[pool: string, member: string, n: number]>;
   latency: { buckets: number[]; sumSeconds: number };
   rrl: { passed: number; dropped: number; slipped: number };
+  /** Batched UDP transport (zero with node:dgram). */
+  udp: { batches: number; datagrams: number; oversize: number; sendErrors: number };
   messages: { fast: number; general: number; dropped: number; errors: number };
 }
 
@@ -61,7 +64,7 @@ export function emptyDelta(): CounterDelta {
   return {
     queries: [], names: [], decisions: [], persistence: { hit: 0, miss: 0 }, answers: [],
     latency: { buckets: new Array<number>(LATENCY_SLOTS).fill(0), sumSeconds: 0 },
-    rrl: { passed: 0, dropped: 0, slipped: 0 }, messages: { fast: 0, general: 0, dropped: 0, errors: 0 },
+    rrl: { passed: 0, dropped: 0, slipped: 0 }, udp: { batches: 0, datagrams: 0, oversize: 0, sendErrors: 0 }, messages: { fast: 0, general: 0, dropped: 0, errors: 0 },
   };
 }
 
@@ -84,6 +87,8 @@ export class QueryCounters {
   };
   /** The worker's rate limiter statistics, when it has one (read as deltas in snapshotAndReset). */
   rrl: RrlStats | null = null;
+  /** Reads the worker's batched UDP counters (native, so read when a delta is made, not per query). */
+  udp: (() => BatchStats) | null = null;
 
   private zoneIndex = new Map<Zone, number>();
   private zoneLabels: string[] = [NO_ZONE];
@@ -93,7 +98,7 @@ export class QueryCounters {
   private lastZoneRow = 0;
   /** Counts of a previous snapshot's tables, kept by label until the next delta. */
   private carry: CounterDelta | null = null;
-  private readonly seen = { fast: 0, general: 0, dropped: 0, errors: 0, passed: 0, rrlDropped: 0, slipped: 0 };
+  private readonly seen = { fast: 0, general: 0, dropped: 0, errors: 0, passed: 0, rrlDropped: 0, slipped: 0, batches: 0, packets: 0, truncated: 0, sendErrors: 0 };
 
   constructor(private readonly messages: ResponderCounters) {}
 
@@ -154,6 +159,14 @@ export class QueryCounters {
       d.rrl.dropped += rrl.dropped - s.rrlDropped;
       d.rrl.slipped += rrl.slipped - s.slipped;
       s.passed = rrl.passed; s.rrlDropped = rrl.dropped; s.slipped = rrl.slipped;
+    }
+    if (this.udp !== null) {
+      const u = this.udp();
+      d.udp.batches += u.batches - s.batches;
+      d.udp.datagrams += u.packets - s.packets;
+      d.udp.oversize += u.truncated - s.truncated;
+      d.udp.sendErrors += u.sendErrors - s.sendErrors;
+      s.batches = u.batches; s.packets = u.packets; s.truncated = u.truncated; s.sendErrors = u.sendErrors;
     }
     return d;
   }

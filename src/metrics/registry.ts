@@ -138,6 +138,7 @@ export class MetricsAggregator {
   private readonly latency: AggregatedHistogram;
   private readonly rrl: Counter<'action'>;
   private readonly messages: Counter<'path'>;
+  private readonly udp: Counter<'event'>;
   private readonly verdictChanges: Counter<'pool' | 'member' | 'to'>;
 
   /** The last history entry counted into verdictChanges (entries are appended objects; the book keeps 1000). */
@@ -162,6 +163,7 @@ export class MetricsAggregator {
     this.registry.registerMetric(this.latency as unknown as Metric);
     this.rrl = new Counter({ name: 'waymark_rrl_responses_total', help: 'UDP responses seen by response rate limiting, by action (passed, dropped, slipped).', labelNames: ['action'], registers });
     this.messages = new Counter({ name: 'waymark_responder_messages_total', help: 'DNS messages by responder path: fast parser, general codec, dropped without answer, internal error.', labelNames: ['path'], registers });
+    this.udp = new Counter({ name: 'waymark_udp_io_total', help: 'Batched UDP transport: recvmmsg batches, datagrams received, datagrams dropped for exceeding 4096 bytes, responses the kernel refused to send (send_error).', labelNames: ['event'], registers });
     this.verdictChanges = new Counter({ name: 'waymark_health_verdict_changes_total', help: 'Member health verdict changes (flaps), by the verdict changed to.', labelNames: ['pool', 'member', 'to'], registers });
     const self = this;
     new Gauge({
@@ -221,6 +223,13 @@ export class MetricsAggregator {
       this.rrl.inc({ action: 'passed' }, count(r.passed));
       this.rrl.inc({ action: 'dropped' }, count(r.dropped));
       this.rrl.inc({ action: 'slipped' }, count(r.slipped));
+    }
+    const u = delta.udp;
+    if (u) {
+      this.udp.inc({ event: 'batch' }, count(u.batches));
+      this.udp.inc({ event: 'datagram' }, count(u.datagrams));
+      this.udp.inc({ event: 'oversize' }, count(u.oversize));
+      this.udp.inc({ event: 'send_error' }, count(u.sendErrors));
     }
     const m = delta.messages;
     if (m) {

@@ -78,10 +78,10 @@ export function readEcs(buf: Buffer, off: number, len: number, q: Query): boolea
 
 /**
  * Parse the common query shape into `q`. FAST_DECLINE means "let the general codec decide" (it also produces the
- * errors: FORMERR, NOTIMP, BADVERS…), never that the packet is bad.
+ * errors: FORMERR, NOTIMP, BADVERS…), never that the packet is bad. The message is msg[0, len): a transport that
+ * receives into fixed slots passes the slot and the datagram's length.
  */
-export function parseQueryFast(msg: Buffer, q: Query): number {
-  const len = msg.length;
+export function parseQueryFast(msg: Buffer, q: Query, len = msg.length): number {
   if (len < 17) return FAST_DECLINE;
   const flags = (msg[2]! << 8) | msg[3]!;
   // QR=0, OPCODE=QUERY, TC=0; QDCOUNT=1, ANCOUNT=0, NSCOUNT=0, ARCOUNT<=1.

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import v8 from 'node:v8';
 import { startServer, query, udpExchange, header, decode, buildQuery, ROOT, type InProcessServer } from '../harness.js';
 import { parseConfigText, loadZones, compileSnapshot } from '../../src/config/load.js';
-import { QueryCounters, LATENCY_BUCKETS_US, NO_ZONE, type CounterDelta } from '../../src/metrics/counters.js';
+import { QueryCounters, emptyDelta, LATENCY_BUCKETS_US, NO_ZONE, type CounterDelta } from '../../src/metrics/counters.js';
 import { MetricsAggregator, type HealthSource } from '../../src/metrics/registry.js';
 import type { QueryLogLine } from '../../src/metrics/query-log.js';
 import type { ResponderCounters } from '../../src/dns/responder.js';
@@ -307,10 +307,9 @@ test('C3: an hour of per-name queries/s and per-member answers/s at 10 s steps',
   let now = 1_000_000_000_000; // a step boundary
   const agg = new MetricsAggregator({ defaultMetrics: false, clock: () => now });
   const delta = (names: number, answers: number): CounterDelta => ({
-    queries: [], decisions: [], persistence: { hit: 0, miss: 0 },
+    ...emptyDelta(),
     names: [['www.metrics.test', 'NOERROR', names]],
     answers: [['eu', '198.51.100.1', answers]],
-    latency: { buckets: [], sumSeconds: 0 }, rrl: { passed: 0, dropped: 0, slipped: 0 }, messages: { fast: 0, general: 0, dropped: 0, errors: 0 },
   });
   assert.deepEqual(agg.series(), { names: {}, members: {}, step: 10 });
   agg.add(delta(50, 40));
