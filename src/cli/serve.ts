@@ -19,7 +19,7 @@ import type { PersistRecord } from '../answer/persistence.js';
 import { MetricsAggregator } from '../metrics/registry.js';
 import type { CounterDelta } from '../metrics/counters.js';
 
-interface WorkerMessage { type: 'hello' | 'ready' | 'loaded' | 'load-failed' | 'persist' | 'metrics'; generation: number; errors?: string; records?: PersistRecord[]; delta?: CounterDelta }
+interface WorkerMessage { type: 'hello' | 'ready' | 'loaded' | 'load-failed' | 'persist' | 'metrics'; generation: number; errors?: string; records?: PersistRecord[]; delta?: CounterDelta; udp?: string }
 /** What a worker is given to build its snapshot from: the effective configuration, zone files already inlined. */
 interface LoadMessage { type: 'load'; generation: number; raw: RawConfig; baseDir: string; file: string | null }
 type PrimaryMessage =
@@ -167,6 +167,7 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   let stopping = false;
   const ready = new Set<number>();
   let announced = false;
+  let udpTransport = '';
   const recentDeaths: number[] = [];
   // metrics
   const metrics = new MetricsAggregator();
@@ -187,11 +188,12 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
       w.send(loadMessage());
     } else if (m.type === 'ready') {
       ready.add(w.id);
+      udpTransport = m.udp ?? udpTransport;
       w.send({ type: 'health', updates: health.health() } satisfies PrimaryMessage);
       w.send({ type: 'admin', states: health.admin() } satisfies PrimaryMessage);
       if (!announced && ready.size >= workers) {
         announced = true;
-        log.info({ listen: server.listen.map((l) => (l.host.includes(':') ? `[${l.host}]:${l.port}` : `${l.host}:${l.port}`)), workers, generation }, 'ready');
+        log.info({ listen: server.listen.map((l) => (l.host.includes(':') ? `[${l.host}]:${l.port}` : `${l.host}:${l.port}`)), workers, generation, udpTransport }, 'ready');
       }
     } else if (m.type === 'persist' && m.records) {
       writer?.push(m.records);
@@ -400,7 +402,8 @@ async function runWorker(): Promise<number> {
     if (next.ok) server.responder.queryLog.configure(next.loaded.config.queryLog, queryLogSink); // metrics
     process.send?.({ type: 'loaded', generation } satisfies WorkerMessage);
   });
-  process.send?.({ type: 'ready', generation } satisfies WorkerMessage);
+  // The UDP transport in use (batched or dgram), for the supervisor's "ready" line.
+  process.send?.({ type: 'ready', generation, udp: [...new Set(server.udp.map((u) => u.transport))].join(',') } satisfies WorkerMessage);
   return new Promise<number>((resolve) => {
     process.on('SIGTERM', () => syncPersistence(() => { void server.close().then(() => resolve(0)); }));
     process.on('disconnect', () => { void server.close().then(() => resolve(0)); });
