@@ -187,6 +187,8 @@ static napi_value make_buffer(napi_env env, size_t len, void **data, napi_ref *r
 
 static void on_closed(uv_handle_t *handle) {
   listener *l = (listener *)handle->data;
+  // Closed only now: libuv may still refer to the descriptor until the handle is closed.
+  if (l->fd >= 0) close(l->fd);
   free(l->rmsg);
   free(l->smsg);
   free(l->riov);
@@ -233,7 +235,6 @@ static napi_value Attach(napi_env env, napi_callback_info info) {
   l->siov = calloc((size_t)batch, sizeof(struct iovec));
   l->addr = calloc((size_t)batch, sizeof(struct sockaddr_storage));
   if (!l->rmsg || !l->smsg || !l->riov || !l->siov || !l->addr) {
-    close(dupfd);
     l->poll.data = l;
     on_closed((uv_handle_t *)&l->poll);
     return throw_error(env, "udp_batch: out of memory");
@@ -285,7 +286,6 @@ static napi_value Detach(napi_env env, napi_callback_info info) {
   if (l->closing) return undefined;
   l->closing = 1;
   uv_poll_stop(&l->poll);
-  close(l->fd);
   napi_delete_reference(env, l->callback);
   for (int i = 0; i < 3; i++) napi_delete_reference(env, l->buffers[i]);
   napi_async_destroy(env, l->async);
