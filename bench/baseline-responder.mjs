@@ -1,5 +1,6 @@
 // The yardstick for `npm run bench`: a minimal Node responder that does nothing but rotate 4 precomputed answers
-// (the issue's "about 196k queries/s" reference). Same dgram path as Waymark, no parsing, no lookup.
+// (the issue's "about 196k queries/s" reference). Plain node:dgram (Waymark's fallback transport), no parsing, no
+// lookup; socket buffers as large as Waymark's, so that its losses are not a buffer-size artifact.
 // Usage: node bench/baseline-responder.mjs PORT — loopback only; stops on SIGTERM.
 import dgram from 'node:dgram';
 import dnsPacket from 'dns-packet';
@@ -10,7 +11,7 @@ const answers = [0, 1, 2, 3].map((k) => dnsPacket.encode({
   questions: [{ type: 'A', name: 'multi.bench.test' }],
   answers: [0, 1, 2, 3].map((i) => ({ type: 'A', name: 'multi.bench.test', ttl: 300, data: `192.0.2.${((i + k) % 4) + 1}` })),
 }));
-const sock = dgram.createSocket('udp4');
+const sock = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
 let n = 0;
 sock.on('message', (msg, r) => {
   const a = answers[n++ & 3];
