@@ -42,6 +42,16 @@ function rrlCategory(rcode: number): 0 | 1 | 2 {
   return RRL_ERROR;
 }
 
+/**
+ * Response rate limiting for the response of `len` bytes just written for `responder.peer`: the length to send
+ * (truncated in place when slipped), or -1 to send nothing.
+ */
+function rateLimited(responder: Responder, rrl: ResponseRateLimiter, len: number, nowMs: number): number {
+  const verdict = rrl.accountPeer(responder.peer, rrlCategory(responder.lastRcode), nowMs);
+  if (verdict === RRL_PASS) return len;
+  return verdict === RRL_SLIP ? truncateInPlace(responder.response, len) : -1;
+}
+
 function bind(opts: UdpListenerOptions): Promise<dgram.Socket> {
   const family = opts.host.includes(':') ? 'udp6' : 'udp4';
   const sock = dgram.createSocket({ type: family, ipv6Only: family === 'udp6', recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
@@ -77,14 +87,8 @@ function viaDgram(sock: dgram.Socket, port: number, responder: Responder, rrl: R
     // A send still queued in libuv holds our response buffer: take a fresh one rather than overwrite it.
     if (sock.getSendQueueCount() > 0) responder.renewBuffer();
     let len = responder.respond(msg, TRANSPORT_UDP, rinfo.address);
+    if (len >= 0 && rrl !== null) len = rateLimited(responder, rrl, len, Date.now());
     if (len < 0) return;
-    if (rrl !== null) {
-      const verdict = rrl.accountPeer(responder.peer, rrlCategory(responder.lastRcode), Date.now());
-      if (verdict !== RRL_PASS) {
-        if (verdict !== RRL_SLIP) return;
-        len = truncateInPlace(responder.response, len);
-      }
-    }
     sock.send(responder.response, 0, len, rinfo.port, rinfo.address);
   });
   return { port, transport: 'dgram', stats: () => null, close: () => { try { sock.close(); } catch { /* already closed */ } } };
@@ -123,14 +127,8 @@ function batched(sock: dgram.Socket, port: number, fd: number, udpPayload: numbe
       w[3] = metaWords[m + META_ADDR + 3]!;
       peer.setWords(meta[m + META_FAMILY] as 0 | 4 | 6);
       let len = responder.answer(slots[i]!, inLen, TRANSPORT_UDP);
+      if (len >= 0 && rrl !== null) len = rateLimited(responder, rrl, len, now);
       if (len < 0) continue;
-      if (rrl !== null) {
-        const verdict = rrl.accountPeer(peer, rrlCategory(responder.lastRcode), now);
-        if (verdict !== RRL_PASS) {
-          if (verdict !== RRL_SLIP) continue;
-          len = truncateInPlace(responder.response, len);
-        }
-      }
       if (len <= outSlot) {
         responder.response.copy(out, i * outSlot, 0, len);
         meta[m + META_OUT_LEN] = len;

@@ -124,6 +124,11 @@ function count(n: unknown): number {
   return typeof n === 'number' && Number.isFinite(n) && n > 0 ? n : 0;
 }
 
+/** Add a delta's named counts to a counter with one label: { labelValue: count }. */
+function incEach<L extends string>(counter: Counter<L>, label: L, counts: Record<string, unknown>): void {
+  for (const [value, n] of Object.entries(counts)) counter.inc({ [label]: value } as Partial<Record<L, string>>, count(n));
+}
+
 export class MetricsAggregator {
   readonly registry = new Registry();
   readonly contentType: string = this.registry.contentType;
@@ -219,25 +224,11 @@ export class MetricsAggregator {
     }
     if (delta.latency) this.latency.add(delta.latency.buckets ?? [], delta.latency.sumSeconds);
     const r = delta.rrl;
-    if (r) {
-      this.rrl.inc({ action: 'passed' }, count(r.passed));
-      this.rrl.inc({ action: 'dropped' }, count(r.dropped));
-      this.rrl.inc({ action: 'slipped' }, count(r.slipped));
-    }
+    if (r) incEach(this.rrl, 'action', { passed: r.passed, dropped: r.dropped, slipped: r.slipped });
     const u = delta.udp;
-    if (u) {
-      this.udp.inc({ event: 'batch' }, count(u.batches));
-      this.udp.inc({ event: 'datagram' }, count(u.datagrams));
-      this.udp.inc({ event: 'oversize' }, count(u.oversize));
-      this.udp.inc({ event: 'send_error' }, count(u.sendErrors));
-    }
+    if (u) incEach(this.udp, 'event', { batch: u.batches, datagram: u.datagrams, oversize: u.oversize, send_error: u.sendErrors });
     const m = delta.messages;
-    if (m) {
-      this.messages.inc({ path: 'fast' }, count(m.fast));
-      this.messages.inc({ path: 'general' }, count(m.general));
-      this.messages.inc({ path: 'dropped' }, count(m.dropped));
-      this.messages.inc({ path: 'error' }, count(m.errors));
-    }
+    if (m) incEach(this.messages, 'path', { fast: m.fast, general: m.general, dropped: m.dropped, error: m.errors });
   }
 
   /** The Prometheus text exposition (content type `contentType`). */
