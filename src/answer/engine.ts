@@ -371,6 +371,22 @@ export class AnswerEngine {
     }
   }
 
+  /**
+   * Take over `src`'s live state (health, admin states, counters, stripe marks, smooth-weight accumulators, request
+   * counts) and its persistence records of policy name `name`: a scratch engine that answers as `src`'s next query
+   * would, for explain. `src` must run the same policy.
+   */
+  copyStateFrom(src: AnswerEngine, name: string): void {
+    if (src.policy !== this.policy) throw new RangeError('engine state copy: the engines run different policies');
+    this.live.copyFrom(src.live);
+    const p = src.policy;
+    const wanted = name.trim().toLowerCase().replace(/\.$/, '');
+    const n = p.names.find((x) => x.name.toLowerCase() === wanted);
+    if (!n) return;
+    const records = src.persistence.list((i) => p.names[i]!.name, (m) => ({ pool: p.members[m]!.pool.name, member: memberKey(p.members[m]!) }), this.clock(), n.index);
+    this.applyRecords(records);
+  }
+
   /** Run a decision with a trace: what `waymark explain` and the API show. */
   explain(run: () => void): Trace {
     const trace = new Trace();

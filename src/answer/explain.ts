@@ -22,7 +22,12 @@ export interface Explanation {
   scope: number | null;
   policy: boolean;
   steps: TraceStep[];
+  /** Whose state decided: a running server's worker (live) or the configuration alone (offline). */
+  state?: ExplainState;
 }
+
+/** Which state an explanation used, said plainly: live health and counters, or assumptions. */
+export interface ExplainState { live: boolean; detail: string }
 
 export class ExplainError extends Error {}
 
@@ -61,9 +66,21 @@ export function explain(responder: Responder, req: ExplainRequest): Explanation 
   };
 }
 
+/**
+ * Explain as `live`'s next query would be answered: a scratch responder over the same snapshot takes a copy of its
+ * engine state (health, admin states, counters, stripe marks, the name's persistence records), so the explanation
+ * starts where the worker is and the worker itself changes in nothing.
+ */
+export function explainLive(live: Responder, req: ExplainRequest, serverPayload: number): Explanation {
+  const scratch = new Responder(live.snapshot, serverPayload);
+  if (scratch.engine && live.engine) scratch.engine.copyStateFrom(live.engine, req.name);
+  return explain(scratch, req);
+}
+
 export function formatExplanation(e: Explanation): string {
   const r = e.request;
   const lines = [`${r.name} ${r.type} asked by resolver ${r.resolver}${r.subnet ? ` for client subnet ${r.subnet}` : ''}`];
+  if (e.state) lines.push(`  state: ${e.state.detail}`);
   if (!e.policy) lines.push('  static records (not a policy name)');
   for (const s of e.steps) lines.push(`  ${s.step}: ${s.detail}`);
   const ans = e.answers.length ? e.answers.map((a) => `${a.data} (${a.type}, TTL ${a.ttl})`).join(', ') : '(no records)';

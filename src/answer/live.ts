@@ -90,6 +90,18 @@ export class LiveState {
     this.sticky[i] = admin === ADMIN_UP ? 1 : admin === ADMIN_DOWN ? 0 : drained ? healthy : up;
   }
 
+  /**
+   * Become a copy of `src` (same policy, so same sizes): what explain reads to answer as this worker's next query
+   * would, without moving any of the worker's own counters.
+   */
+  copyFrom(src: LiveState): void {
+    if (src.memberCount !== this.memberCount || src.slotCount !== this.slotCount || src.counter.length !== this.counter.length) {
+      throw new RangeError('live state copy: the two states belong to different policies');
+    }
+    const arrays = ['up', 'sticky', 'health', 'admin', 'agentDrain', 'weightScale', 'metrics', 'marked', 'current', 'counter', 'requests', 'requestsAt'] as const;
+    for (const k of arrays) (this[k] as Uint8Array).set(src[k] as Uint8Array);
+  }
+
   /** Carry health, admin state and measured values over from a previous snapshot's LiveState (members matched by key). */
   inheritHealth(prev: LiveState, map: Int32Array): void {
     for (let i = 0; i < map.length; i++) {

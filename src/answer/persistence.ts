@@ -243,11 +243,15 @@ export class PersistenceTable {
     return applied;
   }
 
-  /** All records held, most recently used first (for explain/API listing and remapping across snapshot swaps). With `now`, stale ones are left out. */
-  list(nameOf: NameOf, memberOf: MemberOf, now?: number): PersistRecord[] {
+  /**
+   * All records held (only those of `nameIndex` when given), most recently used first (for explain/API listing and
+   * remapping across snapshot swaps). With `now`, stale ones are left out.
+   */
+  list(nameOf: NameOf, memberOf: MemberOf, now?: number, nameIndex = -1): PersistRecord[] {
     const out: PersistRecord[] = [];
     for (let s = this.head; s !== NONE; s = this.next[s]) {
       if (now !== undefined && now > this.stamps[s] + this.ttls[s]) continue;
+      if (nameIndex >= 0 && this.nameIdx[s] !== nameIndex) continue;
       out.push(this.describe(s, nameOf, memberOf));
     }
     return out;

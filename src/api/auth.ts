@@ -14,7 +14,7 @@ export const BOOTSTRAP_ACTOR = 'bootstrap';
 const TOKEN_PREFIX = 'wm_';
 
 /** Who made a request: the token's name (what the audit log records) and its role. */
-export interface Actor { name: string; role: Role; tokenId: number | null }
+export interface Actor { name: string; role: Role; tokenId: number | null; origin: string }
 
 export type AuthResult = { ok: true; actor: Actor } | { ok: false; status: 401; message: string };
 
@@ -49,18 +49,19 @@ export class Authenticator {
     return this.bootstrapHash !== null;
   }
 
-  authenticate(authorization: string | undefined): AuthResult {
+  /** `origin` says where the request came from (`api 127.0.0.1`), for the audit log. */
+  authenticate(authorization: string | undefined, origin = 'api'): AuthResult {
     if (!authorization) return { ok: false, status: 401, message: 'authentication required: send Authorization: Bearer <token>' };
     const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
     if (!m) return { ok: false, status: 401, message: 'the Authorization header must be "Bearer <token>"' };
     const hash = hashToken(m[1]!);
     if (this.bootstrapHash && crypto.timingSafeEqual(this.bootstrapHash, Buffer.from(hash, 'hex'))) {
-      return { ok: true, actor: { name: BOOTSTRAP_ACTOR, role: 'admin', tokenId: null } };
+      return { ok: true, actor: { name: BOOTSTRAP_ACTOR, role: 'admin', tokenId: null, origin } };
     }
     // Only the hash reaches the database, so lookup timing reveals nothing useful about a valid token.
     const t = this.store.tokenByHash(hash);
     if (!t) return { ok: false, status: 401, message: 'unknown token' };
     if (t.revokedAt !== null) return { ok: false, status: 401, message: 'this token was revoked' };
-    return { ok: true, actor: { name: t.name, role: t.role, tokenId: t.id } };
+    return { ok: true, actor: { name: t.name, role: t.role, tokenId: t.id, origin } };
   }
 }

@@ -86,7 +86,7 @@ export function commit(ctx: ApiContext, req: FastifyRequest, reply: FastifyReply
   const actor = actorOf(req);
   const comment = typeof (req.query as Obj | undefined)?.comment === 'string' ? String((req.query as Obj).comment) : `${edit.action} ${edit.target}`;
   const r = ctx.revisions.propose(next, {
-    author: actor.name, source: 'api', comment, ifMatch: ifMatch ?? base.id,
+    author: actor.name, origin: actor.origin, source: 'api', comment, ifMatch: ifMatch ?? base.id,
     action: edit.action, target: edit.target, before: edit.before, after: edit.after,
   });
   if (!r.ok) {

@@ -4,13 +4,12 @@
 // declarative configuration (config-routes.ts does).
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { memberKey } from '../answer/compile.js';
-import { explain, ExplainError } from '../answer/explain.js';
+import { ExplainError } from '../answer/explain.js';
 import type { PersistRecord } from '../answer/persistence.js';
 import { toYaml } from '../config/declarative.js';
 import { lineDiff } from '../config/revisions.js';
-import { Responder } from '../dns/responder.js';
 import { parseAddress } from '../net/address.js';
-import { supervisorMetrics } from '../cli/serve.js';
+import { supervisorMetrics } from '../supervisor/serve.js';
 import type { AdminRecord } from '../state/store.js';
 import { newToken } from './auth.js';
 import { actorOf, redactConfig, type ApiContext } from './context.js';
@@ -43,7 +42,7 @@ function memberStateRoute(app: FastifyInstance, ctx: ApiContext): void {
     const previous = ctx.store.loadAdmin().find((a) => a.pool === pool && a.member === member)?.state ?? 'auto';
     const record: AdminRecord = { pool, member, state: req.body.state, by: actor.name, at: Date.now() };
     ctx.store.setAdmin(record);
-    ctx.store.addAudit({ at: record.at, actor: actor.name, action: 'member.state', target: `pools/${pool}/members/${member}`, before: { state: previous }, after: { state: record.state } });
+    ctx.store.addAudit({ at: record.at, actor: actor.name, origin: actor.origin, action: 'member.state', target: `pools/${pool}/members/${member}`, before: { state: previous }, after: { state: record.state } });
     ctx.sup.health.adminChanged();
     ctx.log.info({ pool, member, state: record.state, previous, actor: actor.name }, 'member admin state set through the API');
     return { ...record, previous };
@@ -91,7 +90,7 @@ function healthRoutes(app: FastifyInstance, ctx: ApiContext): void {
   }, async (req) => {
     const actor = actorOf(req);
     if (!ctx.sup.health.drainProber(req.params.name)) throw new HttpError(404, `no active prober "${req.params.name}"`);
-    ctx.store.addAudit({ at: Date.now(), actor: actor.name, action: 'prober.drain', target: `probers/${req.params.name}`, before: { state: 'active' }, after: { state: 'draining' } });
+    ctx.store.addAudit({ at: Date.now(), actor: actor.name, origin: actor.origin, action: 'prober.drain', target: `probers/${req.params.name}`, before: { state: 'active' }, after: { state: 'draining' } });
     return { name: req.params.name, state: 'draining' };
   });
 }
@@ -153,7 +152,7 @@ function persistenceRoutes(app: FastifyInstance, ctx: ApiContext): void {
     // Durable before the reply; then every worker and the mirror drop them.
     ctx.store.savePersistence(deletions);
     ctx.sup.persistenceChanged(deletions);
-    ctx.store.addAudit({ at: now, actor: actor.name, action: 'persistence.delete', target: `persistence/${canonicalDnsName(req.query.name)}`, before: found, after: null });
+    ctx.store.addAudit({ at: now, actor: actor.name, origin: actor.origin, action: 'persistence.delete', target: `persistence/${canonicalDnsName(req.query.name)}`, before: found, after: null });
     return { deleted: found.length, records: found };
   });
 }
@@ -163,24 +162,15 @@ function explainRoute(app: FastifyInstance, ctx: ApiContext): void {
     config: { role: 'read' },
     schema: {
       tags: ['operations'], summary: 'What would NAME return to a resolver (and client subnet), and why',
-      description: 'Role: read. The same code path as `waymark explain`: a real DNS message through the parser, lookup, answer engine and encoder, with a trace, over the configuration in force, the live health and admin states, and the persistence records held now. Changes nothing.',
+      description: 'Role: read. The same code path as `waymark explain`: a real DNS message through the parser, lookup, answer engine and encoder, with a trace, run by a worker over a copy of its live state (health, admin states, rotation and ratio counters, stripe marks, persistence records): what its next query would get. Changes nothing.',
       querystring: { type: 'object', properties: { name: { type: 'string', minLength: 1 }, resolver: { type: 'string', minLength: 1 }, subnet: { type: 'string' }, type: { type: 'string', enum: ['A', 'AAAA'] } }, required: ['name', 'resolver'] },
       response: { 200: explanation, ...AUTH_ERRORS, 400: ERR },
     },
   }, async (req) => {
     const q = req.query;
-    // A responder of its own over the snapshot in force, so explaining never moves a counter or creates a record
-    // that the workers do not have.
-    const mirror = ctx.sup.mirror;
-    const responder = new Responder(mirror.snapshot, ctx.sup.loaded().config.server.udpPayload);
-    if (responder.engine) {
-      responder.engine.applyHealth(ctx.sup.health.health());
-      responder.engine.applyAdmin(ctx.sup.health.admin());
-      const name = canonicalDnsName(q.name);
-      responder.engine.applyRecords(persistenceRecords(ctx).filter((r) => canonicalDnsName(r.name) === name));
-    }
+    // A worker explains over a copy of its own live state (counters included): what its next query would get.
     try {
-      return explain(responder, { name: q.name, type: q.type ?? 'A', resolver: q.resolver, subnet: q.subnet });
+      return await ctx.sup.explain({ name: q.name, type: q.type ?? 'A', resolver: q.resolver, subnet: q.subnet });
     } catch (e) {
       if (e instanceof ExplainError) throw new HttpError(400, e.message.replace(/^--/, ''));
       throw e;
@@ -252,7 +242,7 @@ function revisionRoutes(app: FastifyInstance, ctx: ApiContext): void {
       reply.header('ETag', etag(cur));
       throw new HttpError(412, `the configuration changed: current revision is ${cur}, not ${ifMatch}; read it again and retry`, undefined, { revision: cur });
     }
-    const r = ctx.revisions.rollback(req.params.id, actor.name, ifMatch ?? cur);
+    const r = ctx.revisions.rollback(req.params.id, actor.name, actor.origin, ifMatch ?? cur);
     if (!r.ok) {
       if (r.status === 409) throw new HttpError(ifMatch !== undefined ? 412 : 409, r.errors[0]?.message ?? 'the configuration changed; retry', undefined, { revision: currentId() });
       throw new HttpError(r.status, r.errors[0]?.message ?? 'rollback failed', r.errors.map((e) => ({ path: e.path, message: e.message })));
@@ -283,7 +273,7 @@ function tokenRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const actor = actorOf(req);
     const { token, hash } = newToken();
     const t = ctx.store.addToken({ name: req.body.name, role: req.body.role, hash, createdAt: Date.now(), createdBy: actor.name });
-    ctx.store.addAudit({ at: t.createdAt, actor: actor.name, action: 'token.create', target: `tokens/${t.id}`, before: null, after: view(t) });
+    ctx.store.addAudit({ at: t.createdAt, actor: actor.name, origin: actor.origin, action: 'token.create', target: `tokens/${t.id}`, before: null, after: view(t) });
     return reply.code(201).send({ ...view(t), token });
   });
 
@@ -300,7 +290,7 @@ function tokenRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const now = Date.now();
     if (!ctx.store.revokeToken(req.params.id, now)) throw new HttpError(404, `no active token ${req.params.id}`);
     const t = ctx.store.listTokens().find((x) => x.id === req.params.id)!;
-    ctx.store.addAudit({ at: now, actor: actor.name, action: 'token.revoke', target: `tokens/${t.id}`, before: { ...view(t), revokedAt: null }, after: view(t) });
+    ctx.store.addAudit({ at: now, actor: actor.name, origin: actor.origin, action: 'token.revoke', target: `tokens/${t.id}`, before: { ...view(t), revokedAt: null }, after: view(t) });
     return view(t);
   });
 }

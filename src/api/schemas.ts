@@ -83,7 +83,7 @@ export const revisionMeta: JsonSchema = {
   type: 'object',
   properties: {
     id: { type: 'integer' }, at: { type: 'integer', description: 'epoch ms' }, author: { type: 'string' },
-    source: { type: 'string', enum: ['file', 'api', 'rollback', 'apply'] }, comment: { type: 'string' }, hash: { type: 'string' },
+    source: { type: 'string', enum: ['file', 'api', 'rollback', 'apply'] }, comment: { type: 'string' }, hash: { type: 'string' }, file: { type: 'string', nullable: true, description: 'the configuration file it was made from (file, apply)' },
     current: { type: 'boolean' },
   },
 };
@@ -118,6 +118,7 @@ export const explanation: JsonSchema = {
     scope: { type: 'integer', nullable: true },
     policy: { type: 'boolean' },
     steps: { type: 'array', items: { type: 'object', properties: { step: { type: 'string' }, detail: { type: 'string' } } } },
+    state: { type: 'object', description: 'whose state decided: live (a worker, named) or not', properties: { live: { type: 'boolean' }, detail: { type: 'string' } } },
   },
 };
 
@@ -132,7 +133,8 @@ export const tokenView: JsonSchema = {
 export const auditEntry: JsonSchema = {
   type: 'object',
   properties: {
-    id: { type: 'integer' }, at: { type: 'integer' }, actor: { type: 'string' }, action: { type: 'string' }, target: { type: 'string' },
+    id: { type: 'integer' }, at: { type: 'integer' }, actor: { type: 'string' }, origin: { type: 'string', description: 'from where: api ADDRESS, cli USER@HOST, file PATH' },
+    action: { type: 'string' }, target: { type: 'string' },
     before: { nullable: true }, after: { nullable: true },
   },
 };

@@ -89,7 +89,7 @@ export const MEMBER_ACTIONS: Record<string, 'up' | 'down' | 'drain' | 'auto'> = 
 interface Pool { name: string; select?: string[]; members: Array<{ address: string; port?: number; weight?: number; enabled?: boolean }> }
 interface Health { pool: string; member: string; up: boolean; drain: boolean; weightScale: number; detail: string; admin: string }
 interface RevisionMeta { id: number; at: number; author: string; source: string; comment: string; current?: boolean }
-interface AuditEntry { id: number; at: number; actor: string; action: string; target: string; before: unknown; after: unknown }
+interface AuditEntry { id: number; at: number; actor: string; origin: string; action: string; target: string; before: unknown; after: unknown }
 
 /** Register the API client commands on the program. */
 export function registerApiCommands(program: Command): void {
@@ -166,7 +166,7 @@ export function registerApiCommands(program: Command): void {
     .action(async (opts: ClientOptions & { limit: string; target?: string }) => {
       const q = new URLSearchParams({ limit: opts.limit, ...(opts.target ? { target: opts.target } : {}) });
       const r = await clientOf(opts).get<{ entries: AuditEntry[] }>(`/v1/audit?${q.toString()}`);
-      print(opts, r, () => table(['ID', 'WHEN', 'ACTOR', 'ACTION', 'TARGET'], r.entries.map((e) => [e.id, when(e.at), e.actor, e.action, e.target])));
+      print(opts, r, () => table(['ID', 'WHEN', 'ACTOR', 'FROM', 'ACTION', 'TARGET'], r.entries.map((e) => [e.id, when(e.at), e.actor, e.origin, e.action, e.target])));
     });
 
   withApi(program.command('api-explain').description('what would NAME return to a resolver, and why, as the running server decides now')

@@ -7,16 +7,18 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { runProberProcess } from './prober.js';
 import { Command, Option } from 'commander';
-import { serve } from './serve.js';
-import { loadSource, loadPersistedRecords, storeDir, readSource, effectiveSource, type ConfigSource } from '../config/source.js';
-import { openStore, type AdminRecord } from '../state/store.js';
+import { serve } from '../supervisor/serve.js';
+import { loadSource, loadPersistedRecords, storeDir, readSource, effectiveSource, openConfigStore, pidFileOf, type ConfigSource } from '../config/source.js';
+import { openStore, STORE_FILE, type AdminRecord, type SqliteStore } from '../state/store.js';
+import { askControl, controlPaths } from '../supervisor/control.js';
 import { memberKey } from '../answer/compile.js';
-import { compileSnapshot, parseConfigText, loadConfigFile } from '../config/load.js';
+import { compileSnapshot, loadConfigFile, type LoadedConfig } from '../config/load.js';
 import { Responder } from '../dns/responder.js';
-import { explain, formatExplanation } from '../answer/explain.js';
+import { explain, formatExplanation, type Explanation, type ExplainRequest } from '../answer/explain.js';
 import { formatErrors, type ConfigError } from '../config/schema.js';
 import path from 'node:path';
-import { supervisorHooks } from './serve.js';
+import YAML from 'yaml';
+import { supervisorHooks } from '../supervisor/serve.js';
 import { newToken } from '../api/auth.js';
 import { registerApiCommands } from './client.js';
 import { Revisions, validateRaw } from '../config/revisions.js';
@@ -32,16 +34,18 @@ supervisorHooks.push(async (sup) => {
   await startApi(sup, api.listen);
 });
 
-/** Who runs a local command, as recorded in the audit log. */
-const cliActor = (): string => `cli:${process.env.USER ?? os.userInfo().username}`;
+/** Who runs a local command, and from where, as recorded in the audit log. */
+const cliUser = (): string => process.env.USER || os.userInfo().username;
+const cliActor = (): string => `cli:${cliUser()}`;
+const cliOrigin = (): string => `cli ${cliUser()}@${os.hostname()}`;
 
-/** The store of a configuration file (for the local token commands). */
-function storeOf(config: string): ReturnType<typeof openStore> {
+/** The store of a configuration file (for the local token commands); it must belong to that file. */
+function storeOf(config: string, what = 'tokens'): SqliteStore {
   const loaded = loadConfigFile(config);
   if (!loaded.ok) throw new Error(formatErrors(loaded.errors));
   const dir = storeDir(loaded.value);
-  if (!dir) throw new Error(`${config} has no store: add store: { path: ./data } (tokens live in the store)`);
-  return openStore(dir);
+  if (!dir) throw new Error(`${config} has no store: add store: { path: ./data } (${what} live in the store)`);
+  return openConfigStore(dir, config);
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -60,6 +64,70 @@ const positiveInt = (v: string): number => {
   return n;
 };
 
+/**
+ * Explain against the running server of `config` (its control socket: live health, admin states, counters and
+ * persistence), or, offline, from the configuration in force and the store, saying plainly what is assumed.
+ */
+async function explainFor(config: string, req: ExplainRequest, offline: boolean): Promise<Explanation> {
+  const src = effectiveSource({ kind: 'file', file: config });
+  const v = src.ok ? validateRaw(src.value.raw, src.value.baseDir, src.value.file) : src;
+  if (!v.ok) throw new Error(formatErrors(v.errors));
+  const paths = controlPaths(storeDir(v.loaded), pidFileOf(v.loaded));
+  if (!offline) {
+    const asked = await askControl(paths, { op: 'explain', request: req });
+    if (asked) {
+      const r = asked.reply;
+      if (!r.ok) throw new Error(`the running server (${asked.path}) could not explain: ${r.error}`);
+      return r.explanation as Explanation;
+    }
+  }
+  const compiled = compileSnapshot(v.loaded, 0);
+  if (!compiled.ok) throw new Error(formatErrors(compiled.errors));
+  const responder = new Responder(compiled.value, 1232);
+  loadPersistedRecords(v.loaded, responder);
+  const admin = loadAdminStates(v.loaded);
+  responder.engine?.applyAdmin(admin);
+  const e = explain(responder, req);
+  const why = offline ? '--offline' : paths.length > 0 ? `no server answered on ${paths.join(' or ')}` : `${config} has neither store: nor server.pidFile, so a running server cannot be asked`;
+  e.state = {
+    live: false,
+    detail: `OFFLINE (${why}): every monitored member is ASSUMED UP and counters start at zero; admin states (${admin.length}) and persistence records are the store's. `
+      + `For the live answer, run this while \`waymark serve --config ${config}\` runs, or ask its API: GET /v1/explain`,
+  };
+  return e;
+}
+
+/**
+ * Where the running server of `--config FILE` or `--pid-file FILE` listens for control. Read leniently (only
+ * store.path and server.pidFile), so a server can still be found when the edited file has errors of its own.
+ */
+function serverLocation(opts: { pidFile?: string; config?: string }): { paths: string[]; pidFile: string | null } {
+  if (opts.pidFile) return { paths: controlPaths(null, opts.pidFile), pidFile: path.resolve(opts.pidFile) };
+  if (!opts.config) throw new Error('give --config FILE (the configuration the server runs) or --pid-file FILE');
+  let raw: { store?: { path?: unknown }; server?: { pidFile?: unknown } };
+  try {
+    raw = (YAML.parse(fs.readFileSync(opts.config, 'utf8')) ?? {}) as typeof raw;
+  } catch (e) {
+    throw new Error(`${opts.config}: ${(e as Error).message.split('\n')[0]}; not reloaded (the server keeps its configuration)`);
+  }
+  const base = path.dirname(path.resolve(opts.config));
+  const store = typeof raw.store?.path === 'string' ? path.resolve(base, raw.store.path) : null;
+  const pidFile = typeof raw.server?.pidFile === 'string' ? path.resolve(base, raw.server.pidFile) : null;
+  return { paths: controlPaths(store, pidFile), pidFile };
+}
+
+/** Admin states saved in a configuration's store (none without a store). */
+function loadAdminStates(loaded: LoadedConfig): AdminRecord[] {
+  const dir = storeDir(loaded);
+  if (!dir || !fs.existsSync(path.join(dir, STORE_FILE))) return [];
+  const store = openStore(dir, { readonly: true });
+  try {
+    return store.loadAdmin();
+  } finally {
+    store.close();
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   if (!cluster.isPrimary) return serve({ kind: 'zones', zones: [], listen: [] }, {}); // a worker: its config comes over IPC
   const program = new Command('waymark').description('Waymark: a DNS-based traffic manager').exitOverride();
@@ -72,8 +140,9 @@ async function main(argv: string[]): Promise<number> {
     .option('-l, --listen <addr:port>', 'listen address with --zone, e.g. 127.0.0.1:5300 or [::1]:5300 (repeatable)', collect, [])
     .addOption(new Option('-w, --workers <n>', 'worker processes (default: config, else one per core)').argParser(positiveInt))
     .option('--pid-file <file>', 'write the supervisor pid here (for `waymark reload`)')
-    .action(async (opts: { config?: string; zone: string[]; listen: string[]; workers?: number; pidFile?: string }) => {
-      exitCode = await serve(sourceFrom(opts), { workers: opts.workers, pidFile: opts.pidFile });
+    .option('--adopt-store', 'take over a store that another configuration file fed (this file replaces that one)')
+    .action(async (opts: { config?: string; zone: string[]; listen: string[]; workers?: number; pidFile?: string; adoptStore?: boolean }) => {
+      exitCode = await serve(sourceFrom(opts), { workers: opts.workers, pidFile: opts.pidFile, adoptStore: opts.adoptStore });
     });
 
   program.command('check')
@@ -93,26 +162,17 @@ async function main(argv: string[]): Promise<number> {
     });
 
   program.command('explain')
-    .description('what would NAME return to a resolver (and client subnet), and why')
+    .description('what would NAME return to a resolver (and client subnet), and why: asks the running server, else says what it assumes')
     .argument('<name>', 'the name asked')
     .requiredOption('-c, --config <file>', 'YAML configuration file')
     .requiredOption('-r, --resolver <ip>', 'the resolver address asking')
     .option('-s, --subnet <cidr>', 'client subnet sent as EDNS Client Subnet')
     .addOption(new Option('-t, --type <type>', 'question type').choices(['A', 'AAAA']).default('A'))
+    .option('--offline', 'do not ask a running server: explain from the configuration and the store alone')
     .option('--json', 'print JSON')
-    .action((name: string, opts: { config: string; resolver: string; subnet?: string; type: 'A' | 'AAAA'; json?: boolean }) => {
-      // The configuration in force: the store's current revision (API edits included) when there is one.
-      const src = effectiveSource({ kind: 'file', file: opts.config });
-      const v = src.ok ? validateRaw(src.value.raw, src.value.baseDir, src.value.file) : src;
-      const compiled = v.ok ? compileSnapshot(v.loaded, 0) : v;
-      if (!v.ok || !compiled.ok) {
-        process.stderr.write(`${formatErrors(!v.ok ? v.errors : (compiled as { errors: ConfigError[] }).errors)}\n`);
-        exitCode = 1;
-        return;
-      }
-      const responder = new Responder(compiled.value, 1232);
-      loadPersistedRecords(v.loaded, responder);
-      const e = explain(responder, { name, type: opts.type, resolver: opts.resolver, subnet: opts.subnet });
+    .action(async (name: string, opts: { config: string; resolver: string; subnet?: string; type: 'A' | 'AAAA'; offline?: boolean; json?: boolean }) => {
+      const req: ExplainRequest = { name, type: opts.type, resolver: opts.resolver, subnet: opts.subnet };
+      const e = await explainFor(opts.config, req, opts.offline === true);
       process.stdout.write(opts.json ? `${JSON.stringify(e, null, 2)}\n` : `${formatExplanation(e)}\n`);
     });
 
@@ -122,8 +182,9 @@ async function main(argv: string[]): Promise<number> {
     .argument('<pool>', 'pool name')
     .argument('<member>', 'member address, or address:port')
     .requiredOption('-c, --config <file>', 'YAML configuration file (its store: path is used)')
-    .option('--by <who>', 'who is changing it (recorded)', process.env.USER ?? 'cli')
-    .action((state: string, pool: string, member: string, opts: { config: string; by: string }) => {
+    .option('--by <who>', 'who is changing it (recorded; default: your user name)')
+    .action((state: string, pool: string, member: string, opts: { config: string; by?: string }) => {
+      const by = opts.by ?? cliUser();
       if (!['up', 'down', 'drain', 'auto'].includes(state)) throw new Error(`state "${state}" must be up, down, drain or auto`);
       // Checked against the configuration in force (the current revision), which may have pools the file lacks.
       const src = effectiveSource({ kind: 'file', file: opts.config });
@@ -135,9 +196,12 @@ async function main(argv: string[]): Promise<number> {
       if (!p.members.some((m) => memberKey(m) === member)) throw new Error(`pool "${pool}" has no member "${member}" (members: ${p.members.map(memberKey).join(', ')})`);
       const dir = storeDir(v.loaded);
       if (!dir) throw new Error(`admin states persist in the store: add store: { path: ./data } to ${opts.config}`);
-      const store = openStore(dir);
+      const store = openConfigStore(dir, opts.config);
       try {
-        store.setAdmin({ pool, member, state: state as AdminRecord['state'], by: opts.by, at: Date.now() });
+        const before = store.loadAdmin().find((a) => a.pool === pool && a.member === member)?.state ?? 'auto';
+        const at = Date.now();
+        store.setAdmin({ pool, member, state: state as AdminRecord['state'], by, at });
+        store.addAudit({ at, actor: `cli:${by}`, origin: cliOrigin(), action: 'member.state', target: `pools/${pool}/members/${member}`, before: { state: before }, after: { state } });
       } finally {
         store.close();
       }
@@ -155,19 +219,31 @@ async function main(argv: string[]): Promise<number> {
     });
 
   program.command('reload')
-    .description('make a running server re-read its configuration (SIGHUP to its supervisor)')
+    .description('make a running server re-read its configuration; waits for the outcome and exits 1 with the errors if it was rejected')
     .option('--pid-file <file>', 'pid file written by `waymark serve --pid-file`')
-    .option('-c, --config <file>', 'configuration whose server.pidFile names the pid file')
-    .action((opts: { pidFile?: string; config?: string }) => {
-      let pidFile = opts.pidFile;
-      if (!pidFile && opts.config) {
-        const parsed = parseConfigText(fs.readFileSync(opts.config, 'utf8'));
-        if (parsed.ok) pidFile = parsed.value.server.pidFile;
+    .option('-c, --config <file>', 'the configuration the server runs (its store and server.pidFile locate the server)')
+    .option('--json', 'print JSON')
+    .action(async (opts: { pidFile?: string; config?: string; json?: boolean }) => {
+      const where = serverLocation(opts);
+      const asked = await askControl(where.paths, { op: 'reload' });
+      if (!asked) {
+        // No control socket: a server of an older version. Signal it, and say that the outcome is unknown here.
+        const pid = where.pidFile && fs.existsSync(where.pidFile) ? Number(fs.readFileSync(where.pidFile, 'utf8').trim()) : 0;
+        if (!pid) throw new Error(`no running server found (no control socket at ${where.paths.join(' or ') || '(none: give --config or --pid-file)'})`);
+        process.kill(pid, 'SIGHUP');
+        throw new Error(`sent SIGHUP to pid ${pid}, but no control socket answered at ${where.paths.join(' or ')}: the outcome is only in the server's log`);
       }
-      if (!pidFile) throw new Error('give --pid-file, or --config with server.pidFile set');
-      const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
-      process.kill(pid, 'SIGHUP');
-      process.stdout.write(`reload requested (pid ${pid})\n`);
+      const r = asked.reply;
+      if (opts.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+      if (!r.ok) {
+        if (!opts.json) process.stderr.write(`waymark: ${r.error}\n${(r.errors ?? []).join('\n')}\n`);
+        exitCode = 1;
+        return;
+      }
+      if (!opts.json) {
+        const rev = r.revision === null ? '' : r.changed ? `; the file changed: revision ${String(r.revision)} is in force` : `; the file is unchanged since it was last applied: revision ${String(r.revision)} stays in force`;
+        process.stdout.write(`reloaded: generation ${String(r.generation)}${rev}\n`);
+      }
     });
 
   registerApiCommands(program);
@@ -184,7 +260,7 @@ async function main(argv: string[]): Promise<number> {
       try {
         const { token: secret, hash } = newToken();
         const t = store.addToken({ name: opts.name ?? `${process.env.USER ?? 'cli'}-${opts.role}`, role: opts.role, hash, createdAt: Date.now(), createdBy: cliActor() });
-        store.addAudit({ at: t.createdAt, actor: cliActor(), action: 'token.create', target: `tokens/${t.id}`, before: null, after: { id: t.id, name: t.name, role: t.role } });
+        store.addAudit({ at: t.createdAt, actor: cliActor(), origin: cliOrigin(), action: 'token.create', target: `tokens/${t.id}`, before: null, after: { id: t.id, name: t.name, role: t.role } });
         if (opts.json) process.stdout.write(`${JSON.stringify({ id: t.id, name: t.name, role: t.role, token: secret }, null, 2)}\n`);
         else {
           process.stdout.write(`${secret}\n`);
@@ -218,7 +294,7 @@ async function main(argv: string[]): Promise<number> {
         const n = Number(id);
         const before = store.listTokens().find((t) => t.id === n);
         if (!before || before.revokedAt !== null || !store.revokeToken(n, Date.now())) throw new Error(`no active token ${id}`);
-        store.addAudit({ at: Date.now(), actor: cliActor(), action: 'token.revoke', target: `tokens/${n}`, before: { id: n, name: before.name, role: before.role, revokedAt: null }, after: { id: n, revoked: true } });
+        store.addAudit({ at: Date.now(), actor: cliActor(), origin: cliOrigin(), action: 'token.revoke', target: `tokens/${n}`, before: { id: n, name: before.name, role: before.role, revokedAt: null }, after: { id: n, revoked: true } });
         process.stdout.write(`token ${n} "${before.name}" revoked\n`);
       } finally {
         store.close();
@@ -240,10 +316,10 @@ async function main(argv: string[]): Promise<number> {
       if (!v.ok) throw new Error(formatErrors(v.errors));
       const dir = storeDir(v.loaded);
       if (!dir) throw new Error(`${opts.config ?? file} has no store: revisions live in the store (store: { path: ./data })`);
-      const store = openStore(dir);
+      const store = openConfigStore(dir, home.value.file);
       try {
         const r = new Revisions(store, home.value.bootstrap, home.value.baseDir).propose(src.value.declarative, {
-          author: cliActor(), source: 'apply', comment: opts.comment ?? `waymark apply ${path.basename(file)}`, action: 'config.apply', target: 'config',
+          author: cliActor(), origin: cliOrigin(), file: path.resolve(file), source: 'apply', comment: opts.comment ?? `waymark apply ${path.basename(file)}`, action: 'config.apply', target: 'config',
         });
         if (!r.ok) throw new Error(`${file} has errors:\n${formatErrors(r.errors)}`);
         if (opts.json) process.stdout.write(`${JSON.stringify({ changed: r.changed, revision: r.revision.id }, null, 2)}\n`);

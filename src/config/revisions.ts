@@ -2,6 +2,7 @@
 // newest is current. Owns: turning the YAML file, `waymark apply`, API writes and rollbacks into validated revisions,
 // and the precedence rule between them. A proposal is compiled in full before it is committed, so a revision in
 // the store always compiles.
+import path from 'node:path';
 import type { Store, RevisionRecord, RevisionMeta } from '../state/store.js';
 import { mergeConfig, declarativeHash, splitConfig, toYaml, type Declarative, type RawConfig } from './declarative.js';
 import { configSchema, issuesToErrors, type ConfigError } from './schema.js';
@@ -20,9 +21,35 @@ export function validateRaw(raw: RawConfig, baseDir: string, file: string | null
   return { ok: true, loaded: loaded.value };
 }
 
+/** Who proposes a change and from where (both audited), what kind it is, and the audit entry's details. */
+export interface ProposeMeta {
+  author: string;
+  /** Where the change came from: `api 127.0.0.1`, `cli user@host`, `file /etc/waymark.yaml`. */
+  origin: string;
+  source: RevisionRecord['source'];
+  comment: string;
+  /** The configuration file the change was read from (file and apply). */
+  file?: string;
+  ifMatch?: number;
+  action?: string;
+  target?: string;
+  before?: unknown;
+  after?: unknown;
+}
+
 export type ProposeResult =
   | { ok: true; revision: RevisionRecord; changed: boolean }
   | { ok: false; status: 400 | 409 | 404; errors: ConfigError[] };
+
+/**
+ * The precedence rule (SPEC C2), in one place for the server and the read-only commands: a file's declarative
+ * sections replace the current revision only when they differ from it AND from the last revision made from that
+ * file. An unchanged file never undoes API edits.
+ */
+export function fileWins(current: RevisionRecord, lastFromFile: RevisionRecord | null, fileHash: string): boolean {
+  if (current.hash === fileHash) return false;
+  return lastFromFile === null || lastFromFile.hash !== fileHash;
+}
 
 export class Revisions {
   constructor(private readonly store: Store, private bootstrap: RawConfig, private readonly baseDir: string) {}
@@ -42,24 +69,21 @@ export class Revisions {
   }
 
   /**
-   * The YAML file's declarative sections. Precedence: the file wins when it CHANGED since it was last applied;
-   * otherwise the current revision (perhaps from the API) stays in force. So API edits survive restarts, and
-   * editing the file still works.
+   * The YAML file's declarative sections. Precedence: the file wins when it CHANGED since a revision was last made
+   * from THIS file; otherwise the current revision (perhaps from the API) stays in force. So API edits survive
+   * restarts and reloads, and editing the file still works.
    */
-  fromFile(d: Declarative, author: string): ProposeResult {
-    const hash = declarativeHash(d);
-    const last = this.store.lastRevisionFrom('file');
+  fromFile(d: Declarative, file: string, origin: string): ProposeResult {
     const cur = this.store.currentRevision();
-    if (cur && last && last.hash === hash) return { ok: true, revision: cur, changed: false };
-    if (cur && cur.hash === hash) return { ok: true, revision: cur, changed: false };
-    return this.propose(d, { author, source: 'file', comment: 'configuration file changed' });
+    if (cur && !fileWins(cur, this.store.lastRevisionFromFile(file), declarativeHash(d))) return { ok: true, revision: cur, changed: false };
+    return this.propose(d, { author: 'file', origin, file, source: 'file', comment: `configuration file ${path.basename(file)} changed` });
   }
 
   /**
    * Validate and commit a new declarative configuration. `ifMatch` (the revision id the writer based its change on)
    * gives optimistic concurrency: a stale base → 409.
    */
-  propose(d: Declarative, meta: { author: string; source: RevisionRecord['source']; comment: string; ifMatch?: number; action?: string; target?: string; before?: unknown; after?: unknown }): ProposeResult {
+  propose(d: Declarative, meta: ProposeMeta): ProposeResult {
     const cur = this.store.currentRevision();
     if (meta.ifMatch !== undefined && (cur?.id ?? 0) !== meta.ifMatch) {
       return { ok: false, status: 409, errors: [{ path: '(revision)', message: `the configuration changed: current revision is ${cur?.id ?? 0}, not ${meta.ifMatch}; reload and retry` }] };
@@ -69,17 +93,17 @@ export class Revisions {
     const hash = declarativeHash(d);
     if (cur && cur.hash === hash && meta.source !== 'file') return { ok: true, revision: cur, changed: false };
     const revision = this.store.addRevision(
-      { at: Date.now(), author: meta.author, source: meta.source, comment: meta.comment, hash, config: d },
-      { at: Date.now(), actor: meta.author, action: meta.action ?? `config.${meta.source}`, target: meta.target ?? 'config', before: meta.before !== undefined ? { revision: cur?.id ?? 0, value: meta.before } : cur ? { revision: cur.id } : null, after: meta.after },
+      { at: Date.now(), author: meta.author, source: meta.source, comment: meta.comment, hash, file: meta.file ?? null, config: d },
+      { at: Date.now(), actor: meta.author, origin: meta.origin, action: meta.action ?? `config.${meta.source}`, target: meta.target ?? 'config', before: meta.before !== undefined ? { revision: cur?.id ?? 0, value: meta.before } : cur ? { revision: cur.id } : null, after: meta.after },
     );
     return { ok: true, revision, changed: true };
   }
 
   /** A new revision equal to an older one. */
-  rollback(id: number, author: string, ifMatch?: number): ProposeResult {
+  rollback(id: number, author: string, origin: string, ifMatch?: number): ProposeResult {
     const old = this.store.revision(id);
     if (!old) return { ok: false, status: 404, errors: [{ path: 'revision', message: `no revision ${id}` }] };
-    return this.propose(old.config, { author, source: 'rollback', comment: `rollback to revision ${id}`, ifMatch, action: 'config.rollback', target: `revision/${id}` });
+    return this.propose(old.config, { author, origin, source: 'rollback', comment: `rollback to revision ${id}`, ifMatch, action: 'config.rollback', target: `revision/${id}` });
   }
 
   list(limit = 50, beforeId?: number): RevisionMeta[] {

@@ -7,8 +7,8 @@ import YAML from 'yaml';
 import { parseConfigText, type LoadedConfig, type Result } from './load.js';
 import type { ConfigError } from './schema.js';
 import { splitConfig, mergeConfig, inlineZoneFiles, declarativeHash, type Declarative, type RawConfig } from './declarative.js';
-import { validateRaw } from './revisions.js';
-import { openStore, STORE_FILE } from '../state/store.js';
+import { validateRaw, fileWins } from './revisions.js';
+import { openStore, StoreError, STORE_FILE, type SqliteStore } from '../state/store.js';
 import type { Responder } from '../dns/responder.js';
 
 /** Where a configuration comes from. */
@@ -68,12 +68,12 @@ export function effectiveSource(source: ConfigSource): { ok: true; value: Source
   if (!v.ok) return { ok: false, errors: v.errors };
   const dir = storeDir(v.loaded);
   if (!dir || !fs.existsSync(path.join(dir, STORE_FILE))) return src;
-  const store = openStore(dir, { readonly: true });
+  const store = openConfigStore(dir, src.value.file, { readonly: true });
   try {
     const cur = store.currentRevision();
-    const lastFile = store.lastRevisionFrom('file');
+    const lastFile = src.value.file ? store.lastRevisionFromFile(path.resolve(src.value.file)) : null;
     // The file wins when it changed since it was last applied (the same precedence the server uses at start).
-    if (!cur || (lastFile && lastFile.hash !== declarativeHash(src.value.declarative))) return src;
+    if (!cur || fileWins(cur, lastFile, declarativeHash(src.value.declarative))) return src;
     return { ok: true, value: { ...src.value, declarative: cur.config, raw: mergeConfig(src.value.bootstrap, cur.config) } };
   } finally {
     store.close();
@@ -85,6 +85,33 @@ export function storeDir(loaded: LoadedConfig): string | null {
   const s = loaded.config.store;
   if (!s) return null;
   return path.resolve(loaded.file ? path.dirname(path.resolve(loaded.file)) : process.cwd(), s.path);
+}
+
+/** The pid file of a configuration: server.pidFile, relative to the config file (like zone files and the store). */
+export function pidFileOf(loaded: LoadedConfig): string | null {
+  const p = loaded.config.server.pidFile;
+  if (!p) return null;
+  return path.resolve(loaded.file ? path.dirname(path.resolve(loaded.file)) : process.cwd(), p);
+}
+
+/**
+ * Open the store of configuration file `file`, making sure the store belongs to it (SPEC C2: one store holds the
+ * revisions of ONE configuration; two configurations sharing a store would silently adopt each other's zones).
+ * `claim` (a serving supervisor): an unclaimed store becomes this file's; `adopt`: take over a store that another
+ * file fed (that file was replaced). Everything else refuses a store that belongs to another file, naming both.
+ */
+export function openConfigStore(dir: string, file: string | null, opts: { claim?: boolean; adopt?: boolean; readonly?: boolean } = {}): SqliteStore {
+  const store = openStore(dir, { readonly: opts.readonly });
+  if (file === null) return store;
+  const mine = path.resolve(file);
+  const owner = store.owner();
+  if (owner && owner.file !== mine && !opts.adopt) {
+    store.close();
+    throw new StoreError('STORE_OWNER', `store ${store.dir} belongs to ${owner.file} (since ${new Date(owner.since).toISOString()}); ${mine} cannot share it: `
+      + `give ${path.basename(mine)} a store of its own (store: { path: ./data/${path.basename(mine, path.extname(mine))} }), or, if ${path.basename(mine)} replaces ${path.basename(owner.file)}, start it once with --adopt-store`);
+  }
+  if ((opts.claim || opts.adopt) && owner?.file !== mine) store.setOwner(mine, Date.now());
+  return store;
 }
 
 /** Load persistence records saved by earlier runs into a responder's engine (start-up and explain; never per query). */

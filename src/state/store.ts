@@ -26,6 +26,8 @@ export interface Store {
   /** Configuration revisions (the newest is current). addRevision is durable when it returns. */
   currentRevision(): RevisionRecord | null;
   lastRevisionFrom(source: RevisionRecord['source']): RevisionRecord | null;
+  /** The newest revision made from configuration file `file` (absolute path), or from a file before files were recorded. */
+  lastRevisionFromFile(file: string): RevisionRecord | null;
   revision(id: number): RevisionRecord | null;
   listRevisions(limit: number, beforeId?: number): RevisionMeta[];
   addRevision(r: Omit<RevisionRecord, 'id'>, audit: Omit<AuditRecord, 'id' | 'after'> & { after?: unknown }): RevisionRecord;
@@ -37,8 +39,14 @@ export interface Store {
   /** The audit log, newest first. */
   addAudit(a: Omit<AuditRecord, 'id'>): void;
   listAudit(limit: number, beforeId?: number, target?: string): AuditRecord[];
+  /** The configuration file this store belongs to (absolute path), and since when; null before any server claimed it. */
+  owner(): StoreOwner | null;
+  setOwner(file: string, at: number): void;
   close(): void;
 }
+
+/** Which configuration file feeds a store's revisions (SPEC C2: one store, one configuration). */
+export interface StoreOwner { file: string; since: number }
 
 /** An operator's forced state for one member. */
 export interface AdminRecord { pool: string; member: string; state: 'auto' | 'up' | 'down' | 'drain'; by: string; at: number }
@@ -52,6 +60,8 @@ export interface RevisionRecord {
   source: 'file' | 'api' | 'rollback' | 'apply';
   comment: string;
   hash: string;
+  /** The configuration file it was made from (source file or apply; absolute path), else null. */
+  file: string | null;
   config: Record<string, unknown>;
 }
 export type RevisionMeta = Omit<RevisionRecord, 'config'>;
@@ -59,10 +69,13 @@ export type RevisionMeta = Omit<RevisionRecord, 'config'>;
 /** An API token; only its SHA-256 is stored. */
 export interface TokenRecord { id: number; name: string; role: 'read' | 'operator' | 'admin'; hash: string; createdAt: number; createdBy: string; revokedAt: number | null }
 
-/** One audited change: who, when, what, before and after (SPEC C3). */
-export interface AuditRecord { id: number; at: number; actor: string; action: string; target: string; before: unknown; after: unknown }
+/**
+ * One audited change (SPEC C3): who (actor), when, what (action, target, before, after) and from where (origin:
+ * `api 127.0.0.1`, `cli user@host`, `file /etc/waymark.yaml`).
+ */
+export interface AuditRecord { id: number; at: number; actor: string; origin: string; action: string; target: string; before: unknown; after: unknown }
 
-export type StoreErrorCode = 'STORE_DIR' | 'STORE_OPEN' | 'STORE_SCHEMA' | 'STORE_DRIVER' | 'STORE_CLOSED';
+export type StoreErrorCode = 'STORE_DIR' | 'STORE_OPEN' | 'STORE_SCHEMA' | 'STORE_DRIVER' | 'STORE_CLOSED' | 'STORE_OWNER';
 
 /** An error a user can act on: what went wrong with which path, and a code for callers to branch on. */
 export class StoreError extends Error {
@@ -168,6 +181,10 @@ const MIGRATIONS: readonly string[] = [
      after  TEXT
    );
    CREATE INDEX audit_target ON audit (target, id);`,
+  // Paths of configuration files are kept relative to the store directory, so a tree moved as a whole keeps them.
+  `ALTER TABLE revision ADD COLUMN file TEXT;
+   ALTER TABLE audit ADD COLUMN origin TEXT NOT NULL DEFAULT '';
+   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;`,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
@@ -282,12 +299,48 @@ export class SqliteStore implements Store {
     return this.revisionRow(this.open().prepare('SELECT * FROM revision WHERE source = ? ORDER BY id DESC LIMIT 1').get(source));
   }
 
+  lastRevisionFromFile(file: string): RevisionRecord | null {
+    const db = this.open();
+    const rel = this.relative(file);
+    const own = db.prepare("SELECT * FROM revision WHERE source = 'file' AND file = ? ORDER BY id DESC LIMIT 1").get(rel);
+    if (own) return this.revisionRow(own);
+    // Stores written before revisions named their file had one configuration file: its revisions are this file's.
+    return this.revisionRow(db.prepare("SELECT * FROM revision WHERE source = 'file' AND file IS NULL ORDER BY id DESC LIMIT 1").get());
+  }
+
+  owner(): StoreOwner | null {
+    const rows = this.open().prepare("SELECT key, value FROM meta WHERE key IN ('owner', 'owner_since')").all() as Array<{ key: string; value: string }>;
+    const file = rows.find((r) => r.key === 'owner')?.value;
+    if (file === undefined) return null;
+    return { file: this.absolute(file), since: Number(rows.find((r) => r.key === 'owner_since')?.value ?? 0) };
+  }
+
+  setOwner(file: string, at: number): void {
+    const db = this.writable();
+    const put = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
+    db.transaction(() => { put.run('owner', this.relative(file)); put.run('owner_since', String(at)); })();
+  }
+
+  /** The store directory (where waymark.db lives). */
+  get dir(): string {
+    return path.dirname(this.file);
+  }
+
+  private relative(file: string): string {
+    return path.relative(this.dir, path.resolve(file));
+  }
+
+  private absolute(stored: string): string {
+    return path.resolve(this.dir, stored);
+  }
+
   revision(id: number): RevisionRecord | null {
     return this.revisionRow(this.open().prepare('SELECT * FROM revision WHERE id = ?').get(id));
   }
 
   listRevisions(limit: number, beforeId = Number.MAX_SAFE_INTEGER): RevisionMeta[] {
-    return this.open().prepare('SELECT id, at, author, source, comment, hash FROM revision WHERE id < ? ORDER BY id DESC LIMIT ?').all(beforeId, limit) as RevisionMeta[];
+    const rows = this.open().prepare('SELECT id, at, author, source, comment, hash, file FROM revision WHERE id < ? ORDER BY id DESC LIMIT ?').all(beforeId, limit) as Array<RevisionMeta & { file: string | null }>;
+    return rows.map((r) => ({ ...r, file: r.file === null ? null : this.absolute(r.file) }));
   }
 
   addRevision(r: Omit<RevisionRecord, 'id'>, audit: Omit<AuditRecord, 'id' | 'after'> & { after?: unknown }): RevisionRecord {
@@ -295,10 +348,10 @@ export class SqliteStore implements Store {
     let id = 0;
     // The revision and its audit entry commit together: an acknowledged change is never without its record.
     db.transaction(() => {
-      id = Number((db.prepare('INSERT INTO revision (at, author, source, comment, hash, config) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(r.at, r.author, r.source, r.comment, r.hash, JSON.stringify(r.config)) as RunResult & { lastInsertRowid: number | bigint }).lastInsertRowid);
-      db.prepare('INSERT INTO audit (at, actor, action, target, before, after) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(audit.at, audit.actor, audit.action, audit.target, JSON.stringify(audit.before ?? null), JSON.stringify(audit.after === undefined ? { revision: id } : { revision: id, value: audit.after }));
+      id = Number((db.prepare('INSERT INTO revision (at, author, source, comment, hash, config, file) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(r.at, r.author, r.source, r.comment, r.hash, JSON.stringify(r.config), r.file === null ? null : this.relative(r.file)) as RunResult & { lastInsertRowid: number | bigint }).lastInsertRowid);
+      db.prepare('INSERT INTO audit (at, actor, origin, action, target, before, after) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(audit.at, audit.actor, audit.origin, audit.action, audit.target, JSON.stringify(audit.before ?? null), JSON.stringify(audit.after === undefined ? { revision: id } : { revision: id, value: audit.after }));
     })();
     return { ...r, id };
   }
@@ -322,8 +375,8 @@ export class SqliteStore implements Store {
   }
 
   addAudit(a: Omit<AuditRecord, 'id'>): void {
-    this.writable().prepare('INSERT INTO audit (at, actor, action, target, before, after) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(a.at, a.actor, a.action, a.target, JSON.stringify(a.before ?? null), JSON.stringify(a.after ?? null));
+    this.writable().prepare('INSERT INTO audit (at, actor, origin, action, target, before, after) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(a.at, a.actor, a.origin, a.action, a.target, JSON.stringify(a.before ?? null), JSON.stringify(a.after ?? null));
   }
 
   listAudit(limit: number, beforeId = Number.MAX_SAFE_INTEGER, target?: string): AuditRecord[] {
@@ -331,7 +384,7 @@ export class SqliteStore implements Store {
       ? this.open().prepare('SELECT * FROM audit WHERE id < ? ORDER BY id DESC LIMIT ?').all(beforeId, limit)
       : this.open().prepare('SELECT * FROM audit WHERE id < ? AND target = ? ORDER BY id DESC LIMIT ?').all(beforeId, target, limit)) as Array<Record<string, unknown>>;
     return rows.map((r) => ({
-      id: r.id as number, at: r.at as number, actor: r.actor as string, action: r.action as string, target: r.target as string,
+      id: r.id as number, at: r.at as number, actor: r.actor as string, origin: (r.origin as string | null) ?? '', action: r.action as string, target: r.target as string,
       before: JSON.parse((r.before as string | null) ?? 'null'), after: JSON.parse((r.after as string | null) ?? 'null'),
     }));
   }
@@ -345,7 +398,7 @@ export class SqliteStore implements Store {
   private revisionRow(row: unknown): RevisionRecord | null {
     if (!row) return null;
     const r = row as Record<string, unknown>;
-    return { id: r.id as number, at: r.at as number, author: r.author as string, source: r.source as RevisionRecord['source'], comment: r.comment as string, hash: r.hash as string, config: JSON.parse(r.config as string) as Record<string, unknown> };
+    return { id: r.id as number, at: r.at as number, author: r.author as string, source: r.source as RevisionRecord['source'], comment: r.comment as string, hash: r.hash as string, file: typeof r.file === 'string' ? this.absolute(r.file) : null, config: JSON.parse(r.config as string) as Record<string, unknown> };
   }
 
   private tokenRow(row: unknown): TokenRecord | null {

@@ -413,7 +413,11 @@ test('C2: export → apply is a round trip (no new revision), and apply of a cha
   assert.deepEqual(splitConfig(YAML.parse(exported.stdout)).declarative, current.body.config, 'export re-parses to the configuration in force');
   const file = path.join(dir, 'exported.yaml');
   fs.writeFileSync(file, exported.stdout);
-  const again = await runWaymark(['apply', file, '--json']);
+  // A store belongs to one configuration file: applying another file names the store's owner with --config.
+  const refused = await runWaymark(['apply', file]);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /belongs to .*waymark\.yaml/);
+  const again = await runWaymark(['apply', file, '--config', cfg, '--json']);
   assert.equal(again.code, 0, again.stderr);
   assert.deepEqual(JSON.parse(again.stdout), { changed: false, revision: current.body.revision });
   assert.equal((await api('GET', '/v1/revisions')).body.current, current.body.revision);
@@ -421,13 +425,14 @@ test('C2: export → apply is a round trip (no new revision), and apply of a cha
   const changed = YAML.parse(exported.stdout);
   changed.pools.find((p: { name: string }) => p.name === 'a').members = [{ address: '192.0.2.5' }];
   fs.writeFileSync(file, YAML.stringify(changed));
-  const applied = await runWaymark(['apply', file]);
+  const applied = await runWaymark(['apply', file, '--config', cfg]);
   assert.equal(applied.code, 0, applied.stderr);
   assert.match(applied.stdout, /revision \d+ applied/);
   const ms = await waitFor('the applied revision in force', () => answersAre('www.api.test', ['192.0.2.5']), 1500);
   assert.ok(ms <= 1000, `${ms} ms`);
   const revs = await api('GET', '/v1/revisions?limit=1');
   assert.equal(revs.body.revisions[0].source, 'apply');
+  assert.equal(revs.body.revisions[0].file, file, 'C3: a revision records the file it was made from');
   const broken = await runWaymark(['apply', file.replace('exported', 'missing')]);
   assert.equal(broken.code, 1);
   // Back to what it was (through the CLI client).

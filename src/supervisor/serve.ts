@@ -6,27 +6,36 @@ import cluster, { type Worker } from 'node:cluster';
 import fs from 'node:fs';
 import { pino } from 'pino';
 import { compileSnapshot, type LoadedConfig } from '../config/load.js';
-import { readSource, storeDir, loadPersistedRecords, type ConfigSource } from '../config/source.js';
+import path from 'node:path';
+import { readSource, storeDir, pidFileOf, openConfigStore, loadPersistedRecords, type ConfigSource } from '../config/source.js';
+import { listenControl, controlPaths, type ControlReply, type ControlRequest } from './control.js';
+import { explainLive, ExplainError, type Explanation, type ExplainRequest } from '../answer/explain.js';
 import { formatErrors, type ConfigError } from '../config/schema.js';
 import { splitConfig, mergeConfig, type Declarative, type RawConfig } from '../config/declarative.js';
 import { Revisions, validateRaw } from '../config/revisions.js';
 import { Responder } from '../dns/responder.js';
 import { DnsServer } from '../dns/server.js';
-import { openStore, PersistenceWriter, type Store, type AdminRecord } from '../state/store.js';
+import { PersistenceWriter, type Store, type AdminRecord } from '../state/store.js';
 import { HealthService } from '../health/service.js';
 import type { MemberHealth } from '../health/verdict.js';
 import type { PersistRecord } from '../answer/persistence.js';
 import { MetricsAggregator } from '../metrics/registry.js';
 import type { CounterDelta } from '../metrics/counters.js';
 
-interface WorkerMessage { type: 'hello' | 'ready' | 'loaded' | 'load-failed' | 'persist' | 'metrics'; generation: number; errors?: string; records?: PersistRecord[]; delta?: CounterDelta; udp?: string }
+interface WorkerMessage {
+  type: 'hello' | 'ready' | 'loaded' | 'load-failed' | 'persist' | 'metrics' | 'explained';
+  generation: number; errors?: string; records?: PersistRecord[]; delta?: CounterDelta; udp?: string;
+  /** explained: the request it answers, and the explanation or why there is none. */
+  id?: number; explanation?: Explanation; error?: string;
+}
 /** What a worker is given to build its snapshot from: the effective configuration, zone files already inlined. */
 interface LoadMessage { type: 'load'; generation: number; raw: RawConfig; baseDir: string; file: string | null }
 type PrimaryMessage =
   | LoadMessage
   | { type: 'persist'; records: PersistRecord[] }
   | { type: 'health'; updates: MemberHealth[] }
-  | { type: 'admin'; states: AdminRecord[] };
+  | { type: 'admin'; states: AdminRecord[] }
+  | { type: 'explain'; id: number; request: ExplainRequest };
 
 /** How often a worker hands its changed persistence records to the supervisor (and so to the other workers). */
 const PERSIST_SYNC_MS = 100;
@@ -45,7 +54,10 @@ export async function metricsText(): Promise<string> {
   return metricsAggregator ? metricsAggregator.metrics() : '';
 }
 
-export interface ServeFlags { workers?: number; pidFile?: string }
+export interface ServeFlags { workers?: number; pidFile?: string; adoptStore?: boolean }
+
+/** What a reload did: the configuration now in force, or why the previous one still is. */
+export type ReloadOutcome = { ok: true; generation: number; revision: number | null; changed: boolean } | { ok: false; errors: ConfigError[] };
 
 /**
  * What the supervisor offers the control plane (the REST API): the state, the configuration in force, and a mirror
@@ -66,6 +78,8 @@ export interface SupervisorHandle {
   persistenceChanged(records: PersistRecord[]): void;
   workerCount(): number;
   generation(): number;
+  /** Explain as a worker's next query would be answered (its live state; the worker changes in nothing). */
+  explain(req: ExplainRequest): Promise<Explanation>;
   /** Prometheus text of all workers' counters plus the supervisor's gauges (GET /metrics). */
   metrics(): Promise<string>;
   /** Queries/s per name and answers/s per member over the last hour (the dashboard's charts). */
@@ -87,7 +101,8 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   let source0 = src.value;
   const server = checked.loaded.config.server;
   const workers = flags.workers ?? server.workers;
-  const pidFile = flags.pidFile ?? server.pidFile;
+  const pidFile = flags.pidFile ? path.resolve(flags.pidFile) : pidFileOf(checked.loaded);
+  const configFile = source0.file ? path.resolve(source0.file) : null;
   // The supervisor is the single writer of the store; workers send it their changes in batches.
   const dir = storeDir(checked.loaded);
   let store: Store | null = null;
@@ -96,22 +111,25 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   let declarative = source0.declarative;
   if (dir) {
     try {
-      store = openStore(dir);
+      store = openConfigStore(dir, configFile, { claim: true, adopt: flags.adoptStore });
     } catch (e) {
-      process.stderr.write(`waymark: store: ${(e as Error).message}\n`);
+      process.stderr.write(`waymark: ${(e as Error).message}\n`);
       return 1;
     }
     writer = new PersistenceWriter(store, { onError: (err) => log.error({ err: err.message }, 'persistence write failed; will retry') });
     const purge = setInterval(() => { try { store?.purgeExpired(Date.now()); } catch (e) { log.error({ err: (e as Error).message }, 'purge failed'); } }, 60_000);
     purge.unref();
     revisions = new Revisions(store, source0.bootstrap, source0.baseDir);
-    const r = revisions.fromFile(source0.declarative, 'file');
-    if (!r.ok) {
-      process.stderr.write(`waymark: configuration has errors:\n${formatErrors(r.errors)}\n`);
-      return 1;
+    if (configFile) {
+      const r = revisions.fromFile(source0.declarative, configFile, `file ${configFile}`);
+      if (!r.ok) {
+        process.stderr.write(`waymark: configuration has errors:\n${formatErrors(r.errors)}\n`);
+        return 1;
+      }
+      if (r.changed) log.info({ revision: r.revision.id, file: configFile }, 'configuration file applied as a new revision');
+      else log.info({ revision: r.revision.id, file: configFile }, 'configuration file unchanged since it was last applied: the current revision stays in force');
+      declarative = r.revision.config;
     }
-    if (r.changed) log.info({ revision: r.revision.id }, 'configuration file applied as a new revision');
-    declarative = r.revision.config;
   }
   let raw = mergeConfig(source0.bootstrap, declarative);
   let current = validateRaw(raw, source0.baseDir, source0.file);
@@ -178,11 +196,36 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     const w = cluster.fork();
     w.on('message', (m: WorkerMessage) => onWorkerMessage(w, m));
   };
+  // Explain runs in a worker, over a copy of that worker's live state: what its next query would get.
+  const explaining = new Map<number, { resolve: (e: Explanation) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  let explainId = 0;
+  const explainInWorker = (req: ExplainRequest): Promise<Explanation> => {
+    const w = Object.values(cluster.workers ?? {}).find((x) => x !== undefined && ready.has(x.id) && x.isConnected());
+    if (!w) return Promise.reject(new Error('no worker is ready to explain yet; try again in a moment'));
+    const id = ++explainId;
+    return new Promise<Explanation>((resolve, reject) => {
+      const timer = setTimeout(() => { explaining.delete(id); reject(new Error(`worker ${w.process.pid} did not explain within 3 s`)); }, 3000);
+      explaining.set(id, {
+        resolve: (e) => resolve({ ...e, state: { live: true, detail: `live: worker pid ${w.process.pid} (of ${ready.size}; each worker rotates its own counters), with the health verdicts, admin states and persistence records it holds now` } }),
+        reject, timer,
+      });
+      w.send({ type: 'explain', id, request: req } satisfies PrimaryMessage);
+    });
+  };
+  const onExplained = (m: WorkerMessage): void => {
+    const p = explaining.get(m.id ?? -1);
+    if (!p) return;
+    explaining.delete(m.id!);
+    clearTimeout(p.timer);
+    if (m.explanation) p.resolve(m.explanation);
+    else p.reject(new ExplainError(m.error ?? 'the worker could not explain'));
+  };
   const onWorkerMessage = (w: Worker, m: WorkerMessage): void => {
     if (m.type === 'metrics') { // metrics
       if (m.delta) metrics.add(m.delta);
       return;
     }
+    if (m.type === 'explained') return onExplained(m);
     if (m.type === 'hello') {
       // The worker is listening for messages now (earlier ones would be lost): give it its configuration.
       w.send(loadMessage());
@@ -222,38 +265,40 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   });
   for (let i = 0; i < workers; i++) fork();
 
-  const reload = (): void => {
+  /** Re-read the source (SIGHUP, `waymark reload`): the file's changes come into force, or nothing changes. */
+  const reload = (): ReloadOutcome => {
+    const rejected = (errors: ConfigError[]): ReloadOutcome => {
+      log.error({ errors: formatErrors(errors) }, 'reload rejected: configuration has errors; still serving the previous one');
+      return { ok: false, errors };
+    };
     const next = readSource(source);
-    if (!next.ok) {
-      log.error({ errors: formatErrors(next.errors) }, 'reload rejected: configuration has errors; still serving the previous one');
-      return;
-    }
+    if (!next.ok) return rejected(next.errors);
     let nextDeclarative = next.value.declarative;
-    if (revisions) {
+    let changed = true;
+    if (revisions && configFile) {
       revisions.setBootstrap(next.value.bootstrap);
-      const r = revisions.fromFile(next.value.declarative, 'file');
-      if (!r.ok) {
-        log.error({ errors: formatErrors(r.errors) }, 'reload rejected: configuration has errors; still serving the previous one');
-        return;
-      }
+      const r = revisions.fromFile(next.value.declarative, configFile, `file ${configFile}`);
+      if (!r.ok) return rejected(r.errors);
       nextDeclarative = r.revision.config;
+      changed = r.changed;
     }
     const prev = source0;
     source0 = next.value;
     const res = putInForce(mergeConfig(next.value.bootstrap, nextDeclarative));
     if (!res.ok) {
       source0 = prev;
-      log.error({ errors: formatErrors(res.errors) }, 'reload rejected: configuration has errors; still serving the previous one');
-      return;
+      return rejected(res.errors);
     }
     inForce = revisions?.current()?.id ?? inForce;
-    log.info({ generation }, 'reload accepted');
+    log.info({ generation, revision: revisions ? inForce : undefined, fileChanged: changed }, 'reload accepted');
+    return { ok: true, generation, revision: revisions ? inForce : null, changed };
   };
-  process.on('SIGHUP', reload);
+  process.on('SIGHUP', () => { reload(); });
 
   // Revisions committed by another process (`waymark apply`, `waymark rollback` without a server, another node)
   // come into force here within a poll (C2: every change reaches every worker within a second).
   let inForce = revisions?.current()?.id ?? 0;
+  let refused = 0;
   if (store && revisions) {
     let version = store.dataVersion();
     const poll = setInterval(() => {
@@ -263,6 +308,12 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
         version = v;
         const cur = revisions!.current();
         if (!cur || cur.id === inForce) return;
+        if (cur.source === 'file' && configFile && cur.file !== null && cur.file !== configFile) {
+          // Another configuration file fed this store (it should have a store of its own): never adopt its zones.
+          if (refused !== cur.id) log.error({ revision: cur.id, from: cur.file, serving: configFile, store: dir }, `revision ${cur.id} was made from ${cur.file}, but this server serves ${configFile}: refused; still serving revision ${inForce}. Give each configuration its own store.path`);
+          refused = cur.id;
+          return;
+        }
         const res = putInForce(mergeConfig(source0.bootstrap, cur.config));
         if (res.ok) { inForce = cur.id; log.info({ revision: cur.id, generation }, 'revision in force'); }
         else log.error({ revision: cur.id, errors: formatErrors(res.errors) }, 'revision does not compile; still serving the previous one');
@@ -297,7 +348,13 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     generation: () => generation,
     metrics: () => metrics.metrics(),
     series: () => metrics.series(),
+    explain: explainInWorker,
   };
+  const control = await startControl(controlPaths(dir, pidFile), { reload, explain: explainInWorker, status: () => ({ pid: process.pid, generation, revision: revisions ? inForce : null, file: configFile, workers: ready.size }) });
+  if (!control) {
+    for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGTERM');
+    return 1;
+  }
   for (const hook of supervisorHooks) {
     try {
       await hook(handle);
@@ -315,6 +372,7 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
       log.info({ signal }, 'stopping');
       for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGTERM');
       if (pidFile) fs.rmSync(pidFile, { force: true });
+      control.close();
       const finish = (): void => {
         void health.close();
         writer?.close();
@@ -332,6 +390,27 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
   });
+}
+
+/** The control socket's operations, as the supervisor offers them. */
+interface ControlOps { reload: () => ReloadOutcome; explain: (req: ExplainRequest) => Promise<Explanation>; status: () => Record<string, unknown> }
+
+/** Listen on the control sockets; null (after saying why on stderr) when another server already answers there. */
+async function startControl(paths: string[], ops: ControlOps): Promise<{ close(): void } | null> {
+  const handle = async (req: ControlRequest): Promise<ControlReply> => {
+    if (req.op === 'reload') {
+      const r = ops.reload();
+      return r.ok ? { ...r } : { ok: false, error: 'reload rejected: configuration has errors; still serving the previous one', errors: formatErrors(r.errors).split('\n') };
+    }
+    if (req.op === 'explain') return { ok: true, explanation: await ops.explain(req.request) };
+    return { ok: true, ...ops.status() };
+  };
+  try {
+    return await listenControl(paths, handle, (msg) => log.warn(msg));
+  } catch (e) {
+    process.stderr.write(`waymark: ${(e as Error).message}\n`);
+    return null;
+  }
 }
 
 /** A worker: waits for its configuration from the supervisor, then serves; later loads swap the snapshot. */
@@ -386,6 +465,16 @@ async function runWorker(): Promise<number> {
     }
     if (m.type === 'admin') {
       server.responder.engine?.applyAdmin(m.states);
+      return;
+    }
+    if (m.type === 'explain') {
+      const reply: WorkerMessage = { type: 'explained', generation, id: m.id };
+      try {
+        reply.explanation = explainLive(server.responder, m.request, s.udpPayload);
+      } catch (e) {
+        reply.error = (e as Error).message;
+      }
+      process.send?.(reply);
       return;
     }
     if (m.type !== 'load') return;
