@@ -128,7 +128,7 @@ export async function startApi(sup: SupervisorHandle, listen: { host: string; po
   app.addHook('onRequest', async (req) => {
     const role = req.routeOptions.config.role;
     if (!role) return;
-    const a = auth.authenticate(req.headers.authorization);
+    const a = auth.authenticate(req.headers.authorization, `api ${req.ip}`);
     if (!a.ok) throw new HttpError(401, a.message);
     if (!roleAllows(a.actor.role, role)) throw new HttpError(403, `this needs the ${role} role; token "${a.actor.name}" has ${a.actor.role}`);
     req.actor = a.actor;
