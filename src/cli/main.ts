@@ -69,18 +69,19 @@ const positiveInt = (v: string): number => {
  * persistence), or, offline, from the configuration in force and the store, saying plainly what is assumed.
  */
 async function explainFor(config: string, req: ExplainRequest, offline: boolean): Promise<Explanation> {
-  const src = effectiveSource({ kind: 'file', file: config });
-  const v = src.ok ? validateRaw(src.value.raw, src.value.baseDir, src.value.file) : src;
-  if (!v.ok) throw new Error(formatErrors(v.errors));
-  const paths = controlPaths(storeDir(v.loaded), pidFileOf(v.loaded));
+  // The running server first: found leniently, so an edited file not yet reloaded does not stop the question.
+  const paths = serverLocation({ config }).paths;
   if (!offline) {
-    const asked = await askControl(paths, { op: 'explain', request: req });
+    const asked = await askControl(paths, { op: 'explain', request: req, file: path.resolve(config) });
     if (asked) {
       const r = asked.reply;
       if (!r.ok) throw new Error(`the running server (${asked.path}) could not explain: ${r.error}`);
       return r.explanation as Explanation;
     }
   }
+  const src = effectiveSource({ kind: 'file', file: config });
+  const v = src.ok ? validateRaw(src.value.raw, src.value.baseDir, src.value.file) : src;
+  if (!v.ok) throw new Error(formatErrors(v.errors));
   const compiled = compileSnapshot(v.loaded, 0);
   if (!compiled.ok) throw new Error(formatErrors(compiled.errors));
   const responder = new Responder(compiled.value, 1232);
@@ -225,7 +226,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--json', 'print JSON')
     .action(async (opts: { pidFile?: string; config?: string; json?: boolean }) => {
       const where = serverLocation(opts);
-      const asked = await askControl(where.paths, { op: 'reload' });
+      const asked = await askControl(where.paths, { op: 'reload', ...(opts.config ? { file: path.resolve(opts.config) } : {}) });
       if (!asked) {
         // No control socket: a server of an older version. Signal it, and say that the outcome is unknown here.
         const pid = where.pidFile && fs.existsSync(where.pidFile) ? Number(fs.readFileSync(where.pidFile, 'utf8').trim()) : 0;

@@ -13,7 +13,8 @@ const MAX_REQUEST = 64 * 1024;
 /** Unix socket paths longer than this do not fit in sockaddr_un. */
 const MAX_SOCKET_PATH = 107;
 
-export type ControlRequest = { op: 'reload' } | { op: 'explain'; request: ExplainRequest } | { op: 'status' };
+/** `file`: the configuration file the client means; a server that serves another one refuses the request. */
+export type ControlRequest = ({ op: 'reload' } | { op: 'explain'; request: ExplainRequest } | { op: 'status' }) & { file?: string };
 export type ControlReply = ({ ok: true } & Record<string, unknown>) | { ok: false; error: string; errors?: string[] };
 export type ControlHandler = (req: ControlRequest) => Promise<ControlReply>;
 
@@ -27,9 +28,10 @@ export function controlPaths(storeDir: string | null, pidFile: string | null): s
 
 function parseRequest(text: string): ControlRequest | null {
   try {
-    const v = JSON.parse(text) as { op?: unknown; request?: unknown };
-    if (v.op === 'reload' || v.op === 'status') return { op: v.op };
-    if (v.op === 'explain' && typeof v.request === 'object' && v.request !== null) return { op: 'explain', request: v.request as ExplainRequest };
+    const v = JSON.parse(text) as { op?: unknown; request?: unknown; file?: unknown };
+    const file = typeof v.file === 'string' ? { file: v.file } : {};
+    if (v.op === 'reload' || v.op === 'status') return { op: v.op, ...file };
+    if (v.op === 'explain' && typeof v.request === 'object' && v.request !== null) return { op: 'explain', request: v.request as ExplainRequest, ...file };
   } catch {
     // fall through: answered as a bad request
   }

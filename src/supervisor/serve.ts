@@ -350,7 +350,7 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     series: () => metrics.series(),
     explain: explainInWorker,
   };
-  const control = await startControl(controlPaths(dir, pidFile), { reload, explain: explainInWorker, status: () => ({ pid: process.pid, generation, revision: revisions ? inForce : null, file: configFile, workers: ready.size }) });
+  const control = await startControl(controlPaths(dir, pidFile), { file: configFile, reload, explain: explainInWorker, status: () => ({ pid: process.pid, generation, revision: revisions ? inForce : null, file: configFile, workers: ready.size }) });
   if (!control) {
     for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGTERM');
     return 1;
@@ -393,11 +393,12 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
 }
 
 /** The control socket's operations, as the supervisor offers them. */
-interface ControlOps { reload: () => ReloadOutcome; explain: (req: ExplainRequest) => Promise<Explanation>; status: () => Record<string, unknown> }
+interface ControlOps { file: string | null; reload: () => ReloadOutcome; explain: (req: ExplainRequest) => Promise<Explanation>; status: () => Record<string, unknown> }
 
 /** Listen on the control sockets; null (after saying why on stderr) when another server already answers there. */
 async function startControl(paths: string[], ops: ControlOps): Promise<{ close(): void } | null> {
   const handle = async (req: ControlRequest): Promise<ControlReply> => {
+    if (req.file !== undefined && req.file !== ops.file) return { ok: false, error: `this server serves ${ops.file ?? 'master files given with --zone'}, not ${req.file}` };
     if (req.op === 'reload') {
       const r = ops.reload();
       return r.ok ? { ...r } : { ok: false, error: 'reload rejected: configuration has errors; still serving the previous one', errors: formatErrors(r.errors).split('\n') };

@@ -82,7 +82,12 @@ test('C2: a second configuration file is refused a store that belongs to another
     assert.equal(second.code, 1);
     assert.match(second.stderr, new RegExp(`belongs to ${a.replace(/[.]/g, '\\.')}.*${b.replace(/[.]/g, '\\.')} cannot share it`));
     assert.match(second.stderr, /store of its own/);
-    for (const cmd of [['explain', '--config', b, 'gslb.b.test', '-r', '10.0.0.1'], ['member', 'down', 'p', '192.0.2.10', '--config', b], ['token', 'create', '--config', b, '--role', 'read']]) {
+    const explain = await runWaymark(['explain', '--config', b, 'gslb.b.test', '-r', '10.0.0.1']);
+    assert.equal(explain.code, 1, 'the running server of the store is not b\'s');
+    assert.match(explain.stderr, /this server serves .*a\.yaml, not .*b\.yaml/);
+    const offline = await runWaymark(['explain', '--config', b, 'gslb.b.test', '-r', '10.0.0.1', '--offline']);
+    assert.match(offline.stderr, /cannot share it/);
+    for (const cmd of [['member', 'down', 'p', '192.0.2.10', '--config', b], ['token', 'create', '--config', b, '--role', 'read']]) {
       const r = await runWaymark(cmd);
       assert.equal(r.code, 1, `${cmd[0]} refuses too`);
       assert.match(r.stderr, /cannot share it/);
@@ -132,7 +137,7 @@ test('C2: --adopt-store lets a configuration that replaces another take its stor
   const wb = await spawnWaymark(['serve', '--config', b, '--adopt-store'], { env: ENV });
   try {
     assert.deepEqual(addresses(await query(p.dns, 'www.b.test')), ['192.0.2.1']);
-    const refused = await runWaymark(['explain', '--config', a, 'gslb.a.test', '-r', '10.0.0.1']);
+    const refused = await runWaymark(['explain', '--config', a, 'gslb.a.test', '-r', '10.0.0.1', '--offline']);
     assert.match(refused.stderr, /belongs to .*b\.yaml/, 'the store is b\'s now');
   } finally {
     await wb.stop();

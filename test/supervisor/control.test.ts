@@ -134,3 +134,36 @@ test('C1: `waymark reload` with no server running says so and exits 1', async ()
   assert.equal(r.code, 1);
   assert.match(r.stderr, /no running server found/);
 });
+
+/** One raw exchange with the control socket: what it answers to `bytes` (null if it closed without a reply). */
+function raw(sockPath: string, bytes: Buffer | string): Promise<string> {
+  return new Promise((resolve) => {
+    const c = net.connect(sockPath);
+    let buf = '';
+    c.on('data', (d) => { buf += d.toString(); });
+    c.on('close', () => resolve(buf));
+    c.on('error', () => resolve(buf));
+    c.on('connect', () => { c.write(bytes); setTimeout(() => c.end(), 50); });
+  });
+}
+
+test('C1: the control socket is owner-only and survives garbage, oversized and unknown requests', async () => {
+  const sock = path.join(dir, 'state', 'control.sock');
+  assert.equal(fs.statSync(sock).mode & 0o777, 0o600);
+  assert.match(await raw(sock, 'not json\n'), /"ok":false,"error":"not a control request"/);
+  assert.match(await raw(sock, '{"op":"format-disk"}\n'), /not a control request/);
+  assert.match(await raw(sock, `${'x'.repeat(70_000)}\n`), /request too long/);
+  let seed = 7;
+  const rnd = (): number => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed; };
+  for (let i = 0; i < 200; i++) {
+    const b = Buffer.alloc(1 + (rnd() % 200));
+    for (let k = 0; k < b.length; k++) b[k] = rnd() & 0xff;
+    await raw(sock, b);
+  }
+  assert.match(await raw(sock, '{"op":"explain","request":{"name":"rr.ctl.test","type":"A","resolver":"not-an-ip"}}\n'), /"ok":false.*not an IP address/);
+  const status = JSON.parse(await raw(sock, '{"op":"status"}\n')) as { ok: boolean; pid: number; workers: number };
+  assert.equal(status.ok, true);
+  assert.equal(status.pid, server!.proc.pid);
+  assert.equal(status.workers, 1);
+  assert.deepEqual(addresses(await query(dnsPort, 'www.ctl.test')), ['192.0.2.1'], 'and DNS still answers');
+});
