@@ -15,6 +15,7 @@ import { compileSnapshot, parseConfigText, loadConfigFile } from '../config/load
 import { Responder } from '../dns/responder.js';
 import { explain, formatExplanation } from '../answer/explain.js';
 import { formatErrors, type ConfigError } from '../config/schema.js';
+import { inFile } from '../config/errors.js';
 import path from 'node:path';
 import { supervisorHooks } from './serve.js';
 import { newToken } from '../api/auth.js';
@@ -84,7 +85,7 @@ async function main(argv: string[]): Promise<number> {
       const loaded = loadSource(sourceFrom({ ...opts, listen: [] }));
       const compiled = loaded.ok ? compileSnapshot(loaded.value, 0) : loaded;
       if (!compiled.ok) {
-        process.stderr.write(`${formatErrors(compiled.errors)}\n`);
+        process.stderr.write(`${formatErrors(inFile(compiled.errors, opts.config ?? null))}\n`);
         exitCode = 1;
         return;
       }
