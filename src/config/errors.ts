@@ -217,7 +217,6 @@ function describe(i: z.core.$ZodIssue): Pick<ConfigError, 'message' | 'expected'
       return { message: 'has the wrong form', expected: f.format === 'starts_with' && f.prefix !== undefined ? `start it with ${JSON.stringify(f.prefix)}` : f.pattern ? `match ${f.pattern}` : undefined };
     }
     default:
-      if (hint) return { message: 'is not valid', expected: hint };
       return { message: custom ?? i.message };
   }
 }

@@ -43,11 +43,20 @@ export function readSource(source: ConfigSource): { ok: true; value: SourceConfi
   }
   // Validate as written: every error at once, each with its file (zone-file errors with theirs, and their line).
   const asWritten = validateRaw(raw, baseDir, file);
-  if (!asWritten.ok) return { ok: false, errors: inFile(asWritten.errors, file) };
+  if (!asWritten.ok) return { ok: false, errors: source.kind === 'file' ? inFile(asWritten.errors, file) : byZoneFile(asWritten.errors, source.zones) };
   const { bootstrap, declarative } = splitConfig(raw);
   const inlined = inlineZoneFiles(declarative, baseDir);
   if (!inlined.ok) return { ok: false, errors: inFile(inlined.errors, file) };
   return { ok: true, value: { raw: mergeConfig(bootstrap, inlined.value), bootstrap, declarative: inlined.value, baseDir, file } };
+}
+
+/** Quick-start errors: there is no YAML, so `zones[i].file` means the i-th --zone file as given. */
+function byZoneFile(errors: readonly ConfigError[], zones: readonly string[]): ConfigError[] {
+  return errors.map((e) => {
+    const m = /^zones\[(\d+)\]\.file$/.exec(e.path);
+    const given = m ? zones[Number(m[1])] : undefined;
+    return given === undefined ? e : { ...e, file: given, path: '', message: e.message.replace(/^cannot read "[^"]*"/, 'cannot read the zone file') };
+  });
 }
 
 /** Read and fully validate a source (for `check`, `explain` and start-up). */

@@ -123,6 +123,17 @@ test('C1: every error at once: schema errors, a bad inline record and zone-file 
   ]);
 });
 
+test('C1/D2: quick start (`check --zone FILE`): a missing zone file is named as given, with no YAML path', async () => {
+  const dir = tempDir();
+  try {
+    const r = await runWaymark(['check', '--zone', 'missing.zone'], { cwd: dir });
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, 'missing.zone: cannot read the zone file: no such file\n');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('C1: a configuration file that cannot be read is named with the reason', async () => {
   const dir = tempDir();
   try {
