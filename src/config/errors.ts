@@ -114,6 +114,12 @@ export function nearest(word: string, allowed: readonly string[]): string | unde
   return best;
 }
 
+/** `{ expected: 'did you mean "x"?' }` for a near word, else `{}`: for names defined elsewhere in the configuration. */
+export function didYouMean(word: string, allowed: Iterable<string>): Pick<ConfigError, 'expected'> {
+  const n = nearest(word, [...allowed]);
+  return n === undefined ? {} : { expected: `did you mean ${JSON.stringify(n)}?` };
+}
+
 /** `did you mean "x"?` for a near word, else the list of what is allowed. */
 export function suggest(word: string, allowed: readonly string[]): string {
   const n = nearest(word, allowed);

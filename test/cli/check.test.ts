@@ -144,3 +144,21 @@ test('C1: a configuration file that cannot be read is named with the reason', as
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('C1: a reference to an undefined pool, monitor or method suggests the nearest defined one', async () => {
+  const r = await check({
+    'waymark.yaml': [
+      'zones: [ { origin: t.test } ]',
+      'monitors: [ { name: web, type: tcp } ]',
+      'pools: [ { name: europe, monitor: wbe, select: [round-robbin], members: [ { address: 192.0.2.1 } ] } ]',
+      'names: [ { name: www.t.test, pools: [eruope] } ]',
+      '',
+    ].join('\n'),
+  });
+  assert.equal(r.code, 1);
+  assert.deepEqual(r.lines.sort(), [
+    'waymark.yaml: names[0].pools[0]: unknown pool "eruope"; did you mean "europe"?',
+    'waymark.yaml: pools[0].monitor: unknown monitor "wbe"; did you mean "web"?',
+    'waymark.yaml: pools[0].select[0]: unknown method "round-robbin"; did you mean "round-robin"?',
+  ]);
+});
