@@ -16,11 +16,15 @@
 // VALUE is the offending value as written, JSON-quoted, cut to 60 characters with "…" (objects are not shown: the
 // location names them). A PROBLEM that must mention the value elsewhere quotes it itself (quoteValue) and sets no
 // `value`. EXPECTED says what would be valid, or suggests the nearest allowed name ("did you mean …?").
+// The API (http.ts fieldErrors) sends the same parts: errors[] of { path: LOCATION, field: FIELD relative to the
+// object sent, message: ["VALUE" ]PROBLEM[; EXPECTED] }, and the body's message joins them ("field: message; …").
+// Every error is reported at once, one line each, in the order found; an error that another one causes is left out
+// (e.g. no "zone has no SOA record" after the unclosed parenthesis that swallowed the SOA).
 // Examples:
 //   examples/demo.yaml: pools[1].members[0].address: "127.0.0.300" is not an IPv4 or IPv6 address
 //   examples/demo.yaml: server.workres: unknown key; did you mean "workers"?
 //   examples/demo.yaml: zones[0].file: cannot read "zones/missing.zone": no such file
-//   examples/zones/x.zone:12: A "1.2.3" is not an IPv4 address
+//   examples/zones/x.zone:12: "1.2.3" is not an IPv4 address
 //   examples/demo.yaml:3:1: YAML syntax error: flow sequence in block collection must be sufficiently indented and end with a ]
 import type { z } from 'zod';
 
