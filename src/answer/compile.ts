@@ -3,6 +3,7 @@
 // Control plane only: runs at start and reload, never per query.
 import net from 'node:net';
 import type { Config, ConfigError } from '../config/schema.js';
+import { didYouMean } from '../config/errors.js';
 import { compileRRset, type RRset } from '../dns/zone.js';
 import { TYPE, RCODE } from '../wire/types.js';
 import { canonicalName, normalizeName, NameError } from '../wire/name.js';
@@ -24,7 +25,8 @@ function compileChain(ids: readonly string[], level: 'pool' | 'member', at: stri
   ids.forEach((id, j) => {
     const m = methodById(id);
     if (!m) {
-      errors.push({ path: `${at}[${j}]`, message: `unknown method "${id}" (known: ${[...METHODS.keys()].sort().join(', ')})` });
+      const near = didYouMean(id, METHODS.keys());
+      errors.push({ path: `${at}[${j}]`, message: `unknown method "${id}"${near.expected ? '' : ` (known: ${[...METHODS.keys()].sort().join(', ')})`}`, ...near });
     } else if (m.level !== 'both' && m.level !== level) {
       errors.push({ path: `${at}[${j}]`, message: level === 'member' ? `"${id}" chooses pools; use it in names[].select` : `"${id}" chooses members; use it in pools[].select` });
     } else {
@@ -109,7 +111,7 @@ export function compilePolicy(config: Config): PolicyResult {
     const namePools: CompiledPool[] = [];
     nc.pools.forEach((p, j) => {
       const idx = poolIndex.get(p);
-      if (idx === undefined) errors.push({ path: `${at}.pools[${j}]`, message: `unknown pool "${p}"` });
+      if (idx === undefined) errors.push({ path: `${at}.pools[${j}]`, message: `unknown pool "${p}"`, ...didYouMean(p, poolIndex.keys()) });
       else namePools.push(pools[idx]!);
     });
     const select = compileChain(nc.select, 'pool', `${at}.select`, errors);

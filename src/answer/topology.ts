@@ -3,6 +3,7 @@
 // Owns: the rules, regions and their ordering; prefix arithmetic is net/prefix.ts. Never chooses a pool on its own
 // (methods/topology.ts does) and never reads live state or sockets.
 import type { ConfigError } from '../config/schema.js';
+import { didYouMean } from '../config/errors.js';
 import { PrefixIndex, parsePrefix, formatPrefix, type ParsedPrefix, type PrefixEntry } from '../net/prefix.js';
 
 
@@ -208,7 +209,7 @@ export function compileTopology(
     } else {
       const name = rule.to.slice(POOL.length);
       const found = poolIndexByName.get(name);
-      if (found === undefined) errors.push({ path: `${at}.to`, message: `unknown pool "${name}"` });
+      if (found === undefined) errors.push({ path: `${at}.to`, message: `unknown pool "${name}"`, ...didYouMean(name, poolIndexByName.keys()) });
       else pool = found;
     }
 

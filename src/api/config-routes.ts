@@ -8,7 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } fro
 import { memberKey } from '../answer/compile.js';
 import type { Declarative } from '../config/declarative.js';
 import type { ConfigError } from '../config/schema.js';
-import { HttpError, etag, fieldErrors, parseIfMatch } from './http.js';
+import { HttpError, errorsMessage, etag, fieldErrors, parseIfMatch } from './http.js';
 import { commentQuery, errorResponse, ifMatchHeader, listOf, ref, stringParams, AUTH_ERRORS, WRITE_ERRORS } from './schemas.js';
 import { actorOf, redactConfig, type ApiContext } from './context.js';
 
@@ -96,7 +96,8 @@ export function commit(ctx: ApiContext, req: FastifyRequest, reply: FastifyReply
       reply.header('ETag', etag(cur));
       throw new HttpError(ifMatch !== undefined ? 412 : 409, r.errors[0]?.message ?? 'the configuration changed; retry', undefined, { revision: cur });
     }
-    throw new HttpError(r.status, r.status === 400 ? 'the configuration would have errors' : r.errors[0]?.message ?? 'not found', fieldErrors(r.errors, edit.prefix));
+    const errors = fieldErrors(r.errors, edit.prefix);
+    throw new HttpError(r.status, r.status === 400 ? errorsMessage('the configuration would have errors', errors) : r.errors[0]?.message ?? 'not found', errors);
   }
   if (r.changed) {
     const inForce = ctx.sup.revisionCommitted();
@@ -155,7 +156,9 @@ function notFound(s: Section, id: string): HttpError {
 
 /** Errors found before proposing (API-only rules), reported like validation errors. */
 function precheck(problems: ConfigError[], prefix: string): void {
-  if (problems.length > 0) throw new HttpError(400, 'the configuration would have errors', fieldErrors(problems, prefix));
+  if (problems.length === 0) return;
+  const errors = fieldErrors(problems, prefix);
+  throw new HttpError(400, errorsMessage('the configuration would have errors', errors), errors);
 }
 
 function sectionRoutes(app: FastifyInstance, ctx: ApiContext, s: Section): void {

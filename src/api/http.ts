@@ -1,6 +1,7 @@
 // HTTP conventions of the REST API: error values and bodies, revision ETags and If-Match, paths of bad fields.
 // Owns: how a problem becomes a status and a JSON body a user can act on. Never touches the store.
 import type { ConfigError } from '../config/schema.js';
+import { formatLocation, formatProblem } from '../config/errors.js';
 
 /** One bad field: `path` is relative to the whole configuration; `field` to the object the request edits. */
 export interface FieldError { path: string; field?: string; message: string }
@@ -40,19 +41,28 @@ export function parseIfMatch(header: string | string[] | undefined): number | un
 }
 
 /**
- * Configuration errors with `field` added for those under `prefix` (e.g. prefix "pools[2]" turns
- * "pools[2].members[1].address" into field "members[1].address").
+ * Configuration errors as the API reports them: `path` is the error's location (formatLocation: the field from the
+ * configuration root, with `:LINE` inside master-file text), `message` the rest of the one text form (formatProblem:
+ * the value, what is wrong, what would be valid). `field` is added for those under `prefix` (e.g. prefix "pools[2]"
+ * turns "pools[2].members[1].address" into field "members[1].address").
  */
 export function fieldErrors(errors: readonly ConfigError[], prefix?: string): FieldError[] {
   return errors.map((e) => {
-    if (prefix === undefined) return { path: e.path, message: e.message };
-    if (e.path === prefix) return { path: e.path, field: '', message: e.message };
-    const rest = e.path.startsWith(prefix) ? e.path.slice(prefix.length) : null;
-    if (rest !== null && (rest.startsWith('.') || rest.startsWith('[') || rest.startsWith(' '))) {
-      return { path: e.path, field: rest.startsWith('.') || rest.startsWith(' ') ? rest.slice(1) : rest, message: e.message };
+    const path = formatLocation(e);
+    const message = formatProblem(e);
+    if (prefix === undefined || e.path === '') return { path, message };
+    if (e.path === prefix) return { path, field: '', message };
+    const rest = e.path.startsWith(prefix) ? formatLocation({ ...e, file: undefined }).slice(prefix.length) : null;
+    if (rest !== null && (rest.startsWith('.') || rest.startsWith('['))) {
+      return { path, field: rest.startsWith('.') ? rest.slice(1) : rest, message };
     }
-    return { path: e.path, message: e.message };
+    return { path, message };
   });
+}
+
+/** A 400's message: what is wrong in one line, every error listed (by `field` when it has one). */
+export function errorsMessage(lead: string, errors: readonly FieldError[]): string {
+  return `${lead}: ${errors.map((e) => `${e.field || e.path}: ${e.message}`).join('; ')}`;
 }
 
 /** Ajv's error of one field as a FieldError (`/members/1/address` → `members[1].address`). */

@@ -13,7 +13,7 @@ import { supervisorMetrics } from '../supervisor/serve.js';
 import type { AdminRecord } from '../state/store.js';
 import { newToken } from './auth.js';
 import { actorOf, redactConfig, type ApiContext } from './context.js';
-import { HttpError, etag, parseIfMatch } from './http.js';
+import { HttpError, etag, fieldErrors, parseIfMatch } from './http.js';
 import { canonicalDnsName } from './config-routes.js';
 import { AUTH_ERRORS, ERR, auditEntry, explanation, memberHealth, persistRecord, revisionMeta, stringParams, tokenView, ifMatchHeader } from './schemas.js';
 
@@ -245,11 +245,11 @@ function revisionRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const r = ctx.revisions.rollback(req.params.id, actor.name, actor.origin, ifMatch ?? cur);
     if (!r.ok) {
       if (r.status === 409) throw new HttpError(ifMatch !== undefined ? 412 : 409, r.errors[0]?.message ?? 'the configuration changed; retry', undefined, { revision: currentId() });
-      throw new HttpError(r.status, r.errors[0]?.message ?? 'rollback failed', r.errors.map((e) => ({ path: e.path, message: e.message })));
+      throw new HttpError(r.status, r.errors[0]?.message ?? 'rollback failed', fieldErrors(r.errors));
     }
     if (r.changed) {
       const inForce = ctx.sup.revisionCommitted();
-      if (!inForce.ok) throw new HttpError(500, `revision ${r.revision.id} was committed but could not be put in force`, inForce.errors);
+      if (!inForce.ok) throw new HttpError(500, `revision ${r.revision.id} was committed but could not be put in force`, fieldErrors(inForce.errors));
       ctx.log.info({ revision: r.revision.id, to: req.params.id, actor: actor.name }, 'rolled back through the API');
     }
     const { config: _config, ...meta } = r.revision;

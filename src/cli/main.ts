@@ -16,6 +16,7 @@ import { compileSnapshot, loadConfigFile, type LoadedConfig } from '../config/lo
 import { Responder } from '../dns/responder.js';
 import { explain, formatExplanation, type Explanation, type ExplainRequest } from '../answer/explain.js';
 import { formatErrors, type ConfigError } from '../config/schema.js';
+import { inFile } from '../config/errors.js';
 import path from 'node:path';
 import YAML from 'yaml';
 import { supervisorHooks } from '../supervisor/serve.js';
@@ -154,7 +155,7 @@ async function main(argv: string[]): Promise<number> {
       const loaded = loadSource(sourceFrom({ ...opts, listen: [] }));
       const compiled = loaded.ok ? compileSnapshot(loaded.value, 0) : loaded;
       if (!compiled.ok) {
-        process.stderr.write(`${formatErrors(compiled.errors)}\n`);
+        process.stderr.write(`${formatErrors(inFile(compiled.errors, opts.config ?? null))}\n`);
         exitCode = 1;
         return;
       }

@@ -7,6 +7,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { loadZoneFile, renderZone } from '../dns/zonefile.js';
 import type { ConfigError } from './schema.js';
+import { zoneFileErrors } from './load.js';
 
 export const BOOTSTRAP_KEYS = ['server', 'api', 'store'] as const;
 
@@ -40,7 +41,7 @@ export function inlineZoneFiles(d: Declarative, baseDir: string): { ok: true; va
     if (typeof z !== 'object' || z === null || typeof (z as { file?: unknown }).file !== 'string') return z;
     const { file, ...rest } = z as { file: string; origin?: string; ttl?: number };
     const parsed = loadZoneFile(path.resolve(baseDir, file), { origin: rest.origin, defaultTtl: rest.ttl });
-    for (const e of parsed.errors) errors.push({ path: `zones[${i}] ${file}:${e.line}`, message: e.message });
+    errors.push(...zoneFileErrors(parsed, `zones[${i}]`, file));
     return { ...rest, origin: rest.origin ?? parsed.origin, text: renderZone(parsed.origin, parsed.records) };
   });
   if (errors.length > 0) return { ok: false, errors };

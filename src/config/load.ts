@@ -1,11 +1,13 @@
 // Loading: YAML text and master files → validated model → compiled Snapshot.
-// Owns: turning every problem into a ConfigError with a path (YAML path or file:line), collecting all of them.
+// Owns: turning every problem into a ConfigError (errors.ts) with its place: the file and field, or file and line;
+// collecting all of them, and only the first of a chain (a problem hides those it causes).
 // Runs on the control plane (start, reload, `waymark check`), never on the query path.
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import { configSchema, issuesToErrors, type Config, type ConfigError, type ZoneConfig } from './schema.js';
-import { loadZoneFile, parseZoneText } from '../dns/zonefile.js';
+import { configSchema, issuesToErrors, zoneSchema, type Config, type ConfigError, type ZoneConfig } from './schema.js';
+import { inFile, quoteValue } from './errors.js';
+import { loadZoneFile, parseZoneText, readFailure, type ParsedZone } from '../dns/zonefile.js';
 import { tokenizeRdata, parseRdata, resolveName } from '../dns/rdata-text.js';
 import { compileZone, type Zone } from '../dns/zone.js';
 import { Snapshot } from '../answer/snapshot.js';
@@ -17,31 +19,103 @@ import type { ZoneRecord } from '../wire/rdata.js';
 
 export type Result<T> = { ok: true; value: T } | { ok: false; errors: ConfigError[] };
 
-export interface LoadedZone { origin: string; records: ZoneRecord[]; source: string }
+/** `source`: where the zone was written, for the problems found when it is compiled. */
+export interface LoadedZone { origin: string; records: ZoneRecord[]; source: { file?: string; path: string } }
 export interface LoadedConfig { config: Config; zones: LoadedZone[]; file: string | null }
+
+/**
+ * YAML text → a plain value. A syntax error is reported once, at its line and column; the parser's follow-on
+ * complaints about the same line are left out.
+ */
+export function parseYaml(text: string): Result<unknown> {
+  const doc = YAML.parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length === 0) return { ok: true, value: doc.toJS() ?? {} };
+  const errors: ConfigError[] = [];
+  const lines = new Set<number>();
+  for (const e of doc.errors) {
+    const pos = e.linePos?.[0];
+    if (pos && lines.has(pos.line)) continue;
+    if (pos) lines.add(pos.line);
+    // prettyErrors appends " at line L, column C:" and a code excerpt; the location is given once, as file:line:col.
+    const what = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '').replace(/:$/, '');
+    errors.push({ path: '', line: pos?.line, column: pos?.col, message: `YAML syntax error: ${what.charAt(0).toLowerCase()}${what.slice(1)}` });
+  }
+  return { ok: false, errors };
+}
 
 /** Parse YAML text and validate it against the schema (no zone files read yet). */
 export function parseConfigText(text: string): Result<Config> {
-  const doc = YAML.parseDocument(text, { prettyErrors: true });
-  if (doc.errors.length > 0) {
-    return { ok: false, errors: doc.errors.map((e) => ({ path: `line ${e.linePos?.[0]?.line ?? '?'}`, message: e.message.split('\n')[0]! })) };
-  }
-  const parsed = configSchema.safeParse(doc.toJS() ?? {});
-  if (!parsed.success) return { ok: false, errors: issuesToErrors(parsed.error.issues) };
-  return { ok: true, value: parsed.data };
+  const raw = parseYaml(text);
+  return raw.ok ? validateConfig(raw.value) : raw;
 }
 
-/** Read a config file, its zone files, and validate everything. Every error carries a path. */
+/**
+ * Validate a configuration value against the schema. When the schema finds problems, the zones are still checked
+ * as far as they can be (zone files, when `baseDir` is given, and inline records), so every error shows at once.
+ */
+export function validateConfig(raw: unknown, baseDir?: string): Result<Config> {
+  const parsed = configSchema.safeParse(raw, { reportInput: true });
+  if (parsed.success) return { ok: true, value: parsed.data };
+  const errors = issuesToErrors(parsed.error.issues);
+  errors.push(...zoneErrorsOf(raw, baseDir, errors));
+  return { ok: false, errors };
+}
+
+/** Zone problems the schema cannot see, for a configuration the schema rejected: not already reported, no cascades. */
+function zoneErrorsOf(raw: unknown, baseDir: string | undefined, reported: readonly ConfigError[]): ConfigError[] {
+  const zones = isObject(raw) && Array.isArray(raw.zones) ? raw.zones : [];
+  const flagged = reported.map((e) => e.path).filter((p) => p !== '');
+  const covered = (p: string): boolean => flagged.some((f) => f === p || p.startsWith(`${f}.`) || p.startsWith(`${f}[`));
+  const out: ConfigError[] = [];
+  zones.forEach((z: unknown, i: number) => {
+    const at = `zones[${i}]`;
+    if (covered(at)) return;
+    const zc = zoneSchema.safeParse(z);
+    if (zc.success) {
+      if (baseDir !== undefined || zc.data.file === undefined) loadZone(zc.data, i, baseDir ?? process.cwd(), out);
+      return;
+    }
+    // The zone itself has schema errors: check the records whose fields have the right types.
+    const origin = isObject(z) && typeof z.origin === 'string' ? tryNormalize(z.origin) : undefined;
+    const records = isObject(z) && Array.isArray(z.records) ? z.records : [];
+    if (origin === undefined) return;
+    records.forEach((r: unknown, j: number) => {
+      const rp = `${at}.records[${j}]`;
+      if (!isObject(r) || covered(rp) || typeof r.name !== 'string' || typeof r.type !== 'string') return;
+      const values = typeof r.value === 'string' ? [r.value] : Array.isArray(r.values) && r.values.every((v) => typeof v === 'string') ? r.values as string[] : undefined;
+      if (values === undefined) return;
+      out.push(...checkRecord({ name: r.name, type: r.type, values, listed: r.values !== undefined }, rp, origin).errors.filter((e) => !covered(e.path)));
+    });
+  });
+  return out;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function tryNormalize(name: string): string | undefined {
+  try {
+    return normalizeName(name);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Read a config file, its zone files, and validate everything. Every error carries its file and a path or line. */
 export function loadConfigFile(file: string): Result<LoadedConfig> {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    return { ok: false, errors: [{ path: file, message: `cannot read config: ${(e as Error).message}` }] };
+    return { ok: false, errors: [{ file, path: '', message: `cannot read the configuration: ${readFailure(e)}` }] };
   }
-  const parsed = parseConfigText(text);
-  if (!parsed.ok) return { ok: false, errors: parsed.errors.map((e) => ({ ...e, path: `${file}: ${e.path}` })) };
-  return loadZones(parsed.value, path.dirname(path.resolve(file)), file);
+  const baseDir = path.dirname(path.resolve(file));
+  const raw = parseYaml(text);
+  const parsed = raw.ok ? validateConfig(raw.value, baseDir) : raw;
+  if (!parsed.ok) return { ok: false, errors: inFile(parsed.errors, file) };
+  const loaded = loadZones(parsed.value, baseDir, file);
+  return loaded.ok ? loaded : { ok: false, errors: inFile(loaded.errors, file) };
 }
 
 /** Resolve every zone of a validated config (files relative to `baseDir`). */
@@ -55,7 +129,7 @@ export function loadZones(config: Config, baseDir: string, file: string | null):
     const key = canonicalName(z.origin);
     const prev = seen.get(key);
     if (prev !== undefined) {
-      errors.push({ path: `zones[${i}].origin`, message: `zone ${z.origin} is already defined by zones[${prev}]` });
+      errors.push({ path: `zones[${i}].origin`, value: z.origin, message: `is already the origin of zones[${prev}]`, expected: 'give each zone once' });
       return;
     }
     seen.set(key, i);
@@ -65,6 +139,22 @@ export function loadZones(config: Config, baseDir: string, file: string | null):
   return { ok: true, value: { config, zones, file } };
 }
 
+/** A zone file's name as an operator can open it: relative to the working directory when below it. */
+export function displayPath(file: string): string {
+  const rel = path.relative(process.cwd(), file);
+  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
+}
+
+/** Master-file errors as ConfigErrors: by file and line for a zone file, by field and line for inline `text`. */
+export function zoneFileErrors(parsed: ParsedZone, at: string, written: string | undefined): ConfigError[] {
+  if (parsed.unreadable !== undefined && written !== undefined) {
+    return [{ path: `${at}.file`, message: `cannot read ${quoteValue(written)}: ${parsed.unreadable}` }];
+  }
+  return parsed.errors.map((e) => (written !== undefined
+    ? { file: displayPath(e.file), path: '', line: e.line, message: e.message }
+    : { path: `${at}.text`, line: e.line, message: e.message }));
+}
+
 function loadZone(zc: ZoneConfig, i: number, baseDir: string, errors: ConfigError[]): LoadedZone | undefined {
   const at = `zones[${i}]`;
   let origin: string | undefined;
@@ -72,23 +162,18 @@ function loadZone(zc: ZoneConfig, i: number, baseDir: string, errors: ConfigErro
     try {
       origin = normalizeName(zc.origin);
     } catch (e) {
-      errors.push({ path: `${at}.origin`, message: e instanceof NameError ? e.message : String(e) });
+      errors.push({ path: `${at}.origin`, value: zc.origin, message: e instanceof NameError ? `is not a domain name: ${e.message}` : String(e) });
       return undefined;
     }
   }
   const records: ZoneRecord[] = [];
-  let source = `${at}`;
-  if (zc.file !== undefined) {
-    const full = path.resolve(baseDir, zc.file);
-    source = zc.file;
-    const parsed = loadZoneFile(full, { origin, defaultTtl: zc.ttl });
-    for (const e of parsed.errors) errors.push({ path: `${zc.file}:${e.line}`, message: e.message });
-    if (parsed.errors.length > 0) return undefined;
-    origin = parsed.origin;
-    records.push(...parsed.records);
-  } else if (zc.text !== undefined) {
-    const parsed = parseZoneText(zc.text, { file: `${at}.text`, origin, defaultTtl: zc.ttl });
-    for (const e of parsed.errors) errors.push({ path: `${at}.text:${e.line}`, message: e.message });
+  let source: LoadedZone['source'] = { path: at };
+  if (zc.file !== undefined || zc.text !== undefined) {
+    const parsed = zc.file !== undefined
+      ? loadZoneFile(path.resolve(baseDir, zc.file), { origin, defaultTtl: zc.ttl })
+      : parseZoneText(zc.text!, { file: `${at}.text`, origin, defaultTtl: zc.ttl });
+    if (zc.file !== undefined) source = { file: displayPath(path.resolve(baseDir, zc.file)), path: '' };
+    errors.push(...zoneFileErrors(parsed, at, zc.file));
     if (parsed.errors.length > 0) return undefined;
     origin = parsed.origin;
     records.push(...parsed.records);
@@ -96,32 +181,9 @@ function loadZone(zc: ZoneConfig, i: number, baseDir: string, errors: ConfigErro
   if (origin === undefined) return undefined;
   const before = errors.length;
   zc.records.forEach((r, j) => {
-    const rp = `${at}.records[${j}]`;
-    const type = typeNumber(r.type);
-    if (type === undefined) {
-      errors.push({ path: `${rp}.type`, message: `"${r.type}" is not a supported record type (use TYPEnnn with \\# rdata for others)` });
-      return;
-    }
-    const owner = resolveName(r.name, origin!, 'name');
-    if (!owner.ok) {
-      errors.push({ path: `${rp}.name`, message: owner.error });
-      return;
-    }
-    const values = r.values ?? [r.value!];
-    values.forEach((v, k) => {
-      const vp = r.values ? `${rp}.values[${k}]` : `${rp}.value`;
-      const tokens = tokenizeRdata(v);
-      if (!tokens.ok) {
-        errors.push({ path: vp, message: tokens.error });
-        return;
-      }
-      const data = parseRdata(type, tokens.tokens, origin!);
-      if (!data.ok) {
-        errors.push({ path: vp, message: data.error });
-        return;
-      }
-      records.push({ name: owner.name, type, ttl: r.ttl ?? zc.ttl, data: data.data });
-    });
+    const checked = checkRecord({ name: r.name, type: r.type, values: r.values ?? [r.value!], listed: r.values !== undefined }, `${at}.records[${j}]`, origin!);
+    errors.push(...checked.errors);
+    for (const c of checked.records) records.push({ ...c, ttl: r.ttl ?? zc.ttl });
   });
   (zc.ns ?? []).forEach((ns, k) => {
     const target = resolveName(ns, origin!, 'ns');
@@ -147,6 +209,33 @@ function loadZone(zc: ZoneConfig, i: number, baseDir: string, errors: ConfigErro
   }
   if (errors.length > before) return undefined;
   return { origin, records, source };
+}
+
+/** One inline record as written (`values` holds `value` alone when `listed` is false). */
+interface RecordInput { name: string; type: string; values: readonly string[]; listed: boolean }
+
+/**
+ * Check one inline record: its type, owner and every value, each reported on its own (a value is not judged when
+ * the type is unknown: what it should look like depends on the type). Records come back with TTL 0.
+ */
+function checkRecord(r: RecordInput, rp: string, origin: string): { records: ZoneRecord[]; errors: ConfigError[] } {
+  const errors: ConfigError[] = [];
+  const records: ZoneRecord[] = [];
+  const type = typeNumber(r.type);
+  if (type === undefined) {
+    errors.push({ path: `${rp}.type`, value: r.type, message: 'is not a supported record type', expected: 'use a type mnemonic such as A, AAAA, CNAME, MX, TXT, or TYPEnnn with \\# rdata for others' });
+  }
+  const owner = resolveName(r.name, origin, 'name');
+  if (!owner.ok) errors.push({ path: `${rp}.name`, message: owner.error });
+  if (type === undefined) return { records, errors };
+  r.values.forEach((v, k) => {
+    const vp = r.listed ? `${rp}.values[${k}]` : `${rp}.value`;
+    const tokens = tokenizeRdata(v);
+    const data = tokens.ok ? parseRdata(type, tokens.tokens, origin) : tokens;
+    if (!data.ok) errors.push({ path: vp, message: data.error });
+    else if (owner.ok) records.push({ name: owner.name, type, ttl: 0, data: data.data });
+  });
+  return { records, errors };
 }
 
 /**
@@ -180,7 +269,7 @@ export function compileSnapshot(loaded: LoadedConfig, generation: number): Resul
   const zones: Zone[] = [];
   loaded.zones.forEach((z, zi) => {
     const { zone, problems } = compileZone(z.origin, z.records, extra[zi]);
-    for (const p of problems) errors.push({ path: z.source, message: p.message });
+    for (const p of problems) errors.push({ ...z.source, message: p.message });
     if (zone) zones.push(zone);
   });
   // Zones that failed to compile leave nothing to check names against; otherwise check every placed name, so an
@@ -206,10 +295,10 @@ export function compileSnapshot(loaded: LoadedConfig, generation: number): Resul
 
 /** Quick start: serve master files with no YAML (origin from each file's $ORIGIN or SOA). */
 export function configFromZoneFiles(files: string[], listen: string[], workers?: number): Result<LoadedConfig> {
-  const parsed = configSchema.safeParse({
+  const parsed = validateConfig({
     server: { listen, ...(workers !== undefined ? { workers } : {}) },
     zones: files.map((f) => ({ file: path.resolve(f) })),
-  });
-  if (!parsed.success) return { ok: false, errors: issuesToErrors(parsed.error.issues) };
-  return loadZones(parsed.data, process.cwd(), null);
+  }, process.cwd());
+  if (!parsed.ok) return parsed;
+  return loadZones(parsed.value, process.cwd(), null);
 }

@@ -5,16 +5,16 @@
 import path from 'node:path';
 import type { Store, RevisionRecord, RevisionMeta } from '../state/store.js';
 import { mergeConfig, declarativeHash, splitConfig, toYaml, type Declarative, type RawConfig } from './declarative.js';
-import { configSchema, issuesToErrors, type ConfigError } from './schema.js';
-import { loadZones, compileSnapshot, type LoadedConfig } from './load.js';
+import type { ConfigError } from './schema.js';
+import { loadZones, compileSnapshot, validateConfig, type LoadedConfig } from './load.js';
 
 export type Validated = { ok: true; loaded: LoadedConfig } | { ok: false; errors: ConfigError[] };
 
 /** Parse and compile a whole raw configuration (bootstrap + declarative) exactly as a worker will. */
 export function validateRaw(raw: RawConfig, baseDir: string, file: string | null): Validated {
-  const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) return { ok: false, errors: issuesToErrors(parsed.error.issues) };
-  const loaded = loadZones(parsed.data, baseDir, file);
+  const parsed = validateConfig(raw, baseDir);
+  if (!parsed.ok) return parsed;
+  const loaded = loadZones(parsed.value, baseDir, file);
   if (!loaded.ok) return { ok: false, errors: loaded.errors };
   const snap = compileSnapshot(loaded.value, 0);
   if (!snap.ok) return { ok: false, errors: snap.errors };

@@ -1,8 +1,9 @@
-// The declarative configuration: its schema, defaults and the formatting of validation errors by field path.
+// The declarative configuration: its schema and defaults. Its errors are shaped and rendered by errors.ts.
 // Owns: what a valid waymark.yaml looks like. Knows nothing about sockets or zones' meaning beyond their shape.
 import { z } from 'zod';
 import os from 'node:os';
 import net from 'node:net';
+import { zodIssuesToErrors, type ConfigError } from './errors.js';
 
 /** "10s", "500ms", "2m", "1h" or a number of seconds → milliseconds. */
 export function parseDuration(v: string | number): number | undefined {
@@ -15,14 +16,20 @@ export function parseDuration(v: string | number): number | undefined {
   return n * scale;
 }
 
-const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
+/** A duration in milliseconds, at least `minMs` (checked here so an error shows the value as written). */
+const durationAtLeast = (minMs: number, expected: string): z.ZodType<number, string | number> => z.union([z.number(), z.string()]).transform((v, ctx) => {
   const ms = parseDuration(v);
   if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: `"${v}" is not a duration (use e.g. 500ms, 10s, 5m, or a number of seconds)` });
+    ctx.addIssue({ code: 'custom', input: v, message: 'is not a duration (use e.g. 500ms, 10s, 5m, or a number of seconds)' });
+    return z.NEVER;
+  }
+  if (ms < minMs) {
+    ctx.addIssue({ code: 'custom', input: v, message: `is too short; ${expected}` });
     return z.NEVER;
   }
   return ms;
 });
+const duration = durationAtLeast(0, '');
 
 /** "127.0.0.1:5300", "[::1]:5300" → host and port. */
 export function parseListen(v: string): { host: string; port: number } | undefined {
@@ -37,7 +44,7 @@ export function parseListen(v: string): { host: string; port: number } | undefin
 const listen = z.string().transform((v, ctx) => {
   const l = parseListen(v);
   if (!l) {
-    ctx.addIssue({ code: 'custom', message: `"${v}" is not ADDRESS:PORT (e.g. 127.0.0.1:5300 or [::1]:5300)` });
+    ctx.addIssue({ code: 'custom', input: v, message: 'is not ADDRESS:PORT (e.g. 127.0.0.1:5300 or [::1]:5300)' });
     return z.NEVER;
   }
   return l;
@@ -126,8 +133,8 @@ export const memberSchema = z.object({
 // ---- health monitors (SPEC H1) ----
 const monitorCommon = {
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { message: 'use letters, digits, "_", "-" and "."' }),
-  interval: duration.default(5000).refine((ms) => ms >= 1000, { message: 'must be at least 1s' }),
-  timeout: duration.default(1000).refine((ms) => ms > 0, { message: 'must be more than 0' }),
+  interval: durationAtLeast(1000, 'use at least 1s').default(5000),
+  timeout: durationAtLeast(1, 'use more than 0').default(1000),
   /** Consecutive successes that bring a down member up, and failures that take an up member down (damping). */
   rise: z.number().int().min(1).max(100).default(2),
   fall: z.number().int().min(1).max(100).default(2),
@@ -262,30 +269,10 @@ export type Config = z.infer<typeof configSchema>;
 export type ZoneConfig = z.infer<typeof zoneSchema>;
 export type ServerConfig = z.infer<typeof serverSchema>;
 
-/** A configuration problem with the location an operator can go to: YAML path, or file:line. */
-export interface ConfigError { path: string; message: string }
+export type { ConfigError } from './errors.js';
+export { formatErrors, formatPath } from './errors.js';
 
-export function formatPath(path: ReadonlyArray<PropertyKey>): string {
-  let s = '';
-  for (const p of path) s += typeof p === 'number' ? `[${p}]` : (s ? '.' : '') + String(p);
-  return s || '(top level)';
-}
-
-export function formatErrors(errors: readonly ConfigError[]): string {
-  return errors.map((e) => `${e.path}: ${e.message}`).join('\n');
-}
-
-/** Zod issues → ConfigErrors, one per field (unknown keys named individually). */
-export function issuesToErrors(issues: ReadonlyArray<z.core.$ZodIssue>): ConfigError[] {
-  const out: ConfigError[] = [];
-  for (const i of issues) {
-    if (i.code === 'unrecognized_keys') {
-      for (const k of i.keys) out.push({ path: formatPath([...i.path, k]), message: 'unknown key' });
-    } else if (i.code === 'invalid_union' && i.path.length > 0) {
-      out.push({ path: formatPath(i.path), message: 'has the wrong type or form' });
-    } else {
-      out.push({ path: formatPath(i.path), message: i.message });
-    }
-  }
-  return out;
+/** Zod issues of a configuration (parsed with `reportInput: true`) → ConfigErrors; see errors.ts. */
+export function issuesToErrors(issues: ReadonlyArray<z.core.$ZodIssue>, root: z.ZodType = configSchema): ConfigError[] {
+  return zodIssuesToErrors(issues, root);
 }

@@ -3,9 +3,10 @@
 // Owns: reading sources. Used at start-up, by `check`, `explain`, `member` and the supervisor; never per query.
 import fs from 'node:fs';
 import path from 'node:path';
-import YAML from 'yaml';
-import { parseConfigText, type LoadedConfig, type Result } from './load.js';
+import { parseYaml, type LoadedConfig, type Result } from './load.js';
 import type { ConfigError } from './schema.js';
+import { inFile } from './errors.js';
+import { readFailure } from '../dns/zonefile.js';
 import { splitConfig, mergeConfig, inlineZoneFiles, declarativeHash, type Declarative, type RawConfig } from './declarative.js';
 import { validateRaw, fileWins } from './revisions.js';
 import { openStore, StoreError, STORE_FILE, type SqliteStore } from '../state/store.js';
@@ -29,24 +30,33 @@ export function readSource(source: ConfigSource): { ok: true; value: SourceConfi
     try {
       text = fs.readFileSync(source.file, 'utf8');
     } catch (e) {
-      return { ok: false, errors: [{ path: source.file, message: `cannot read config: ${(e as Error).message}` }] };
+      return { ok: false, errors: [{ file: source.file, path: '', message: `cannot read the configuration: ${readFailure(e)}` }] };
     }
-    const parsed = parseConfigText(text);
-    if (!parsed.ok) return { ok: false, errors: parsed.errors.map((e) => ({ ...e, path: `${source.file}: ${e.path}` })) };
-    raw = (YAML.parse(text) ?? {}) as RawConfig;
+    const parsed = parseYaml(text);
+    if (!parsed.ok) return { ok: false, errors: inFile(parsed.errors, source.file) };
+    raw = (parsed.value ?? {}) as RawConfig;
     baseDir = path.dirname(path.resolve(source.file));
     file = source.file;
   } else {
     raw = { server: { listen: source.listen, ...(source.workers !== undefined ? { workers: source.workers } : {}) }, zones: source.zones.map((f) => ({ file: path.resolve(f) })) };
     baseDir = process.cwd();
   }
-  // Validate as written first: every error at once, zone-file errors with their file and line.
+  // Validate as written: every error at once, each with its file (zone-file errors with theirs, and their line).
   const asWritten = validateRaw(raw, baseDir, file);
-  if (!asWritten.ok) return asWritten;
+  if (!asWritten.ok) return { ok: false, errors: source.kind === 'file' ? inFile(asWritten.errors, file) : byZoneFile(asWritten.errors, source.zones) };
   const { bootstrap, declarative } = splitConfig(raw);
   const inlined = inlineZoneFiles(declarative, baseDir);
-  if (!inlined.ok) return inlined;
+  if (!inlined.ok) return { ok: false, errors: inFile(inlined.errors, file) };
   return { ok: true, value: { raw: mergeConfig(bootstrap, inlined.value), bootstrap, declarative: inlined.value, baseDir, file } };
+}
+
+/** Quick-start errors: there is no YAML, so `zones[i].file` means the i-th --zone file as given. */
+function byZoneFile(errors: readonly ConfigError[], zones: readonly string[]): ConfigError[] {
+  return errors.map((e) => {
+    const m = /^zones\[(\d+)\]\.file$/.exec(e.path);
+    const given = m ? zones[Number(m[1])] : undefined;
+    return given === undefined ? e : { ...e, file: given, path: '', message: e.message.replace(/^cannot read "[^"]*"/, 'cannot read the zone file') };
+  });
 }
 
 /** Read and fully validate a source (for `check`, `explain` and start-up). */
@@ -54,7 +64,7 @@ export function loadSource(source: ConfigSource): Result<LoadedConfig> {
   const src = readSource(source);
   if (!src.ok) return src;
   const v = validateRaw(src.value.raw, src.value.baseDir, src.value.file);
-  return v.ok ? { ok: true, value: v.loaded } : { ok: false, errors: v.errors };
+  return v.ok ? { ok: true, value: v.loaded } : { ok: false, errors: inFile(v.errors, src.value.file) };
 }
 
 /**

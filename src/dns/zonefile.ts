@@ -1,7 +1,8 @@
 // RFC 1035 §5 master ("zone") files → ZoneRecord lists for one zone.
 // Owns: the line/parenthesis/comment lexer, $ORIGIN/$TTL/$INCLUDE, owner and TTL inheritance, and the zone-level
 // checks (one SOA at the origin, every owner inside the zone). Rdata fields are parsed by rdata-text.ts. The only I/O
-// is in loadZoneFile; parsing never throws and reports every problem with its file and line, then keeps going.
+// is in loadZoneFile; parsing never throws and reports every problem with its file and line, then keeps going; a
+// zone-level complaint that a skipped line may have caused (no SOA, no origin) is left out, so one mistake is one error.
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute as isAbsolutePath, join } from 'node:path';
 import type { SoaData, ZoneRecord, RData, MxData, SrvData, CaaData } from '../wire/rdata.js';
@@ -21,6 +22,8 @@ export interface ParsedZone {
   origin: string;
   records: ZoneRecord[];
   errors: ZoneFileError[];
+  /** Set when the file itself could not be read: why, in a few words ("no such file"); `errors` says it too. */
+  unreadable?: string;
 }
 
 export interface ParseZoneOptions {
@@ -136,6 +139,11 @@ function parseHead(entry: Entry): { ok: true; head: Head } | { ok: false; error:
   return { ok: true, head: { owner, ttl, type, rest: t.slice(i + 1) } };
 }
 
+/** The entry has this word (a type or directive) as one of its unquoted fields. */
+function mentions(entry: Entry, word: string): boolean {
+  return entry.tokens.some((t) => !t.quoted && t.text.toUpperCase() === word);
+}
+
 function isDirective(entry: Entry): boolean {
   const first = entry.tokens[0]!;
   return !entry.blankOwner && !first.quoted && first.text.startsWith('$');
@@ -186,6 +194,8 @@ interface ZoneState {
   /** Last $TTL seen, in file order across includes (a $TTL inside an included file stays in force after it, as in BIND). */
   dollarTtl: number | undefined;
   soas: Located<ZoneRecord>[];
+  /** An entry was skipped that could have been the SOA: the zone-level SOA checks would only repeat its error. */
+  maybeSoaSkipped: boolean;
   /** Records that found no TTL anywhere; they get the SOA minimum once the SOA is known. */
   needTtl: Set<ZoneRecord>;
 }
@@ -206,6 +216,7 @@ function parseEntries(st: ZoneState, entries: Entry[], scope: FileScope): void {
     };
     if (e.problems.length > 0) {
       for (const p of e.problems) fail(p.line, p.message);
+      if (mentions(e, 'SOA')) st.maybeSoaSkipped = true;
       continue;
     }
     if (isDirective(e)) {
@@ -214,6 +225,7 @@ function parseEntries(st: ZoneState, entries: Entry[], scope: FileScope): void {
     }
     const h = parseHead(e);
     if (!h.ok) {
+      if (mentions(e, 'SOA')) st.maybeSoaSkipped = true;
       // The owner still becomes the current owner, so following blank-owner lines are not blamed for this line.
       if (!e.blankOwner) {
         const o = resolveName(e.tokens[0]!.text, scope.origin, 'owner');
@@ -223,29 +235,33 @@ function parseEntries(st: ZoneState, entries: Entry[], scope: FileScope): void {
       continue;
     }
     const { owner: ownerTok, ttl, type, rest } = h.head;
+    const skip = (line: number, message: string): void => {
+      if (type === TYPE.SOA) st.maybeSoaSkipped = true;
+      fail(line, message);
+    };
     let owner: string;
     if (ownerTok === undefined) {
       if (scope.lastOwner === undefined) {
-        fail(e.line, 'line starts with whitespace, so it reuses the previous owner name, but there is none yet');
+        skip(e.line, 'line starts with whitespace, so it reuses the previous owner name, but there is none yet');
         continue;
       }
       owner = scope.lastOwner;
     } else {
       const o = resolveName(ownerTok.text, scope.origin, 'owner');
       if (!o.ok) {
-        fail(e.line, o.error);
+        skip(e.line, o.error);
         continue;
       }
       owner = o.name;
       scope.lastOwner = owner;
     }
     if (st.zoneKey !== '' && !isAtOrBelow(canonicalName(owner), st.zoneKey)) {
-      fail(e.line, `owner "${owner}" is outside the zone "${st.zoneOrigin}"`);
+      skip(e.line, `owner "${owner}" is outside the zone "${st.zoneOrigin}"`);
       continue;
     }
     const rd = parseRdata(type, rest, scope.origin);
     if (!rd.ok) {
-      fail(e.line, rd.error);
+      skip(e.line, rd.error);
       continue;
     }
     const rec: ZoneRecord = { name: owner, type, ttl: 0, data: rd.data };
@@ -301,7 +317,7 @@ function directive(st: ZoneState, e: Entry, scope: FileScope, fail: (line: numbe
       try {
         text = st.opts.readInclude(path);
       } catch (err) {
-        return fail(e.line, `cannot read $INCLUDE file "${path}": ${err instanceof Error ? err.message : String(err)}`);
+        return fail(e.line, `cannot read $INCLUDE file "${path}": ${readFailure(err)}`);
       }
       const entries = lex(text);
       parseEntries(st, entries, { file: path, origin, lastOwner: scope.lastOwner, depth: scope.depth + 1 });
@@ -331,21 +347,22 @@ export function parseZoneText(text: string, opts: ParseZoneOptions): ParsedZone 
     }
   } else {
     zoneOrigin = findOrigin(entries) ?? '';
-    if (zoneOrigin === '') {
+    // An entry that could not be read may hold the $ORIGIN or SOA; its own error is the one to fix.
+    if (zoneOrigin === '' && !entries.some((e) => e.problems.length > 0 && (mentions(e, 'SOA') || mentions(e, '$ORIGIN')))) {
       fileError('cannot tell the zone origin: add "$ORIGIN example.com." at the top, or write the SOA owner as an absolute name');
     }
   }
 
   const st: ZoneState = {
     opts, errors, seq: 0, parsed: [], zoneOrigin, zoneKey: zoneOrigin === '' ? '' : canonicalName(zoneOrigin),
-    dollarTtl: undefined, soas: [], needTtl: new Set(),
+    dollarTtl: undefined, soas: [], needTtl: new Set(), maybeSoaSkipped: false,
   };
   parseEntries(st, entries, { file: opts.file, origin: zoneOrigin, lastOwner: undefined, depth: 0 });
 
   // Zone-level checks: exactly one SOA, and it sits at the origin. Rejected SOAs are left out of the records.
   const rejected = new Set<ZoneRecord>();
   let soa: SoaData | undefined;
-  if (st.soas.length === 0) {
+  if (st.soas.length === 0 && !st.maybeSoaSkipped) {
     fileError('zone has no SOA record; add one at the zone origin');
   }
   for (const [n, s] of st.soas.entries()) {
@@ -365,7 +382,7 @@ export function parseZoneText(text: string, opts: ParseZoneOptions): ParsedZone 
   if (needing.length > 0) {
     if (soa !== undefined) {
       for (const p of needing) p.value.ttl = soa.minimum;
-    } else {
+    } else if (!(st.soas.length === 0 && st.maybeSoaSkipped)) {
       const first = needing[0]!;
       const more = needing.length > 1 ? ` (and ${needing.length - 1} more)` : '';
       errors.push({ ...first, value: { file: first.file, line: first.line, message: `record has no TTL${more}: give it a TTL or add a $TTL line (the SOA minimum would apply, but there is no usable SOA)` } });
@@ -378,20 +395,29 @@ export function parseZoneText(text: string, opts: ParseZoneOptions): ParsedZone 
   return { origin: zoneOrigin, records, errors: errors.map((e) => e.value) };
 }
 
+/** Why a file could not be read, in a few words ("no such file"); the system's message for unusual errors. */
+export function readFailure(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const known: Record<string, string> = { ENOENT: 'no such file', EACCES: 'permission denied', EISDIR: 'is a directory, not a file', ENOTDIR: 'a part of the path is not a directory' };
+  if (code !== undefined && known[code] !== undefined) return known[code];
+  return err instanceof Error ? err.message : String(err);
+}
+
 /** Read and parse a zone file; an unreadable file is reported in `errors`, never thrown. */
 export function loadZoneFile(path: string, opts: { origin?: string; defaultTtl?: number } = {}): ParsedZone {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    const message = `cannot read zone file: ${err instanceof Error ? err.message : String(err)}`;
+    const unreadable = readFailure(err);
+    const message = `cannot read zone file: ${unreadable}`;
     let origin = '';
     try {
       if (opts.origin !== undefined) origin = normalizeName(opts.origin);
     } catch {
       // The unreadable file is the error worth reporting; a bad origin will show up once it can be read.
     }
-    return { origin, records: [], errors: [{ file: path, line: 0, message }] };
+    return { origin, records: [], errors: [{ file: path, line: 0, message }], unreadable };
   }
   return parseZoneText(text, { file: path, ...opts, readInclude: (p) => readFileSync(p, 'utf8') });
 }

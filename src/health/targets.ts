@@ -1,7 +1,8 @@
 // Check targets: one (member, monitor) pair to probe, with the address and port actually checked.
 // Owns: deriving the targets from configuration (pool monitors, member probe overrides, default ports) and their
 // stable ids, which probers, the distributor and verdicts all key on.
-import type { Config, MonitorSpec } from '../config/schema.js';
+import type { Config, ConfigError, MonitorSpec } from '../config/schema.js';
+import { didYouMean } from '../config/errors.js';
 import { memberKey } from '../answer/compile.js';
 
 export interface CheckTarget {
@@ -45,8 +46,8 @@ export function checkTargets(config: Config): CheckTarget[] {
 }
 
 /** Path-named errors for health configuration that the schema alone cannot see. */
-export function validateHealth(config: Config): Array<{ path: string; message: string }> {
-  const errors: Array<{ path: string; message: string }> = [];
+export function validateHealth(config: Config): ConfigError[] {
+  const errors: ConfigError[] = [];
   const names = new Map<string, number>();
   config.monitors.forEach((m, i) => {
     if (names.has(m.name)) errors.push({ path: `monitors[${i}].name`, message: `duplicate monitor "${m.name}" (also monitors[${names.get(m.name)}])` });
@@ -60,7 +61,7 @@ export function validateHealth(config: Config): Array<{ path: string; message: s
   config.pools.forEach((p, i) => {
     const list = poolMonitorNames(p);
     list.forEach((name, j) => {
-      if (!names.has(name)) errors.push({ path: p.monitors ? `pools[${i}].monitors[${j}]` : `pools[${i}].monitor`, message: `unknown monitor "${name}"` });
+      if (!names.has(name)) errors.push({ path: p.monitors ? `pools[${i}].monitors[${j}]` : `pools[${i}].monitor`, message: `unknown monitor "${name}"`, ...didYouMean(name, names.keys()) });
     });
     if (typeof p.rule === 'object' && p.rule.atLeast > list.length) {
       errors.push({ path: `pools[${i}].rule.atLeast`, message: `${p.rule.atLeast} is more than the ${list.length} monitor(s) of this pool` });

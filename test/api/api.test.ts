@@ -204,6 +204,27 @@ test('C1: invalid fields → 400 naming every bad field, and nothing changes', a
   assert.equal((await api('GET', '/v1/revisions')).body.current, before.body.current, 'no revision was made');
 });
 
+test('C1: a record with two bad fields → 400 listing both, each with its path, the value and what is valid', async () => {
+  const before = await api('GET', '/v1/revisions');
+  type E = { path: string; field: string; message: string };
+  const fields = (r: Res): Array<[string, string]> => (r.body.errors as E[]).map((e) => [e.field, e.message]);
+  // Bad TTL and bad value: the schema rejects the TTL; the value is still checked.
+  const ttl = await api('POST', '/v1/zones/api.test/records', { body: { name: 'two', type: 'A', ttl: -5, value: '1.2.3' } });
+  assert.equal(ttl.status, 400);
+  assert.deepEqual(fields(ttl), [['ttl', '-5 is too small; use at least 0'], ['value', '"1.2.3" is not an IPv4 address']]);
+  for (const e of ttl.body.errors as E[]) assert.match(e.path, new RegExp(`^zones\\[0\\]\\.records\\[\\d+\\]\\.${e.field}$`));
+  assert.match(ttl.body.message, /ttl: -5 is too small.*; value: "1\.2\.3" is not an IPv4 address/);
+  // Bad owner name and bad value: both, the value judged even though the owner is wrong.
+  const name = await api('POST', '/v1/zones/api.test/records', { body: { name: 'a..b', type: 'AAAA', value: '2001:db8::zz' } });
+  assert.equal(name.status, 400);
+  assert.deepEqual(fields(name).map(([f]) => f), ['name', 'value']);
+  // A misspelt key next to a bad type: both, the key with the nearest allowed one.
+  const key = await api('POST', '/v1/zones/api.test/records', { body: { name: 'k', type: 'BOGUS', vlaue: '1' } });
+  assert.equal(key.status, 400);
+  assert.deepEqual(fields(key).find(([f]) => f === 'vlaue'), ['vlaue', 'unknown key; did you mean "value"?']);
+  assert.equal((await api('GET', '/v1/revisions')).body.current, before.body.current, 'no revision was made');
+});
+
 test('C1: zone records and pool members can be added and removed one by one', async () => {
   const rec = await api('POST', '/v1/zones/api.test/records', { body: { name: 'rec', type: 'A', value: '192.0.2.77' } });
   assert.equal(rec.status, 201, JSON.stringify(rec.body));

@@ -43,12 +43,12 @@ names:
 pools:
   - { name: eu, members: [ { address: 127.0.1.300, weight: -1 }, { address: 127.0.1.1, port: 70000 } ] }
 `);
-  assert.match(e, /^pools\[0\]\.members\[0\]\.address: is not an IPv4 or IPv6 address$/m);
+  assert.match(e, /^pools\[0\]\.members\[0\]\.address: "127\.0\.1\.300" is not an IPv4 or IPv6 address$/m);
   assert.match(e, /^pools\[0\]\.members\[0\]\.weight: /m);
   assert.match(e, /^pools\[0\]\.members\[1\]\.port: /m);
-  assert.match(e, /^names\[0\]\.fallback\.address: is not an IPv4 or IPv6 address$/m);
+  assert.match(e, /^names\[0\]\.fallback\.address: "10\.0\.0\.300" is not an IPv4 or IPv6 address$/m);
   assert.match(e, /^names\[0\]\.persistence\.ttl: "soon" is not a duration/m);
-  assert.match(e, /^names\[0\]\.persistence\.schedule\[0\]\.from: is not a time of day HH:MM$/m);
+  assert.match(e, /^names\[0\]\.persistence\.schedule\[0\]\.from: "25:00" is not a time of day HH:MM$/m);
 });
 
 test('C1: topology and resolver-group mistakes are named by path', () => {
@@ -122,7 +122,7 @@ monitors:
 names: [ { name: www.example.test, pools: [eu] } ]
 pools: [ { name: eu, monitors: [slow, nothere], rule: { atLeast: 3 }, members: [ { address: 127.0.1.1 } ] } ]
 `);
-  assert.match(e, /^monitors\[0\]\.interval: must be at least 1s$/m);
+  assert.match(e, /^monitors\[0\]\.interval: "500ms" is too short; use at least 1s$/m);
   assert.match(e, /^monitors\[4\]\.type: /m);
   const e2 = errorsOf(`
 monitors:
