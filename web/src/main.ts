@@ -12,11 +12,15 @@ import { healthView } from './views/health.js';
 import { persistenceView } from './views/persistence.js';
 import { revisionsView } from './views/revisions.js';
 import { auditView } from './views/audit.js';
+import { zonesView } from './views/zones.js';
+import { poolsView } from './views/pools.js';
 
 const TABS: Array<{ id: string; title: string; view: ViewFactory }> = [
   { id: 'overview', title: 'Overview', view: overviewView },
   { id: 'charts', title: 'Charts', view: chartsView },
   { id: 'explain', title: 'Explain', view: explainView },
+  { id: 'zones', title: 'Zones', view: zonesView },
+  { id: 'pools', title: 'Pools', view: poolsView },
   { id: 'probers', title: 'Health & probers', view: healthView },
   { id: 'persistence', title: 'Persistence', view: persistenceView },
   { id: 'revisions', title: 'Revisions', view: revisionsView },
