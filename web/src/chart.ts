@@ -153,6 +153,8 @@ export function sparkline(values: Array<number | null>, o: SparkOptions): HTMLEl
   const d = pathOf(padded, x, y);
   const first = padded.findIndex((v) => v !== null && Number.isFinite(v));
   const last = finite.length ? finite[finite.length - 1]! : null;
+  let lastIndex = padded.length - 1;
+  while (lastIndex >= 0 && (padded[lastIndex] === null || !Number.isFinite(padded[lastIndex]!))) lastIndex--;
   const colour = o.colour ?? PALETTE[0];
   const svg = s('svg', { viewBox: `0 0 ${w} ${hgt}`, width: w, height: hgt, class: 'spark', role: 'img',
     'aria-label': `${o.label}: ${num(last)} ${o.unit} now; scale 0 to ${num(max)} ${o.unit}, ${spanLabel((n - 1) * o.step)}` },
@@ -160,7 +162,9 @@ export function sparkline(values: Array<number | null>, o: SparkOptions): HTMLEl
   s('line', { x1: 0, x2: w, y1: 0.5, y2: 0.5, class: 'spark-top' }),
   s('line', { x1: 0, x2: w, y1: hgt - 0.5, y2: hgt - 0.5, class: 'spark-base' }),
   first >= 0 ? s('path', { d: `${d}L${x(n - 1)},${hgt}L${x(first)},${hgt}Z`, class: 'spark-area', fill: colour }) : null,
-  first >= 0 ? s('path', { d, class: 'spark-line', stroke: colour }) : null);
+  first >= 0 ? s('path', { d, class: 'spark-line', stroke: colour }) : null,
+  // The latest value as a dot, so a series of one point (a fresh server) still shows.
+  lastIndex >= 0 ? s('circle', { cx: Math.min(x(lastIndex), w - 2), cy: y(padded[lastIndex]!), r: 2, fill: colour, class: 'spark-end' }) : null);
   return h('div', { class: 'spark-box', 'data-max': String(max) },
     svg as unknown as Node,
     h('div', { class: 'spark-y', 'aria-hidden': 'true' }, h('span', { class: 'spark-max' }, `${num(max)} ${o.unit}`), h('span', null, '0')),

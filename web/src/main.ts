@@ -126,6 +126,11 @@ async function refreshStatus(): Promise<void> {
     if (typeof st.version === 'string') bits.push(`v${st.version}`);
     if (role) bits.push(`signed in as ${typeof who?.name === 'string' ? `${who.name} (${role})` : role}`);
     line.textContent = bits.join(' · ');
+    // The role stays in sight even when the status line is cut short: it says why edits are greyed out.
+    const chip = $('role');
+    chip.hidden = role === null;
+    chip.textContent = role ?? '';
+    chip.className = `role-chip role-${role ?? 'unknown'}`;
     line.title = line.textContent;
     line.classList.remove('offline');
   } catch (e) {
@@ -152,9 +157,9 @@ function showShell(): void {
   document.body.classList.remove('signed-out');
   $('login').hidden = true;
   $('shell').hidden = false;
-  void refreshStatus();
   if (statusTimer === null) statusTimer = window.setInterval(() => { if (!document.hidden) void refreshStatus(); }, STATUS_EVERY_MS);
-  showView();
+  // The role comes with the status: views drawn once (Zones, Pools) must know it before they offer edits.
+  void refreshStatus().finally(() => showView());
 }
 
 function buildTabs(): void {

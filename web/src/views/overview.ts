@@ -150,7 +150,7 @@ export const overviewView: ViewFactory = (root, app) => {
         // Fixed column widths so the tables of every pool line up under each other.
         // Fixed column widths so the tables of every pool line up under each other (wide screens; narrower ones get
         // two lines per member, see style.css).
-        h('colgroup', null, ['17%', null, '72px', '15%', '180px', '96px', '252px'].map((w) => h('col', w ? { style: `width:${w}` } : null))),
+        h('colgroup', null, ['15%', null, '84px', '15%', '180px', '96px', '264px'].map((w) => h('col', w ? { style: `width:${w}` } : null))),
         h('thead', null, h('tr', null,
           h('th', { scope: 'col', class: 'c-state' }, 'State'), h('th', { scope: 'col', class: 'c-member' }, 'Member'), h('th', { scope: 'col', class: 'num c-weight' }, 'Weight'),
           h('th', { scope: 'col', class: 'c-metrics' }, 'Metrics'), h('th', { scope: 'col', class: 'c-spark' }, 'Answers/s'), h('th', { scope: 'col', class: 'c-since' }, 'Since'), h('th', { scope: 'col', class: 'c-admin' }, 'Admin'))),

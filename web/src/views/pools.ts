@@ -24,10 +24,12 @@ function memberForm(pool: string, onSubmit: (f: MemberForm) => void): MemberForm
     formField('port', 'Port', h('input', { id: `${id}-port`, name: 'port', placeholder: 'none', inputmode: 'numeric', autocomplete: 'off' }), 'optional'),
     formField('weight', 'Weight', h('input', { id: `${id}-weight`, name: 'weight', placeholder: '1', inputmode: 'decimal', autocomplete: 'off' })),
   ];
+  fields[1]!.box.classList.add('field-narrow');
+  fields[2]!.box.classList.add('field-narrow');
   const submit = h('button', { type: 'submit', class: 'primary', 'aria-label': `add member to pool ${pool}` }, 'Add member');
   const errors = new FormErrors(fields, h('div', { id: `${id}-errors` }));
   const form = h('form', { class: 'member-form', id: `${id}-form`, 'aria-label': `add a member to pool ${pool}`, novalidate: true },
-    h('div', { class: 'form-row' }, fields.map((f) => f.box), h('div', { class: 'field field-button' }, submit)),
+    h('div', { class: 'form-row edit-form' }, fields.map((f) => f.box), h('div', { class: 'field field-button' }, submit)),
     errors.general);
   const mf: MemberForm = { form, fields, errors, submit };
   form.addEventListener('submit', (ev) => { ev.preventDefault(); onSubmit(mf); });

@@ -48,11 +48,13 @@ export const zonesView: ViewFactory = (root, app, params) => {
   const fTtl = formField('ttl', 'TTL', h('input', { id: 'record-ttl', name: 'ttl', placeholder: 'zone default', inputmode: 'numeric', autocomplete: 'off' }), 'seconds, or 5m, 1h');
   const fValue = formField('value', 'Value', h('input', { id: 'record-value', name: 'value', placeholder: '192.0.2.10', spellcheck: 'false', autocomplete: 'off' }));
   const fields = [fName, fType, fTtl, fValue];
+  fType.box.classList.add('field-narrow');
+  fTtl.box.classList.add('field-narrow');
   const submit = h('button', { type: 'submit', class: 'primary', id: 'record-add' }, 'Add record');
   const errors = new FormErrors(fields, h('div', { id: 'record-errors' }));
   const form = h('form', { class: 'card', id: 'record-form', 'aria-label': 'add a record', novalidate: true },
     h('h3', null, 'Add a record'),
-    h('div', { class: 'form-row' }, fields.map((f) => f.box), h('div', { class: 'field field-button' }, submit)),
+    h('div', { class: 'form-row edit-form' }, fields.map((f) => f.box), h('div', { class: 'field field-button' }, submit)),
     errors.general);
   form.addEventListener('submit', (ev) => { ev.preventDefault(); void addRecord(); });
 
