@@ -159,7 +159,8 @@ function showShell(): void {
   $('shell').hidden = false;
   if (statusTimer === null) statusTimer = window.setInterval(() => { if (!document.hidden) void refreshStatus(); }, STATUS_EVERY_MS);
   // The role comes with the status: views drawn once (Zones, Pools) must know it before they offer edits.
-  void refreshStatus().finally(() => showView());
+  // A 401 meanwhile has already sent the user to the login form (with its reason): then there is nothing to show.
+  void refreshStatus().finally(() => { if (getToken()) showView(); });
 }
 
 function buildTabs(): void {
