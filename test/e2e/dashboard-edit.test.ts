@@ -91,16 +91,26 @@ class Switch {
 /** What the layout check reads from the page: boxes of header cells and buttons, grouped by their row or control. */
 interface Box { what: string; group: string; left: number; right: number; top: number; bottom: number; clipped: boolean; wrapped: boolean; covered: boolean }
 
-/** In the page: every `th` of the member tables, admin and tab buttons, with their boxes and whether text is cut off. */
+/**
+ * In the page: every `th` of the member tables, admin and tab buttons (and, on other tabs, every `th` of a table in
+ * the view and every button in it), with their boxes and whether text is cut off, wrapped or covered.
+ */
 function readBoxes(): { boxes: Box[]; docWidth: number; memberCells: Array<{ text: string; clipped: boolean; width: number }> } {
   const out: Box[] = [];
-  // How many lines the element's text takes ("Sign out" broken in two is as bad as cut off).
+  // The most lines any one text of the element takes ("Sign out" broken in two is as bad as cut off); a button
+  // laid out as two texts on purpose (a zone and its record count) is fine.
   const lines = (el: Element): number => {
-    const range = document.createRange();
-    range.selectNodeContents(el);
-    return new Set(Array.from(range.getClientRects()).filter((r) => r.width > 0).map((r) => Math.round(r.top))).size;
+    let most = 0;
+    const walk = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+      const range = document.createRange();
+      range.selectNodeContents(n);
+      most = Math.max(most, new Set(Array.from(range.getClientRects()).filter((r) => r.width > 0).map((r) => Math.round(r.top))).size);
+    }
+    return most;
   };
-  const add = (el: Element, group: string): void => {
+  const add = (el: Element, group: string, onlyIfShown = false): void => {
+    if (onlyIfShown && el.getClientRects().length === 0) return;
     el.scrollIntoView({ block: 'center', inline: 'nearest' });
     const r = el.getBoundingClientRect();
     const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
@@ -117,6 +127,8 @@ function readBoxes(): { boxes: Box[]; docWidth: number; memberCells: Array<{ tex
   document.querySelectorAll('.segmented').forEach((g) => g.querySelectorAll('button').forEach((b) => add(b, g.getAttribute('aria-label') ?? 'admin')));
   document.querySelectorAll('#tabs a').forEach((a) => add(a, 'tabs'));
   document.querySelectorAll('.session button').forEach((b) => add(b, 'session'));
+  document.querySelectorAll('#view table:not(.members)').forEach((t, i) => t.querySelectorAll('thead th').forEach((th) => add(th, `view table ${i} header`)));
+  document.querySelectorAll('#view button:not(.seg)').forEach((b, i) => add(b, `view button ${i}`, true));
   window.scrollTo(0, 0);
   const memberCells = Array.from(document.querySelectorAll('tr.member td.member-id')).map((td) => {
     const code = td.querySelector('code')!;
@@ -131,6 +143,26 @@ function overlaps(a: Box, b: Box): boolean {
   const w = Math.min(a.right, b.right) - Math.max(a.left, b.left);
   const hgt = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
   return w > 0.5 && hgt > 0.5;
+}
+
+/** Every box inside 0..width, whole, on one line, not covered, and apart from the others of its group. */
+function assertClean(boxes: Box[], width: number): void {
+  for (const b of boxes) {
+    assert.ok(b.left >= 0 && b.right <= width, `${b.what} (${b.group}) is inside 0..${width}: ${Math.round(b.left)}..${Math.round(b.right)}`);
+    assert.ok(!b.clipped, `${b.what} (${b.group}) shows all its text`);
+    assert.ok(!b.wrapped, `${b.what} (${b.group}) keeps its text on one line`);
+    assert.ok(!b.covered, `${b.what} (${b.group}) is not covered by another element`);
+  }
+  const groups = new Map<string, Box[]>();
+  for (const b of boxes) {
+    const key = b.group.replace(/^view button \d+$/, 'view buttons');
+    groups.set(key, [...(groups.get(key) ?? []), b]);
+  }
+  for (const [group, list] of groups) {
+    for (let i = 0; i < list.length; i++) {
+      for (let j = i + 1; j < list.length; j++) assert.ok(!overlaps(list[i]!, list[j]!), `${list[i]!.what} and ${list[j]!.what} (${group}) do not overlap`);
+    }
+  }
 }
 
 const NO_CHROMIUM = `${CHROMIUM} not found: the dashboard end-to-end tests need Debian's chromium package (apt-get install -y chromium).`;
@@ -165,6 +197,13 @@ describe('dashboard layout, serving marks and configuration edits in headless Ch
     await page.getByLabel('API token').fill(t);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.locator(`section.name-card[data-name="${NAME}"] tr.member`).first().waitFor();
+  };
+  /** Read the layout facts and assert them (see assertClean); the page must not scroll sideways either. */
+  const layoutIsClean = async (width: number): Promise<ReturnType<typeof readBoxes>> => {
+    const r = await page.evaluate(readBoxes);
+    assert.ok(r.docWidth <= width, `the page does not scroll sideways at ${width} px (it is ${r.docWidth} px wide)`);
+    assertClean(r.boxes, width);
+    return r;
   };
   const poolRole = (pool: string): Promise<string | null> => page.locator(`section.name-card[data-name="${NAME}"] .pool[data-pool="${pool}"]`).getAttribute('data-role');
   const roles = async (): Promise<string> => `primary=${await poolRole('primary')} backup=${await poolRole('backup')}`;
@@ -224,27 +263,13 @@ describe('dashboard layout, serving marks and configuration edits in headless Ch
       await page.waitForTimeout(300);
       const file = await shot(`overview-${width}`);
       assert.ok(fs.statSync(file).size > 10_000, `screenshot ${file} was written`);
-      const { boxes, docWidth, memberCells } = await page.evaluate(readBoxes);
-      assert.ok(docWidth <= width, `the page does not scroll sideways at ${width} px (it is ${docWidth} px wide)`);
-      const headers = boxes.filter((b) => b.group.endsWith('header'));
+      const { boxes, memberCells } = await layoutIsClean(width);
+      const headers = boxes.filter((b) => b.group.startsWith('table') && b.group.endsWith('header'));
       assert.ok(headers.length >= 7 * 2, `both pools' member tables have their 7 header cells (found ${headers.length})`);
       for (const want of ['State', 'Member', 'Weight', 'Metrics', 'Answers/s', 'Since', 'Admin']) {
         assert.ok(headers.some((b) => b.what === `th "${want}"`), `header ${want} is there: ${headers.map((b) => b.what).join(', ')}`);
       }
       assert.ok(boxes.filter((b) => b.group.startsWith('Admin state of')).length >= 8, 'four admin buttons for each of two members');
-      for (const b of boxes) {
-        assert.ok(b.left >= 0 && b.right <= width, `${b.what} (${b.group}) is inside 0..${width}: ${Math.round(b.left)}..${Math.round(b.right)}`);
-        assert.ok(!b.clipped, `${b.what} (${b.group}) shows all its text`);
-        assert.ok(!b.wrapped, `${b.what} (${b.group}) keeps its text on one line`);
-        assert.ok(!b.covered, `${b.what} (${b.group}) is not covered by another element`);
-      }
-      const groups = new Map<string, Box[]>();
-      for (const b of boxes) groups.set(b.group, [...(groups.get(b.group) ?? []), b]);
-      for (const [group, list] of groups) {
-        for (let i = 0; i < list.length; i++) {
-          for (let j = i + 1; j < list.length; j++) assert.ok(!overlaps(list[i]!, list[j]!), `${list[i]!.what} and ${list[j]!.what} (${group}) do not overlap`);
-        }
-      }
       assert.ok(memberCells.length >= 2, 'member cells are drawn');
       for (const c of memberCells) {
         assert.ok(c.width >= 60, `the member column is ${Math.round(c.width)} px wide at ${width} px`);
@@ -256,8 +281,9 @@ describe('dashboard layout, serving marks and configuration edits in headless Ch
 
   it('C1: the sparklines and charts carry their scale: a maximum with its unit and the time span', async () => {
     await page.setViewportSize({ width: 1280, height: 900 });
-    // Keep a little traffic going until the series has a closed 10 s step with it, so the name's sparkline is drawn.
-    await eventually('a sparkline for the name', 15_000, async () => {
+    // Keep a little traffic going until the series has a closed 10 s step with it and the overview has read it (it
+    // reads the series every 10 s), so the name's sparkline is drawn: up to 20 s.
+    await eventually('a sparkline for the name', 25_000, async () => {
       await query(dnsPort, NAME, { timeoutMs: 500 });
       return page.locator(`section.name-card[data-name="${NAME}"] .name-rate .spark-box`).count();
     }, (n) => n > 0);
@@ -362,6 +388,21 @@ describe('dashboard layout, serving marks and configuration edits in headless Ch
     const afterward = await (await restApi('GET', '/v1/config')).json() as { revision: number };
     assert.equal(afterward.revision, before.revision, 'no revision was made');
   });
+
+  for (const width of [800, 768]) {
+    it(`C1: at ${width} px the Zones and Pools tabs show every header cell and button inside the viewport, whole and apart`, async () => {
+      await page.setViewportSize({ width, height: 900 });
+      for (const tab of ['Zones', 'Pools']) {
+        await page.getByRole('tab', { name: tab }).click();
+        await page.locator(tab === 'Zones' ? '#records-table' : 'table.config-members').first().waitFor();
+        await shot(`${tab.toLowerCase()}-${width}`);
+        const { boxes } = await layoutIsClean(width);
+        assert.ok(boxes.some((b) => b.group.startsWith('view table')), `${tab}: table headers were checked`);
+        assert.ok(boxes.some((b) => b.what.includes(tab === 'Zones' ? 'Add record' : 'add member to pool backup') || b.what.includes('Add member')), `${tab}: the form's button was checked`);
+      }
+      await page.setViewportSize({ width: 1280, height: 900 });
+    });
+  }
 
   it('C4: with a read-only token the edit controls are greyed out (and the API refuses them anyway)', async () => {
     const res = await restApi('POST', '/v1/tokens', { name: 'viewer', role: 'read' });
