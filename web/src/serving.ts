@@ -10,8 +10,11 @@ export const PROBE_RESOLVER = '127.0.0.1';
 export interface PoolRoles {
   /** The pool the answer came from, or null (fallback, NODATA, an error). */
   serving: string | null;
-  /** How it was read: the trace's member step, a persistence hit, the answered addresses, or nothing. */
-  how: 'balanced' | 'persistence' | 'answers' | 'none';
+  /**
+   * How it was read: the trace's member step, a persistence hit, the answered addresses, the fallback's round robin
+   * that ignores health (the pool answers although no member is usable), or nothing.
+   */
+  how: 'balanced' | 'persistence' | 'answers' | 'fallback' | 'none';
   /** The explanation's answer in a few words ("NOERROR 127.0.0.1", "fallback: sorry 192.0.2.9"). */
   summary: string;
 }
@@ -24,8 +27,13 @@ export function rolesFrom(e: Explanation, name: NameConfig, pools: Map<string, P
   const steps = e.steps ?? [];
   const answers = (e.answers ?? []).filter((a) => a.type === 'A' || a.type === 'AAAA').map((a) => a.data);
   const summary = `${e.rcode}${answers.length ? ` ${answers.join(', ')}` : ''}`;
+  const poolOf = (): string | undefined => name.pools.find((p) => pools.get(p)?.members.some((m) => answers.includes(m.address)));
   const fallback = steps.find((s) => s.step === 'fallback');
-  if (fallback) return { serving: null, how: 'none', summary: `fallback: ${fallback.detail}` };
+  if (fallback) {
+    // "round robin ignoring health: ADDR" still answers from a pool; a sorry address or an rcode does not.
+    const pool = fallback.detail.startsWith('round robin ignoring health') ? poolOf() : undefined;
+    return { serving: pool ?? null, how: pool ? 'fallback' : 'none', summary: `fallback: ${fallback.detail}` };
+  }
   for (let i = steps.length - 1; i >= 0; i--) {
     const st = steps[i]!;
     const balanced = MEMBER_STEP.exec(st.step);
@@ -34,7 +42,7 @@ export function rolesFrom(e: Explanation, name: NameConfig, pools: Map<string, P
     if (hit && name.pools.includes(hit[1]!)) return { serving: hit[1]!, how: 'persistence', summary };
   }
   // The first of the name's pools holding an answered address (a pool shared by several names is still the right one).
-  const byAnswer = name.pools.find((p) => pools.get(p)?.members.some((m) => answers.includes(m.address)));
+  const byAnswer = poolOf();
   return byAnswer ? { serving: byAnswer, how: 'answers', summary } : { serving: null, how: 'none', summary };
 }
 

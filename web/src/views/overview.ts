@@ -132,6 +132,7 @@ export const overviewView: ViewFactory = (root, app) => {
     const why = serving
       ? `resolver ${PROBE_RESOLVER} is answered from this pool now (${roles.how === 'persistence' ? 'persistence record' : 'GET /v1/explain'}: ${roles.summary})`
       : `not answering resolver ${PROBE_RESOLVER} now; used when the pools before it in the chain have no usable member`;
+    if (serving && roles.how === 'fallback') return h('span', { class: 'badge pool-role tone-warn', title: why }, 'serving (health ignored)');
     return h('span', { class: `badge pool-role ${serving ? 'tone-up' : 'tone-off'}`, title: why }, serving ? 'serving' : 'standby');
   };
 
@@ -143,7 +144,7 @@ export const overviewView: ViewFactory = (root, app) => {
       h('div', { class: 'pool-head' },
         h('h3', null, h('span', { class: 'muted' }, 'pool '), pool.name),
         roleBadge(pool.name, roles),
-        h('span', { class: `count ${serving === 0 ? 'tone-down' : serving < pool.members.length ? 'tone-warn' : 'tone-up'}` }, `${serving}/${pool.members.length} serving`),
+        h('span', { class: `count ${serving === 0 ? 'tone-down' : serving < pool.members.length ? 'tone-warn' : 'tone-up'}` }, `${serving}/${pool.members.length} members usable`),
         h('span', { class: 'chip', title: 'member selection chain' }, chain(pool.select, DEFAULT_POOL_CHAIN)),
         monitors.length ? h('span', { class: 'chip', title: 'monitors' }, `monitor ${monitors.join(', ')}`) : h('span', { class: 'chip muted' }, 'no monitor')),
       h('table', { class: 'members' },
@@ -169,7 +170,8 @@ export const overviewView: ViewFactory = (root, app) => {
             n.ttl !== undefined ? h('span', { class: 'chip' }, `TTL ${seconds(n.ttl)}`) : null,
             fb ? h('span', { class: 'chip', title: 'fallback' }, `fallback: ${fb}`) : null,
             n.persistence ? h('span', { class: 'chip', title: 'persistence' }, `persistence ${seconds(n.persistence.ttl)}${n.persistence.key === 'subnet' ? ' by subnet' : ''}`) : null,
-            roles && roles.serving === null ? h('span', { class: 'badge tone-down no-serving', title: `what resolver ${PROBE_RESOLVER} gets now` }, `no pool serving: ${roles.summary}`) : null)),
+            roles && roles.serving === null ? h('span', { class: 'badge tone-down no-serving', title: `what resolver ${PROBE_RESOLVER} gets now` }, `no pool serving: ${roles.summary}`) : null,
+            roles && roles.how === 'fallback' ? h('span', { class: 'badge tone-warn no-serving', title: `what resolver ${PROBE_RESOLVER} gets now` }, `no usable member: ${roles.summary}`) : null)),
         h('div', { class: 'name-side' },
           values && series ? h('div', { class: 'name-rate' }, sparkline(values, { step: series.step, unit: 'q/s', width: 160, height: 34, label: `queries/s for ${n.name}` }), h('span', { class: 'rate' }, `${num(values[values.length - 1] ?? 0)}`, h('small', null, ' q/s'))) : null,
           h('button', { type: 'button', class: 'ghost small', 'data-action': 'explain', 'data-name': n.name, 'aria-label': `explain ${n.name}` }, 'Explain…'))),
@@ -204,7 +206,7 @@ export const overviewView: ViewFactory = (root, app) => {
       h('div', { class: 'tiles' },
         tile('names', String(names.length)),
         tile('pools', String(pools.size)),
-        tile('members serving', `${serving}/${all.length}`, serving === all.length ? 'tone-up' : serving === 0 ? 'tone-down' : 'tone-warn'),
+        tile('members usable', `${serving}/${all.length}`, serving === all.length ? 'tone-up' : serving === 0 ? 'tone-down' : 'tone-warn'),
         tile('down', String(down), down ? 'tone-down' : ''),
         tile('operator overrides', String(forced), forced ? 'tone-warn' : '')),
       names.length === 0 && pools.size === 0 ? h('div', { class: 'card empty-state' }, h('h2', null, 'No policy names yet'), h('p', { class: 'muted' }, 'Add names and pools to the configuration (names:, pools:) to see them here.')) : null,
