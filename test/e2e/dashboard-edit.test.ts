@@ -199,9 +199,9 @@ describe('dashboard layout, serving marks and configuration edits in headless Ch
     await page.locator(`section.name-card[data-name="${NAME}"] tr.member`).first().waitFor();
   };
   /** Read the layout facts and assert them (see assertClean); the page must not scroll sideways either. */
-  const layoutIsClean = async (width: number): Promise<ReturnType<typeof readBoxes>> => {
+  const layoutIsClean = async (width: number, where = 'the page'): Promise<ReturnType<typeof readBoxes>> => {
     const r = await page.evaluate(readBoxes);
-    assert.ok(r.docWidth <= width, `the page does not scroll sideways at ${width} px (it is ${r.docWidth} px wide)`);
+    assert.ok(r.docWidth <= width, `${where} does not scroll sideways at ${width} px (it is ${r.docWidth} px wide)`);
     assertClean(r.boxes, width);
     return r;
   };
@@ -399,6 +399,22 @@ describe('dashboard layout, serving marks and configuration edits in headless Ch
         const { boxes } = await layoutIsClean(width);
         assert.ok(boxes.some((b) => b.group.startsWith('view table')), `${tab}: table headers were checked`);
         assert.ok(boxes.some((b) => b.what.includes(tab === 'Zones' ? 'Add record' : 'add member to pool backup') || b.what.includes('Add member')), `${tab}: the form's button was checked`);
+      }
+      await page.setViewportSize({ width: 1280, height: 900 });
+    });
+
+    it(`C1: at ${width} px the other tabs (Charts, Explain, Health, Persistence, Revisions, Audit log) fit the viewport too`, async () => {
+      await page.setViewportSize({ width, height: 900 });
+      const ready: Record<string, string> = {
+        Charts: '#chart-names', Explain: '#explain-form', 'Health & probers': 'main h2', Persistence: '#persist-form',
+        Revisions: '#revision-list h2', 'Audit log': '#audit-table',
+      };
+      for (const [tab, sel] of Object.entries(ready)) {
+        await page.getByRole('tab', { name: tab, exact: true }).click();
+        await page.locator(sel).first().waitFor();
+        await page.waitForTimeout(150);
+        await shot(`${tab.replace(/\W+/g, '-').toLowerCase()}-${width}`);
+        await layoutIsClean(width, `the ${tab} tab`);
       }
       await page.setViewportSize({ width: 1280, height: 900 });
     });
