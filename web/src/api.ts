@@ -45,14 +45,22 @@ export interface RequestOptions {
   /** Return the body as text (diffs). */
   text?: boolean;
   token?: string;
+  /** The ETag ("rev-N") a configuration write is based on: the API answers 412 when the configuration moved on. */
+  ifMatch?: string | null;
 }
 
 /** Call the API; resolves with the parsed body, rejects with ApiError. */
 export async function api<T = unknown>(path: string, o: RequestOptions = {}): Promise<T> {
+  return (await apiWithEtag<T>(path, o)).body;
+}
+
+/** Like api(), and also the ETag of the reply (the configuration revision a read came from). */
+export async function apiWithEtag<T = unknown>(path: string, o: RequestOptions = {}): Promise<{ body: T; etag: string | null }> {
   const token = o.token ?? getToken();
   const headers: Record<string, string> = { accept: o.text ? 'text/plain, */*' : 'application/json' };
   if (token) headers.authorization = `Bearer ${token}`;
   if (o.body !== undefined) headers['content-type'] = 'application/json';
+  if (o.ifMatch) headers['if-match'] = o.ifMatch;
   let res: Response;
   try {
     res = await fetch(path, { method: o.method ?? 'GET', headers, body: o.body === undefined ? undefined : JSON.stringify(o.body) });
@@ -70,7 +78,22 @@ export async function api<T = unknown>(path: string, o: RequestOptions = {}): Pr
   }
   if (res.status === 403) throw new ApiError(403, `not allowed for this token's role (${messageOf(403, body, 'forbidden')})`, body);
   if (!res.ok) throw new ApiError(res.status, messageOf(res.status, body, res.statusText), body);
-  return body as T;
+  return { body: body as T, etag: res.headers.get('etag') };
+}
+
+/** One bad field of a 400 reply: `path` in the whole configuration, `field` relative to the object sent. */
+export interface FieldProblem { path: string; field: string | null; message: string }
+
+/** Every bad field an error carries (`errors: [{ path, field?, message }]`); empty when it names none. */
+export function fieldProblems(e: unknown): FieldProblem[] {
+  if (!(e instanceof ApiError) || !e.body || typeof e.body !== 'object') return [];
+  const list = (e.body as { errors?: unknown }).errors;
+  if (!Array.isArray(list)) return [];
+  return list.filter((x): x is Record<string, unknown> => !!x && typeof x === 'object').map((x) => ({
+    path: typeof x.path === 'string' ? x.path : '',
+    field: typeof x.field === 'string' ? x.field : null,
+    message: typeof x.message === 'string' ? x.message : JSON.stringify(x),
+  }));
 }
 
 /** Query string from the non-empty values. */

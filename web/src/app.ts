@@ -27,3 +27,9 @@ export function canOperate(app: App): boolean {
   const r = app.role();
   return r === null || r === 'operator' || r === 'admin';
 }
+
+/** Configuration writes (zones, records, pools, members, rollback) need an admin token. */
+export function canAdmin(app: App): boolean {
+  const r = app.role();
+  return r === null || r === 'admin';
+}

@@ -2,7 +2,7 @@
 // sparkline for table rows. No chart library: the data is small (≤ 360 points a line) and SVG does it well.
 // Owns: drawing. The caller passes series already fetched.
 import { h, s } from './dom.js';
-import { num } from './format.js';
+import { num, span } from './format.js';
 
 export const PALETTE = ['#2563eb', '#d97706', '#059669', '#db2777', '#7c3aed', '#0891b2', '#65a30d', '#dc2626', '#4b5563', '#c026d3'];
 
@@ -22,7 +22,7 @@ export interface ChartOptions {
 const HOUR_S = 3600;
 const W = 880;
 const H = 260;
-const PAD = { left: 52, right: 16, top: 14, bottom: 30 };
+const PAD = { left: 52, right: 16, top: 24, bottom: 30 };
 
 /** 1, 2, 5 × 10^k at or above v. */
 export function niceCeil(v: number): number {
@@ -64,6 +64,8 @@ export function lineChart(o: ChartOptions): HTMLElement {
     grid.push(s('line', { x1: PAD.left, x2: W - PAD.right, y1: y(v), y2: y(v), class: k === 0 ? 'axis' : 'grid' }));
     grid.push(s('text', { x: PAD.left - 8, y: y(v) + 4, 'text-anchor': 'end', class: 'tick' }, v >= 1000 ? num(v) : String(Number(v.toFixed(3)))));
   }
+  // The y axis's unit, above its top tick.
+  grid.push(s('text', { x: 4, y: 12, 'text-anchor': 'start', class: 'tick unit' }, o.unit));
   const spanS = Math.max(1, n - 1) * o.step;
   const tickEvery = spanS > 1800 ? 600 : spanS > 600 ? 300 : 60;
   for (let back = 0; back <= spanS; back += tickEvery) {
@@ -114,23 +116,57 @@ export function lineChart(o: ChartOptions): HTMLElement {
     drawn.length ? h('li', { class: 'legend-time' }, when) : null);
 
   return h('figure', { class: 'chart-card card', id: o.id },
-    h('figcaption', null, h('h3', null, o.title), h('span', { class: 'muted' }, o.unit)),
+    h('figcaption', null, h('h3', null, o.title), h('span', { class: 'muted chart-scale' }, `${o.unit}, ${spanLabel(spanS)}`)),
     svg as unknown as Node, legend);
 }
 
-/** A small line for a table row; `title` shows the latest value on hover. */
-export function sparkline(values: Array<number | null>, o: { width?: number; height?: number; colour?: string; label: string }): SVGElement {
-  const w = o.width ?? 120;
-  const hgt = o.height ?? 26;
-  const finite = values.filter((v): v is number => v !== null && Number.isFinite(v));
-  const max = Math.max(1e-9, ...finite);
-  const n = values.length;
+/** "last hour", or "last 20 min" for a shorter span. */
+export function spanLabel(seconds: number): string {
+  return Math.round(seconds) === HOUR_S ? 'last hour' : `last ${span(seconds)}`;
+}
+
+export interface SparkOptions {
+  /** Seconds between points; the last point is "now". The frame always spans at least the last hour. */
+  step: number;
+  /** Per-second unit shown with the scale, e.g. "q/s". */
+  unit: string;
+  label: string;
+  width?: number;
+  height?: number;
+  colour?: string;
+}
+
+/**
+ * A small line for a table row, with its scale: the top of the frame is a round maximum labelled with the unit
+ * ("12 q/s"), the bottom is 0, and the time span ("last hour" … "now") is written under it.
+ */
+export function sparkline(values: Array<number | null>, o: SparkOptions): HTMLElement {
+  const w = o.width ?? 110;
+  const hgt = o.height ?? 28;
+  const n = Math.max(Math.round(HOUR_S / o.step) + 1, values.length);
+  const padded: Array<number | null> = [...Array<null>(n - values.length).fill(null), ...values];
+  const finite = padded.filter((v): v is number => v !== null && Number.isFinite(v));
+  const peak = finite.length ? Math.max(...finite) : 0;
+  const max = niceCeil(peak);
   const x = (i: number): number => (n <= 1 ? w : (i / (n - 1)) * w);
-  const y = (v: number): number => hgt - 2 - (v / max) * (hgt - 4);
-  const d = pathOf(values, x, y);
+  const y = (v: number): number => hgt - 1 - (v / max) * (hgt - 2);
+  const d = pathOf(padded, x, y);
+  const first = padded.findIndex((v) => v !== null && Number.isFinite(v));
   const last = finite.length ? finite[finite.length - 1]! : null;
-  return s('svg', { viewBox: `0 0 ${w} ${hgt}`, width: w, height: hgt, class: 'spark', role: 'img', 'aria-label': `${o.label}: ${num(last)} per second now` },
-    s('title', {}, `${o.label}: ${num(last)}/s now, peak ${num(finite.length ? Math.max(...finite) : null)}/s`),
-    n ? s('path', { d: `${d}L${w},${hgt}L0,${hgt}Z`, class: 'spark-area', fill: o.colour ?? PALETTE[0] }) : null,
-    n ? s('path', { d, class: 'spark-line', stroke: o.colour ?? PALETTE[0] }) : s('line', { x1: 0, x2: w, y1: hgt - 2, y2: hgt - 2, class: 'spark-none' }));
+  let lastIndex = padded.length - 1;
+  while (lastIndex >= 0 && (padded[lastIndex] === null || !Number.isFinite(padded[lastIndex]!))) lastIndex--;
+  const colour = o.colour ?? PALETTE[0];
+  const svg = s('svg', { viewBox: `0 0 ${w} ${hgt}`, width: w, height: hgt, class: 'spark', role: 'img',
+    'aria-label': `${o.label}: ${num(last)} ${o.unit} now; scale 0 to ${num(max)} ${o.unit}, ${spanLabel((n - 1) * o.step)}` },
+  s('title', {}, `${o.label}: ${num(last)} ${o.unit} now, peak ${num(finite.length ? peak : null)} ${o.unit} (${spanLabel((n - 1) * o.step)})`),
+  s('line', { x1: 0, x2: w, y1: 0.5, y2: 0.5, class: 'spark-top' }),
+  s('line', { x1: 0, x2: w, y1: hgt - 0.5, y2: hgt - 0.5, class: 'spark-base' }),
+  first >= 0 ? s('path', { d: `${d}L${x(n - 1)},${hgt}L${x(first)},${hgt}Z`, class: 'spark-area', fill: colour }) : null,
+  first >= 0 ? s('path', { d, class: 'spark-line', stroke: colour }) : null,
+  // The latest value as a dot, so a series of one point (a fresh server) still shows.
+  lastIndex >= 0 ? s('circle', { cx: Math.min(x(lastIndex), w - 2), cy: y(padded[lastIndex]!), r: 2, fill: colour, class: 'spark-end' }) : null);
+  return h('div', { class: 'spark-box', 'data-max': String(max) },
+    svg as unknown as Node,
+    h('div', { class: 'spark-y', 'aria-hidden': 'true' }, h('span', { class: 'spark-max' }, `${num(max)} ${o.unit}`), h('span', null, '0')),
+    h('div', { class: 'spark-x', 'aria-hidden': 'true' }, h('span', { class: 'spark-span' }, spanLabel((n - 1) * o.step)), h('span', null, 'now')));
 }

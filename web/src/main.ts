@@ -12,11 +12,15 @@ import { healthView } from './views/health.js';
 import { persistenceView } from './views/persistence.js';
 import { revisionsView } from './views/revisions.js';
 import { auditView } from './views/audit.js';
+import { zonesView } from './views/zones.js';
+import { poolsView } from './views/pools.js';
 
 const TABS: Array<{ id: string; title: string; view: ViewFactory }> = [
   { id: 'overview', title: 'Overview', view: overviewView },
   { id: 'charts', title: 'Charts', view: chartsView },
   { id: 'explain', title: 'Explain', view: explainView },
+  { id: 'zones', title: 'Zones', view: zonesView },
+  { id: 'pools', title: 'Pools', view: poolsView },
   { id: 'probers', title: 'Health & probers', view: healthView },
   { id: 'persistence', title: 'Persistence', view: persistenceView },
   { id: 'revisions', title: 'Revisions', view: revisionsView },
@@ -122,6 +126,11 @@ async function refreshStatus(): Promise<void> {
     if (typeof st.version === 'string') bits.push(`v${st.version}`);
     if (role) bits.push(`signed in as ${typeof who?.name === 'string' ? `${who.name} (${role})` : role}`);
     line.textContent = bits.join(' · ');
+    // The role stays in sight even when the status line is cut short: it says why edits are greyed out.
+    const chip = $('role');
+    chip.hidden = role === null;
+    chip.textContent = role ?? '';
+    chip.className = `role-chip role-${role ?? 'unknown'}`;
     line.title = line.textContent;
     line.classList.remove('offline');
   } catch (e) {
@@ -148,9 +157,10 @@ function showShell(): void {
   document.body.classList.remove('signed-out');
   $('login').hidden = true;
   $('shell').hidden = false;
-  void refreshStatus();
   if (statusTimer === null) statusTimer = window.setInterval(() => { if (!document.hidden) void refreshStatus(); }, STATUS_EVERY_MS);
-  showView();
+  // The role comes with the status: views drawn once (Zones, Pools) must know it before they offer edits.
+  // A 401 meanwhile has already sent the user to the login form (with its reason): then there is nothing to show.
+  void refreshStatus().finally(() => { if (getToken()) showView(); });
 }
 
 function buildTabs(): void {

@@ -16,7 +16,7 @@ export const auditView: ViewFactory = (root) => {
     const shown = q ? entries.filter((e) => `${e.actor} ${e.action} ${e.target}`.toLowerCase().includes(q)) : entries;
     patch(live, h('div', null, shown.length === 0
       ? h('p', { class: 'muted' }, entries.length ? 'Nothing matches.' : 'No changes recorded yet.')
-      : h('table', { class: 'grid-table audit', id: 'audit-table' },
+      : h('div', { class: 'table-scroll' }, h('table', { class: 'grid-table audit', id: 'audit-table' },
         h('thead', null, h('tr', null, ['When', 'Who', 'What', 'Target', 'Before', 'After'].map((c) => h('th', { scope: 'col' }, c)))),
         h('tbody', null, shown.map((e) => h('tr', { 'data-id': e.id },
           h('td', { class: 'muted nowrap', title: clock(e.at) }, ago(e.at)),
@@ -24,7 +24,7 @@ export const auditView: ViewFactory = (root) => {
           h('td', null, h('span', { class: 'badge' }, e.action)),
           h('td', null, h('code', null, e.target)),
           h('td', { class: 'json' }, h('code', { title: compact(e.before, 4000) }, compact(e.before))),
-          h('td', { class: 'json' }, h('code', { title: compact(e.after, 4000) }, compact(e.after)))))))));
+          h('td', { class: 'json' }, h('code', { title: compact(e.after, 4000) }, compact(e.after))))))))));
   };
   filter.addEventListener('input', draw);
 

@@ -1,11 +1,12 @@
-// Overview: names → pools → members with live health colours, weights, metrics, traffic sparklines and the
-// operator's admin buttons (enable / disable / drain / auto). Refreshed every 2 s.
+// Overview: names → pools (each marked serving or standby, from GET /v1/explain) → members with live health colours,
+// weights, metrics, traffic sparklines with their scale and the operator's admin buttons. Refreshed every 2 s.
 // Owns: this page. Member admin changes go through PUT /v1/pools/:pool/members/:member/state.
 import { api, ApiError, listOf } from '../api.js';
 import { canOperate, type ViewFactory } from '../app.js';
 import { sparkline, PALETTE } from '../chart.js';
 import { h, patch } from '../dom.js';
 import { ago, num, seconds, METRIC_LABELS } from '../format.js';
+import { fetchRoles, PROBE_RESOLVER, type PoolRoles } from '../serving.js';
 import {
   effectiveState, normaliseHealth, normaliseName, normalisePool,
   type AdminState, type MemberHealth, type NameConfig, type PoolConfig, type Series,
@@ -112,7 +113,7 @@ export const overviewView: ViewFactory = (root, app) => {
       h('td', { class: 'member-id' }, h('code', null, m.id)),
       h('td', { class: 'num' }, scale !== 1 ? h('span', { title: `configured ${weight}, agent ${Math.round(scale * 100)} %` }, `${num(weight * scale)} `, h('small', { class: 'muted' }, `(${num(weight)} × ${Math.round(scale * 100)}%)`)) : num(weight)),
       h('td', { class: 'metrics' }, metrics.length ? metrics : h('span', { class: 'muted' }, '—')),
-      h('td', { class: 'spark-cell' }, values ? sparkline(values, { label: `answers/s for ${m.id}`, colour: eff.tone === 'down' ? '#dc2626' : PALETTE[0] }) : h('span', { class: 'muted' }, '—')),
+      h('td', { class: 'spark-cell' }, values && series ? sparkline(values, { step: series.step, unit: 'ans/s', label: `answers/s for ${m.id}`, colour: eff.tone === 'down' ? '#dc2626' : PALETTE[0] }) : h('span', { class: 'muted' }, '—')),
       h('td', { class: 'since muted', title: admin !== 'auto' ? 'since the operator set it' : 'since the health verdict last changed' },
         admin !== 'auto' && hl?.adminAt ? ago(hl.adminAt) : hl?.since ? ago(hl.since) : '—'),
       h('td', { class: 'admin-cell' },
@@ -124,25 +125,40 @@ export const overviewView: ViewFactory = (root, app) => {
     );
   };
 
-  const poolBlock = (pool: PoolConfig, health: Map<string, MemberHealth>, operate: boolean): HTMLElement => {
+  /** "serving" / "standby" for the name's pools; nothing when the name's decision could not be read. */
+  const roleBadge = (pool: string, roles: PoolRoles | null | undefined): HTMLElement | null => {
+    if (!roles) return null;
+    const serving = roles.serving === pool;
+    const why = serving
+      ? `resolver ${PROBE_RESOLVER} is answered from this pool now (${roles.how === 'persistence' ? 'persistence record' : 'GET /v1/explain'}: ${roles.summary})`
+      : `not answering resolver ${PROBE_RESOLVER} now; used when the pools before it in the chain have no usable member`;
+    if (serving && roles.how === 'fallback') return h('span', { class: 'badge pool-role tone-warn', title: why }, 'serving (health ignored)');
+    return h('span', { class: `badge pool-role ${serving ? 'tone-up' : 'tone-off'}`, title: why }, serving ? 'serving' : 'standby');
+  };
+
+  const poolBlock = (pool: PoolConfig, health: Map<string, MemberHealth>, operate: boolean, roles?: PoolRoles | null): HTMLElement => {
     const serving = pool.members.filter((m) => effectiveState(health.get(`${pool.name}/${m.id}`), m.enabled !== false).serving).length;
     const monitors = pool.monitors ?? (pool.monitor ? [pool.monitor] : []);
-    return h('div', { class: 'pool', 'data-pool': pool.name },
+    const role = roles ? (roles.serving === pool.name ? 'serving' : 'standby') : null;
+    return h('div', { class: `pool${role ? ` pool-${role}` : ''}`, 'data-pool': pool.name, 'data-role': role },
       h('div', { class: 'pool-head' },
         h('h3', null, h('span', { class: 'muted' }, 'pool '), pool.name),
-        h('span', { class: `count ${serving === 0 ? 'tone-down' : serving < pool.members.length ? 'tone-warn' : 'tone-up'}` }, `${serving}/${pool.members.length} serving`),
+        roleBadge(pool.name, roles),
+        h('span', { class: `count ${serving === 0 ? 'tone-down' : serving < pool.members.length ? 'tone-warn' : 'tone-up'}` }, `${serving}/${pool.members.length} members usable`),
         h('span', { class: 'chip', title: 'member selection chain' }, chain(pool.select, DEFAULT_POOL_CHAIN)),
         monitors.length ? h('span', { class: 'chip', title: 'monitors' }, `monitor ${monitors.join(', ')}`) : h('span', { class: 'chip muted' }, 'no monitor')),
       h('table', { class: 'members' },
         // Fixed column widths so the tables of every pool line up under each other.
-        h('colgroup', null, [210, null, 110, 230, 150, 120, 270].map((w) => h('col', w ? { style: `width:${w}px` } : null))),
+        // Fixed column widths so the tables of every pool line up under each other (wide screens; narrower ones get
+        // two lines per member, see style.css).
+        h('colgroup', null, ['15%', null, '84px', '15%', '180px', '96px', '264px'].map((w) => h('col', w ? { style: `width:${w}` } : null))),
         h('thead', null, h('tr', null,
-          h('th', { scope: 'col' }, 'State'), h('th', { scope: 'col' }, 'Member'), h('th', { scope: 'col', class: 'num' }, 'Weight'),
-          h('th', { scope: 'col' }, 'Metrics'), h('th', { scope: 'col' }, 'Answers/s (1 h)'), h('th', { scope: 'col' }, 'Since'), h('th', { scope: 'col' }, 'Admin'))),
+          h('th', { scope: 'col', class: 'c-state' }, 'State'), h('th', { scope: 'col', class: 'c-member' }, 'Member'), h('th', { scope: 'col', class: 'num c-weight' }, 'Weight'),
+          h('th', { scope: 'col', class: 'c-metrics' }, 'Metrics'), h('th', { scope: 'col', class: 'c-spark' }, 'Answers/s'), h('th', { scope: 'col', class: 'c-since' }, 'Since'), h('th', { scope: 'col', class: 'c-admin' }, 'Admin'))),
         h('tbody', null, pool.members.map((_, i) => memberRow(pool, i, health, operate)))));
   };
 
-  const nameCard = (n: NameConfig, pools: Map<string, PoolConfig>, health: Map<string, MemberHealth>, operate: boolean): HTMLElement => {
+  const nameCard = (n: NameConfig, pools: Map<string, PoolConfig>, health: Map<string, MemberHealth>, operate: boolean, roles: PoolRoles | null): HTMLElement => {
     const values = series?.names[n.name];
     const fb = fallbackText(n.fallback);
     return h('section', { class: 'card name-card', 'data-name': n.name, 'aria-label': `name ${n.name}` },
@@ -153,13 +169,15 @@ export const overviewView: ViewFactory = (root, app) => {
             h('span', { class: 'chip', title: 'pool selection chain' }, chain(n.select, DEFAULT_NAME_CHAIN)),
             n.ttl !== undefined ? h('span', { class: 'chip' }, `TTL ${seconds(n.ttl)}`) : null,
             fb ? h('span', { class: 'chip', title: 'fallback' }, `fallback: ${fb}`) : null,
-            n.persistence ? h('span', { class: 'chip', title: 'persistence' }, `persistence ${seconds(n.persistence.ttl)}${n.persistence.key === 'subnet' ? ' by subnet' : ''}`) : null)),
+            n.persistence ? h('span', { class: 'chip', title: 'persistence' }, `persistence ${seconds(n.persistence.ttl)}${n.persistence.key === 'subnet' ? ' by subnet' : ''}`) : null,
+            roles && roles.serving === null ? h('span', { class: 'badge tone-down no-serving', title: `what resolver ${PROBE_RESOLVER} gets now` }, `no pool serving: ${roles.summary}`) : null,
+            roles && roles.how === 'fallback' ? h('span', { class: 'badge tone-warn no-serving', title: `what resolver ${PROBE_RESOLVER} gets now` }, `no usable member: ${roles.summary}`) : null)),
         h('div', { class: 'name-side' },
-          values ? h('div', { class: 'name-rate' }, sparkline(values, { width: 160, height: 34, label: `queries/s for ${n.name}` }), h('span', { class: 'rate' }, `${num(values[values.length - 1] ?? 0)}`, h('small', null, ' q/s'))) : null,
+          values && series ? h('div', { class: 'name-rate' }, sparkline(values, { step: series.step, unit: 'q/s', width: 160, height: 34, label: `queries/s for ${n.name}` }), h('span', { class: 'rate' }, `${num(values[values.length - 1] ?? 0)}`, h('small', null, ' q/s'))) : null,
           h('button', { type: 'button', class: 'ghost small', 'data-action': 'explain', 'data-name': n.name, 'aria-label': `explain ${n.name}` }, 'Explain…'))),
       n.pools.map((p) => {
         const pool = pools.get(p);
-        return pool ? poolBlock(pool, health, operate) : h('p', { class: 'muted' }, `pool ${p} (not defined)`);
+        return pool ? poolBlock(pool, health, operate, roles) : h('p', { class: 'muted' }, `pool ${p} (not defined)`);
       }));
   };
 
@@ -173,6 +191,8 @@ export const overviewView: ViewFactory = (root, app) => {
     const pools = new Map(listOf<Record<string, unknown>>(poolsBody, 'pools').map(normalisePool).map((p) => [p.name, p]));
     const health = new Map(listOf<Record<string, unknown>>(healthBody, 'members').map(normaliseHealth).map((m) => [`${m.pool}/${m.member}`, m]));
     const operate = canOperate(app);
+    // One explained query per name: which pool answers now. A name that cannot be explained gets no marks.
+    const roles = await Promise.all(names.map((n) => fetchRoles(n, pools).catch(() => null)));
 
     const all = [...pools.values()].flatMap((p) => p.members.map((m) => effectiveState(health.get(`${p.name}/${m.id}`), m.enabled !== false)));
     const forced = [...health.values()].filter((m) => m.admin !== 'auto').length;
@@ -186,11 +206,11 @@ export const overviewView: ViewFactory = (root, app) => {
       h('div', { class: 'tiles' },
         tile('names', String(names.length)),
         tile('pools', String(pools.size)),
-        tile('members serving', `${serving}/${all.length}`, serving === all.length ? 'tone-up' : serving === 0 ? 'tone-down' : 'tone-warn'),
+        tile('members usable', `${serving}/${all.length}`, serving === all.length ? 'tone-up' : serving === 0 ? 'tone-down' : 'tone-warn'),
         tile('down', String(down), down ? 'tone-down' : ''),
         tile('operator overrides', String(forced), forced ? 'tone-warn' : '')),
       names.length === 0 && pools.size === 0 ? h('div', { class: 'card empty-state' }, h('h2', null, 'No policy names yet'), h('p', { class: 'muted' }, 'Add names and pools to the configuration (names:, pools:) to see them here.')) : null,
-      names.map((n) => nameCard(n, pools, health, operate)),
+      names.map((n, i) => nameCard(n, pools, health, operate, roles[i] ?? null)),
       orphans.length ? h('section', { class: 'card name-card', 'aria-label': 'pools without a name' },
         h('header', { class: 'name-head' }, h('h2', null, 'Pools no name uses')),
         orphans.map((p) => poolBlock(p, health, operate))) : null);

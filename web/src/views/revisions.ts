@@ -2,7 +2,7 @@
 // new revision copying an old one). GET /v1/revisions, /v1/revisions/:id/diff?against=M, POST …/rollback.
 // Owns: this page.
 import { api, listOf } from '../api.js';
-import { canOperate, type ViewFactory } from '../app.js';
+import { canAdmin, type ViewFactory } from '../app.js';
 import { h, patch, replace } from '../dom.js';
 import { ago, clock } from '../format.js';
 import type { RevisionMeta } from '../model.js';
@@ -82,7 +82,7 @@ export const revisionsView: ViewFactory = (root, app, params) => {
         ? [h('span', null, `Make revision #${r.id} current again? This creates a new revision.`),
           h('button', { type: 'button', class: 'danger', id: 'rollback-confirm', onclick: () => void doRollback(r.id) }, `Roll back to #${r.id}`),
           h('button', { type: 'button', class: 'ghost', onclick: () => { confirming = false; void drawDetail(); } }, 'Cancel')]
-        : h('button', { type: 'button', class: 'danger', id: 'rollback', disabled: !canOperate(app), onclick: () => { confirming = true; void drawDetail(); } }, `Roll back to #${r.id}…`));
+        : h('button', { type: 'button', class: 'danger', id: 'rollback', disabled: !canAdmin(app), title: canAdmin(app) ? undefined : 'needs an admin token', onclick: () => { confirming = true; void drawDetail(); } }, `Roll back to #${r.id}…`));
     let diff: HTMLElement;
     if (base === null) diff = h('p', { class: 'muted' }, 'The first revision: nothing to compare with.');
     else {
