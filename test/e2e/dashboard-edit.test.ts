@@ -9,14 +9,10 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { addresses, freePort, query, ROOT, spawnWaymark, tempDir, type SpawnedWaymark } from '../harness.js';
+import type { BrowserContext, Page } from 'playwright-core';
+import { addresses, freePort, query, ROOT, tempDir, type SpawnedWaymark } from '../harness.js';
+import { CHROMIUM, NO_CHROMIUM, requireBrowserAndBuild, startServer, launchBrowser, closeSession } from './session.js';
 
-const CHROMIUM = process.env.WAYMARK_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
 const KEEP = path.join(ROOT, 'test-results', 'dashboard-edit');
 const NAME = 'app.e2e.test';
 const ZONE = 'e2e.test';
@@ -165,7 +161,6 @@ function assertClean(boxes: Box[], width: number): void {
   }
 }
 
-const NO_CHROMIUM = `${CHROMIUM} not found: the dashboard end-to-end tests need Debian's chromium package (apt-get install -y chromium).`;
 
 it('Chromium is installed for the dashboard layout and editing tests', () => {
   assert.ok(fs.existsSync(CHROMIUM), NO_CHROMIUM);
@@ -209,9 +204,7 @@ describe('dashboard layout, serving marks and configuration edits in headless Ch
   const roles = async (): Promise<string> => `primary=${await poolRole('primary')} backup=${await poolRole('backup')}`;
 
   before(async () => {
-    if (!fs.existsSync(CHROMIUM)) throw new Error(NO_CHROMIUM);
-    const index = path.join(ROOT, 'dist', 'web', 'index.html');
-    if (!fs.existsSync(index)) throw new Error(`${index} is missing: run \`npm run build\` first`);
+    requireBrowserAndBuild();
     dir = tempDir('waymark-e2e-edit-');
     shots = path.join(dir, 'shots');
     fs.mkdirSync(shots);
@@ -222,24 +215,12 @@ describe('dashboard layout, serving marks and configuration edits in headless Ch
     base = `http://127.0.0.1:${apiPort}`;
     const file = path.join(dir, 'waymark.yaml');
     fs.writeFileSync(file, config(dnsPort, apiPort, path.join(dir, 'data'), live.port));
-    server = await spawnWaymark(['serve', '--config', file], { timeoutMs: 20_000, env: { WAYMARK_BOOTSTRAP_TOKEN: token } });
-    for (let i = 0; ; i++) {
-      if (await fetch(`${base}/v1/status`).then((r) => r.status === 401, () => false)) break;
-      if (i > 100) throw new Error(`the API on ${base} did not answer:\n${server.stdout.join('')}\n${server.stderr.join('')}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    browser = await chromium.launchPersistentContext(path.join(dir, 'chromium-profile'), {
-      executablePath: CHROMIUM, args: CHROMIUM_ARGS, viewport: { width: 1280, height: 900 },
-    });
-    page = browser.pages()[0] ?? await browser.newPage();
-    page.setDefaultTimeout(5000);
-    page.on('pageerror', (e) => pageErrors.push(e.message));
+    server = await startServer(file, base, token);
+    ({ browser, page } = await launchBrowser(dir, { width: 1280, height: 900 }, pageErrors));
   });
 
   after(async () => {
-    await browser?.close().catch(() => {});
-    const code = await server?.stop();
-    if (code !== undefined && code !== 0 && code !== null) console.error(`waymark exited with ${code}:\n${server!.stderr.join('')}`);
+    await closeSession(browser, server);
     await live?.close();
     if (shots && fs.existsSync(shots)) {
       fs.mkdirSync(KEEP, { recursive: true });

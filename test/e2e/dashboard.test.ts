@@ -10,14 +10,10 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { addresses, freePort, query, ROOT, spawnWaymark, tempDir, type SpawnedWaymark } from '../harness.js';
+import type { BrowserContext, Page } from 'playwright-core';
+import { addresses, freePort, query, ROOT, tempDir, type SpawnedWaymark } from '../harness.js';
+import { CHROMIUM, NO_CHROMIUM, requireBrowserAndBuild, startServer, launchBrowser, closeSession } from './session.js';
 
-const CHROMIUM = process.env.WAYMARK_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
 const SHOTS = path.join(ROOT, 'test-results', 'dashboard');
 const NAME = 'app.e2e.test';
 /** A name with persistence, so the Persistence tab has a record to show and delete. */
@@ -81,8 +77,6 @@ async function answerBecomes(port: number, want: string, budgetMs: number, since
   throw new Error(`DNS answer for ${NAME} is still ${JSON.stringify(last)} ${budgetMs} ms later; expected ${want}`);
 }
 
-const NO_CHROMIUM = `${CHROMIUM} not found: the dashboard end-to-end test needs Debian's chromium package. `
-  + '.ci/run installs it (apt-get install -y chromium); on a developer machine run that yourself.';
 
 // Never skipped: a machine without Chromium FAILS here (counted as a failure, not only as cancelled tests below).
 it('Chromium is installed for the dashboard end-to-end test', () => {
@@ -115,9 +109,7 @@ describe('dashboard in headless Chromium against the real server', () => {
     ({ sel, want }) => document.querySelector(sel)?.getAttribute('data-state') === want, { sel: rowSelector(pool, member), want: state });
 
   before(async () => {
-    if (!fs.existsSync(CHROMIUM)) throw new Error(NO_CHROMIUM);
-    const index = path.join(ROOT, 'dist', 'web', 'index.html');
-    if (!fs.existsSync(index)) throw new Error(`${index} is missing: run \`npm run build\` (it runs build:web) first`);
+    requireBrowserAndBuild();
     fs.mkdirSync(SHOTS, { recursive: true });
     for (const f of fs.readdirSync(SHOTS)) if (f.endsWith('.png')) fs.rmSync(path.join(SHOTS, f));
 
@@ -127,29 +119,13 @@ describe('dashboard in headless Chromium against the real server', () => {
     base = `http://127.0.0.1:${apiPort}`;
     const file = path.join(dir, 'waymark.yaml');
     fs.writeFileSync(file, config(dnsPort, apiPort, path.join(dir, 'data'), await freePort()));
-    // The bootstrap admin token (SPEC C4 / issue 5): accepted as an admin token when set at start.
-    server = await spawnWaymark(['serve', '--config', file], { timeoutMs: 20_000, env: { WAYMARK_BOOTSTRAP_TOKEN: token } });
-    // The API may start listening just after the DNS listeners report ready.
-    for (let i = 0; ; i++) {
-      const ok = await fetch(`${base}/v1/status`).then((r) => r.status === 401, () => false);
-      if (ok) break;
-      if (i > 100) throw new Error(`the API on ${base} did not answer:\n${server.stdout.join('')}\n${server.stderr.join('')}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-
-    // A fresh, empty profile in the temp dir (playwright passes it as --user-data-dir).
-    browser = await chromium.launchPersistentContext(path.join(dir, 'chromium-profile'), {
-      executablePath: CHROMIUM, args: CHROMIUM_ARGS, viewport: { width: 1360, height: 860 },
-    });
-    page = browser.pages()[0] ?? await browser.newPage();
-    page.setDefaultTimeout(5000);
-    page.on('pageerror', (e) => pageErrors.push(e.message));
+    // The bootstrap admin token (SPEC C4): accepted as an admin token when set at start.
+    server = await startServer(file, base, token);
+    ({ browser, page } = await launchBrowser(dir, { width: 1360, height: 860 }, pageErrors));
   });
 
   after(async () => {
-    await browser?.close().catch(() => {});
-    const code = await server?.stop();
-    if (code !== undefined && code !== 0 && code !== null) console.error(`waymark exited with ${code}:\n${server!.stderr.join('')}`);
+    await closeSession(browser, server);
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
