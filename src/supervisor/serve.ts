@@ -1,7 +1,7 @@
-// `waymark serve`: a supervisor process and N workers sharing the listening sockets (node:cluster).
-// Owns: process roles, config loading at start and on reload (SIGHUP), replacing dead workers, shutdown.
-// The supervisor validates a config before any worker sees it, so a bad reload never reaches the query path.
-import { batchUnavailable } from '../dns/udp-batch.js';
+// `waymark serve`: a supervisor process and N workers (worker.ts) sharing the listening sockets (node:cluster).
+// Owns: the supervisor: config loading at start and on reload (SIGHUP, control socket), revisions coming into force,
+// explain requests handed to a worker, replacing dead workers, shutdown. The supervisor validates a config before
+// any worker sees it, so a bad reload never reaches the query path.
 import cluster, { type Worker } from 'node:cluster';
 import fs from 'node:fs';
 import { pino } from 'pino';
@@ -9,41 +9,21 @@ import { compileSnapshot, type LoadedConfig } from '../config/load.js';
 import path from 'node:path';
 import { readSource, storeDir, pidFileOf, openConfigStore, loadPersistedRecords, type ConfigSource } from '../config/source.js';
 import { listenControl, controlPaths, type ControlReply, type ControlRequest } from './control.js';
-import { explainLive, ExplainError, type Explanation, type ExplainRequest } from '../answer/explain.js';
+import { ExplainError, type Explanation, type ExplainRequest } from '../answer/explain.js';
+import { runWorker } from './worker.js';
+import type { WorkerMessage, LoadMessage, PrimaryMessage } from './ipc.js';
 import { formatErrors, type ConfigError } from '../config/schema.js';
 import { splitConfig, mergeConfig, type Declarative, type RawConfig } from '../config/declarative.js';
 import { Revisions, validateRaw } from '../config/revisions.js';
 import { Responder } from '../dns/responder.js';
-import { DnsServer } from '../dns/server.js';
-import { PersistenceWriter, type Store, type AdminRecord } from '../state/store.js';
+import { PersistenceWriter, type Store } from '../state/store.js';
 import { HealthService } from '../health/service.js';
-import type { MemberHealth } from '../health/verdict.js';
 import type { PersistRecord } from '../answer/persistence.js';
 import { MetricsAggregator } from '../metrics/registry.js';
-import type { CounterDelta } from '../metrics/counters.js';
-
-interface WorkerMessage {
-  type: 'hello' | 'ready' | 'loaded' | 'load-failed' | 'persist' | 'metrics' | 'explained';
-  generation: number; errors?: string; records?: PersistRecord[]; delta?: CounterDelta; udp?: string;
-  /** explained: the request it answers, and the explanation or why there is none. */
-  id?: number; explanation?: Explanation; error?: string;
-}
-/** What a worker is given to build its snapshot from: the effective configuration, zone files already inlined. */
-interface LoadMessage { type: 'load'; generation: number; raw: RawConfig; baseDir: string; file: string | null }
-type PrimaryMessage =
-  | LoadMessage
-  | { type: 'persist'; records: PersistRecord[] }
-  | { type: 'health'; updates: MemberHealth[] }
-  | { type: 'admin'; states: AdminRecord[] }
-  | { type: 'explain'; id: number; request: ExplainRequest };
-
-/** How often a worker hands its changed persistence records to the supervisor (and so to the other workers). */
-const PERSIST_SYNC_MS = 100;
 
 const log = pino({ base: { pid: process.pid, role: cluster.isPrimary ? 'supervisor' : 'worker' } });
 
 // metrics: every worker ships its query-path counters once a second; the supervisor adds them up for GET /metrics.
-const METRICS_SHIP_MS = 1000;
 let metricsAggregator: MetricsAggregator | null = null;
 /** In a serving supervisor: the Prometheus metrics of all workers (and the dashboard's rate series); else null. */
 export function supervisorMetrics(): MetricsAggregator | null {
@@ -91,7 +71,7 @@ export const supervisorHooks: Array<(sup: SupervisorHandle) => Promise<void> | v
 
 /** Entry for the `serve` command in the supervisor. Returns the process exit code when it stops. */
 export async function serve(source: ConfigSource, flags: ServeFlags): Promise<number> {
-  if (!cluster.isPrimary) return runWorker();
+  if (!cluster.isPrimary) return runWorker(log);
   const src = readSource(source);
   const checked = src.ok ? validateRaw(src.value.raw, src.value.baseDir, src.value.file) : src;
   if (!src.ok || !checked.ok) {
@@ -412,90 +392,4 @@ async function startControl(paths: string[], ops: ControlOps): Promise<{ close()
     process.stderr.write(`waymark: ${(e as Error).message}\n`);
     return null;
   }
-}
-
-/** A worker: waits for its configuration from the supervisor, then serves; later loads swap the snapshot. */
-async function runWorker(): Promise<number> {
-  const first = await new Promise<LoadMessage>((resolve) => {
-    const onMessage = (m: PrimaryMessage): void => {
-      if (m.type !== 'load') return;
-      process.off('message', onMessage);
-      resolve(m);
-    };
-    process.on('message', onMessage);
-    process.send?.({ type: 'hello', generation: 0 } satisfies WorkerMessage);
-  });
-  const v = validateRaw(first.raw, first.baseDir, first.file);
-  const compiled = v.ok ? compileSnapshot(v.loaded, first.generation) : v;
-  if (!v.ok || !compiled.ok) {
-    log.error({ errors: formatErrors(!v.ok ? v.errors : (compiled as { errors: ConfigError[] }).errors) }, 'worker could not compile its configuration');
-    return 1;
-  }
-  let generation = first.generation;
-  const s = v.loaded.config.server;
-  const server = await DnsServer.start(compiled.value, {
-    listen: s.listen, udpPayload: s.udpPayload, udpTransport: s.udpTransport, rrl: s.rrl, exclusive: false, maxPersistenceRecords: v.loaded.config.persistence.maxRecords,
-    tcp: { idleTimeoutMs: s.tcp.idleTimeout, maxConnections: s.tcp.maxConnections, maxQueriesPerConnection: s.tcp.maxQueriesPerConnection },
-  });
-  loadPersistedRecords(v.loaded, server.responder);
-  if (server.udp.some((u) => u.transport === 'dgram') && s.udpTransport === 'auto') {
-    log.warn({ reason: batchUnavailable }, 'batched UDP transport unavailable: answering UDP through node:dgram (slower)');
-  }
-  const syncPersistence = (done?: () => void): void => {
-    const records = server.responder.engine?.drainRecords() ?? [];
-    if (records.length > 0 && process.connected) process.send?.({ type: 'persist', generation, records } satisfies WorkerMessage, undefined, {}, () => done?.());
-    else done?.();
-  };
-  setInterval(() => syncPersistence(), PERSIST_SYNC_MS).unref();
-  // metrics: the query path's counters go to the supervisor as deltas; the query log writes through pino.
-  const queryLogSink = (line: object): void => log.info(line, 'query');
-  server.responder.metrics.rrl = server.rrl?.stats ?? null;
-  server.responder.metrics.udp = () => server.udpStats();
-  server.responder.queryLog.configure(v.loaded.config.queryLog, queryLogSink);
-  setInterval(() => {
-    if (process.connected) process.send?.({ type: 'metrics', generation, delta: server.responder.metrics.snapshotAndReset() } satisfies WorkerMessage);
-  }, METRICS_SHIP_MS).unref();
-  process.on('message', (m: PrimaryMessage) => {
-    if (m.type === 'persist') {
-      server.responder.engine?.applyRecords(m.records);
-      return;
-    }
-    if (m.type === 'health') {
-      server.responder.engine?.applyHealth(m.updates);
-      return;
-    }
-    if (m.type === 'admin') {
-      server.responder.engine?.applyAdmin(m.states);
-      return;
-    }
-    if (m.type === 'explain') {
-      const reply: WorkerMessage = { type: 'explained', generation, id: m.id };
-      try {
-        reply.explanation = explainLive(server.responder, m.request, s.udpPayload);
-      } catch (e) {
-        reply.error = (e as Error).message;
-      }
-      process.send?.(reply);
-      return;
-    }
-    if (m.type !== 'load') return;
-    const next = validateRaw(m.raw, m.baseDir, m.file);
-    const snap = next.ok ? compileSnapshot(next.loaded, m.generation) : next;
-    if (!snap.ok) {
-      process.send?.({ type: 'load-failed', generation: m.generation, errors: formatErrors(snap.errors) } satisfies WorkerMessage);
-      return;
-    }
-    // Changes persistence made under the old snapshot are described with its names: send them first.
-    syncPersistence();
-    generation = m.generation;
-    server.swap(snap.value);
-    if (next.ok) server.responder.queryLog.configure(next.loaded.config.queryLog, queryLogSink); // metrics
-    process.send?.({ type: 'loaded', generation } satisfies WorkerMessage);
-  });
-  // The UDP transport in use (batched or dgram), for the supervisor's "ready" line.
-  process.send?.({ type: 'ready', generation, udp: [...new Set(server.udp.map((u) => u.transport))].join(',') } satisfies WorkerMessage);
-  return new Promise<number>((resolve) => {
-    process.on('SIGTERM', () => syncPersistence(() => { void server.close().then(() => resolve(0)); }));
-    process.on('disconnect', () => { void server.close().then(() => resolve(0)); });
-  });
 }

@@ -1,0 +1,30 @@
+// The messages between a supervisor and its workers (node:cluster IPC, JSON): configuration loads, health, admin
+// states and persistence records down; readiness, persistence changes, counters and explanations up.
+// Owns: the vocabulary and its timing constants. Nothing here sends or handles a message.
+import type { Explanation, ExplainRequest } from '../answer/explain.js';
+import type { PersistRecord } from '../answer/persistence.js';
+import type { RawConfig } from '../config/declarative.js';
+import type { MemberHealth } from '../health/verdict.js';
+import type { CounterDelta } from '../metrics/counters.js';
+import type { AdminRecord } from '../state/store.js';
+
+export interface WorkerMessage {
+  type: 'hello' | 'ready' | 'loaded' | 'load-failed' | 'persist' | 'metrics' | 'explained';
+  generation: number; errors?: string; records?: PersistRecord[]; delta?: CounterDelta; udp?: string;
+  /** explained: the request it answers, and the explanation or why there is none. */
+  id?: number; explanation?: Explanation; error?: string;
+}
+/** What a worker is given to build its snapshot from: the effective configuration, zone files already inlined. */
+export interface LoadMessage { type: 'load'; generation: number; raw: RawConfig; baseDir: string; file: string | null }
+export type PrimaryMessage =
+  | LoadMessage
+  | { type: 'persist'; records: PersistRecord[] }
+  | { type: 'health'; updates: MemberHealth[] }
+  | { type: 'admin'; states: AdminRecord[] }
+  | { type: 'explain'; id: number; request: ExplainRequest };
+
+/** How often a worker hands its changed persistence records to the supervisor (and so to the other workers). */
+export const PERSIST_SYNC_MS = 100;
+
+/** How often a worker ships its query-path counters to the supervisor (summed there for GET /metrics). */
+export const METRICS_SHIP_MS = 1000;

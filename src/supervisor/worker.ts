@@ -1,0 +1,99 @@
+// A worker process of `waymark serve`: waits for its configuration from the supervisor, serves DNS on the shared
+// sockets, swaps snapshots on later loads, applies health, admin states and other workers' persistence records, and
+// explains over a copy of its live state. Owns: the worker side of the IPC. Never reads configuration files or the
+// store's revisions itself; the supervisor has validated what it is given.
+import type { Logger } from 'pino';
+import { batchUnavailable } from '../dns/udp-batch.js';
+import { compileSnapshot } from '../config/load.js';
+import { loadPersistedRecords } from '../config/source.js';
+import { formatErrors, type ConfigError } from '../config/schema.js';
+import { validateRaw } from '../config/revisions.js';
+import { explainLive } from '../answer/explain.js';
+import { DnsServer } from '../dns/server.js';
+import { PERSIST_SYNC_MS, METRICS_SHIP_MS, type WorkerMessage, type LoadMessage, type PrimaryMessage } from './ipc.js';
+
+/** A worker: waits for its configuration from the supervisor, then serves; later loads swap the snapshot. */
+export async function runWorker(log: Logger): Promise<number> {
+  const first = await new Promise<LoadMessage>((resolve) => {
+    const onMessage = (m: PrimaryMessage): void => {
+      if (m.type !== 'load') return;
+      process.off('message', onMessage);
+      resolve(m);
+    };
+    process.on('message', onMessage);
+    process.send?.({ type: 'hello', generation: 0 } satisfies WorkerMessage);
+  });
+  const v = validateRaw(first.raw, first.baseDir, first.file);
+  const compiled = v.ok ? compileSnapshot(v.loaded, first.generation) : v;
+  if (!v.ok || !compiled.ok) {
+    log.error({ errors: formatErrors(!v.ok ? v.errors : (compiled as { errors: ConfigError[] }).errors) }, 'worker could not compile its configuration');
+    return 1;
+  }
+  let generation = first.generation;
+  const s = v.loaded.config.server;
+  const server = await DnsServer.start(compiled.value, {
+    listen: s.listen, udpPayload: s.udpPayload, udpTransport: s.udpTransport, rrl: s.rrl, exclusive: false, maxPersistenceRecords: v.loaded.config.persistence.maxRecords,
+    tcp: { idleTimeoutMs: s.tcp.idleTimeout, maxConnections: s.tcp.maxConnections, maxQueriesPerConnection: s.tcp.maxQueriesPerConnection },
+  });
+  loadPersistedRecords(v.loaded, server.responder);
+  if (server.udp.some((u) => u.transport === 'dgram') && s.udpTransport === 'auto') {
+    log.warn({ reason: batchUnavailable }, 'batched UDP transport unavailable: answering UDP through node:dgram (slower)');
+  }
+  const syncPersistence = (done?: () => void): void => {
+    const records = server.responder.engine?.drainRecords() ?? [];
+    if (records.length > 0 && process.connected) process.send?.({ type: 'persist', generation, records } satisfies WorkerMessage, undefined, {}, () => done?.());
+    else done?.();
+  };
+  setInterval(() => syncPersistence(), PERSIST_SYNC_MS).unref();
+  // metrics: the query path's counters go to the supervisor as deltas; the query log writes through pino.
+  const queryLogSink = (line: object): void => log.info(line, 'query');
+  server.responder.metrics.rrl = server.rrl?.stats ?? null;
+  server.responder.metrics.udp = () => server.udpStats();
+  server.responder.queryLog.configure(v.loaded.config.queryLog, queryLogSink);
+  setInterval(() => {
+    if (process.connected) process.send?.({ type: 'metrics', generation, delta: server.responder.metrics.snapshotAndReset() } satisfies WorkerMessage);
+  }, METRICS_SHIP_MS).unref();
+  process.on('message', (m: PrimaryMessage) => {
+    if (m.type === 'persist') {
+      server.responder.engine?.applyRecords(m.records);
+      return;
+    }
+    if (m.type === 'health') {
+      server.responder.engine?.applyHealth(m.updates);
+      return;
+    }
+    if (m.type === 'admin') {
+      server.responder.engine?.applyAdmin(m.states);
+      return;
+    }
+    if (m.type === 'explain') {
+      const reply: WorkerMessage = { type: 'explained', generation, id: m.id };
+      try {
+        reply.explanation = explainLive(server.responder, m.request, s.udpPayload);
+      } catch (e) {
+        reply.error = (e as Error).message;
+      }
+      process.send?.(reply);
+      return;
+    }
+    if (m.type !== 'load') return;
+    const next = validateRaw(m.raw, m.baseDir, m.file);
+    const snap = next.ok ? compileSnapshot(next.loaded, m.generation) : next;
+    if (!snap.ok) {
+      process.send?.({ type: 'load-failed', generation: m.generation, errors: formatErrors(snap.errors) } satisfies WorkerMessage);
+      return;
+    }
+    // Changes persistence made under the old snapshot are described with its names: send them first.
+    syncPersistence();
+    generation = m.generation;
+    server.swap(snap.value);
+    if (next.ok) server.responder.queryLog.configure(next.loaded.config.queryLog, queryLogSink); // metrics
+    process.send?.({ type: 'loaded', generation } satisfies WorkerMessage);
+  });
+  // The UDP transport in use (batched or dgram), for the supervisor's "ready" line.
+  process.send?.({ type: 'ready', generation, udp: [...new Set(server.udp.map((u) => u.transport))].join(',') } satisfies WorkerMessage);
+  return new Promise<number>((resolve) => {
+    process.on('SIGTERM', () => syncPersistence(() => { void server.close().then(() => resolve(0)); }));
+    process.on('disconnect', () => { void server.close().then(() => resolve(0)); });
+  });
+}
