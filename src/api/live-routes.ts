@@ -164,7 +164,7 @@ function explainRoute(app: FastifyInstance, ctx: ApiContext): void {
       tags: ['operations'], summary: 'What would NAME return to a resolver (and client subnet), and why',
       description: 'Role: read. The same code path as `waymark explain`: a real DNS message through the parser, lookup, answer engine and encoder, with a trace, run by a worker over a copy of its live state (health, admin states, rotation and ratio counters, stripe marks, persistence records): what its next query would get. Changes nothing.',
       querystring: { type: 'object', properties: { name: { type: 'string', minLength: 1 }, resolver: { type: 'string', minLength: 1 }, subnet: { type: 'string' }, type: { type: 'string', enum: ['A', 'AAAA'] } }, required: ['name', 'resolver'] },
-      response: { 200: explanation, ...AUTH_ERRORS, 400: ERR },
+      response: { 200: explanation, ...AUTH_ERRORS, 400: ERR, 503: ERR },
     },
   }, async (req) => {
     const q = req.query;
@@ -173,7 +173,8 @@ function explainRoute(app: FastifyInstance, ctx: ApiContext): void {
       return await ctx.sup.explain({ name: q.name, type: q.type ?? 'A', resolver: q.resolver, subnet: q.subnet });
     } catch (e) {
       if (e instanceof ExplainError) throw new HttpError(400, e.message.replace(/^--/, ''));
-      throw e;
+      // No worker ready yet, or it did not answer in time: the server is there but cannot say now.
+      throw new HttpError(503, (e as Error).message);
     }
   });
 }
