@@ -114,7 +114,10 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   let raw = mergeConfig(source0.bootstrap, declarative);
   let current = validateRaw(raw, source0.baseDir, source0.file);
   if (!current.ok) {
-    process.stderr.write(`waymark: the current revision does not compile:\n${formatErrors(current.errors)}\n`);
+    const rev = revisions?.current();
+    const which = rev ? `revision ${rev.id} in the store ${dir}` : 'the configuration in force';
+    const fix = configFile ? `\nto put the file's configuration in force instead: waymark apply ${configFile} --config ${configFile}` : '';
+    process.stderr.write(`waymark: ${which} does not compile:\n${formatErrors(current.errors)}${fix}\n`);
     return 1;
   }
   if (pidFile) fs.writeFileSync(pidFile, `${process.pid}\n`);
