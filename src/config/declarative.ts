@@ -41,7 +41,7 @@ export function inlineZoneFiles(d: Declarative, baseDir: string): { ok: true; va
     if (typeof z !== 'object' || z === null || typeof (z as { file?: unknown }).file !== 'string') return z;
     const { file, ...rest } = z as { file: string; origin?: string; ttl?: number };
     const parsed = loadZoneFile(path.resolve(baseDir, file), { origin: rest.origin, defaultTtl: rest.ttl });
-    errors.push(...zoneFileErrors(parsed, `zones[${i}]`, file));
+    for (const e of zoneFileErrors(parsed, `zones[${i}]`, file)) errors.push(e); // no spread: a zone may have a million errors
     return { ...rest, origin: rest.origin ?? parsed.origin, text: renderZone(parsed.origin, parsed.records) };
   });
   if (errors.length > 0) return { ok: false, errors };

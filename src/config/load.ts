@@ -173,10 +173,11 @@ function loadZone(zc: ZoneConfig, i: number, baseDir: string, errors: ConfigErro
       ? loadZoneFile(path.resolve(baseDir, zc.file), { origin, defaultTtl: zc.ttl })
       : parseZoneText(zc.text!, { file: `${at}.text`, origin, defaultTtl: zc.ttl });
     if (zc.file !== undefined) source = { file: displayPath(path.resolve(baseDir, zc.file)), path: '' };
-    errors.push(...zoneFileErrors(parsed, at, zc.file));
+    // Loops, not push(...spread): a spread of a million records overflows the call stack.
+    for (const e of zoneFileErrors(parsed, at, zc.file)) errors.push(e);
     if (parsed.errors.length > 0) return undefined;
     origin = parsed.origin;
-    records.push(...parsed.records);
+    for (const r of parsed.records) records.push(r);
   }
   if (origin === undefined) return undefined;
   const before = errors.length;

@@ -285,7 +285,27 @@ function isMetaType(type: number): boolean {
  * Presentation tokens → typed RData for `type`. `origin` (canonical, "." for the root) completes relative names;
  * pass "" when no origin is known, which makes relative names an error.
  */
+/** RDLENGTH is 16 bits (RFC 1035 §3.2.1): longer rdata cannot be sent, so it is refused where it is written. */
+const MAX_RDATA = 65535;
+
+/** Rdata of `type` from its master-file fields, refused when its wire form would not fit in a record. */
 export function parseRdata(type: number, tokens: Token[], origin: string): { ok: true; data: RData } | { ok: false; error: string } {
+  const r = parseFields(type, tokens, origin);
+  if (!r.ok) return r;
+  const size = variableRdataSize(type, r.data);
+  if (size > MAX_RDATA) return { ok: false, error: `${typeName(type)} rdata would be ${size} bytes; a record holds at most ${MAX_RDATA}` };
+  return r;
+}
+
+/** Wire size of the rdata types whose length the fields do not bound (TXT, CAA, RFC 3597 generic); 0 for the rest. */
+function variableRdataSize(type: number, data: RData): number {
+  if (Buffer.isBuffer(data)) return data.length;
+  if (type === TYPE.TXT) return (data as Buffer[]).reduce((n, s) => n + 1 + s.length, 0);
+  if (type === TYPE.CAA) { const d = data as CaaData; return 2 + Buffer.byteLength(d.tag) + Buffer.byteLength(d.value); }
+  return 0;
+}
+
+function parseFields(type: number, tokens: Token[], origin: string): { ok: true; data: RData } | { ok: false; error: string } {
   const tname = typeName(type);
   if (isMetaType(type)) return { ok: false, error: `${tname} is a query or meta type and cannot appear in zone data` };
   if (tokens.length > 0 && tokens[0]!.text === '\\#' && !tokens[0]!.quoted) return parseGeneric(type, tokens.slice(1));

@@ -4,7 +4,7 @@
 // is in loadZoneFile; parsing never throws and reports every problem with its file and line, then keeps going; a
 // zone-level complaint that a skipped line may have caused (no SOA, no origin) is left out, so one mistake is one error.
 import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute as isAbsolutePath, join } from 'node:path';
+import { dirname, isAbsolute as isAbsolutePath, join, resolve as resolvePath } from 'node:path';
 import type { SoaData, ZoneRecord, RData, MxData, SrvData, CaaData } from '../wire/rdata.js';
 import { TYPE, typeNumber, typeName } from '../wire/types.js';
 import { canonicalName, isAtOrBelow, NameError, normalizeName } from '../wire/name.js';
@@ -72,6 +72,10 @@ function lex(text: string): Entry[] {
       } else if (ch === ';') {
         while (i < src.length && src[i] !== '\n') i++;
       } else if (ch === '(') {
+        // RFC 1035 §5.1 groups lines with parentheses; a group inside a group is a typo. Said once per entry.
+        if (depth === 1 && !entry.problems.some((p) => p.message.startsWith('nested'))) {
+          entry.problems.push({ line, message: `nested "(" inside the group opened at line ${openedOn}: parentheses do not nest` });
+        }
         if (depth === 0) openedOn = line;
         depth++;
         i++;
@@ -206,6 +210,8 @@ interface FileScope {
   origin: string;
   lastOwner: string | undefined;
   depth: number;
+  /** The files being read, outermost first (this one last): an $INCLUDE of one of them is a loop. */
+  chain: readonly string[];
 }
 
 function parseEntries(st: ZoneState, entries: Entry[], scope: FileScope): void {
@@ -313,6 +319,8 @@ function directive(st: ZoneState, e: Entry, scope: FileScope, fail: (line: numbe
         if (!r.ok) return fail(e.line, r.error);
         origin = r.name;
       }
+      const loop = scope.chain.indexOf(resolvePath(path));
+      if (loop >= 0) return fail(e.line, `$INCLUDE loop: "${written}" is ${loop === scope.chain.length - 1 ? 'this file' : 'already being read'} (${[...scope.chain.slice(loop), resolvePath(path)].join(' → ')})`);
       let text: string;
       try {
         text = st.opts.readInclude(path);
@@ -320,7 +328,7 @@ function directive(st: ZoneState, e: Entry, scope: FileScope, fail: (line: numbe
         return fail(e.line, `cannot read $INCLUDE file "${path}": ${readFailure(err)}`);
       }
       const entries = lex(text);
-      parseEntries(st, entries, { file: path, origin, lastOwner: scope.lastOwner, depth: scope.depth + 1 });
+      parseEntries(st, entries, { file: path, origin, lastOwner: scope.lastOwner, depth: scope.depth + 1, chain: [...scope.chain, resolvePath(path)] });
       return;
     }
     default:
@@ -357,7 +365,7 @@ export function parseZoneText(text: string, opts: ParseZoneOptions): ParsedZone 
     opts, errors, seq: 0, parsed: [], zoneOrigin, zoneKey: zoneOrigin === '' ? '' : canonicalName(zoneOrigin),
     dollarTtl: undefined, soas: [], needTtl: new Set(), maybeSoaSkipped: false,
   };
-  parseEntries(st, entries, { file: opts.file, origin: zoneOrigin, lastOwner: undefined, depth: 0 });
+  parseEntries(st, entries, { file: opts.file, origin: zoneOrigin, lastOwner: undefined, depth: 0, chain: [resolvePath(opts.file)] });
 
   // Zone-level checks: exactly one SOA, and it sits at the origin. Rejected SOAs are left out of the records.
   const rejected = new Set<ZoneRecord>();

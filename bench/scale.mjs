@@ -1,0 +1,200 @@
+// `npm run bench:scale`: Waymark with provider-sized data. Generates its zones and configurations in a temp
+// directory (nothing large is committed), starts `waymark serve` on loopback, and measures, per scenario: start to
+// first answer, resident memory of all Waymark processes (supervisor + workers), bytes per record; then the q/s of a
+// name in the large zone against a name in a 10-record zone in the same run (dnsperf), and how long one changed
+// record takes to be answered by every worker. Every run is bounded: servers that are not ready in time are killed.
+// Sizes: SCALE_RECORDS (default 1000000), SCALE_NAMES (default 100000), SCALE_WORKERS (default 2),
+// SCALE_READY_S (default 180), SCALE_QPS_S (dnsperf seconds, default 5), SCALE_CHANGES (default 20).
+import { spawn, spawnSync } from 'node:child_process';
+import dgram from 'node:dgram';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import dnsPacket from 'dns-packet';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
+const num = (name, def) => { const v = Number(process.env[name] ?? def); if (!(v > 0)) throw new Error(`${name} must be a positive number`); return v; };
+const RECORDS = num('SCALE_RECORDS', 1_000_000);
+const NAMES = num('SCALE_NAMES', 100_000);
+const WORKERS = num('SCALE_WORKERS', 2);
+const READY_MS = num('SCALE_READY_S', 180) * 1000;
+const QPS_S = num('SCALE_QPS_S', 5);
+const CHANGES = num('SCALE_CHANGES', 20);
+const DNS_PORT = 5391;
+const API_PORT = 8091;
+const TOKEN = 'scale-bench-token-0123456789abcdef';
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'waymark-scale-'));
+const running = new Set();
+
+/** A master file of `n` A records h0 … h(n-1), plus a wildcard and a small static set. */
+function writeZone(file, origin, n) {
+  const fd = fs.openSync(file, 'w');
+  fs.writeSync(fd, `$ORIGIN ${origin}.\n$TTL 300\n@ IN SOA ns1 hostmaster 1 3600 600 604800 60\n@ IN NS ns1\nns1 IN A 127.0.0.53\n*.wild IN A 127.0.9.9\n`);
+  let chunk = '';
+  for (let i = 0; i < n; i++) {
+    chunk += `h${i} IN A 10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}\n`;
+    if (chunk.length > 1 << 20) { fs.writeSync(fd, chunk); chunk = ''; }
+  }
+  fs.writeSync(fd, chunk);
+  fs.closeSync(fd);
+  return fs.statSync(file).size;
+}
+
+function zoneConfig(zoneFile) {
+  const cfg = path.join(dir, 'zone.yaml');
+  fs.writeFileSync(cfg, `server: { listen: ["127.0.0.1:${DNS_PORT}"], workers: ${WORKERS}, rrl: { enabled: false } }
+store: { path: ./data-zone }
+api: { listen: "127.0.0.1:${API_PORT}" }
+zones:
+  - file: ${JSON.stringify(zoneFile)}
+  - origin: small.test
+    records:
+      - { name: www, type: A, value: 127.0.0.80 }
+      - { name: edit, type: A, value: 192.0.2.1 }
+`);
+  return cfg;
+}
+
+function namesConfig(n) {
+  const cfg = path.join(dir, 'names.yaml');
+  const fd = fs.openSync(cfg, 'w');
+  fs.writeSync(fd, `server: { listen: ["127.0.0.1:${DNS_PORT}"], workers: ${WORKERS}, rrl: { enabled: false } }\nzones:\n  - origin: gslb.test\n    records: [{ name: www, type: TXT, value: '"x"' }]\nnames:\n`);
+  let chunk = '';
+  for (let i = 0; i < n; i++) {
+    chunk += `  - { name: n${i}.gslb.test, pools: [p${i}] }\n`;
+    if (chunk.length > 1 << 20) { fs.writeSync(fd, chunk); chunk = ''; }
+  }
+  chunk += 'pools:\n';
+  for (let i = 0; i < n; i++) {
+    chunk += `  - { name: p${i}, members: [{ address: 10.${(i >> 8) & 255}.${i & 255}.1 }, { address: 10.${(i >> 8) & 255}.${i & 255}.2 }] }\n`;
+    if (chunk.length > 1 << 20) { fs.writeSync(fd, chunk); chunk = ''; }
+  }
+  fs.writeSync(fd, chunk);
+  fs.closeSync(fd);
+  return cfg;
+}
+
+/** One UDP query; resolves with the decoded answer or null after `timeoutMs`. */
+function ask(name, timeoutMs = 500) {
+  return new Promise((resolve) => {
+    const s = dgram.createSocket('udp4');
+    const timer = setTimeout(() => { s.close(); resolve(null); }, timeoutMs);
+    s.on('message', (m) => { clearTimeout(timer); s.close(); try { resolve(dnsPacket.decode(m)); } catch { resolve(null); } });
+    s.send(dnsPacket.encode({ type: 'query', id: 7, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name }] }), DNS_PORT, '127.0.0.1');
+  });
+}
+
+/** Resident memory (bytes) of `pid` and its descendants, from /proc. */
+function treeRss(pid) {
+  let total = 0;
+  const status = (p) => { try { return fs.readFileSync(`/proc/${p}/status`, 'utf8'); } catch { return ''; } };
+  const kids = (p) => { const r = spawnSync('pgrep', ['-P', String(p)], { encoding: 'utf8' }); return r.stdout.split('\n').filter(Boolean).map(Number); };
+  const walk = (p) => {
+    const m = /VmRSS:\s+(\d+) kB/.exec(status(p));
+    if (m) total += Number(m[1]) * 1024;
+    for (const k of kids(p)) walk(k);
+  };
+  walk(pid);
+  return total;
+}
+
+/** Start `waymark serve --config cfg`; resolve once `probe` answers, with the time it took and the process. */
+async function startAndTime(cfg, probe) {
+  const t0 = performance.now();
+  const proc = spawn(process.execPath, [CLI, 'serve', '--config', cfg], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, WAYMARK_BOOTSTRAP_TOKEN: TOKEN } });
+  running.add(proc);
+  let err = '';
+  proc.stderr.on('data', (d) => { err += d; });
+  let exited = null;
+  proc.on('exit', (code, sig) => { exited = `${code ?? sig}`; running.delete(proc); });
+  for (;;) {
+    if (exited !== null) throw new Error(`waymark exited (${exited}) before answering:\n${err.slice(-2000)}`);
+    if (performance.now() - t0 > READY_MS) { proc.kill('SIGKILL'); throw new Error(`no answer within ${READY_MS / 1000} s`); }
+    const r = await ask(probe, 200);
+    if (r && r.answers && r.answers.length > 0) return { ms: performance.now() - t0, proc };
+    await new Promise((res) => setTimeout(res, 50));
+  }
+}
+
+function stop(proc) {
+  return new Promise((resolve) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+    const kill = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+    proc.once('exit', () => { clearTimeout(kill); resolve(); });
+    proc.kill('SIGTERM');
+  });
+}
+
+/** dnsperf for `seconds` asking `name`; q/s, or null without dnsperf. */
+function qps(name, seconds) {
+  if (spawnSync('sh', ['-c', 'command -v dnsperf'], { stdio: 'ignore' }).status !== 0) return null;
+  const input = path.join(dir, 'dnsperf.txt');
+  fs.writeFileSync(input, `${name} A\n`);
+  const r = spawnSync('dnsperf', ['-s', '127.0.0.1', '-p', String(DNS_PORT), '-d', input, '-l', String(seconds), '-c', '1', '-q', '200', '-b', '2048'], { encoding: 'utf8', timeout: (seconds + 20) * 1000 });
+  const m = /Queries per second:\s+([\d.]+)/.exec(r.stdout);
+  return m ? Number(m[1]) : null;
+}
+
+/** Add one record through the API and time until 20 queries in a row answer it (every worker has it). */
+async function changeLatency(i) {
+  const name = `c${i}.small.test`;
+  const t0 = performance.now();
+  const res = await fetch(`http://127.0.0.1:${API_PORT}/v1/zones/small.test/records`, {
+    method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: `c${i}`, type: 'A', value: '192.0.2.7' }),
+  });
+  if (res.status !== 201) throw new Error(`API: ${res.status} ${await res.text()}`);
+  let streak = 0;
+  while (streak < 20) {
+    if (performance.now() - t0 > 30_000) throw new Error(`${name} not answered within 30 s`);
+    const r = await ask(name, 300);
+    streak = r && r.answers && r.answers.length > 0 ? streak + 1 : 0;
+  }
+  return performance.now() - t0;
+}
+
+const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]; };
+const mb = (b) => `${(b / 1048576).toFixed(0)} MB`;
+
+async function zoneScenario() {
+  const zoneFile = path.join(dir, 'big.zone');
+  const bytes = writeZone(zoneFile, 'big.test', RECORDS);
+  console.log(`zone: ${RECORDS.toLocaleString()} A records, ${mb(bytes)} master file; ${WORKERS} workers`);
+  const { ms, proc } = await startAndTime(zoneConfig(zoneFile), `h${RECORDS - 1}.big.test`);
+  await new Promise((r) => setTimeout(r, 1000)); // let the other workers finish loading before reading memory
+  const rss = treeRss(proc.pid);
+  console.log(`  start to first answer ${(ms / 1000).toFixed(1)} s; resident memory ${mb(rss)} (${(rss / RECORDS).toFixed(0)} bytes per record, all processes)`);
+  const probes = ['h0.big.test', `h${RECORDS >> 1}.big.test`, 'x.wild.big.test', 'missing.big.test'];
+  for (const p of probes) { const r = await ask(p, 2000); console.log(`  ${p}: ${r ? `${r.rcode} ${r.answers.map((a) => a.data).join(' ')}` : 'no answer'}`); }
+  const big = qps(`h${RECORDS >> 1}.big.test`, QPS_S);
+  const small = qps('www.small.test', QPS_S);
+  if (big !== null && small !== null) console.log(`  q/s: name in the large zone ${big.toFixed(0)}, name in a 10-record zone ${small.toFixed(0)}: ratio ${(big / small).toFixed(2)}`);
+  else console.log('  q/s: dnsperf not installed, skipped');
+  const lat = [];
+  for (let i = 0; i < CHANGES; i++) lat.push(await changeLatency(i));
+  console.log(`  one changed record answered by ${WORKERS} workers (20 queries in a row), ${CHANGES} changes: p50 ${pct(lat, 50).toFixed(0)} ms, p99 ${pct(lat, 99).toFixed(0)} ms`);
+  await stop(proc);
+}
+
+async function namesScenario() {
+  console.log(`names: ${NAMES.toLocaleString()} policy names, one 2-member pool each; ${WORKERS} workers`);
+  const { ms, proc } = await startAndTime(namesConfig(NAMES), `n${NAMES - 1}.gslb.test`);
+  await new Promise((r) => setTimeout(r, 1000));
+  const rss = treeRss(proc.pid);
+  console.log(`  start to first answer ${(ms / 1000).toFixed(1)} s; resident memory ${mb(rss)} (${(rss / NAMES).toFixed(0)} bytes per name, all processes)`);
+  await stop(proc);
+}
+
+const cleanup = () => { for (const p of running) p.kill('SIGKILL'); fs.rmSync(dir, { recursive: true, force: true }); };
+process.on('SIGINT', () => { cleanup(); process.exit(130); });
+try {
+  await zoneScenario();
+  await namesScenario();
+} catch (e) {
+  console.error(`bench:scale: ${e.message}`);
+  process.exitCode = 1;
+} finally {
+  cleanup();
+}
