@@ -102,6 +102,7 @@ function treeRss(pid) {
 
 /** Start `waymark serve --config cfg`; resolve once `probe` answers, with the time it took and the process. */
 async function startAndTime(cfg, probe) {
+  if (await ask(probe, 300)) throw new Error(`something already answers on 127.0.0.1:${DNS_PORT} (another bench:scale?); stop it first`);
   const t0 = performance.now();
   const proc = spawn(process.execPath, [CLI, 'serve', '--config', cfg], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, WAYMARK_BOOTSTRAP_TOKEN: TOKEN } });
   running.add(proc);

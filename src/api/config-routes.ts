@@ -100,7 +100,7 @@ export function commit(ctx: ApiContext, req: FastifyRequest, reply: FastifyReply
     throw new HttpError(r.status, r.status === 400 ? errorsMessage('the configuration would have errors', errors) : r.errors[0]?.message ?? 'not found', errors);
   }
   if (r.changed) {
-    const inForce = ctx.sup.revisionCommitted();
+    const inForce = ctx.sup.revisionCommitted({ revision: r.revision.id, valid: r.valid });
     if (!inForce.ok) {
       ctx.log.error({ revision: r.revision.id, errors: inForce.errors }, 'committed revision could not be put in force');
       throw new HttpError(500, `revision ${r.revision.id} was committed but could not be put in force`, fieldErrors(inForce.errors));

@@ -249,7 +249,7 @@ function revisionRoutes(app: FastifyInstance, ctx: ApiContext): void {
       throw new HttpError(r.status, r.errors[0]?.message ?? 'rollback failed', fieldErrors(r.errors));
     }
     if (r.changed) {
-      const inForce = ctx.sup.revisionCommitted();
+      const inForce = ctx.sup.revisionCommitted({ revision: r.revision.id, valid: r.valid });
       if (!inForce.ok) throw new HttpError(500, `revision ${r.revision.id} was committed but could not be put in force`, fieldErrors(inForce.errors));
       ctx.log.info({ revision: r.revision.id, to: req.params.id, actor: actor.name }, 'rolled back through the API');
     }

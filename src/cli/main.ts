@@ -12,10 +12,10 @@ import { loadSource, loadPersistedRecords, storeDir, readSource, effectiveSource
 import { openStore, STORE_FILE, type AdminRecord, type SqliteStore } from '../state/store.js';
 import { askControl, controlPaths } from '../supervisor/control.js';
 import { memberKey } from '../answer/compile.js';
-import { compileSnapshot, loadConfigFile, type LoadedConfig } from '../config/load.js';
+import { loadConfigFile, type LoadedConfig } from '../config/load.js';
 import { Responder } from '../dns/responder.js';
 import { explain, formatExplanation, type Explanation, type ExplainRequest } from '../answer/explain.js';
-import { formatErrors, type ConfigError } from '../config/schema.js';
+import { formatErrors } from '../config/schema.js';
 import { inFile } from '../config/errors.js';
 import path from 'node:path';
 import YAML from 'yaml';
@@ -83,9 +83,7 @@ async function explainFor(config: string, req: ExplainRequest, offline: boolean)
   const src = effectiveSource({ kind: 'file', file: config });
   const v = src.ok ? validateRaw(src.value.raw, src.value.baseDir, src.value.file) : src;
   if (!v.ok) throw new Error(formatErrors(v.errors));
-  const compiled = compileSnapshot(v.loaded, 0);
-  if (!compiled.ok) throw new Error(formatErrors(compiled.errors));
-  const responder = new Responder(compiled.value, 1232);
+  const responder = new Responder(v.snapshot, 1232);
   loadPersistedRecords(v.loaded, responder);
   const admin = loadAdminStates(v.loaded);
   responder.engine?.applyAdmin(admin);
@@ -153,13 +151,12 @@ async function main(argv: string[]): Promise<number> {
     .option('-z, --zone <file>', 'master (zone) file (repeatable)', collect, [])
     .action((opts: { config?: string; zone: string[] }) => {
       const loaded = loadSource(sourceFrom({ ...opts, listen: [] }));
-      const compiled = loaded.ok ? compileSnapshot(loaded.value, 0) : loaded;
-      if (!compiled.ok) {
-        process.stderr.write(`${formatErrors(inFile(compiled.errors, opts.config ?? null))}\n`);
+      if (!loaded.ok) {
+        process.stderr.write(`${formatErrors(inFile(loaded.errors, opts.config ?? null))}\n`);
         exitCode = 1;
         return;
       }
-      const zones = compiled.value.zones;
+      const zones = loaded.value.snapshot.zones;
       process.stdout.write(`ok: ${zones.length} zone(s), ${zones.reduce((n, z) => n + z.nodes.size, 0)} name(s)\n`);
     });
 

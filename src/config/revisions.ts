@@ -7,8 +7,11 @@ import type { Store, RevisionRecord, RevisionMeta } from '../state/store.js';
 import { mergeConfig, declarativeHash, splitConfig, toYaml, type Declarative, type RawConfig } from './declarative.js';
 import type { ConfigError } from './schema.js';
 import { loadZones, compileSnapshot, validateConfig, type LoadedConfig } from './load.js';
+import type { Snapshot } from '../answer/snapshot.js';
 
-export type Validated = { ok: true; loaded: LoadedConfig } | { ok: false; errors: ConfigError[] };
+/** A configuration that compiles: what was loaded and the snapshot compiled from it (kept: compiling is the cost). */
+export type Valid = { ok: true; loaded: LoadedConfig; snapshot: Snapshot };
+export type Validated = Valid | { ok: false; errors: ConfigError[] };
 
 /** Parse and compile a whole raw configuration (bootstrap + declarative) exactly as a worker will. */
 export function validateRaw(raw: RawConfig, baseDir: string, file: string | null): Validated {
@@ -18,7 +21,7 @@ export function validateRaw(raw: RawConfig, baseDir: string, file: string | null
   if (!loaded.ok) return { ok: false, errors: loaded.errors };
   const snap = compileSnapshot(loaded.value, 0);
   if (!snap.ok) return { ok: false, errors: snap.errors };
-  return { ok: true, loaded: loaded.value };
+  return { ok: true, loaded: loaded.value, snapshot: snap.value };
 }
 
 /** Who proposes a change and from where (both audited), what kind it is, and the audit entry's details. */
@@ -38,7 +41,8 @@ export interface ProposeMeta {
 }
 
 export type ProposeResult =
-  | { ok: true; revision: RevisionRecord; changed: boolean }
+  /** `valid`: the new configuration as validated and compiled (when it changed), so it is not compiled again. */
+  | { ok: true; revision: RevisionRecord; changed: boolean; valid?: Valid }
   | { ok: false; status: 400 | 409 | 404; errors: ConfigError[] };
 
 /**
@@ -73,22 +77,23 @@ export class Revisions {
    * from THIS file; otherwise the current revision (perhaps from the API) stays in force. So API edits survive
    * restarts and reloads, and editing the file still works.
    */
-  fromFile(d: Declarative, file: string, origin: string): ProposeResult {
+  fromFile(d: Declarative, file: string, origin: string, valid?: Valid): ProposeResult {
     const cur = this.store.currentRevision();
     if (cur && !fileWins(cur, this.store.lastRevisionFromFile(file), declarativeHash(d))) return { ok: true, revision: cur, changed: false };
-    return this.propose(d, { author: 'file', origin, file, source: 'file', comment: `configuration file ${path.basename(file)} changed` });
+    return this.propose(d, { author: 'file', origin, file, source: 'file', comment: `configuration file ${path.basename(file)} changed` }, valid);
   }
 
   /**
    * Validate and commit a new declarative configuration. `ifMatch` (the revision id the writer based its change on)
    * gives optimistic concurrency: a stale base → 409.
    */
-  propose(d: Declarative, meta: ProposeMeta): ProposeResult {
+  propose(d: Declarative, meta: ProposeMeta, valid?: Valid): ProposeResult {
     const cur = this.store.currentRevision();
     if (meta.ifMatch !== undefined && (cur?.id ?? 0) !== meta.ifMatch) {
       return { ok: false, status: 409, errors: [{ path: '(revision)', message: `the configuration changed: current revision is ${cur?.id ?? 0}, not ${meta.ifMatch}; reload and retry` }] };
     }
-    const v = validateRaw(mergeConfig(this.bootstrap, d), this.baseDir, null);
+    // `valid`: the caller has just validated exactly this configuration (the file as read): not again.
+    const v = valid ?? validateRaw(mergeConfig(this.bootstrap, d), this.baseDir, null);
     if (!v.ok) return { ok: false, status: 400, errors: v.errors };
     const hash = declarativeHash(d);
     if (cur && cur.hash === hash && meta.source !== 'file') return { ok: true, revision: cur, changed: false };
@@ -96,7 +101,7 @@ export class Revisions {
       { at: Date.now(), author: meta.author, source: meta.source, comment: meta.comment, hash, file: meta.file ?? null, config: d },
       { at: Date.now(), actor: meta.author, origin: meta.origin, action: meta.action ?? `config.${meta.source}`, target: meta.target ?? 'config', before: meta.before !== undefined ? { revision: cur?.id ?? 0, value: meta.before } : cur ? { revision: cur.id } : null, after: meta.after },
     );
-    return { ok: true, revision, changed: true };
+    return { ok: true, revision, changed: true, valid: v };
   }
 
   /** A new revision equal to an older one. */

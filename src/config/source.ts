@@ -8,7 +8,7 @@ import type { ConfigError } from './schema.js';
 import { inFile } from './errors.js';
 import { readFailure } from '../dns/zonefile.js';
 import { splitConfig, mergeConfig, inlineZoneFiles, declarativeHash, type Declarative, type RawConfig } from './declarative.js';
-import { validateRaw, fileWins } from './revisions.js';
+import { validateRaw, fileWins, type Valid } from './revisions.js';
 import { openStore, StoreError, STORE_FILE, type SqliteStore } from '../state/store.js';
 import type { Responder } from '../dns/responder.js';
 
@@ -18,10 +18,16 @@ export type ConfigSource =
   | { kind: 'zones'; zones: string[]; listen: string[]; workers?: number };
 
 /** A configuration read from its source, zone files inlined: what workers are given (they read no files). */
-export interface SourceConfig { raw: RawConfig; bootstrap: RawConfig; declarative: Declarative; baseDir: string; file: string | null }
+export interface SourceConfig {
+  raw: RawConfig; bootstrap: RawConfig; declarative: Declarative; baseDir: string; file: string | null;
+  /** The source validated and compiled as written (equal to `raw`'s): callers reuse it instead of compiling again. */
+  valid: Valid;
+}
 
-/** Read the source (YAML file, or master files for the quick start), inline zone files, report errors by path. */
-export function readSource(source: ConfigSource): { ok: true; value: SourceConfig } | { ok: false; errors: ConfigError[] } {
+/** The source as written (YAML parsed, or the quick start's zone list), validated and compiled once. */
+type AsWritten = { ok: true; raw: RawConfig; baseDir: string; file: string | null; valid: Valid } | { ok: false; errors: ConfigError[] };
+
+function readAsWritten(source: ConfigSource): AsWritten {
   let raw: RawConfig;
   let baseDir: string;
   let file: string | null = null;
@@ -42,12 +48,19 @@ export function readSource(source: ConfigSource): { ok: true; value: SourceConfi
     baseDir = process.cwd();
   }
   // Validate as written: every error at once, each with its file (zone-file errors with theirs, and their line).
-  const asWritten = validateRaw(raw, baseDir, file);
-  if (!asWritten.ok) return { ok: false, errors: source.kind === 'file' ? inFile(asWritten.errors, file) : byZoneFile(asWritten.errors, source.zones) };
-  const { bootstrap, declarative } = splitConfig(raw);
-  const inlined = inlineZoneFiles(declarative, baseDir);
-  if (!inlined.ok) return { ok: false, errors: inFile(inlined.errors, file) };
-  return { ok: true, value: { raw: mergeConfig(bootstrap, inlined.value), bootstrap, declarative: inlined.value, baseDir, file } };
+  const valid = validateRaw(raw, baseDir, file);
+  if (!valid.ok) return { ok: false, errors: source.kind === 'file' ? inFile(valid.errors, file) : byZoneFile(valid.errors, source.zones) };
+  return { ok: true, raw, baseDir, file, valid };
+}
+
+/** Read the source (YAML file, or master files for the quick start), inline zone files, report errors by path. */
+export function readSource(source: ConfigSource): { ok: true; value: SourceConfig } | { ok: false; errors: ConfigError[] } {
+  const w = readAsWritten(source);
+  if (!w.ok) return w;
+  const { bootstrap, declarative } = splitConfig(w.raw);
+  const inlined = inlineZoneFiles(declarative, w.baseDir);
+  if (!inlined.ok) return { ok: false, errors: inFile(inlined.errors, w.file) };
+  return { ok: true, value: { raw: mergeConfig(bootstrap, inlined.value), bootstrap, declarative: inlined.value, baseDir: w.baseDir, file: w.file, valid: w.valid } };
 }
 
 /** Quick-start errors: there is no YAML, so `zones[i].file` means the i-th --zone file as given. */
@@ -60,11 +73,9 @@ function byZoneFile(errors: readonly ConfigError[], zones: readonly string[]): C
 }
 
 /** Read and fully validate a source (for `check`, `explain` and start-up). */
-export function loadSource(source: ConfigSource): Result<LoadedConfig> {
-  const src = readSource(source);
-  if (!src.ok) return src;
-  const v = validateRaw(src.value.raw, src.value.baseDir, src.value.file);
-  return v.ok ? { ok: true, value: v.loaded } : { ok: false, errors: inFile(v.errors, src.value.file) };
+export function loadSource(source: ConfigSource): Result<Valid> {
+  const w = readAsWritten(source);
+  return w.ok ? { ok: true, value: w.valid } : w;
 }
 
 /**
@@ -74,9 +85,7 @@ export function loadSource(source: ConfigSource): Result<LoadedConfig> {
 export function effectiveSource(source: ConfigSource): { ok: true; value: SourceConfig } | { ok: false; errors: ConfigError[] } {
   const src = readSource(source);
   if (!src.ok) return src;
-  const v = validateRaw(src.value.raw, src.value.baseDir, src.value.file);
-  if (!v.ok) return { ok: false, errors: v.errors };
-  const dir = storeDir(v.loaded);
+  const dir = storeDir(src.value.valid.loaded);
   if (!dir || !fs.existsSync(path.join(dir, STORE_FILE))) return src;
   const store = openConfigStore(dir, src.value.file, { readonly: true });
   try {

@@ -5,7 +5,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import fs from 'node:fs';
 import { pino } from 'pino';
-import { compileSnapshot, type LoadedConfig } from '../config/load.js';
+import type { LoadedConfig } from '../config/load.js';
 import path from 'node:path';
 import { readSource, storeDir, pidFileOf, openConfigStore, loadPersistedRecords, type ConfigSource } from '../config/source.js';
 import { listenControl, controlPaths, type ControlReply, type ControlRequest } from './control.js';
@@ -14,7 +14,7 @@ import { runWorker } from './worker.js';
 import type { WorkerMessage, LoadMessage, PrimaryMessage } from './ipc.js';
 import { formatErrors, type ConfigError } from '../config/schema.js';
 import { splitConfig, mergeConfig, type Declarative, type RawConfig } from '../config/declarative.js';
-import { Revisions, validateRaw } from '../config/revisions.js';
+import { Revisions, validateRaw, type Valid } from '../config/revisions.js';
 import { Responder } from '../dns/responder.js';
 import { PersistenceWriter, type Store } from '../state/store.js';
 import { HealthService } from '../health/service.js';
@@ -53,7 +53,7 @@ export interface SupervisorHandle {
   declarative(): Declarative;
   loaded(): LoadedConfig;
   /** A revision was committed (by the API): make it the one in force everywhere. */
-  revisionCommitted(): { ok: true } | { ok: false; errors: ConfigError[] };
+  revisionCommitted(committed?: { revision: number; valid?: Valid }): { ok: true } | { ok: false; errors: ConfigError[] };
   /** Persistence records changed by the control plane (e.g. deleted): tell every worker and the store. */
   persistenceChanged(records: PersistRecord[]): void;
   workerCount(): number;
@@ -73,11 +73,12 @@ export const supervisorHooks: Array<(sup: SupervisorHandle) => Promise<void> | v
 export async function serve(source: ConfigSource, flags: ServeFlags): Promise<number> {
   if (!cluster.isPrimary) return runWorker(log);
   const src = readSource(source);
-  const checked = src.ok ? validateRaw(src.value.raw, src.value.baseDir, src.value.file) : src;
-  if (!src.ok || !checked.ok) {
-    process.stderr.write(`waymark: configuration has errors:\n${formatErrors(!src.ok ? src.errors : (checked as { errors: ConfigError[] }).errors)}\n`);
+  if (!src.ok) {
+    process.stderr.write(`waymark: configuration has errors:\n${formatErrors(src.errors)}\n`);
     return 1;
   }
+  // Compiled once here and reused below: with a million records, every compile costs seconds and memory.
+  const checked = src.value.valid;
   let source0 = src.value;
   const server = checked.loaded.config.server;
   const workers = flags.workers ?? server.workers;
@@ -101,7 +102,7 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     purge.unref();
     revisions = new Revisions(store, source0.bootstrap, source0.baseDir);
     if (configFile) {
-      const r = revisions.fromFile(source0.declarative, configFile, `file ${configFile}`);
+      const r = revisions.fromFile(source0.declarative, configFile, `file ${configFile}`, checked);
       if (!r.ok) {
         process.stderr.write(`waymark: configuration has errors:\n${formatErrors(r.errors)}\n`);
         return 1;
@@ -112,7 +113,7 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     }
   }
   let raw = mergeConfig(source0.bootstrap, declarative);
-  let current = validateRaw(raw, source0.baseDir, source0.file);
+  let current = declarative === source0.declarative ? checked : validateRaw(raw, source0.baseDir, source0.file);
   if (!current.ok) {
     const rev = revisions?.current();
     const which = rev ? `revision ${rev.id} in the store ${dir}` : 'the configuration in force';
@@ -127,9 +128,7 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     for (const w of Object.values(cluster.workers ?? {})) if (w?.isConnected()) w.send(msg);
   };
   const loadMessage = (): LoadMessage => ({ type: 'load', generation, raw, baseDir: source0.baseDir, file: source0.file });
-  const firstSnapshot = compileSnapshot(loaded, generation);
-  if (!firstSnapshot.ok) return 1; // validated above
-  const mirror = new Responder(firstSnapshot.value, loaded.config.server.udpPayload, loaded.config.persistence.maxRecords);
+  const mirror = new Responder(current.snapshot, loaded.config.server.udpPayload, loaded.config.persistence.maxRecords);
   loadPersistedRecords(loaded, mirror);
   // Health: probes run here (and in joined probers), never in workers; workers get verdicts as they change.
   const health = new HealthService(loaded.config, {
@@ -146,15 +145,13 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   }
 
   /** Make `raw` the configuration in force: validate, then every worker and the mirror swap snapshots. */
-  const putInForce = (nextRaw: RawConfig): { ok: true } | { ok: false; errors: ConfigError[] } => {
-    const v = validateRaw(nextRaw, source0.baseDir, source0.file);
+  const putInForce = (nextRaw: RawConfig, valid?: Valid): { ok: true } | { ok: false; errors: ConfigError[] } => {
+    const v = valid ?? validateRaw(nextRaw, source0.baseDir, source0.file);
     if (!v.ok) return v;
-    const snap = compileSnapshot(v.loaded, generation + 1);
-    if (!snap.ok) return snap;
     generation++;
     raw = nextRaw;
     loaded = v.loaded;
-    mirror.setSnapshot(snap.value);
+    mirror.setSnapshot(v.snapshot);
     mirror.engine?.applyHealth(health.health());
     mirror.engine?.applyAdmin(health.admin());
     health.reload(v.loaded.config);
@@ -260,14 +257,14 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     let changed = true;
     if (revisions && configFile) {
       revisions.setBootstrap(next.value.bootstrap);
-      const r = revisions.fromFile(next.value.declarative, configFile, `file ${configFile}`);
+      const r = revisions.fromFile(next.value.declarative, configFile, `file ${configFile}`, next.value.valid);
       if (!r.ok) return rejected(r.errors);
       nextDeclarative = r.revision.config;
       changed = r.changed;
     }
     const prev = source0;
     source0 = next.value;
-    const res = putInForce(mergeConfig(next.value.bootstrap, nextDeclarative));
+    const res = putInForce(mergeConfig(next.value.bootstrap, nextDeclarative), nextDeclarative === next.value.declarative ? next.value.valid : undefined);
     if (!res.ok) {
       source0 = prev;
       return rejected(res.errors);
@@ -312,10 +309,12 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     raw: () => raw,
     declarative: () => splitConfig(raw).declarative,
     loaded: () => loaded,
-    revisionCommitted: () => {
+    revisionCommitted: (committed) => {
+      const cur = revisions?.current();
       const eff = revisions?.effective();
       if (!eff) return { ok: false, errors: [{ path: 'store', message: 'no store configured' }] };
-      const res = putInForce(eff);
+      // The caller's compiled configuration is reused only if its revision is still the current one.
+      const res = putInForce(eff, committed && cur?.id === committed.revision ? committed.valid : undefined);
       if (res.ok) {
         inForce = revisions!.current()?.id ?? inForce;
         log.info({ generation, revision: inForce }, 'revision in force');

@@ -4,9 +4,8 @@
 // store's revisions itself; the supervisor has validated what it is given.
 import type { Logger } from 'pino';
 import { batchUnavailable } from '../dns/udp-batch.js';
-import { compileSnapshot } from '../config/load.js';
 import { loadPersistedRecords } from '../config/source.js';
-import { formatErrors, type ConfigError } from '../config/schema.js';
+import { formatErrors } from '../config/schema.js';
 import { validateRaw } from '../config/revisions.js';
 import { explainLive } from '../answer/explain.js';
 import { DnsServer } from '../dns/server.js';
@@ -24,14 +23,13 @@ export async function runWorker(log: Logger): Promise<number> {
     process.send?.({ type: 'hello', generation: 0 } satisfies WorkerMessage);
   });
   const v = validateRaw(first.raw, first.baseDir, first.file);
-  const compiled = v.ok ? compileSnapshot(v.loaded, first.generation) : v;
-  if (!v.ok || !compiled.ok) {
-    log.error({ errors: formatErrors(!v.ok ? v.errors : (compiled as { errors: ConfigError[] }).errors) }, 'worker could not compile its configuration');
+  if (!v.ok) {
+    log.error({ errors: formatErrors(v.errors) }, 'worker could not compile its configuration');
     return 1;
   }
   let generation = first.generation;
   const s = v.loaded.config.server;
-  const server = await DnsServer.start(compiled.value, {
+  const server = await DnsServer.start(v.snapshot, {
     listen: s.listen, udpPayload: s.udpPayload, udpTransport: s.udpTransport, rrl: s.rrl, exclusive: false, maxPersistenceRecords: v.loaded.config.persistence.maxRecords,
     tcp: { idleTimeoutMs: s.tcp.idleTimeout, maxConnections: s.tcp.maxConnections, maxQueriesPerConnection: s.tcp.maxQueriesPerConnection },
   });
@@ -78,16 +76,15 @@ export async function runWorker(log: Logger): Promise<number> {
     }
     if (m.type !== 'load') return;
     const next = validateRaw(m.raw, m.baseDir, m.file);
-    const snap = next.ok ? compileSnapshot(next.loaded, m.generation) : next;
-    if (!snap.ok) {
-      process.send?.({ type: 'load-failed', generation: m.generation, errors: formatErrors(snap.errors) } satisfies WorkerMessage);
+    if (!next.ok) {
+      process.send?.({ type: 'load-failed', generation: m.generation, errors: formatErrors(next.errors) } satisfies WorkerMessage);
       return;
     }
     // Changes persistence made under the old snapshot are described with its names: send them first.
     syncPersistence();
     generation = m.generation;
-    server.swap(snap.value);
-    if (next.ok) server.responder.queryLog.configure(next.loaded.config.queryLog, queryLogSink); // metrics
+    server.swap(next.snapshot);
+    server.responder.queryLog.configure(next.loaded.config.queryLog, queryLogSink); // metrics
     process.send?.({ type: 'loaded', generation } satisfies WorkerMessage);
   });
   // The UDP transport in use (batched or dgram), for the supervisor's "ready" line.
