@@ -63,8 +63,49 @@ function checkLength(labels: Buffer[], name: string): Buffer[] {
   return labels;
 }
 
+/**
+ * `name` without its trailing dot when it is "plain": every character printable ASCII that presentation form never
+ * escapes, labels 1-63 octets, at most 255 octets on the wire; else null. For a plain name the presentation form is
+ * the wire form's text, so the compile-time helpers below skip the label lists (a zone has millions of names).
+ */
+function plainName(name: string): string | null {
+  const n = name.length > 1 && name.charCodeAt(name.length - 1) === 0x2e ? name.length - 1 : name.length;
+  if (n === 0 || n > 253) return null;
+  let label = 0;
+  for (let i = 0; i < n; i++) {
+    const c = name.charCodeAt(i);
+    if (c === 0x2e) {
+      if (label === 0) return null;
+      label = 0;
+      continue;
+    }
+    // Not plain: controls, space, non-ASCII and the characters escapeLabel escapes (. \ " ( ) ; @ $).
+    if (c < 0x21 || c > 0x7e || c === 0x5c || c === 0x22 || c === 0x28 || c === 0x29 || c === 0x3b || c === 0x40 || c === 0x24) return null;
+    if (++label > 63) return null;
+  }
+  if (label === 0) return null;
+  return n === name.length ? name : name.slice(0, n);
+}
+
 /** Presentation name → uncompressed wire form (compile time). */
 export function encodeName(name: string): Buffer {
+  const plain = plainName(name);
+  if (plain !== null) {
+    const out = Buffer.allocUnsafe(plain.length + 2);
+    let lenAt = 0;
+    for (let i = 0; i < plain.length; i++) {
+      const c = plain.charCodeAt(i);
+      if (c === 0x2e) {
+        out[lenAt] = i - lenAt;
+        lenAt = i + 1;
+      } else {
+        out[i + 1] = c;
+      }
+    }
+    out[lenAt] = plain.length - lenAt;
+    out[plain.length + 1] = 0;
+    return out;
+  }
   const labels = nameToLabels(name);
   const parts: Buffer[] = [];
   for (const l of labels) parts.push(Buffer.from([l.length]), l);
@@ -115,11 +156,14 @@ export function labelsToName(labels: Buffer[]): string {
 
 /** Canonical presentation form (escapes normalised, no trailing dot, case kept). Throws NameError. */
 export function normalizeName(name: string): string {
-  return labelsToName(nameToLabels(name));
+  return plainName(name) ?? labelsToName(nameToLabels(name));
 }
 
 /** Presentation name → lower-case canonical presentation form, for maps keyed by name at compile time. */
 export function canonicalName(name: string): string {
+  // Folding is ASCII A-Z only (RFC 4343), which is what toLowerCase does to a plain (ASCII) name.
+  const plain = plainName(name);
+  if (plain !== null) return plain.toLowerCase();
   return labelsToName(nameToLabels(name).map((l) => foldWire(Buffer.concat([Buffer.from([l.length]), l])).subarray(1)));
 }
 
