@@ -4,34 +4,13 @@
 import { RCODE, TYPE } from '../wire/types.js';
 import type { Snapshot } from '../answer/snapshot.js';
 import type { AnswerEngine } from '../answer/engine.js';
+import type { QuestionName } from '../wire/query.js';
+import { Section, type ResponseSections } from '../wire/sections.js';
 import type { NameNode, RRset, Zone } from './zone.js';
 
-/** The question name as wire bytes in some buffer, with label start offsets (relative to `off`). */
-export class QuestionName {
-  buf: Buffer = Buffer.alloc(0);
-  off = 0;
-  end = 0;
-  readonly labelOffs = new Int32Array(128);
-  labelCount = 0;
-}
-
-/** One section of a response: parallel arrays reused across queries. owner null = the question name. */
-export class Section {
-  readonly owners: Array<NameNode | null> = [];
-  readonly rrsets: RRset[] = [];
-  count = 0;
-  clear(): void { this.count = 0; }
-  add(owner: NameNode | null, rrset: RRset): void {
-    this.owners[this.count] = owner;
-    this.rrsets[this.count] = rrset;
-    this.count++;
-  }
-}
-
-export class Resolution {
+export class Resolution implements ResponseSections {
   rcode = 0;
   aa = false;
-  /** True for referrals: glue in the additional section is required, so it is never dropped to fit. */
   referral = false;
   readonly answer = new Section();
   readonly authority = new Section();

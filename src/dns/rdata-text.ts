@@ -2,10 +2,10 @@
 // Owns: the token rules shared by zone files and single-line config rdata, name resolution against an origin,
 // per-type field parsing and RFC 3597 generic `\# len hex`. Never does I/O and never throws on bad input: every
 // problem comes back as an error value whose message names the type and field.
-import { isIPv6 } from 'node:net';
 import type { CaaData, MxData, RData, SoaData, SrvData } from '../wire/rdata.js';
 import { TYPE, typeName } from '../wire/types.js';
 import { labelsToName, NameError, normalizeName } from '../wire/name.js';
+import { canonicalIPv4, canonicalIPv6, formatIPv4, formatIPv6 } from '../net/prefix.js';
 
 /** One presentation-format field: text as written (escapes still unresolved), surrounding quotes removed. */
 export interface Token {
@@ -210,58 +210,6 @@ export function resolveName(text: string, origin: string, field: string): Result
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Addresses
-
-function parseIPv4(text: string): string | undefined {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
-  if (!m) return undefined;
-  const parts = m.slice(1, 5);
-  // Leading zeros are refused (as inet_pton does) because some tools read them as octal.
-  if (parts.some((p) => Number(p) > 255 || (p.length > 1 && p.startsWith('0')))) return undefined;
-  return parts.map(Number).join('.');
-}
-
-/** Valid IPv6 text → the eight 16-bit groups. */
-function ipv6Groups(text: string): number[] | undefined {
-  // node:net accepts a zone index ("fe80::1%eth0"), which has no meaning in DNS data.
-  if (!isIPv6(text) || text.includes('%')) return undefined;
-  const toGroups = (part: string): number[] => {
-    if (part === '') return [];
-    const out: number[] = [];
-    for (const g of part.split(':')) {
-      if (g.includes('.')) {
-        const v4 = g.split('.').map(Number);
-        out.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
-      } else {
-        out.push(parseInt(g, 16));
-      }
-    }
-    return out;
-  };
-  const halves = text.split('::');
-  if (halves.length === 1) return toGroups(text);
-  const head = toGroups(halves[0]!);
-  const tail = toGroups(halves[1]!);
-  return [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
-}
-
-/** RFC 5952 text: lower case, no leading zeros, the longest run (≥ 2) of zero groups shortened to "::". */
-function formatIPv6(groups: number[]): string {
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8;) {
-    if (groups[i] !== 0) { i++; continue; }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) { bestStart = i; bestLen = j - i; }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
 // Per-type parsers
 
 function fieldCount(tokens: Token[], want: number, type: string, fields: string): string | undefined {
@@ -315,16 +263,16 @@ function parseFields(type: number, tokens: Token[], origin: string): { ok: true;
     case TYPE.A: {
       const bad = fieldCount(tokens, 1, 'A', 'an IPv4 address');
       if (bad) return fail(bad);
-      const addr = parseIPv4(tokens[0]!.text);
+      const addr = canonicalIPv4(tokens[0]!.text);
       if (addr === undefined) return fail(`"${tokens[0]!.text}" is not an IPv4 address`);
       return { ok: true, data: addr };
     }
     case TYPE.AAAA: {
       const bad = fieldCount(tokens, 1, 'AAAA', 'an IPv6 address');
       if (bad) return fail(bad);
-      const groups = ipv6Groups(tokens[0]!.text);
-      if (groups === undefined) return fail(`"${tokens[0]!.text}" is not an IPv6 address`);
-      return { ok: true, data: formatIPv6(groups) };
+      const addr = canonicalIPv6(tokens[0]!.text);
+      if (addr === undefined) return fail(`"${tokens[0]!.text}" is not an IPv6 address`);
+      return { ok: true, data: addr };
     }
     case TYPE.NS:
     case TYPE.CNAME:
@@ -471,13 +419,10 @@ function decodeKnownWire(type: number, bytes: Buffer): { ok: true; data: RData }
   switch (type) {
     case TYPE.A:
       if (bytes.length !== 4) return bad('IPv4 address (needs 4 bytes)');
-      return { ok: true, data: [...bytes].join('.') };
-    case TYPE.AAAA: {
+      return { ok: true, data: formatIPv4(bytes.readUInt32BE(0)) };
+    case TYPE.AAAA:
       if (bytes.length !== 16) return bad('IPv6 address (needs 16 bytes)');
-      const groups: number[] = [];
-      for (let i = 0; i < 16; i += 2) groups.push(bytes.readUInt16BE(i));
-      return { ok: true, data: formatIPv6(groups) };
-    }
+      return { ok: true, data: formatIPv6(Uint32Array.of(bytes.readUInt32BE(0), bytes.readUInt32BE(4), bytes.readUInt32BE(8), bytes.readUInt32BE(12))) };
     case TYPE.NS:
     case TYPE.CNAME:
     case TYPE.PTR: {

@@ -3,23 +3,12 @@
 // Compile time only: nothing here runs per query except reading the objects it built.
 import { CLASS_IN, TYPE, typeName } from '../wire/types.js';
 import { encodeRdata, additionalTarget, type ZoneRecord, type SoaData } from '../wire/rdata.js';
+import type { WireOwner, WireRRset } from '../wire/sections.js';
 import type { CompiledName } from '../answer/policy.js';
 import { encodeName, foldWire, hashWireFolded, canonicalName, isAtOrBelow, nameToLabels } from '../wire/name.js';
 
-/** One RRset, ready to be copied onto the wire. */
-export interface RRset {
-  readonly type: number;
-  readonly ttl: number;
-  readonly records: readonly ZoneRecord[];
-  /** RR bodies without owner: TYPE CLASS TTL RDLENGTH RDATA, concatenated. */
-  readonly bodies: Buffer;
-  /** Offsets into `bodies` where each record starts, plus the end. */
-  readonly bodyOffsets: readonly number[];
-  /**
-   * The whole RRset with the owner compressed to the question name (pointer to offset 12), once per rotation:
-   * rotations[k] starts at record k, so multi-address answers spread over resolvers without per-query work.
-   */
-  readonly rotations: readonly Buffer[];
+/** One RRset, ready to be copied onto the wire, and linked to the nodes its answers lead to. */
+export interface RRset extends WireRRset {
   /** In-zone A/AAAA RRsets of NS/MX/SRV targets, for the additional section (filled when the snapshot links). */
   additional: Array<{ node: NameNode; rrset: RRset }>;
   /** For CNAME: the target node when we serve it, else null (filled when the snapshot links). */
@@ -28,15 +17,9 @@ export interface RRset {
   cnameTargetZone: Zone | null;
 }
 
-export interface NameNode {
-  /** Canonical presentation form, case as written in the zone. */
-  readonly name: string;
-  /** Uncompressed wire form, case as written. */
-  readonly wire: Buffer;
-  /** Case-folded wire form: the index key. */
-  readonly key: Buffer;
+/** A name in a served zone: its RRsets, its place in the zone (cut, wildcard) and its slot in the snapshot index. */
+export interface NameNode extends WireOwner {
   readonly hash: number;
-  readonly labels: number;
   readonly zone: Zone;
   readonly rrsets: Map<number, RRset>;
   cname: RRset | null;

@@ -159,6 +159,14 @@ export function parseIPv6(s: string, out: Uint32Array): boolean {
   return true;
 }
 
+/** Scratch words for isIPv6, which only wants the verdict. */
+const v6Scratch = new Uint32Array(4);
+
+/** Whether `s` is IPv6 text (zone index allowed), exactly the spellings `net.isIPv6` accepts. */
+export function isIPv6(s: string): boolean {
+  return parseIPv6(s, v6Scratch);
+}
+
 /**
  * Family of `s` (4, 6, or 0 when invalid), filling `out`: IPv4 (and IPv4-mapped IPv6 "::ffff:a.b.c.d",
  * which dual-stack sockets report for IPv4 clients) in out[0] with out[1..3] zeroed, IPv6 in out[0..3].

@@ -1,5 +1,6 @@
-// Address prefixes (CIDR) for the answer engine: text ↔ words, formatting, and the allocation-free prefix index
-// that topology rules and resolver groups both match against. Owns prefix arithmetic only; knows nothing of pools.
+// Addresses and prefixes (CIDR) as text: parsing to words, canonical spellings for data (zone files, monitor answers),
+// formatting, and the allocation-free prefix index that topology rules and resolver groups both match against.
+// Owns address and prefix arithmetic only; knows nothing of pools or DNS records.
 import { parseIPv4, parseIPv6, wordMask } from './address.js';
 import { mixWord, fmix } from './hash.js';
 
@@ -94,6 +95,24 @@ export function formatIPv6(words: Uint32Array): string {
 
 export function formatAddress(family: 4 | 6, words: Uint32Array): string {
   return family === 4 ? formatIPv4(words[0]!) : formatIPv6(words);
+}
+
+/** Where canonicalIPv6 parses; compile-time callers are single-threaded like the query path. */
+const textWords = new Uint32Array(4);
+
+/** The dotted quad `text` in canonical form, or undefined when it is not exactly one (strict: see parseIPv4). */
+export function canonicalIPv4(text: string): string | undefined {
+  const v = parseIPv4(text);
+  return v < 0 ? undefined : formatIPv4(v);
+}
+
+/**
+ * The IPv6 address `text` in RFC 5952 form, or undefined when it is not one. A zone index ("fe80::1%eth0") is
+ * refused: it names an interface of one host, which means nothing in DNS data or in an answer to compare with.
+ */
+export function canonicalIPv6(text: string): string | undefined {
+  if (text.includes('%') || !parseIPv6(text, textWords)) return undefined;
+  return formatIPv6(textWords);
 }
 
 /** "10.1.0.0/16", "2001:db8::/32" (host bits cleared). */

@@ -1,6 +1,6 @@
 // The general codec: any message the fast parser declines goes through dns-packet here.
 // Owns: the error decisions for unusual messages (FORMERR, NOTIMP, BADVERS, REFUSED for other classes, dropping
-// responses) and encoding a Resolution with dns-packet. Slower than the fast path and allowed to allocate; never throws.
+// responses) and encoding resolved ResponseSections with dns-packet. Slower than the fast path and allowed to allocate; never throws.
 import dnsPacket from 'dns-packet';
 import packetTypes from 'dns-packet/types.js';
 import packetClasses from 'dns-packet/classes.js';
@@ -8,8 +8,7 @@ import { readName, isPlainWireName } from './name.js';
 import { Query, readEcs, OPT_ECS } from './query.js';
 import { CLASS_IN, KNOWN_TYPES, OPCODE, RCODE, TYPE } from './types.js';
 import { responseFlags, FLAG_QR } from './response.js';
-import type { Resolution, Section } from '../dns/lookup.js';
-import type { RRset, NameNode } from '../dns/zone.js';
+import type { ResponseSections, Section, WireOwner, WireRRset } from './sections.js';
 
 export const GENERAL_DROP = 0;
 export const GENERAL_RESOLVE = 1;
@@ -183,14 +182,14 @@ function optRecord(q: Query, rcode: number, ecsScope: number): PacketRecord {
   };
 }
 
-function ownerName(owner: NameNode | null, qnameText: string): string {
+function ownerName(owner: WireOwner | null, qnameText: string): string {
   return owner === null ? qnameText : owner.name;
 }
 
 function sectionRecords(sec: Section, qnameText: string, rotation: number): PacketRecord[] {
   const out: PacketRecord[] = [];
   for (let i = 0; i < sec.count; i++) {
-    const rrset: RRset = sec.rrsets[i]!;
+    const rrset: WireRRset = sec.rrsets[i]!;
     const owner = sec.owners[i]!;
     const n = rrset.records.length;
     const start = owner === null ? rotation % n : 0;
@@ -208,7 +207,7 @@ function question(q: Query, info: GeneralInfo): Array<{ name: string; type: stri
 }
 
 /** Encode the answer for a resolved query with dns-packet, applying the same truncation rules as the fast path. */
-export function encodeResponseGeneral(q: Query, info: GeneralInfo, res: Resolution, limit: number, ecsScope: number): Buffer {
+export function encodeResponseGeneral(q: Query, info: GeneralInfo, res: ResponseSections, limit: number, ecsScope: number): Buffer {
   const qname = info.qnameText ?? '.';
   const base = { id: q.id, type: 'response', questions: question(q, info) };
   const opt = q.edns ? [optRecord(q, res.rcode, ecsScope)] : [];

@@ -2,8 +2,16 @@
 // Owns: the Query view (one reused instance per listener) and RFC 6891/7871 checks on OPT and ECS.
 // The fast parser accepts only the common shape (one question, optional OPT) and declines everything else to the
 // general codec; it never allocates and never throws.
-import { QuestionName } from '../dns/lookup.js';
 import { CLASS_IN, TYPE } from './types.js';
+
+/** The question name as wire bytes in some buffer, with label start offsets (relative to `off`). */
+export class QuestionName {
+  buf: Buffer = Buffer.alloc(0);
+  off = 0;
+  end = 0;
+  readonly labelOffs = new Int32Array(128);
+  labelCount = 0;
+}
 
 export const OPT_ECS = 8;
 

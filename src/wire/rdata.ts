@@ -3,6 +3,7 @@
 // and the hand-written rdata → wire encoder the fast path precompiles from. Never does I/O.
 import { TYPE } from './types.js';
 import { encodeName } from './name.js';
+import { parseIPv4, parseIPv6 } from '../net/address.js';
 
 export interface SoaData { mname: string; rname: string; serial: number; refresh: number; retry: number; expire: number; minimum: number }
 export interface MxData { preference: number; exchange: string }
@@ -27,25 +28,21 @@ export interface ZoneRecord {
 function u16(n: number): Buffer { const b = Buffer.alloc(2); b.writeUInt16BE(n); return b; }
 function u32(n: number): Buffer { const b = Buffer.alloc(4); b.writeUInt32BE(n >>> 0); return b; }
 
+/** Where ipv6Bytes parses; compile time is single-threaded. */
+const v6Words = new Uint32Array(4);
+
+// Addresses arrive already checked (rdata-text, the config schema): a bad one here is a bug, so it throws as
+// encodeName does for a bad name rather than encoding garbage.
 function ipv4Bytes(s: string): Buffer {
-  return Buffer.from(s.split('.').map(Number));
+  const v = parseIPv4(s);
+  if (v < 0) throw new Error(`"${s}" is not an IPv4 address`);
+  return u32(v);
 }
 
 function ipv6Bytes(s: string): Buffer {
-  let text = s;
-  const tail: number[] = [];
-  const lastColon = text.lastIndexOf(':');
-  if (text.indexOf('.', lastColon) >= 0) {
-    tail.push(...ipv4Bytes(text.slice(lastColon + 1)));
-    text = text.slice(0, lastColon + 1) + '0:0';
-  }
-  const [head, rest] = text.split('::') as [string, string | undefined];
-  const h = head ? head.split(':') : [];
-  const r = rest !== undefined && rest !== '' ? rest.split(':') : [];
-  const groups = rest === undefined ? h : [...h, ...new Array<string>(8 - h.length - r.length).fill('0'), ...r];
+  if (!parseIPv6(s, v6Words)) throw new Error(`"${s}" is not an IPv6 address`);
   const out = Buffer.alloc(16);
-  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
-  if (tail.length) Buffer.from(tail).copy(out, 12);
+  for (let i = 0; i < 4; i++) out.writeUInt32BE(v6Words[i]!, 4 * i);
   return out;
 }
 

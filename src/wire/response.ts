@@ -2,8 +2,7 @@
 // Owns: header/flags, name compression against the question, OPT/ECS echo, and truncation (TC) for the fast path.
 // Writes only into the buffer it is given; never allocates.
 import type { Query } from './query.js';
-import type { NameNode, RRset } from '../dns/zone.js';
-import type { Resolution, Section } from '../dns/lookup.js';
+import type { ResponseSections, Section, WireOwner, WireRRset } from './sections.js';
 import { OPT_ECS } from './query.js';
 import { equalsFolded } from './name.js';
 import { TYPE } from './types.js';
@@ -36,11 +35,11 @@ class Writer {
   overflow = false;
   limit = 0;
   q!: Query;
-  readonly seen: NameNode[] = [];
+  readonly seen: WireOwner[] = [];
   readonly seenOff: number[] = [];
   seenCount = 0;
 
-  ownerPointer(node: NameNode): number {
+  ownerPointer(node: WireOwner): number {
     // A suffix of the question name (the zone apex, a delegation point): point into the question.
     const qn = this.q.qname;
     const d = node.labels;
@@ -53,7 +52,7 @@ class Writer {
     return -1;
   }
 
-  writeOwner(node: NameNode): void {
+  writeOwner(node: WireOwner): void {
     const ptr = this.ownerPointer(node);
     if (ptr >= 0) {
       if (this.off + 2 > this.limit) { this.overflow = true; return; }
@@ -81,7 +80,7 @@ class Writer {
   section(sec: Section, rotation: number): number {
     let n = 0;
     for (let i = 0; i < sec.count && !this.overflow; i++) {
-      const rrset: RRset = sec.rrsets[i]!;
+      const rrset: WireRRset = sec.rrsets[i]!;
       const owner = sec.owners[i]!;
       const count = rrset.records.length;
       if (owner === null) {
@@ -153,7 +152,7 @@ function writeOpt(buf: Buffer, off: number, q: Query, rcode: number, payload: nu
  * `limit` is the largest message allowed (UDP limit or 65535 for TCP); over it, the additional section is dropped
  * (unless it carries referral glue) and if it still does not fit, TC is set with empty sections (RFC 2181 §9).
  */
-export function writeResponse(out: Buffer, q: Query, res: Resolution, limit: number, ecsScope: number): number {
+export function writeResponse(out: Buffer, q: Query, res: ResponseSections, limit: number, ecsScope: number): number {
   const w = writer;
   const qlen = q.questionEnd - q.questionOff;
   const optLen = q.edns ? 11 + (q.ecs ? 8 + q.ecsAddrLen : 0) : 0;

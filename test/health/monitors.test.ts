@@ -18,6 +18,7 @@ import type { ProbeResult, ProbeTarget } from '../../src/health/monitor.js';
 import { MONITOR_TYPES, runProbe } from '../../src/health/monitors/index.js';
 import { parseAgentReply } from '../../src/health/monitors/agent.js';
 import { serverName } from '../../src/health/monitors/https.js';
+import { normAddress } from '../../src/health/monitors/dns.js';
 
 const TIMEOUT = 300;
 
@@ -653,4 +654,13 @@ describe('H4 agent monitor', () => {
     const r = await runProbe(spec({ type: 'agent' }), await closedPort(), TIMEOUT);
     assert.deepEqual([r.ok, r.detail], [false, 'connect ECONNREFUSED']);
   });
+});
+
+test('H1 dns: expected and answered addresses compare in one spelling; a zone index makes the text a name', () => {
+  assert.equal(normAddress('[2001:0DB8:0:0::0001]'), '2001:db8::1');
+  assert.equal(normAddress('::ffff:192.0.2.1'), '::ffff:c000:201');
+  assert.equal(normAddress('192.0.2.1'), '192.0.2.1');
+  assert.equal(normAddress('Mail.Example.Test.'), 'mail.example.test');
+  // No DNS answer carries a zone index, so such text is compared as written (lower case), never as an address.
+  assert.equal(normAddress('FE80::1%ETH0'), 'fe80::1%eth0');
 });

@@ -4,8 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import fc from 'fast-check';
-import { parseAddress, parseIPv4, parseIPv6 } from '../../src/net/address.js';
-import { formatIPv6 } from '../../src/net/prefix.js';
+import { isIPv6, parseAddress, parseIPv4, parseIPv6 } from '../../src/net/address.js';
+import { canonicalIPv4, canonicalIPv6, formatIPv6 } from '../../src/net/prefix.js';
 
 // ---- reference implementations: obvious rather than fast ----
 
@@ -256,5 +256,33 @@ test('A3 property: parseAddress agrees with net.isIP, and mapped IPv4 equals pla
       assert.deepEqual(Array.from(out), [v, 0, 0, 0], mapped);
     }),
     { numRuns: 5000 },
+  );
+});
+
+test('A1 property: canonicalIPv4 accepts exactly the dotted quads node:net accepts, spelled as given', () => {
+  fc.assert(
+    fc.property(fc.oneof(fc.ipV4(), v4SoupArb, fc.string({ maxLength: 18 })), (s) => {
+      assert.equal(canonicalIPv4(s), net.isIPv4(s) ? s : undefined, s);
+    }),
+    { numRuns: 10000 },
+  );
+});
+
+test('A2 property: canonicalIPv6 is the URL parser\'s spelling of every address node:net accepts without a zone index', () => {
+  fc.assert(
+    fc.property(fc.oneof(v6SoupArb, fc.ipV6(), spellingArb.map((x) => x.text), fc.string({ maxLength: 40 })), (s) => {
+      assert.equal(canonicalIPv6(s), net.isIPv6(s) && !s.includes('%') ? nodeCanonical(s) : undefined, s);
+    }),
+    { numRuns: 20000 },
+  );
+  assert.equal(canonicalIPv6('fe80::1%eth0'), undefined);
+});
+
+test('A2 property: isIPv6 agrees with node:net, zone index included', () => {
+  fc.assert(
+    fc.property(fc.oneof(v6SoupArb, fc.ipV6(), spellingArb.map((x) => x.text), v4SoupArb), (s) => {
+      assert.equal(isIPv6(s), net.isIPv6(s), s);
+    }),
+    { numRuns: 10000 },
   );
 });

@@ -2,11 +2,12 @@
 // Owns: building the query, accepting only the reply to it (id and question), and judging that reply.
 // Must never throw, reject or leave a socket open past the deadline; replies to other queries are ignored, not trusted.
 import dgram from 'node:dgram';
-import net from 'node:net';
 import { randomInt } from 'node:crypto';
 import dnsPacket from 'dns-packet';
 import type { MonitorSpec } from '../../config/schema.js';
 import type { MonitorType, ProbeResult, ProbeTarget } from '../monitor.js';
+import { isIPv6 } from '../../net/address.js';
+import { canonicalIPv6 } from '../../net/prefix.js';
 import { boundTimeout, errorWord, runTcpDialog, since, timeoutDetail } from './tcp.js';
 
 type DnsSpec = Extract<MonitorSpec, { type: 'dns' }>;
@@ -30,17 +31,10 @@ function normName(name: string): string {
   return name.replace(/\.$/, '').toLowerCase();
 }
 
-/** An address in one canonical spelling ("2001:0db8::0001" → "2001:db8::1"); other text lower-cased. */
+/** An address in one canonical spelling ("2001:0db8::0001" → "2001:db8::1"); other text compared as a name. */
 export function normAddress(text: string): string {
   const bare = text.replace(/^\[|\]$/g, '');
-  if (net.isIPv6(bare)) {
-    try {
-      return new URL(`http://[${bare}]/`).hostname.replace(/^\[|\]$/g, '');
-    } catch {
-      return bare.toLowerCase();
-    }
-  }
-  return normName(bare);
+  return canonicalIPv6(bare) ?? normName(bare);
 }
 
 /** The answer data that can be compared with `expect.address`: addresses, and names for NS/CNAME/MX answers. */
@@ -140,7 +134,7 @@ function probeUdp(spec: DnsSpec, target: ProbeTarget, timeoutMs: number, id: num
       finish({ ok: false, rttMs: since(start), detail: timeoutDetail(limit, ignored.size === 0 ? 'waiting for reply' : ignored.toString()) });
     }, limit);
     try {
-      socket = dgram.createSocket(net.isIPv6(target.address) ? 'udp6' : 'udp4');
+      socket = dgram.createSocket(isIPv6(target.address) ? 'udp6' : 'udp4');
     } catch (err) {
       finish({ ok: false, rttMs: since(start), detail: `socket ${errorWord(err)}` });
       return;
