@@ -5,7 +5,7 @@ import { CLASS_IN, TYPE, typeName } from '../wire/types.js';
 import { encodeRdata, additionalTarget, type ZoneRecord, type SoaData } from '../wire/rdata.js';
 import type { WireOwner, WireRRset } from '../wire/sections.js';
 import type { CompiledName } from '../answer/policy.js';
-import { encodeName, foldWire, hashWireFolded, canonicalName, isAtOrBelow, nameToLabels } from '../wire/name.js';
+import { encodeName, foldWire, hashWireFolded, canonicalName, isAtOrBelow } from '../wire/name.js';
 
 /** One RRset, ready to be copied onto the wire, and linked to the nodes its answers lead to. */
 export interface RRset extends WireRRset {
@@ -44,43 +44,90 @@ export interface Zone {
 
 export interface ZoneProblem { name: string; message: string }
 
-export function compileRRset(records: ZoneRecord[], ttlOverride?: number): RRset {
+/**
+ * Compile records of one type at one name into an RRset. Duplicates (same rdata) are dropped (RFC 2181 §5: an RRset
+ * holds none). Each record's rdata is encoded once, and a one-record RRset (most of a large zone) is one buffer:
+ * its body is a view into its only rotation.
+ */
+export function compileRRset(records: readonly ZoneRecord[], ttlOverride?: number): RRset {
   const type = records[0]!.type;
-  const ttl = ttlOverride ?? Math.min(...records.map((r) => r.ttl));
-  const bodies: Buffer[] = [];
-  const bodyOffsets: number[] = [];
-  let off = 0;
+  let ttl = ttlOverride ?? records[0]!.ttl;
+  if (ttlOverride === undefined) for (const r of records) if (r.ttl < ttl) ttl = r.ttl;
+  const rdatas: Buffer[] = [];
+  const kept: ZoneRecord[] = [];
+  const seen = records.length > 1 ? new Set<string>() : null;
+  let total = 0;
   for (const r of records) {
     const rdata = encodeRdata(type, r.data);
-    const head = Buffer.alloc(10);
-    head.writeUInt16BE(type, 0);
-    head.writeUInt16BE(CLASS_IN, 2);
-    head.writeUInt32BE(ttl >>> 0, 4);
-    head.writeUInt16BE(rdata.length, 8);
+    if (seen !== null) {
+      const k = rdata.toString('latin1');
+      if (seen.has(k)) continue;
+      seen.add(k);
+    }
+    rdatas.push(rdata);
+    kept.push(r.ttl === ttl ? r : { ...r, ttl });
+    total += 10 + rdata.length;
+  }
+  const n = rdatas.length;
+  // rotations[k] = (pointer to the question name, body) for records k, k+1, …, wrapping: 2 + body bytes per record.
+  const first = Buffer.allocUnsafe(total + 2 * n);
+  const bodyOffsets: number[] = [];
+  let off = 0;
+  let at = 0;
+  for (const rdata of rdatas) {
     bodyOffsets.push(off);
-    const body = Buffer.concat([head, rdata]);
-    bodies.push(body);
-    off += body.length;
+    first[at] = 0xc0; first[at + 1] = 0x0c;
+    first.writeUInt16BE(type, at + 2);
+    first.writeUInt16BE(CLASS_IN, at + 4);
+    first.writeUInt32BE(ttl >>> 0, at + 6);
+    first.writeUInt16BE(rdata.length, at + 10);
+    rdata.copy(first, at + 12);
+    at += 12 + rdata.length;
+    off += 10 + rdata.length;
   }
   bodyOffsets.push(off);
-  const ptr = Buffer.from([0xc0, 0x0c]);
-  const rotations: Buffer[] = [];
-  for (let k = 0; k < records.length; k++) {
-    const parts: Buffer[] = [];
-    for (let i = 0; i < records.length; i++) parts.push(ptr, bodies[(k + i) % records.length]!);
-    rotations.push(Buffer.concat(parts));
+  let bodies: Buffer;
+  const rotations: Buffer[] = [first];
+  if (n === 1) {
+    bodies = first.subarray(2);
+  } else {
+    bodies = Buffer.allocUnsafe(total);
+    for (let i = 0, src = 0; i < n; i++) {
+      const len = bodyOffsets[i + 1]! - bodyOffsets[i]!;
+      first.copy(bodies, bodyOffsets[i]!, src + 2, src + 2 + len);
+      src += 2 + len;
+    }
+    // Rotation k starts at record k: the tail of the first rotation from record k, then its head.
+    const starts = bodyOffsets.map((o, i) => o + 2 * i);
+    for (let k = 1; k < n; k++) rotations.push(Buffer.concat([first.subarray(starts[k]!), first.subarray(0, starts[k]!)]));
   }
-  return {
-    type, ttl, records: records.map((r) => ({ ...r, ttl })), bodies: Buffer.concat(bodies), bodyOffsets, rotations,
-    additional: [], cnameTarget: null, cnameTargetZone: null,
-  };
+  return { type, ttl, records: kept, bodies, bodyOffsets, rotations, additional: [], cnameTarget: null, cnameTargetZone: null };
+}
+
+/** How many different rdatas `records` (one type, a few records: SOA, CNAME) hold; repeats are one record. */
+function distinctCount(records: readonly ZoneRecord[]): number {
+  return new Set(records.map((r) => encodeRdata(r.type, r.data).toString('latin1'))).size;
+}
+
+/** Labels of an uncompressed wire name (the root has none). */
+function labelCount(wire: Buffer): number {
+  let n = 0;
+  for (let i = 0; wire[i] !== 0; i += wire[i]! + 1) n++;
+  return n;
+}
+
+/** True when a wire name holds an upper-case ASCII letter (folding would change it). */
+function hasUpper(wire: Buffer): boolean {
+  for (let i = 0; i < wire.length; i++) if (wire[i]! >= 0x41 && wire[i]! <= 0x5a) return true;
+  return false;
 }
 
 function makeNode(name: string, zone: Zone): NameNode {
   const wire = encodeName(name);
-  const key = foldWire(wire);
+  // Most zones are written in lower case: then the folded key is the wire name itself, not a second buffer.
+  const key = hasUpper(wire) ? foldWire(wire) : wire;
   return {
-    name, wire, key, hash: hashWireFolded(key, 0, key.length), labels: nameToLabels(name).length, zone,
+    name, wire, key, hash: hashWireFolded(key, 0, key.length), labels: labelCount(wire), zone,
     rrsets: new Map(), cname: null, cut: null, wildcard: null, nextSameHash: null, policy: null,
   };
 }
@@ -103,18 +150,16 @@ export function compileZone(origin: string, records: readonly ZoneRecord[], extr
     if (!entry) byName.set(k, (entry = { name: r.name, byType: new Map() }));
     let list = entry.byType.get(r.type);
     if (!list) entry.byType.set(r.type, (list = []));
-    // RFC 2181 §5: an RRset holds no duplicate records.
-    const wire = encodeRdata(r.type, r.data);
-    if (!list.some((x) => encodeRdata(x.type, x.data).equals(wire))) list.push(r);
+    list.push(r); // duplicates are dropped by compileRRset (RFC 2181 §5)
   }
   const apexEntry = byName.get(originKey);
   const soaRecords = apexEntry?.byType.get(TYPE.SOA);
   if (!soaRecords || soaRecords.length === 0) problems.push({ name: origin, message: `zone ${origin} has no SOA record at its apex` });
-  else if (soaRecords.length > 1) problems.push({ name: origin, message: `zone ${origin} has ${soaRecords.length} SOA records; exactly one is allowed` });
+  else if (distinctCount(soaRecords) > 1) problems.push({ name: origin, message: `zone ${origin} has ${distinctCount(soaRecords)} SOA records; exactly one is allowed` });
   for (const [k, e] of byName) {
     const cn = e.byType.get(TYPE.CNAME);
     if (!cn) continue;
-    if (cn.length > 1) problems.push({ name: e.name, message: `${e.name} has ${cn.length} CNAME records; only one is allowed (RFC 1034 §3.6.2)` });
+    if (distinctCount(cn) > 1) problems.push({ name: e.name, message: `${e.name} has ${distinctCount(cn)} CNAME records; only one is allowed (RFC 1034 §3.6.2)` });
     if (e.byType.size > 1) problems.push({ name: e.name, message: `${e.name} has a CNAME and other data (RFC 1034 §3.6.2)` });
     if (k === originKey) problems.push({ name: e.name, message: `the zone apex ${e.name} cannot be a CNAME` });
   }
