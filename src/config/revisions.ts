@@ -80,7 +80,9 @@ export class Revisions {
   fromFile(d: Declarative, file: string, origin: string, valid?: Valid): ProposeResult {
     const cur = this.store.currentRevision();
     if (cur && !fileWins(cur, this.store.lastRevisionFromFile(file), declarativeHash(d))) return { ok: true, revision: cur, changed: false };
-    return this.propose(d, { author: 'file', origin, file, source: 'file', comment: `configuration file ${path.basename(file)} changed` }, valid);
+    const res = this.propose(d, { author: 'file', origin, file, source: 'file', comment: `configuration file ${path.basename(file)} changed` }, valid);
+    // Without the compiled form: the caller has it already, and a result kept around must not hold a snapshot.
+    return res.ok ? { ok: true, revision: res.revision, changed: res.changed } : res;
   }
 
   /**

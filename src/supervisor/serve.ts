@@ -7,14 +7,16 @@ import fs from 'node:fs';
 import { pino } from 'pino';
 import type { LoadedConfig } from '../config/load.js';
 import path from 'node:path';
-import { readSource, storeDir, pidFileOf, openConfigStore, loadPersistedRecords, type ConfigSource } from '../config/source.js';
+import { readSource, storeDir, pidFileOf, openConfigStore, loadPersistedRecords, type ConfigSource, type SourceConfig } from '../config/source.js';
+import { Snapshot } from '../answer/snapshot.js';
 import { listenControl, controlPaths, type ControlReply, type ControlRequest } from './control.js';
 import { ExplainError, type Explanation, type ExplainRequest } from '../answer/explain.js';
 import { runWorker } from './worker.js';
+import { releaseAfterLoad } from './memory.js';
 import type { WorkerMessage, LoadMessage, PrimaryMessage } from './ipc.js';
 import { formatErrors, type ConfigError } from '../config/schema.js';
 import { splitConfig, mergeConfig, type Declarative, type RawConfig } from '../config/declarative.js';
-import { Revisions, validateRaw, type Valid } from '../config/revisions.js';
+import { Revisions, validateRaw, type Valid, type Validated } from '../config/revisions.js';
 import { Responder } from '../dns/responder.js';
 import { PersistenceWriter, type Store } from '../state/store.js';
 import { HealthService } from '../health/service.js';
@@ -72,14 +74,16 @@ export const supervisorHooks: Array<(sup: SupervisorHandle) => Promise<void> | v
 /** Entry for the `serve` command in the supervisor. Returns the process exit code when it stops. */
 export async function serve(source: ConfigSource, flags: ServeFlags): Promise<number> {
   if (!cluster.isPrimary) return runWorker(log);
-  const src = readSource(source);
+  let src: ReturnType<typeof readSource> | null = readSource(source);
   if (!src.ok) {
     process.stderr.write(`waymark: configuration has errors:\n${formatErrors(src.errors)}\n`);
     return 1;
   }
-  // Compiled once here and reused below: with a million records, every compile costs seconds and memory.
-  const checked = src.value.valid;
-  let source0 = src.value;
+  // Compiled once here and reused below: with a million records, every compile costs seconds and memory. Once the
+  // first snapshot is made, these are let go (set to null): the supervisor keeps settings and policy, not zones.
+  let checked: Valid | null = src.value.valid;
+  let source0 = kept(src.value);
+  src = null;
   const server = checked.loaded.config.server;
   const workers = flags.workers ?? server.workers;
   const pidFile = flags.pidFile ? path.resolve(flags.pidFile) : pidFileOf(checked.loaded);
@@ -113,7 +117,7 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     }
   }
   let raw = mergeConfig(source0.bootstrap, declarative);
-  let current = declarative === source0.declarative ? checked : validateRaw(raw, source0.baseDir, source0.file);
+  let current: Validated | null = declarative === source0.declarative ? checked : validateRaw(raw, source0.baseDir, source0.file);
   if (!current.ok) {
     const rev = revisions?.current();
     const which = rev ? `revision ${rev.id} in the store ${dir}` : 'the configuration in force';
@@ -122,13 +126,17 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     return 1;
   }
   if (pidFile) fs.writeFileSync(pidFile, `${process.pid}\n`);
-  let loaded = current.loaded;
+  const first = lighten(current);
+  let loaded = first.loaded;
+  checked = null;
+  setImmediate(releaseAfterLoad);
+  current = null;
   let generation = 1;
   const broadcast = (msg: PrimaryMessage): void => {
     for (const w of Object.values(cluster.workers ?? {})) if (w?.isConnected()) w.send(msg);
   };
   const loadMessage = (): LoadMessage => ({ type: 'load', generation, raw, baseDir: source0.baseDir, file: source0.file });
-  const mirror = new Responder(current.snapshot, loaded.config.server.udpPayload, loaded.config.persistence.maxRecords);
+  const mirror = new Responder(first.policy, loaded.config.server.udpPayload, loaded.config.persistence.maxRecords);
   loadPersistedRecords(loaded, mirror);
   // Health: probes run here (and in joined probers), never in workers; workers get verdicts as they change.
   const health = new HealthService(loaded.config, {
@@ -150,12 +158,14 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     if (!v.ok) return v;
     generation++;
     raw = nextRaw;
-    loaded = v.loaded;
-    mirror.setSnapshot(v.snapshot);
+    const light = lighten(v);
+    loaded = light.loaded;
+    mirror.setSnapshot(light.policy);
     mirror.engine?.applyHealth(health.health());
     mirror.engine?.applyAdmin(health.admin());
     health.reload(v.loaded.config);
     broadcast(loadMessage());
+    setImmediate(releaseAfterLoad);
     return { ok: true };
   };
 
@@ -263,7 +273,7 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
       changed = r.changed;
     }
     const prev = source0;
-    source0 = next.value;
+    source0 = kept(next.value);
     const res = putInForce(mergeConfig(next.value.bootstrap, nextDeclarative), nextDeclarative === next.value.declarative ? next.value.valid : undefined);
     if (!res.ok) {
       source0 = prev;
@@ -310,9 +320,10 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     declarative: () => splitConfig(raw).declarative,
     loaded: () => loaded,
     revisionCommitted: (committed) => {
+      // One read of the current revision (a large zone makes it megabytes of JSON).
       const cur = revisions?.current();
-      const eff = revisions?.effective();
-      if (!eff) return { ok: false, errors: [{ path: 'store', message: 'no store configured' }] };
+      if (!cur) return { ok: false, errors: [{ path: 'store', message: 'no store configured' }] };
+      const eff = mergeConfig(source0.bootstrap, cur.config);
       // The caller's compiled configuration is reused only if its revision is still the current one.
       const res = putInForce(eff, committed && cur?.id === committed.revision ? committed.valid : undefined);
       if (res.ok) {
@@ -372,6 +383,22 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
   });
+}
+
+/** A source as the supervisor keeps it between reloads: without its compiled form. */
+type KeptSource = Omit<SourceConfig, 'valid'>;
+function kept(s: SourceConfig): KeptSource {
+  const { valid: _compiled, ...rest } = s;
+  return rest;
+}
+
+/**
+ * What the supervisor keeps of a compiled configuration: its settings and its policy (the mirror's engine holds
+ * health, admin states and persistence for the API), not its zones: the workers serve those, and a million-record
+ * zone would otherwise be held once more here.
+ */
+function lighten(v: Valid): { loaded: LoadedConfig; policy: Snapshot } {
+  return { loaded: { ...v.loaded, zones: [] }, policy: new Snapshot([], v.snapshot.generation, v.snapshot.policy) };
 }
 
 /** The control socket's operations, as the supervisor offers them. */

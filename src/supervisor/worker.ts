@@ -9,6 +9,7 @@ import { formatErrors } from '../config/schema.js';
 import { validateRaw } from '../config/revisions.js';
 import { explainLive } from '../answer/explain.js';
 import { DnsServer } from '../dns/server.js';
+import { releaseAfterLoad } from './memory.js';
 import { PERSIST_SYNC_MS, METRICS_SHIP_MS, type WorkerMessage, type LoadMessage, type PrimaryMessage } from './ipc.js';
 
 /** A worker: waits for its configuration from the supervisor, then serves; later loads swap the snapshot. */
@@ -34,6 +35,7 @@ export async function runWorker(log: Logger): Promise<number> {
     tcp: { idleTimeoutMs: s.tcp.idleTimeout, maxConnections: s.tcp.maxConnections, maxQueriesPerConnection: s.tcp.maxQueriesPerConnection },
   });
   loadPersistedRecords(v.loaded, server.responder);
+  setImmediate(releaseAfterLoad); // once this function's locals (the parsed configuration) are garbage
   if (server.udp.some((u) => u.transport === 'dgram') && s.udpTransport === 'auto') {
     log.warn({ reason: batchUnavailable }, 'batched UDP transport unavailable: answering UDP through node:dgram (slower)');
   }
@@ -84,6 +86,7 @@ export async function runWorker(log: Logger): Promise<number> {
     syncPersistence();
     generation = m.generation;
     server.swap(next.snapshot);
+    setImmediate(releaseAfterLoad); // the old snapshot and this message are garbage once the handler returns
     server.responder.queryLog.configure(next.loaded.config.queryLog, queryLogSink); // metrics
     process.send?.({ type: 'loaded', generation } satisfies WorkerMessage);
   });

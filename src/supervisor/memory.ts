@@ -1,0 +1,37 @@
+// Giving memory back after a configuration load. Compiling a large zone leaves the parse's garbage and the previous
+// snapshot behind; V8 collects old-generation garbage only under allocation pressure, which an idle DNS server never
+// has, so without this every process would keep the peak of its last load resident (measured: 900 MB held by the
+// supervisor after loading a 300,000-record zone, 32 MB live). Owns: when to collect. Never runs per query.
+import v8 from 'node:v8';
+import vm from 'node:vm';
+
+/** Collect only when the heap holds this much more than was live after the last collection. */
+const SLACK_BYTES = 64 * 1024 * 1024;
+
+let gc: (() => void) | null | undefined;
+let liveAfterLast = 0;
+
+/** The engine's collector, exposed once (the --expose-gc flag set at run time; it takes effect for new contexts). */
+function collector(): (() => void) | null {
+  if (gc !== undefined) return gc;
+  try {
+    v8.setFlagsFromString('--expose-gc');
+    gc = vm.runInNewContext('gc') as () => void;
+  } catch {
+    gc = null;
+  }
+  return gc;
+}
+
+/**
+ * After a load: if the heap grew well beyond what was live last time, collect now, once, so the garbage of the load
+ * leaves the resident set. A load of a small change allocates little and costs no collection.
+ */
+export function releaseAfterLoad(): void {
+  const used = process.memoryUsage().heapUsed;
+  if (used - liveAfterLast < SLACK_BYTES || used < 2 * liveAfterLast) return;
+  const collect = collector();
+  if (!collect) return;
+  collect();
+  liveAfterLast = process.memoryUsage().heapUsed;
+}
