@@ -7,6 +7,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { loadZoneFile, renderZone } from '../dns/zonefile.js';
 import type { ConfigError } from './schema.js';
+import type { LoadedConfig } from './load.js';
 import { zoneFileErrors } from './load.js';
 
 export const BOOTSTRAP_KEYS = ['server', 'api', 'store'] as const;
@@ -33,13 +34,16 @@ export function mergeConfig(bootstrap: RawConfig, declarative: Declarative): Raw
  * Replace every `file:` zone by its records as inline master-file text (includes expanded), so a revision does not
  * depend on files that may change or vanish. Errors carry the file and line.
  */
-export function inlineZoneFiles(d: Declarative, baseDir: string): { ok: true; value: Declarative } | { ok: false; errors: ConfigError[] } {
+export function inlineZoneFiles(d: Declarative, baseDir: string, loaded?: LoadedConfig): { ok: true; value: Declarative } | { ok: false; errors: ConfigError[] } {
   const zones = d.zones;
   if (!Array.isArray(zones)) return { ok: true, value: d };
   const errors: ConfigError[] = [];
   const out = zones.map((z: unknown, i: number) => {
     if (typeof z !== 'object' || z === null || typeof (z as { file?: unknown }).file !== 'string') return z;
     const { file, ...rest } = z as { file: string; origin?: string; ttl?: number };
+    // Already read (and validated) from this file: render what was read rather than read it again.
+    const have = loaded?.zones.find((lz) => lz.index === i);
+    if (have) return { ...rest, origin: rest.origin ?? have.origin, text: renderZone(have.origin, have.records.slice(0, have.fileRecords)) };
     const parsed = loadZoneFile(path.resolve(baseDir, file), { origin: rest.origin, defaultTtl: rest.ttl });
     for (const e of zoneFileErrors(parsed, `zones[${i}]`, file)) errors.push(e); // no spread: a zone may have a million errors
     return { ...rest, origin: rest.origin ?? parsed.origin, text: renderZone(parsed.origin, parsed.records) };

@@ -20,7 +20,11 @@ import type { ZoneRecord } from '../wire/rdata.js';
 export type Result<T> = { ok: true; value: T } | { ok: false; errors: ConfigError[] };
 
 /** `source`: where the zone was written, for the problems found when it is compiled. */
-export interface LoadedZone { origin: string; records: ZoneRecord[]; source: { file?: string; path: string } }
+/**
+ * A zone as loaded: `records` begins with the `fileRecords` records read from its master file (or text), followed by
+ * those the configuration adds; `index` is its position in `zones`.
+ */
+export interface LoadedZone { origin: string; records: ZoneRecord[]; fileRecords: number; index: number; source: { file?: string; path: string } }
 export interface LoadedConfig { config: Config; zones: LoadedZone[]; file: string | null }
 
 /**
@@ -179,6 +183,7 @@ function loadZone(zc: ZoneConfig, i: number, baseDir: string, errors: ConfigErro
     origin = parsed.origin;
     for (const r of parsed.records) records.push(r);
   }
+  const fileRecords = records.length;
   if (origin === undefined) return undefined;
   const before = errors.length;
   zc.records.forEach((r, j) => {
@@ -209,7 +214,7 @@ function loadZone(zc: ZoneConfig, i: number, baseDir: string, errors: ConfigErro
     }
   }
   if (errors.length > before) return undefined;
-  return { origin, records, source };
+  return { origin, records, fileRecords, index: i, source };
 }
 
 /** One inline record as written (`values` holds `value` alone when `listed` is false). */

@@ -58,7 +58,7 @@ export function readSource(source: ConfigSource): { ok: true; value: SourceConfi
   const w = readAsWritten(source);
   if (!w.ok) return w;
   const { bootstrap, declarative } = splitConfig(w.raw);
-  const inlined = inlineZoneFiles(declarative, w.baseDir);
+  const inlined = inlineZoneFiles(declarative, w.baseDir, w.valid.loaded);
   if (!inlined.ok) return { ok: false, errors: inFile(inlined.errors, w.file) };
   return { ok: true, value: { raw: mergeConfig(bootstrap, inlined.value), bootstrap, declarative: inlined.value, baseDir: w.baseDir, file: w.file, valid: w.valid } };
 }
