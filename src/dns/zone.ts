@@ -44,6 +44,9 @@ export interface Zone {
 
 export interface ZoneProblem { name: string; message: string }
 
+/** The `additional` of every RRset that has none (most of a large zone): one shared empty list, never pushed to. */
+export const NO_ADDITIONAL: Array<{ node: NameNode; rrset: RRset }> = [];
+
 /**
  * Compile records of one type at one name into an RRset. Duplicates (same rdata) are dropped (RFC 2181 §5: an RRset
  * holds none). Each record's rdata is encoded once, and a one-record RRset (most of a large zone) is one buffer:
@@ -101,7 +104,7 @@ export function compileRRset(records: readonly ZoneRecord[], ttlOverride?: numbe
     const starts = bodyOffsets.map((o, i) => o + 2 * i);
     for (let k = 1; k < n; k++) rotations.push(Buffer.concat([first.subarray(starts[k]!), first.subarray(0, starts[k]!)]));
   }
-  return { type, ttl, records: kept, bodies, bodyOffsets, rotations, additional: [], cnameTarget: null, cnameTargetZone: null };
+  return { type, ttl, records: kept, bodies, bodyOffsets, rotations, additional: NO_ADDITIONAL, cnameTarget: null, cnameTargetZone: null };
 }
 
 /** How many different rdatas `records` (one type, a few records: SOA, CNAME) hold; repeats are one record. */
