@@ -115,8 +115,7 @@ export function compilePolicy(config: Config): PolicyResult {
       else namePools.push(pools[idx]!);
     });
     const select = compileChain(nc.select, 'pool', `${at}.select`, errors);
-    const memberRRsets: Array<RRset | undefined> = [];
-    for (const pool of namePools) for (const m of pool.members) memberRRsets[m.index] = addressRRset(name, nc.ttl, m.address);
+    const poolRRsets = namePools.map((pool) => pool.members.map((m) => addressRRset(name, nc.ttl, m.address)));
     let fallback: Fallback = { kind: 'round-robin-ignore-health' };
     const f = nc.fallback;
     if (f) {
@@ -144,7 +143,7 @@ export function compilePolicy(config: Config): PolicyResult {
     nameIndex.set(key, names.length);
     names.push({
       index: names.length, poolSlotBase: slotBase, name, ttl: nc.ttl, pools: namePools, select, fallback, persistence,
-      count: nc.answer.count, memberRRsets,
+      count: nc.answer.count, poolRRsets,
       hasFamily: { 4: namePools.some((p) => p.byFamily[4].length > 0), 6: namePools.some((p) => p.byFamily[6].length > 0) },
     });
     slotBase += namePools.length;

@@ -17,7 +17,7 @@ import { METRICS, METRIC_INDEX, type MetricName, type CompiledMember, type Compi
 import { ADMIN_AUTO, ADMIN_CODES, type AdminState } from './live.js';
 import type { MemberHealth } from '../health/verdict.js';
 import type { Resolution } from '../dns/lookup.js';
-import type { NameNode, Zone } from '../dns/zone.js';
+import type { NameNode, RRset, Zone } from '../dns/zone.js';
 import type { Query } from '../wire/query.js';
 
 const ECS_FAMILY_IPV4 = 1;
@@ -226,14 +226,14 @@ export class AnswerEngine {
       // Clear the marks: the chosen members are exactly the answer entries just added.
       for (let k = res.answer.count - added; k < res.answer.count; k++) {
         const rr = res.answer.rrsets[k]!;
-        for (const m of first.pool.members) if (name.memberRRsets[m.index] === rr) live.excluded[m.index] = 0;
+        for (const m of first.pool.members) if (memberRRset(name, m) === rr) live.excluded[m.index] = 0;
       }
     }
     if (ctx.usedSubnet) res.ecsScope = ctx.client.ecsPrefix;
   }
 
   private emit(name: CompiledName, m: CompiledMember, owner: NameNode | null, res: Resolution): void {
-    res.answer.add(owner, name.memberRRsets[m.index]!);
+    res.answer.add(owner, memberRRset(name, m)!); // m is always one of the name's members here (see choose)
     this.live.countRequest(m.index, this.ctx.now);
     const t = this.tally;
     if (t !== null) t.answers[m.index]!++;
@@ -251,7 +251,8 @@ export class AnswerEngine {
         const slot = this.persistence.find(name.index, key, ctx.now);
         if (slot >= 0) {
           const m = this.policy.members[this.persistence.memberOf(slot)]!;
-          if (m.family === family && m.enabled && this.live.sticky[m.index] === 1) {
+          // A record may outlive a configuration change that took its member's pool away from this name.
+          if (m.family === family && m.enabled && this.live.sticky[m.index] === 1 && memberRRset(name, m) !== undefined) {
             this.persistence.hit(slot, ctx.now);
             if (this.tally !== null) this.tally.persistence[0]!++;
             this.decide(DECISION_PERSISTENCE, LEVEL_NAME);
@@ -398,6 +399,13 @@ export class AnswerEngine {
     }
     return trace;
   }
+}
+
+/** The answer RRset of member `m` for `name`, or undefined when m's pool is not one of the name's (few) pools. */
+function memberRRset(name: CompiledName, m: CompiledMember): RRset | undefined {
+  const pools = name.pools;
+  for (let k = 0; k < pools.length; k++) if (pools[k] === m.pool) return name.poolRRsets[k]![m.slot];
+  return undefined;
 }
 
 function describe(c: Candidates): string {

@@ -67,8 +67,11 @@ export interface CompiledName {
   readonly count: number;
   /** Whether any pool has members of each family (a family with none answers NODATA whatever health says). */
   readonly hasFamily: { readonly 4: boolean; readonly 6: boolean };
-  /** One single-record RRset per member address with this name's TTL, indexed by member.index (sparse). */
-  readonly memberRRsets: ReadonlyArray<RRset | undefined>;
+  /**
+   * The answer RRset of each member with this name's TTL: poolRRsets[k][slot] for the member in slot `slot` of
+   * pools[k]. Dense, per pool (an array indexed by snapshot-wide member index would be sparse: slow, 2 KB a name).
+   */
+  readonly poolRRsets: ReadonlyArray<ReadonlyArray<RRset>>;
 }
 
 /** Everything policy-related in a snapshot. */

@@ -91,7 +91,7 @@ export function makeFixture(specs: PoolSpec[], opts: FixtureOptions = {}): Fixtu
     fallback: { kind: 'nodata' },
     persistence: null,
     count: 1,
-    memberRRsets: [],
+    poolRRsets: [],
     hasFamily: { 4: pools.some((p) => p.byFamily[4].length > 0), 6: pools.some((p) => p.byFamily[6].length > 0) },
   };
   const policy: CompiledPolicy = {

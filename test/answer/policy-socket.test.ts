@@ -293,3 +293,20 @@ pools: [ { name: p, select: [round-robin], members: [ { address: 127.0.1.1 }, { 
   for (let i = 70; i < 74; i++) seen.add(addresses(await query(s.port, 'www.gslb.test', { from: `127.0.0.${i}` }))[0]!);
   assert.ok(seen.has(x));
 });
+
+test('G5: a persistence record whose member is no longer in the name\'s pools is not used: balancing runs anew', async () => {
+  const s = await serve(`
+names:
+  - { name: sticky.gslb.test, pools: [a], persistence: { ttl: 300s } }
+  - { name: other.gslb.test, pools: [b] }
+pools:
+  - { name: a, members: [{ address: 192.0.2.1 }] }
+  - { name: b, members: [{ address: 192.0.2.99 }] }
+`);
+  // What a record left by an earlier configuration (where sticky used pool b) looks like after the swap.
+  const applied = s.server.responder.engine!.applyRecords([{ name: 'sticky.gslb.test', key: 0x7f000001, keyText: '127.0.0.1', pool: 'b', member: '192.0.2.99', ts: Date.now(), ttlMs: 300_000, hits: 3 }]);
+  assert.equal(applied, 1, 'the record is held');
+  const r = await query(s.port, 'sticky.gslb.test');
+  assert.equal(r.rcode, 'NOERROR');
+  assert.deepEqual(addresses(r), ['192.0.2.1'], "answered from the name's own pool, not the stale record's");
+});
