@@ -5,6 +5,7 @@
 // code with a Trace attached, so what `waymark explain` prints is what queries get.
 import { RCODE } from '../wire/types.js';
 import { PeerAddress } from '../net/peer.js';
+import { canonicalName } from '../wire/name.js';
 import { DecisionContext, Trace } from './context.js';
 import { LiveState } from './live.js';
 import { MemberCandidates, PoolCandidates, type Candidates } from './candidates.js';
@@ -381,8 +382,13 @@ export class AnswerEngine {
     if (src.policy !== this.policy) throw new RangeError('engine state copy: the engines run different policies');
     this.live.copyFrom(src.live);
     const p = src.policy;
-    const wanted = name.trim().toLowerCase().replace(/\.$/, '');
-    const n = p.names.find((x) => x.name.toLowerCase() === wanted);
+    let wanted: string;
+    try {
+      wanted = canonicalName(name);
+    } catch {
+      return; // not a domain name: nothing of it to copy (explain reports the name itself)
+    }
+    const n = p.names.find((x) => canonicalName(x.name) === wanted);
     if (!n) return;
     const records = src.persistence.list((i) => p.names[i]!.name, (m) => ({ pool: p.members[m]!.pool.name, member: memberKey(p.members[m]!) }), this.clock(), n.index);
     this.applyRecords(records);

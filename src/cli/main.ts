@@ -8,11 +8,11 @@ import os from 'node:os';
 import { runProberProcess } from './prober.js';
 import { Command, Option } from 'commander';
 import { serve } from '../supervisor/serve.js';
-import { loadSource, loadPersistedRecords, storeDir, readSource, effectiveSource, openConfigStore, pidFileOf, type ConfigSource } from '../config/source.js';
-import { openStore, STORE_FILE, type AdminRecord, type SqliteStore } from '../state/store.js';
+import { loadSource, loadPersistedRecords, loadAdminStates, storeDir, readSource, effectiveSource, openConfigStore, configRelative, type ConfigSource } from '../config/source.js';
+import type { AdminRecord, SqliteStore } from '../state/store.js';
 import { askControl, controlPaths } from '../supervisor/control.js';
 import { memberKey } from '../answer/compile.js';
-import { loadConfigFile, type LoadedConfig } from '../config/load.js';
+import { loadConfigFile } from '../config/load.js';
 import { Responder } from '../dns/responder.js';
 import { explain, formatExplanation, type Explanation, type ExplainRequest } from '../answer/explain.js';
 import { formatErrors } from '../config/schema.js';
@@ -81,8 +81,8 @@ async function explainFor(config: string, req: ExplainRequest, offline: boolean)
     }
   }
   const src = effectiveSource({ kind: 'file', file: config });
-  const v = src.ok ? validateRaw(src.value.raw, src.value.baseDir, src.value.file) : src;
-  if (!v.ok) throw new Error(formatErrors(v.errors));
+  if (!src.ok) throw new Error(formatErrors(src.errors));
+  const v = src.value.valid;
   const responder = new Responder(v.snapshot, 1232);
   loadPersistedRecords(v.loaded, responder);
   const admin = loadAdminStates(v.loaded);
@@ -110,22 +110,9 @@ function serverLocation(opts: { pidFile?: string; config?: string }): { paths: s
   } catch (e) {
     throw new Error(`${opts.config}: ${(e as Error).message.split('\n')[0]}; not reloaded (the server keeps its configuration)`);
   }
-  const base = path.dirname(path.resolve(opts.config));
-  const store = typeof raw.store?.path === 'string' ? path.resolve(base, raw.store.path) : null;
-  const pidFile = typeof raw.server?.pidFile === 'string' ? path.resolve(base, raw.server.pidFile) : null;
+  const store = typeof raw.store?.path === 'string' ? configRelative(opts.config, raw.store.path) : null;
+  const pidFile = typeof raw.server?.pidFile === 'string' ? configRelative(opts.config, raw.server.pidFile) : null;
   return { paths: controlPaths(store, pidFile), pidFile };
-}
-
-/** Admin states saved in a configuration's store (none without a store). */
-function loadAdminStates(loaded: LoadedConfig): AdminRecord[] {
-  const dir = storeDir(loaded);
-  if (!dir || !fs.existsSync(path.join(dir, STORE_FILE))) return [];
-  const store = openStore(dir, { readonly: true });
-  try {
-    return store.loadAdmin();
-  } finally {
-    store.close();
-  }
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -187,8 +174,8 @@ async function main(argv: string[]): Promise<number> {
       if (!['up', 'down', 'drain', 'auto'].includes(state)) throw new Error(`state "${state}" must be up, down, drain or auto`);
       // Checked against the configuration in force (the current revision), which may have pools the file lacks.
       const src = effectiveSource({ kind: 'file', file: opts.config });
-      const v = src.ok ? validateRaw(src.value.raw, src.value.baseDir, src.value.file) : src;
-      if (!v.ok) throw new Error(formatErrors(v.errors));
+      if (!src.ok) throw new Error(formatErrors(src.errors));
+      const v = src.value.valid;
       const pools = v.loaded.config.pools;
       const p = pools.find((x) => x.name === pool);
       if (!p) throw new Error(`no pool "${pool}" in the configuration in force (pools: ${pools.map((x) => x.name).join(', ')})`);

@@ -66,12 +66,6 @@ export class Revisions {
     return this.store.currentRevision();
   }
 
-  /** The configuration in force: bootstrap from the file, declarative sections from the current revision. */
-  effective(): RawConfig | null {
-    const cur = this.store.currentRevision();
-    return cur ? mergeConfig(this.bootstrap, cur.config) : null;
-  }
-
   /**
    * The YAML file's declarative sections. Precedence: the file wins when it CHANGED since a revision was last made
    * from THIS file; otherwise the current revision (perhaps from the API) stays in force. So API edits survive

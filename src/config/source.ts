@@ -9,7 +9,7 @@ import { inFile } from './errors.js';
 import { readFailure } from '../dns/zonefile.js';
 import { splitConfig, mergeConfig, inlineZoneFiles, declarativeHash, type Declarative, type RawConfig } from './declarative.js';
 import { validateRaw, fileWins, type Valid } from './revisions.js';
-import { openStore, StoreError, STORE_FILE, type SqliteStore } from '../state/store.js';
+import { openStore, StoreError, STORE_FILE, type SqliteStore, type AdminRecord } from '../state/store.js';
 import type { Responder } from '../dns/responder.js';
 
 /** Where a configuration comes from. */
@@ -80,7 +80,8 @@ export function loadSource(source: ConfigSource): Result<Valid> {
 
 /**
  * The configuration in force for a source: with a store, the current revision's declarative sections (the file's
- * only when it changed since last applied); without, the file itself. Read-only: for `explain` and `export`.
+ * only when it changed since last applied); without, the file itself, with `valid` for what is in force. Read-only:
+ * for `explain`, `member` and `export`.
  */
 export function effectiveSource(source: ConfigSource): { ok: true; value: SourceConfig } | { ok: false; errors: ConfigError[] } {
   const src = readSource(source);
@@ -93,7 +94,11 @@ export function effectiveSource(source: ConfigSource): { ok: true; value: Source
     const lastFile = src.value.file ? store.lastRevisionFromFile(path.resolve(src.value.file)) : null;
     // The file wins when it changed since it was last applied (the same precedence the server uses at start).
     if (!cur || fileWins(cur, lastFile, declarativeHash(src.value.declarative))) return src;
-    return { ok: true, value: { ...src.value, declarative: cur.config, raw: mergeConfig(src.value.bootstrap, cur.config) } };
+    // The revision in force, validated and compiled as such (`valid` must describe `raw`, not the file).
+    const raw = mergeConfig(src.value.bootstrap, cur.config);
+    const valid = validateRaw(raw, src.value.baseDir, src.value.file);
+    if (!valid.ok) return { ok: false, errors: valid.errors };
+    return { ok: true, value: { ...src.value, declarative: cur.config, raw, valid } };
   } finally {
     store.close();
   }
@@ -102,15 +107,18 @@ export function effectiveSource(source: ConfigSource): { ok: true; value: Source
 /** The store directory of a configuration (relative to the config file), or null when state is memory-only. */
 export function storeDir(loaded: LoadedConfig): string | null {
   const s = loaded.config.store;
-  if (!s) return null;
-  return path.resolve(loaded.file ? path.dirname(path.resolve(loaded.file)) : process.cwd(), s.path);
+  return s ? configRelative(loaded.file, s.path) : null;
+}
+
+/** A path written in configuration file `file`: relative to that file's directory (to the working one without). */
+export function configRelative(file: string | null, p: string): string {
+  return path.resolve(file ? path.dirname(path.resolve(file)) : process.cwd(), p);
 }
 
 /** The pid file of a configuration: server.pidFile, relative to the config file (like zone files and the store). */
 export function pidFileOf(loaded: LoadedConfig): string | null {
   const p = loaded.config.server.pidFile;
-  if (!p) return null;
-  return path.resolve(loaded.file ? path.dirname(path.resolve(loaded.file)) : process.cwd(), p);
+  return p ? configRelative(loaded.file, p) : null;
 }
 
 /**
@@ -135,11 +143,22 @@ export function openConfigStore(dir: string, file: string | null, opts: { claim?
 
 /** Load persistence records saved by earlier runs into a responder's engine (start-up and explain; never per query). */
 export function loadPersistedRecords(loaded: LoadedConfig, responder: Responder): number {
+  const engine = responder.engine;
+  return engine ? readStore(loaded, 0, (store) => engine.applyRecords(store.loadPersistence(Date.now()))) : 0;
+}
+
+/** Admin states saved in a configuration's store by earlier runs (none without a store). */
+export function loadAdminStates(loaded: LoadedConfig): AdminRecord[] {
+  return readStore(loaded, [], (store) => store.loadAdmin());
+}
+
+/** `read` over the configuration's store opened read-only, or `none` when it has no store or the store is not there yet. */
+function readStore<T>(loaded: LoadedConfig, none: T, read: (store: SqliteStore) => T): T {
   const dir = storeDir(loaded);
-  if (!dir || !responder.engine || !fs.existsSync(path.join(dir, STORE_FILE))) return 0;
+  if (!dir || !fs.existsSync(path.join(dir, STORE_FILE))) return none;
   const store = openStore(dir, { readonly: true });
   try {
-    return responder.engine.applyRecords(store.loadPersistence(Date.now()));
+    return read(store);
   } finally {
     store.close();
   }

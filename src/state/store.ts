@@ -25,7 +25,6 @@ export interface Store {
   dataVersion(): number;
   /** Configuration revisions (the newest is current). addRevision is durable when it returns. */
   currentRevision(): RevisionRecord | null;
-  lastRevisionFrom(source: RevisionRecord['source']): RevisionRecord | null;
   /** The newest revision made from configuration file `file` (absolute path), or from a file before files were recorded. */
   lastRevisionFromFile(file: string): RevisionRecord | null;
   revision(id: number): RevisionRecord | null;
@@ -293,10 +292,6 @@ export class SqliteStore implements Store {
 
   currentRevision(): RevisionRecord | null {
     return this.revisionRow(this.open().prepare('SELECT * FROM revision ORDER BY id DESC LIMIT 1').get());
-  }
-
-  lastRevisionFrom(source: RevisionRecord['source']): RevisionRecord | null {
-    return this.revisionRow(this.open().prepare('SELECT * FROM revision WHERE source = ? ORDER BY id DESC LIMIT 1').get(source));
   }
 
   lastRevisionFromFile(file: string): RevisionRecord | null {
