@@ -18,7 +18,8 @@ import { METRICS, METRIC_INDEX, type MetricName, type CompiledMember, type Compi
 import { ADMIN_AUTO, ADMIN_CODES, type AdminState } from './live.js';
 import type { MemberHealth } from '../health/verdict.js';
 import type { Resolution } from '../dns/lookup.js';
-import type { NameNode, RRset, Zone } from '../dns/zone.js';
+import type { RRset, Zone } from '../dns/zone.js';
+import { APEX, type ZoneImage } from '../wire/image.js';
 import type { Query } from '../wire/query.js';
 
 const ECS_FAMILY_IPV4 = 1;
@@ -58,6 +59,9 @@ export class AnswerEngine {
   private peer = new PeerAddress();
   private query: Query | null = null;
   private clientParsed = false;
+  /** The owner of the answer being written (answer() sets it; null image: the question name). */
+  private ownerImg: ZoneImage | null = null;
+  private ownerNode = -1;
   /** Injectable clock (tests of persistence expiry). */
   clock: () => number = Date.now;
   /** Metrics: where decisions are counted (null: nowhere). The fields below describe the current query (-1: none). */
@@ -185,11 +189,14 @@ export class AnswerEngine {
   }
 
   /**
-   * Answer `name` for address family `family` into `res` (owner null = the question name). `zone` supplies the SOA
+   * Answer `name` for address family `family` into `res`, owned by node `ownerNode` of `ownerImg` (null: the
+   * question name, as for names reached by a wildcard or asked directly). `zone` supplies the SOA
    * for negative answers.
    */
-  answer(name: CompiledName, family: 4 | 6, owner: NameNode | null, zone: Zone, res: Resolution): void {
+  answer(name: CompiledName, family: 4 | 6, ownerImg: ZoneImage | null, ownerNode: number, zone: Zone, res: Resolution): void {
     const ctx = this.ctx;
+    this.ownerImg = ownerImg;
+    this.ownerNode = ownerNode;
     this.parseClient();
     ctx.now = this.clock();
     ctx.name = name;
@@ -201,15 +208,15 @@ export class AnswerEngine {
     if (!name.hasFamily[family]) {
       // No member of this family at all: the name exists, the type does not (NODATA), whatever health says.
       trace?.add('family', `no IPv${family} members in pools ${name.pools.map((p) => p.name).join(', ')}: NODATA`);
-      res.authority.add(zone.apex, zone.negativeSoa);
+      negativeSoa(res, zone);
       return;
     }
     const first = this.choose(name, family);
     if (first === null) {
-      this.fallback(name, family, owner, zone, res);
+      this.fallback(name, family, zone, res);
       return;
     }
-    this.emit(name, first, owner, res);
+    this.emit(name, first, res);
     // Multi-value answers: more members of the same pool, chosen by the same chain, each once.
     if (name.count > 1) {
       const live = this.live;
@@ -221,20 +228,20 @@ export class AnswerEngine {
         if (j < 0) break;
         const m = c.members[j]!;
         live.excluded[m.index] = 1;
-        this.emit(name, m, owner, res);
+        this.emit(name, m, res);
         added++;
       }
       // Clear the marks: the chosen members are exactly the answer entries just added.
       for (let k = res.answer.count - added; k < res.answer.count; k++) {
-        const rr = res.answer.rrsets[k]!;
+        const rr = res.answer.rrObj[k];
         for (const m of first.pool.members) if (memberRRset(name, m) === rr) live.excluded[m.index] = 0;
       }
     }
     if (ctx.usedSubnet) res.ecsScope = ctx.client.ecsPrefix;
   }
 
-  private emit(name: CompiledName, m: CompiledMember, owner: NameNode | null, res: Resolution): void {
-    res.answer.add(owner, memberRRset(name, m)!); // m is always one of the name's members here (see choose)
+  private emit(name: CompiledName, m: CompiledMember, res: Resolution): void {
+    res.answer.addRRset(this.ownerImg, this.ownerNode, memberRRset(name, m)!); // m is always one of the name's members here (see choose)
     this.live.countRequest(m.index, this.ctx.now);
     const t = this.tally;
     if (t !== null) t.answers[m.index]!++;
@@ -329,7 +336,7 @@ export class AnswerEngine {
     return this.policy.groups.describe(c.family as 4 | 6, c.words);
   }
 
-  private fallback(name: CompiledName, family: 4 | 6, owner: NameNode | null, zone: Zone, res: Resolution): void {
+  private fallback(name: CompiledName, family: 4 | 6, zone: Zone, res: Resolution): void {
     const f = name.fallback;
     const trace = this.ctx.trace;
     this.decide(DECISION_FALLBACK, LEVEL_NAME);
@@ -339,8 +346,8 @@ export class AnswerEngine {
       case 'address': {
         const rrset = f.rrsets[family];
         trace?.add('fallback', rrset ? `sorry address ${rrset.records.map((r) => String(r.data)).join(', ')}` : `no IPv${family} sorry address: NODATA`);
-        if (rrset) res.answer.add(owner, rrset);
-        else res.authority.add(zone.apex, zone.negativeSoa);
+        if (rrset) res.answer.addRRset(this.ownerImg, this.ownerNode, rrset);
+        else negativeSoa(res, zone);
         return;
       }
       case 'round-robin-ignore-health': {
@@ -349,7 +356,7 @@ export class AnswerEngine {
         for (const p of name.pools) for (const m of p.byFamily[family]) if (m.enabled) all.push(m);
         if (all.length === 0) {
           trace?.add('fallback', 'round robin ignoring health: no enabled member; NODATA');
-          res.authority.add(zone.apex, zone.negativeSoa);
+          negativeSoa(res, zone);
           return;
         }
         const slot = this.policy.pools.length + name.index;
@@ -357,18 +364,18 @@ export class AnswerEngine {
         this.live.counter[slot] = (n + 1) >>> 0;
         const m = all[n % all.length]!;
         trace?.add('fallback', `round robin ignoring health: ${memberKey(m)}`);
-        this.emit(name, m, owner, res);
+        this.emit(name, m, res);
         return;
       }
       case 'rcode':
         trace?.add('fallback', `answer ${Object.entries(RCODE).find(([, v]) => v === f.rcode)?.[0] ?? f.rcode}`);
         res.rcode = f.rcode;
         res.aa = f.rcode === RCODE.NXDOMAIN;
-        if (f.rcode === RCODE.NXDOMAIN) res.authority.add(zone.apex, zone.negativeSoa);
+        if (f.rcode === RCODE.NXDOMAIN) negativeSoa(res, zone);
         return;
       case 'nodata':
         trace?.add('fallback', 'NODATA (fail closed)');
-        res.authority.add(zone.apex, zone.negativeSoa);
+        negativeSoa(res, zone);
         return;
     }
   }
@@ -405,6 +412,12 @@ export class AnswerEngine {
     }
     return trace;
   }
+}
+
+/** The negative-answer SOA of `zone` in the authority section (RFC 2308 §3). */
+function negativeSoa(res: Resolution, zone: Zone): void {
+  const img = zone.image;
+  res.authority.add(img, APEX, img, img.negativeSoa);
 }
 
 /** The answer RRset of member `m` for `name`, or undefined when m's pool is not one of the name's (few) pools. */

@@ -1,102 +1,91 @@
-// The immutable snapshot every query reads: all served zones indexed by case-folded wire name.
-// Owns: linking zones together (nested zones, CNAME targets, additional-section targets) and the lookup index.
+// The immutable snapshot every query reads: the served zones (each one compact image) and the compiled policy.
+// Owns: finding the most specific served zone for a name. Zones are independent of each other (an image holds no
+// reference into another), so a snapshot is cheap to make from images that did not change; names that lead from one
+// zone to another (CNAME targets, additional-section targets) are looked up when a query needs them.
 // Built by the control plane and swapped in whole; the query path only reads it and never awaits.
-import { TYPE } from '../wire/types.js';
-import { canonicalName, isAtOrBelow, equalsFolded, hashWireFolded } from '../wire/name.js';
-import { additionalNames, NO_ADDITIONAL, type NameNode, type Zone } from '../dns/zone.js';
+import { APEX } from '../wire/image.js';
+import { canonicalName, encodeName, equalsFoldedRange, hashWireFolded } from '../wire/name.js';
+import type { Zone } from '../dns/zone.js';
 import type { CompiledPolicy } from './policy.js';
 
 export class Snapshot {
-  private readonly index = new Map<number, NameNode>();
-  private readonly origins: readonly string[];
+  /** Zones by the hash of their folded apex name (collisions share a list). */
+  private readonly byOrigin = new Map<number, Zone[]>();
+  /** Fewest and most labels of any apex: suffixes outside that range cannot be an apex. */
+  private readonly minLabels: number;
+  private readonly maxLabels: number;
 
   constructor(readonly zones: readonly Zone[], readonly generation: number, readonly policy: CompiledPolicy | null = null) {
-    // A name belongs to the most specific served zone: a child zone we also serve hides the parent's cut and glue.
-    // Only a zone with served zones below it needs the check, and only against those (thousands of zones would
-    // otherwise cost nodes × zones).
-    this.origins = zones.map((z) => canonicalName(z.origin));
-    const children = childOrigins(this.origins);
-    const byName = new Map<string, NameNode>();
-    zones.forEach((zone, zi) => {
-      const below = children[zi]!;
-      for (const [k, node] of zone.nodes) {
-        if (below.length > 0 && below.some((c) => isAtOrBelow(k, c))) continue;
-        byName.set(k, node);
-        node.nextSameHash = this.index.get(node.hash) ?? null;
-        this.index.set(node.hash, node);
-      }
-    });
-    for (const node of byName.values()) this.link(node, byName);
+    let min = 255;
+    let max = 0;
+    for (const zone of zones) {
+      const img = zone.image;
+      const off = img.nameOffset(APEX);
+      const h = hashWireFolded(img.names, off, off + img.nameLength(APEX));
+      const list = this.byOrigin.get(h);
+      if (list) list.push(zone);
+      else this.byOrigin.set(h, [zone]);
+      const l = img.labels(APEX);
+      if (l < min) min = l;
+      if (l > max) max = l;
+    }
+    this.minLabels = min;
+    this.maxLabels = max;
   }
 
-  /** Additional-section targets of the node's RRsets and its CNAME's target, among the names served here. */
-  private link(node: NameNode, byName: ReadonlyMap<string, NameNode>): void {
-    for (const rrset of node.rrsets.values()) {
-      const targets = additionalNames(rrset);
-      if (targets.length === 0) { rrset.additional = NO_ADDITIONAL; continue; }
-      rrset.additional = [];
-      for (const target of targets) {
-        const t = byName.get(target);
-        if (!t || (t.cut && rrset.type !== TYPE.NS)) continue;
-        const a = t.rrsets.get(TYPE.A);
-        const aaaa = t.rrsets.get(TYPE.AAAA);
-        if (a) rrset.additional.push({ node: t, rrset: a });
-        if (aaaa) rrset.additional.push({ node: t, rrset: aaaa });
-      }
-    }
-    if (node.cname) {
-      const target = canonicalName(node.cname.records[0]!.data as string);
-      node.cname.cnameTarget = byName.get(target) ?? null;
-      node.cname.cnameTargetZone = node.cname.cnameTarget ? null : this.zoneFor(target) ?? null;
-    }
-  }
-
-  /** The node whose folded wire name equals buf[off, end), or null. Allocation-free. */
-  find(buf: Buffer, off: number, end: number): NameNode | null {
-    let node = this.index.get(hashWireFolded(buf, off, end)) ?? null;
-    while (node !== null) {
-      if (equalsFolded(buf, off, end, node.key)) return node;
-      node = node.nextSameHash;
+  /** The served zone whose apex is exactly buf[off, end), or null. */
+  private apexAt(buf: Buffer, off: number, end: number): Zone | null {
+    const list = this.byOrigin.get(hashWireFolded(buf, off, end));
+    if (list === undefined) return null;
+    const len = end - off;
+    for (let i = 0; i < list.length; i++) {
+      const img = list[i]!.image;
+      if (img.nameLength(APEX) === len && equalsFoldedRange(buf, off, img.names, img.nameOffset(APEX), len)) return list[i]!;
     }
     return null;
   }
 
-  /** Compile-time/API lookup by presentation name (in the most specific zone containing it, as queries see it). */
-  node(name: string): NameNode | undefined {
-    const key = canonicalName(name);
-    return this.zoneFor(key)?.nodes.get(key);
+  /**
+   * The most specific served zone containing the wire name buf[off, end) with `labels` labels whose starts are
+   * labelOffs[0..labels) (relative to off), or null. Allocation-free.
+   */
+  zoneOf(buf: Buffer, off: number, end: number, labelOffs: ArrayLike<number>, labels: number): Zone | null {
+    const from = labels - this.maxLabels > 0 ? labels - this.maxLabels : 0;
+    for (let i = from; i <= labels - this.minLabels; i++) {
+      const start = i === labels ? end - 1 : off + labelOffs[i]!;
+      const z = this.apexAt(buf, start, end);
+      if (z !== null) return z;
+    }
+    return null;
   }
 
-  /** The most specific served zone containing a canonical name, for answering names we do not have. */
+  /** zoneOf for an uncompressed wire name in a buffer (a CNAME or MX target inside an image): walks its labels. */
+  zoneOfWire(buf: Buffer, off: number, end: number): Zone | null {
+    let labels = 0;
+    for (let p = off; buf[p] !== 0; p += buf[p]! + 1) labels++;
+    const from = labels - this.maxLabels > 0 ? labels - this.maxLabels : 0;
+    let p = off;
+    for (let i = 0; i < from; i++) p += buf[p]! + 1;
+    for (let i = from; i <= labels - this.minLabels; i++) {
+      const z = this.apexAt(buf, p, end);
+      if (z !== null) return z;
+      p += buf[p]! + 1;
+    }
+    return null;
+  }
+
+  /** Compile-time/API lookup by presentation name, in the most specific zone containing it (as queries see it). */
+  node(name: string): { zone: Zone; node: number } | undefined {
+    const wire = encodeName(name);
+    const zone = this.zoneOfWire(wire, 0, wire.length);
+    if (zone === null) return undefined;
+    const node = zone.image.find(wire, 0, wire.length);
+    return node < 0 ? undefined : { zone, node };
+  }
+
+  /** The most specific served zone containing a presentation name, for answering names we do not have. */
   zoneFor(name: string): Zone | undefined {
-    let best = -1;
-    for (let i = 0; i < this.origins.length; i++) {
-      const o = this.origins[i]!;
-      if (isAtOrBelow(name, o) && (best < 0 || o.length > this.origins[best]!.length)) best = i;
-    }
-    return best < 0 ? undefined : this.zones[best];
+    const wire = encodeName(canonicalName(name));
+    return this.zoneOfWire(wire, 0, wire.length) ?? undefined;
   }
-}
-
-/** For each origin, the served origins directly below it (nearest enclosing served zone is the parent). */
-function childOrigins(origins: readonly string[]): string[][] {
-  const index = new Map(origins.map((o, i) => [o, i]));
-  const children: string[][] = origins.map(() => []);
-  origins.forEach((o) => {
-    for (let p = parentName(o); p !== null; p = parentName(p)) {
-      const j = index.get(p);
-      if (j !== undefined) { children[j]!.push(o); break; }
-    }
-  });
-  return children;
-}
-
-/** The canonical name one label up ("." above a single label, null above the root); escaped dots are not cuts. */
-function parentName(name: string): string | null {
-  if (name === '.') return null;
-  for (let i = 0; i < name.length; i++) {
-    if (name[i] === '\\') { i += /\d{3}/.test(name.slice(i + 1, i + 4)) ? 3 : 1; continue; }
-    if (name[i] === '.') return name.slice(i + 1);
-  }
-  return '.';
 }

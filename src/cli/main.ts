@@ -144,7 +144,7 @@ async function main(argv: string[]): Promise<number> {
         return;
       }
       const zones = loaded.value.snapshot.zones;
-      process.stdout.write(`ok: ${zones.length} zone(s), ${zones.reduce((n, z) => n + z.nodes.size, 0)} name(s)\n`);
+      process.stdout.write(`ok: ${zones.length} zone(s), ${zones.reduce((n, z) => n + z.image.nodeCount, 0)} name(s)\n`);
     });
 
   program.command('explain')

@@ -256,6 +256,7 @@ export function compileSnapshot(loaded: LoadedConfig, generation: number): Resul
   const origins = loaded.zones.map((z) => canonicalName(z.origin));
   const extra = loaded.zones.map(() => [] as string[]);
   const homes: number[] = [];
+  const slots: number[] = [];
   loaded.config.names.forEach((n, i) => {
     let key: string;
     try {
@@ -269,6 +270,7 @@ export function compileSnapshot(loaded: LoadedConfig, generation: number): Resul
       if (isAtOrBelow(key, o) && (best < 0 || o.length > origins[best]!.length)) best = zi;
     });
     homes.push(best);
+    slots.push(best < 0 ? -1 : extra[best]!.length);
     if (best < 0) errors.push({ path: `names[${i}].name`, message: `${n.name} is not inside any zone served here${origins.length ? ` (zones: ${origins.join(', ')})` : ''}` });
     else extra[best]!.push(normalizeName(n.name));
   });
@@ -284,16 +286,19 @@ export function compileSnapshot(loaded: LoadedConfig, generation: number): Resul
   const snapshot = new Snapshot(zones, generation, policy.policy.names.length > 0 ? policy.policy : null);
   policy.policy.names.forEach((name, i) => {
     if (homes[i]! < 0) return;
-    const node = snapshot.node(name.name)!;
+    const zone = zones[homes[i]!]!;
+    const img = zone.image;
+    const node = zone.node(name.name);
     const at = `names[${i}].name`;
-    if (node.rrsets.has(TYPE.A) || node.rrsets.has(TYPE.AAAA)) {
-      errors.push({ path: at, message: `${name.name} also has static A/AAAA records in zone ${node.zone.origin}; a policy name answers A and AAAA itself` });
-    } else if (node.cname) {
-      errors.push({ path: at, message: `${name.name} is a CNAME in zone ${node.zone.origin}` });
-    } else if (node.cut) {
-      errors.push({ path: at, message: `${name.name} is at or below the delegation ${node.cut.name}` });
+    const cut = img.cut(node);
+    if (img.rrset(node, TYPE.A) >= 0 || img.rrset(node, TYPE.AAAA) >= 0) {
+      errors.push({ path: at, message: `${name.name} also has static A/AAAA records in zone ${zone.origin}; a policy name answers A and AAAA itself` });
+    } else if (img.rrset(node, TYPE.CNAME) >= 0) {
+      errors.push({ path: at, message: `${name.name} is a CNAME in zone ${zone.origin}` });
+    } else if (cut >= 0) {
+      errors.push({ path: at, message: `${name.name} is at or below the delegation ${img.nodeName(cut)}` });
     }
-    node.policy = name;
+    zone.policies[slots[i]!] = name;
   });
   if (errors.length > 0) return { ok: false, errors };
   return { ok: true, value: snapshot };

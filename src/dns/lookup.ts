@@ -6,7 +6,9 @@ import type { Snapshot } from '../answer/snapshot.js';
 import type { AnswerEngine } from '../answer/engine.js';
 import type { QuestionName } from '../wire/query.js';
 import { Section, type ResponseSections } from '../wire/sections.js';
-import type { NameNode, RRset, Zone } from './zone.js';
+import type { Zone } from './zone.js';
+import { APEX, type ZoneImage } from '../wire/image.js';
+import { wireNameLength } from '../wire/name.js';
 
 export class Resolution implements ResponseSections {
   rcode = 0;
@@ -33,73 +35,107 @@ export class Resolution implements ResponseSections {
 
 const MAX_CNAME_CHAIN = 8;
 
-function addAdditional(res: Resolution, rrset: RRset): void {
-  const add = rrset.additional;
-  for (let i = 0; i < add.length; i++) {
-    const a = add[i]!;
-    res.additional.add(a.node, a.rrset);
+/** Where the target name sits in the RDATA of NS, MX and SRV records (RFC 1035 §3.3, RFC 2782); -1: no target. */
+function targetOffset(type: number): number {
+  return type === TYPE.NS ? 0 : type === TYPE.MX ? 2 : type === TYPE.SRV ? 6 : -1;
+}
+
+/**
+ * In-zone A/AAAA RRsets of the names an NS/MX/SRV RRset points to, for the additional section (RFC 1035 §4.3.2,
+ * RFC 2782). Looked up per answer in whichever served zone holds the target; below a cut only NS (glue) qualifies.
+ */
+function addAdditional(res: Resolution, snapshot: Snapshot, img: ZoneImage, rrset: number): void {
+  const type = img.type(rrset);
+  const at = targetOffset(type);
+  if (at < 0) return;
+  const data = img.data;
+  const base = img.base(rrset);
+  const n = img.count(rrset);
+  for (let k = 0; k < n; k++) {
+    const start = img.rdataOffset(base + k) + at;
+    const end = start + wireNameLength(data, start);
+    const zone = snapshot.zoneOfWire(data, start, end);
+    if (zone === null) continue;
+    const t = zone.image;
+    const node = t.find(data, start, end);
+    if (node < 0 || (t.cut(node) >= 0 && type !== TYPE.NS)) continue;
+    const a = t.rrset(node, TYPE.A);
+    const aaaa = t.rrset(node, TYPE.AAAA);
+    if (a >= 0 && !res.additional.has(t, a)) res.additional.add(t, node, t, a);
+    if (aaaa >= 0 && !res.additional.has(t, aaaa)) res.additional.add(t, node, t, aaaa);
   }
 }
 
-function referral(res: Resolution, cut: NameNode): void {
+function referral(res: Resolution, snapshot: Snapshot, zone: Zone, cut: number): void {
   res.referral = true;
   res.aa = false;
-  const ns = cut.rrsets.get(TYPE.NS)!;
-  res.authority.add(cut, ns);
-  addAdditional(res, ns);
+  const img = zone.image;
+  const ns = img.rrset(cut, TYPE.NS);
+  res.authority.add(img, cut, img, ns);
+  addAdditional(res, snapshot, img, ns);
 }
 
 function negative(res: Resolution, zone: Zone, rcode: number): void {
   res.rcode = rcode;
-  res.authority.add(zone.apex, zone.negativeSoa);
+  const img = zone.image;
+  res.authority.add(img, APEX, img, img.negativeSoa);
 }
 
 /** RFC 8482 §4.2: answer ANY with one RRset of the name rather than all of them. */
-function anyRRset(node: NameNode): RRset | null {
-  if (node.cname) return node.cname;
-  for (const rrset of node.rrsets.values()) return rrset;
-  return null;
+function anyRRset(img: ZoneImage, node: number): number {
+  return img.rrsetCountOf(node) > 0 ? img.firstRRset(node) : -1;
 }
 
 /**
- * Answer from a node that exists (or a wildcard standing in for the question name).
- * `owner` is null when the records are owned by the question name itself.
+ * Answer from a node that exists (or a wildcard standing in for the question name). `ownerNode` < 0 when the
+ * records are owned by the question name itself; CNAME targets after the first hop are owned by their node.
  */
-function fromNode(res: Resolution, node: NameNode, owner: NameNode | null, qtype: number, engine: AnswerEngine | null): void {
+function fromNode(res: Resolution, snapshot: Snapshot, zone: Zone, node: number, qtype: number, engine: AnswerEngine | null): void {
   res.aa = true;
+  let z = zone;
   let current = node;
-  let currentOwner = owner;
+  let ownerImg: ZoneImage | null = null;
   for (let hop = 0; hop <= MAX_CNAME_CHAIN; hop++) {
-    const policy = current.policy;
-    if (policy !== null && engine !== null && (qtype === TYPE.A || qtype === TYPE.AAAA || qtype === TYPE.ANY)) {
-      engine.answer(policy, qtype === TYPE.AAAA ? 6 : 4, currentOwner, current.zone, res);
+    const img = z.image;
+    const slot = img.policySlot(current);
+    if (slot >= 0 && engine !== null && (qtype === TYPE.A || qtype === TYPE.AAAA || qtype === TYPE.ANY)) {
+      const policy = z.policies[slot] ?? null;
+      if (policy !== null) {
+        engine.answer(policy, qtype === TYPE.AAAA ? 6 : 4, ownerImg, current, z, res);
+        return;
+      }
+    }
+    const rrset = qtype === TYPE.ANY ? anyRRset(img, current) : img.rrset(current, qtype);
+    if (rrset >= 0) {
+      res.answer.add(ownerImg, current, img, rrset);
+      addAdditional(res, snapshot, img, rrset);
       return;
     }
-    const rrset = qtype === TYPE.ANY ? anyRRset(current) : qtype === TYPE.CNAME ? current.cname : current.rrsets.get(qtype);
-    if (rrset !== undefined && rrset !== null) {
-      res.answer.add(currentOwner, rrset);
-      addAdditional(res, rrset);
+    const cname = qtype === TYPE.CNAME ? -1 : img.rrset(current, TYPE.CNAME);
+    if (cname < 0) {
+      negative(res, z, RCODE.NOERROR);
       return;
     }
-    const cname = current.cname;
-    if (cname === null || qtype === TYPE.CNAME) {
-      negative(res, current.zone, RCODE.NOERROR);
+    res.answer.add(ownerImg, current, img, cname);
+    const start = img.rdataOffset(img.base(cname));
+    const end = start + wireNameLength(img.data, start);
+    const tz = snapshot.zoneOfWire(img.data, start, end);
+    // Target outside what we serve: the resolver continues from here.
+    if (tz === null) return;
+    const target = tz.image.find(img.data, start, end);
+    if (target < 0) {
+      negative(res, tz, RCODE.NXDOMAIN); // inside a served zone, and it does not exist
       return;
     }
-    res.answer.add(currentOwner, cname);
-    const target = cname.cnameTarget;
-    if (target === null) {
-      // Target outside what we serve: the resolver continues from here. Inside a served zone: it does not exist.
-      if (cname.cnameTargetZone !== null) negative(res, cname.cnameTargetZone, RCODE.NXDOMAIN);
-      return;
-    }
-    if (target.cut !== null) {
-      referral(res, target.cut);
+    const cut = tz.image.cut(target);
+    if (cut >= 0) {
+      referral(res, snapshot, tz, cut);
       res.aa = true; // the CNAME itself is authoritative data
       return;
     }
+    z = tz;
     current = target;
-    currentOwner = target;
+    ownerImg = tz.image;
   }
   // A loop or an over-long chain: return what we have, as BIND does.
 }
@@ -110,41 +146,45 @@ function fromNode(res: Resolution, node: NameNode, owner: NameNode | null, qtype
  */
 export function resolve(snapshot: Snapshot, q: QuestionName, qtype: number, res: Resolution, engine: AnswerEngine | null): boolean {
   res.reset();
-  const exact = snapshot.find(q.buf, q.off, q.end);
-  if (exact !== null) {
-    res.zone = exact.zone;
-    const cut = exact.cut;
-    if (cut !== null && !(cut === exact && qtype === TYPE.DS)) {
-      referral(res, cut);
+  const zone = snapshot.zoneOf(q.buf, q.off, q.end, q.labelOffs, q.labelCount);
+  if (zone === null) return false;
+  res.zone = zone;
+  const img = zone.image;
+  const exact = img.find(q.buf, q.off, q.end);
+  if (exact >= 0) {
+    const cut = img.cut(exact);
+    if (cut >= 0 && !(cut === exact && qtype === TYPE.DS)) {
+      referral(res, snapshot, zone, cut);
       return true;
     }
     if (cut === exact) {
       // DS at a delegation point is parent-side data; we hold none (no DNSSEC): authoritative NODATA.
       res.aa = true;
-      negative(res, exact.zone, RCODE.NOERROR);
+      negative(res, zone, RCODE.NOERROR);
       return true;
     }
-    fromNode(res, exact, null, qtype, engine);
+    fromNode(res, snapshot, zone, exact, qtype, engine);
     return true;
   }
-  // Closest encloser: strip labels from the left until a node exists.
-  for (let i = 1; i < q.labelCount; i++) {
-    const enc = snapshot.find(q.buf, q.off + q.labelOffs[i]!, q.end);
-    if (enc === null) continue;
-    res.zone = enc.zone;
-    if (enc.cut !== null) {
-      referral(res, enc.cut);
+  // Closest encloser: strip labels from the left until a node exists (the apex always does).
+  const apexAt = q.labelCount - img.labels(APEX);
+  for (let i = 1; i <= apexAt; i++) {
+    const enc = img.find(q.buf, i === q.labelCount ? q.end - 1 : q.off + q.labelOffs[i]!, q.end);
+    if (enc < 0) continue;
+    const cut = img.cut(enc);
+    if (cut >= 0) {
+      referral(res, snapshot, zone, cut);
       return true;
     }
     // The first existing suffix is the closest encloser; its "*" child, if any, answers (RFC 4592 §3.3.1).
-    if (enc.wildcard !== null) {
-      fromNode(res, enc.wildcard, null, qtype, engine);
+    const wild = img.wildcard(enc);
+    if (wild >= 0) {
+      fromNode(res, snapshot, zone, wild, qtype, engine);
       return true;
     }
     res.aa = true;
-    negative(res, enc.zone, RCODE.NXDOMAIN);
+    negative(res, zone, RCODE.NXDOMAIN);
     return true;
   }
   return false;
 }
-

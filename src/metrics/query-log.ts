@@ -3,6 +3,7 @@
 // once per snapshot, so the query path's check is one typed-array read), the sampling, and the line's fields.
 // Building a line allocates; that happens only for a listed name and a sampled query. Never writes files itself.
 import { canonicalName } from '../wire/name.js';
+import { decodeBody } from '../wire/rdata.js';
 import { TYPE, RCODE, typeName } from '../wire/types.js';
 import { DECISION_LABELS } from '../answer/engine.js';
 import type { Snapshot } from '../answer/snapshot.js';
@@ -78,9 +79,13 @@ export class QueryLog {
     const answers: string[] = [];
     const section = res.answer;
     for (let i = 0; i < section.count; i++) {
-      const rrset = section.rrsets[i]!;
-      if (rrset.type !== TYPE.A && rrset.type !== TYPE.AAAA) continue;
-      for (const r of rrset.records) answers.push(String(r.data));
+      const data = section.data(i);
+      const offs = section.offsets(i);
+      const base = section.base(i);
+      for (let k = 0; k < section.records(i); k++) {
+        const r = decodeBody('', data, offs[base + k]!);
+        if (r.type === TYPE.A || r.type === TYPE.AAAA) answers.push(String(r.data));
+      }
     }
     const line: QueryLogLine = { client, name: policyName.name, qtype: qtype === TYPE.ANY ? 'ANY' : typeName(qtype), rcode: RCODE_NAMES.get(rcode) ?? String(rcode), answers };
     if (memberDecision >= 0) line.method = DECISION_LABELS[memberDecision];

@@ -6,9 +6,9 @@ import packetTypes from 'dns-packet/types.js';
 import packetClasses from 'dns-packet/classes.js';
 import { readName, isPlainWireName } from './name.js';
 import { Query, readEcs, OPT_ECS } from './query.js';
-import { CLASS_IN, KNOWN_TYPES, OPCODE, RCODE, TYPE } from './types.js';
+import { CLASS_IN, OPCODE, RCODE, TYPE } from './types.js';
 import { responseFlags, FLAG_QR } from './response.js';
-import type { ResponseSections, Section, WireOwner, WireRRset } from './sections.js';
+import type { ResponseSections, Section } from './sections.js';
 
 export const GENERAL_DROP = 0;
 export const GENERAL_RESOLVE = 1;
@@ -35,12 +35,6 @@ interface Packet { id?: number; type?: string; flags?: number; questions?: Array
 const MAX_ADDITIONAL = 4;
 /** Classes dns-packet names (IN, CS, CH, HS, ANY); others would be echoed as 0. */
 const PACKET_CLASSES = new Set([1, 2, 3, 4, 255]);
-
-function typeForPacket(type: number): string {
-  // Types we hold as raw RFC 3597 data must be encoded raw even where dns-packet has a typed codec for them.
-  const name = packetTypes.toString(type);
-  return KNOWN_TYPES[name] === type ? name : `UNKNOWN_${type}`;
-}
 
 /**
  * Parse any message into `q`. GENERAL_DROP: send nothing (not a query, or too short to answer);
@@ -182,20 +176,29 @@ function optRecord(q: Query, rcode: number, ecsScope: number): PacketRecord {
   };
 }
 
-function ownerName(owner: WireOwner | null, qnameText: string): string {
-  return owner === null ? qnameText : owner.name;
+function ownerName(sec: Section, i: number, qnameText: string): string {
+  const img = sec.ownerImg[i] ?? null;
+  return img === null ? qnameText : img.nodeName(sec.ownerNode[i]!);
 }
 
+/**
+ * The records of a section for dns-packet. Rdata goes as the bytes we hold (RFC 3597 form, type UNKNOWN_n): dns-packet
+ * compresses no names inside rdata, so this is byte for byte what a typed encoding would write.
+ */
 function sectionRecords(sec: Section, qnameText: string, rotation: number): PacketRecord[] {
   const out: PacketRecord[] = [];
   for (let i = 0; i < sec.count; i++) {
-    const rrset: WireRRset = sec.rrsets[i]!;
-    const owner = sec.owners[i]!;
-    const n = rrset.records.length;
-    const start = owner === null ? rotation % n : 0;
+    const name = ownerName(sec, i, qnameText);
+    const data = sec.data(i);
+    const offs = sec.offsets(i);
+    const base = sec.base(i);
+    const n = sec.records(i);
+    const start = sec.ownerImg[i] == null ? rotation % n : 0;
     for (let k = 0; k < n; k++) {
-      const r = rrset.records[(start + k) % n]!;
-      out.push({ name: ownerName(owner, qnameText), type: typeForPacket(r.type), class: 'IN', ttl: r.ttl, data: r.data });
+      const at = offs[base + ((start + k) % n)]!;
+      const type = data.readUInt16BE(at);
+      const rdlen = data.readUInt16BE(at + 8);
+      out.push({ name, type: `UNKNOWN_${type}`, class: 'IN', ttl: data.readUInt32BE(at + 4), data: data.subarray(at + 10, at + 10 + rdlen) });
     }
   }
   return out;

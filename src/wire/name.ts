@@ -199,6 +199,44 @@ export function equalsFolded(buf: Buffer, off: number, end: number, key: Buffer)
   return true;
 }
 
+/** The name one label up ("." above a single label, null above the root); escaped dots are not label ends. */
+export function parentName(name: string): string | null {
+  if (name === '.') return null;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c === 0x5c) { i += /^\d{3}/.test(name.slice(i + 1, i + 4)) ? 3 : 1; continue; }
+    if (c === 0x2e) return name.slice(i + 1);
+  }
+  return '.';
+}
+
+/** Compare two wire names of `len` bytes, both in any case (a query's bytes against a zone image's names). */
+export function equalsFoldedRange(a: Buffer, aOff: number, b: Buffer, bOff: number, len: number): boolean {
+  for (let i = 0; i < len; i++) {
+    let x = a[aOff + i]!;
+    let y = b[bOff + i]!;
+    if (x === y) continue;
+    if (x >= 0x41 && x <= 0x5a) x |= 0x20;
+    if (y >= 0x41 && y <= 0x5a) y |= 0x20;
+    if (x !== y) return false;
+  }
+  return true;
+}
+
+/** Length of the uncompressed wire name starting at buf[off] (its labels and the root byte). */
+export function wireNameLength(buf: Buffer, off: number): number {
+  let i = off;
+  while (buf[i] !== 0) i += buf[i]! + 1;
+  return i + 1 - off;
+}
+
+/** Uncompressed wire name at buf[off] → presentation form ("." for the root); compile time and slow paths. */
+export function wireToName(buf: Buffer, off: number): string {
+  const labels: Buffer[] = [];
+  for (let i = off; buf[i] !== 0; i += buf[i]! + 1) labels.push(buf.subarray(i + 1, i + 1 + buf[i]!));
+  return labelsToName(labels);
+}
+
 /**
  * Read a possibly compressed name from a message at `off` into `out` (uncompressed wire form, at least 255 bytes).
  * Pointers must point strictly backwards (no loops) and the result obeys the 63/255 limits (RFC 1035 §4.1.4).

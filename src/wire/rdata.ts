@@ -1,6 +1,7 @@
 // Record data model shared by zone files, YAML config and both response encoders.
 // Owns: the typed RData shapes (deliberately the same shapes dns-packet uses, so the general codec can encode them)
 // and the hand-written rdata → wire encoder the fast path precompiles from. Never does I/O.
+import dnsPacket from 'dns-packet';
 import { TYPE } from './types.js';
 import { encodeName } from './name.js';
 import { parseIPv4, parseIPv6 } from '../net/address.js';
@@ -86,4 +87,31 @@ export function additionalTarget(type: number, data: RData): string | undefined 
     case TYPE.SRV: return (data as SrvData).target;
     default: return undefined;
   }
+}
+
+/** dns-packet's rdata codecs: decode(buf, offset of RDLENGTH) → the same shapes as RData. */
+interface RdataCodec { decode(buf: Buffer, offset: number): unknown }
+// dns-packet's typings do not list its per-type codecs; these are the ones whose shapes RData mirrors.
+const packet = dnsPacket as unknown as Record<string, RdataCodec>;
+const CODECS = new Map<number, RdataCodec>([
+  [TYPE.A, packet.a!], [TYPE.AAAA, packet.aaaa!], [TYPE.NS, packet.ns!], [TYPE.CNAME, packet.cname!], [TYPE.PTR, packet.ptr!],
+  [TYPE.MX, packet.mx!], [TYPE.SRV, packet.srv!], [TYPE.TXT, packet.txt!], [TYPE.SOA, packet.soa!], [TYPE.CAA, packet.caa!],
+]);
+
+/**
+ * A record body as zone images hold it (TYPE CLASS TTL RDLENGTH RDATA at buf[at]) → the record, for the API,
+ * explain, export and logs (allocates; never on the query path). `name` is the owner.
+ */
+export function decodeBody(name: string, buf: Buffer, at: number): ZoneRecord {
+  const type = buf.readUInt16BE(at);
+  const ttl = buf.readUInt32BE(at + 4);
+  const len = buf.readUInt16BE(at + 8);
+  const codec = CODECS.get(type);
+  let data: RData;
+  if (codec === undefined) data = Buffer.from(buf.subarray(at + 10, at + 10 + len));
+  else if (type === TYPE.CAA) {
+    const c = codec.decode(buf, at + 8) as CaaData;
+    data = { flags: c.flags, tag: c.tag, value: c.value };
+  } else data = codec.decode(buf, at + 8) as RData;
+  return { name, type, ttl, data };
 }

@@ -2,9 +2,10 @@
 // Owns: header/flags, name compression against the question, OPT/ECS echo, and truncation (TC) for the fast path.
 // Writes only into the buffer it is given; never allocates.
 import type { Query } from './query.js';
-import type { ResponseSections, Section, WireOwner, WireRRset } from './sections.js';
+import type { ResponseSections, Section } from './sections.js';
+import type { ZoneImage } from './image.js';
 import { OPT_ECS } from './query.js';
-import { equalsFolded } from './name.js';
+import { equalsFoldedRange } from './name.js';
 import { TYPE } from './types.js';
 
 /** Headroom kept free for the OPT record whatever else is written. */
@@ -35,39 +36,40 @@ class Writer {
   overflow = false;
   limit = 0;
   q!: Query;
-  readonly seen: WireOwner[] = [];
+  readonly seenImg: Array<ZoneImage | null> = [];
+  readonly seenNode: number[] = [];
   readonly seenOff: number[] = [];
   seenCount = 0;
 
-  ownerPointer(node: WireOwner): number {
+  ownerPointer(img: ZoneImage, node: number): number {
     // A suffix of the question name (the zone apex, a delegation point): point into the question.
     const qn = this.q.qname;
-    const d = node.labels;
+    const d = img.labels(node);
     const L = qn.labelCount;
     if (d <= L) {
       const rel = d === L ? 0 : qn.labelOffs[L - d]!;
-      if (equalsFolded(qn.buf, qn.off + rel, qn.end, node.key)) return 12 + rel;
+      const len = img.nameLength(node);
+      if (qn.end - qn.off - rel === len && equalsFoldedRange(qn.buf, qn.off + rel, img.names, img.nameOffset(node), len)) return 12 + rel;
     }
-    for (let i = 0; i < this.seenCount; i++) if (this.seen[i] === node) return this.seenOff[i]!;
+    for (let i = 0; i < this.seenCount; i++) if (this.seenNode[i] === node && this.seenImg[i] === img) return this.seenOff[i]!;
     return -1;
   }
 
-  writeOwner(node: WireOwner): void {
-    const ptr = this.ownerPointer(node);
+  writeOwner(img: ZoneImage, node: number): void {
+    const ptr = this.ownerPointer(img, node);
     if (ptr >= 0) {
       if (this.off + 2 > this.limit) { this.overflow = true; return; }
       this.buf[this.off++] = 0xc0 | (ptr >> 8);
       this.buf[this.off++] = ptr & 0xff;
       return;
     }
-    const w = node.wire;
-    if (this.off + w.length > this.limit) { this.overflow = true; return; }
     if (this.off < 0x3fff) {
-      this.seen[this.seenCount] = node;
+      this.seenImg[this.seenCount] = img;
+      this.seenNode[this.seenCount] = node;
       this.seenOff[this.seenCount++] = this.off;
     }
-    w.copy(this.buf, this.off);
-    this.off += w.length;
+    const start = img.nameOffset(node);
+    this.copy(img.names, start, start + img.nameLength(node));
   }
 
   copy(src: Buffer, start: number, end: number): void {
@@ -76,23 +78,32 @@ class Writer {
     this.off += end - start;
   }
 
+  /**
+   * Records `base` … `base + count - 1` of `offs`/`data`; owned by the question name they are rotated by
+   * `rotation` (multi-address answers spread over resolvers), otherwise written in order with the owner.
+   */
+  records(data: Buffer, offs: ArrayLike<number>, base: number, count: number, rotation: number, ownerImg: ZoneImage | null, ownerNode: number): void {
+    const first = ownerImg === null ? rotation % count : 0;
+    for (let k = 0; k < count && !this.overflow; k++) {
+      let r = first + k;
+      if (r >= count) r -= count;
+      if (ownerImg === null) {
+        if (this.off + 2 > this.limit) { this.overflow = true; return; }
+        this.buf[this.off++] = 0xc0;
+        this.buf[this.off++] = 0x0c;
+      } else {
+        this.writeOwner(ownerImg, ownerNode);
+      }
+      this.copy(data, offs[base + r]!, offs[base + r + 1]!);
+    }
+  }
+
   /** Writes a section; returns the number of RRs written. */
   section(sec: Section, rotation: number): number {
     let n = 0;
     for (let i = 0; i < sec.count && !this.overflow; i++) {
-      const rrset: WireRRset = sec.rrsets[i]!;
-      const owner = sec.owners[i]!;
-      const count = rrset.records.length;
-      if (owner === null) {
-        const frag = rrset.rotations[rotation % count]!;
-        this.copy(frag, 0, frag.length);
-      } else {
-        const offs = rrset.bodyOffsets;
-        for (let k = 0; k < count && !this.overflow; k++) {
-          this.writeOwner(owner);
-          this.copy(rrset.bodies, offs[k]!, offs[k + 1]!);
-        }
-      }
+      const count = sec.records(i);
+      this.records(sec.data(i), sec.offsets(i), sec.base(i), count, rotation, sec.ownerImg[i] ?? null, sec.ownerNode[i]!);
       n += count;
     }
     return n;

@@ -1,45 +1,59 @@
 // What both response encoders read: the three sections of an answer as (owner, RRset) lists reused across queries.
-// Owns: the Section list and the RRset/owner shapes the encoders copy onto the wire. dns/zone.ts compiles values of
-// these shapes and dns/lookup.ts (with the answer engine) fills the sections; nothing here knows about zones.
-import type { ZoneRecord } from './rdata.js';
+// Owns: the Section list and the standalone RRset shape. Zone data is referenced in place in zone images
+// (image.ts); dns/lookup.ts (with the answer engine) fills the sections; nothing here knows about zone semantics.
+import type { ZoneImage } from './image.js';
 
-/** One RRset as the encoders see it: its records, and the same records precompiled to wire fragments. */
+/** A standalone RRset as the encoders see it (policy answers): record bodies in its own buffer. */
 export interface WireRRset {
   readonly type: number;
   readonly ttl: number;
-  readonly records: readonly ZoneRecord[];
+  readonly count: number;
   /** RR bodies without owner: TYPE CLASS TTL RDLENGTH RDATA, concatenated. */
   readonly bodies: Buffer;
   /** Offsets into `bodies` where each record starts, plus the end. */
   readonly bodyOffsets: readonly number[];
-  /**
-   * The whole RRset with the owner compressed to the question name (pointer to offset 12), once per rotation:
-   * rotations[k] starts at record k, so multi-address answers spread over resolvers without per-query work.
-   */
-  readonly rotations: readonly Buffer[];
 }
 
-/** An owner name other than the question name, as the encoders write or point to it. */
-export interface WireOwner {
-  /** Canonical presentation form, case as written in the zone. */
-  readonly name: string;
-  /** Uncompressed wire form, case as written. */
-  readonly wire: Buffer;
-  /** Case-folded wire form: the index key. */
-  readonly key: Buffer;
-  readonly labels: number;
-}
-
-/** One section of a response: parallel arrays reused across queries. owner null = the question name. */
+/**
+ * One section of a response: parallel arrays reused across queries, no object per entry. An entry's RRset is either
+ * RRset `rrIdx` of image `rrImg`, or the standalone `rrObj`; its owner is node `ownerNode` of image `ownerImg`, or
+ * the question name when `ownerImg` is null.
+ */
 export class Section {
-  readonly owners: Array<WireOwner | null> = [];
-  readonly rrsets: WireRRset[] = [];
+  readonly ownerImg: Array<ZoneImage | null> = [];
+  readonly ownerNode: number[] = [];
+  readonly rrImg: Array<ZoneImage | null> = [];
+  readonly rrIdx: number[] = [];
+  readonly rrObj: Array<WireRRset | null> = [];
   count = 0;
   clear(): void { this.count = 0; }
-  add(owner: WireOwner | null, rrset: WireRRset): void {
-    this.owners[this.count] = owner;
-    this.rrsets[this.count] = rrset;
-    this.count++;
+  /** An RRset of an image, owned by a node of an image (null: the question name). */
+  add(ownerImg: ZoneImage | null, ownerNode: number, img: ZoneImage, rrset: number): void {
+    const i = this.count++;
+    this.ownerImg[i] = ownerImg;
+    this.ownerNode[i] = ownerNode;
+    this.rrImg[i] = img;
+    this.rrIdx[i] = rrset;
+    this.rrObj[i] = null;
+  }
+  /** A standalone RRset (policy answers). */
+  addRRset(ownerImg: ZoneImage | null, ownerNode: number, rrset: WireRRset): void {
+    const i = this.count++;
+    this.ownerImg[i] = ownerImg;
+    this.ownerNode[i] = ownerNode;
+    this.rrImg[i] = null;
+    this.rrIdx[i] = -1;
+    this.rrObj[i] = rrset;
+  }
+  /** Entry i's record bodies are data(i)[offsets(i)[base(i) + k] … offsets(i)[base(i) + k + 1]), k < records(i). */
+  data(i: number): Buffer { const img = this.rrImg[i]; return img ? img.data : this.rrObj[i]!.bodies; }
+  offsets(i: number): ArrayLike<number> { const img = this.rrImg[i]; return img ? img.recOffs : this.rrObj[i]!.bodyOffsets; }
+  base(i: number): number { const img = this.rrImg[i]; return img ? img.base(this.rrIdx[i]!) : 0; }
+  records(i: number): number { const img = this.rrImg[i]; return img ? img.count(this.rrIdx[i]!) : this.rrObj[i]!.count; }
+  /** True when image RRset (img, rrset) is already listed (additional targets named twice are written once). */
+  has(img: ZoneImage, rrset: number): boolean {
+    for (let i = 0; i < this.count; i++) if (this.rrIdx[i] === rrset && this.rrImg[i] === img) return true;
+    return false;
   }
 }
 
