@@ -88,18 +88,25 @@ function ask(name, timeoutMs = 500) {
   });
 }
 
-/** Resident memory (bytes) of `pid` and its descendants, from /proc; `parts` lists each process's. */
-function treeRss(pid, parts = []) {
-  let total = 0;
-  const status = (p) => { try { return fs.readFileSync(`/proc/${p}/status`, 'utf8'); } catch { return ''; } };
+/**
+ * Memory of a process and its descendants. `pss` counts a page shared by n processes (a zone image every worker
+ * maps) as 1/n in each, so the sum is what the tree really holds; `rss` counts it in every process.
+ */
+function treeMemory(pid) {
+  const out = { rss: 0, pss: 0, parts: [] };
+  const read = (p) => { try { return fs.readFileSync(`/proc/${p}/smaps_rollup`, 'utf8'); } catch { return ''; } };
   const kids = (p) => { const r = spawnSync('pgrep', ['-P', String(p)], { encoding: 'utf8' }); return r.stdout.split('\n').filter(Boolean).map(Number); };
   const walk = (p) => {
-    const m = /VmRSS:\s+(\d+) kB/.exec(status(p));
-    if (m) { total += Number(m[1]) * 1024; parts.push(Number(m[1]) * 1024); }
+    const text = read(p);
+    const rss = Number(/^Rss:\s+(\d+) kB/m.exec(text)?.[1] ?? 0) * 1024;
+    const pss = Number(/^Pss:\s+(\d+) kB/m.exec(text)?.[1] ?? 0) * 1024;
+    out.rss += rss;
+    out.pss += pss;
+    if (rss > 0) out.parts.push(pss);
     for (const k of kids(p)) walk(k);
   };
   walk(pid);
-  return total;
+  return out;
 }
 
 /** Start `waymark serve --config cfg`; resolve once `probe` answers, with the time it took and the process. */
@@ -167,9 +174,8 @@ async function zoneScenario() {
   console.log(`zone: ${RECORDS.toLocaleString()} A records, ${mb(bytes)} master file; ${WORKERS} workers`);
   const { ms, proc } = await startAndTime(zoneConfig(zoneFile), `h${RECORDS - 1}.big.test`);
   await new Promise((r) => setTimeout(r, 1000)); // let the other workers finish loading before reading memory
-  const parts = [];
-  const rss = treeRss(proc.pid, parts);
-  console.log(`  start to first answer ${(ms / 1000).toFixed(1)} s; resident memory ${mb(rss)} (${(rss / RECORDS).toFixed(0)} bytes per record, all processes: ${parts.map(mb).join(' + ')})`);
+  const m = treeMemory(proc.pid);
+  console.log(`  start to first answer ${(ms / 1000).toFixed(1)} s; resident memory (PSS, shared pages once) ${mb(m.pss)} (${(m.pss / RECORDS).toFixed(0)} bytes per record; supervisor + workers: ${m.parts.map(mb).join(' + ')}; RSS summed ${mb(m.rss)})`);
   const probes = ['h0.big.test', `h${RECORDS >> 1}.big.test`, 'x.wild.big.test', 'missing.big.test'];
   for (const p of probes) { const r = await ask(p, 2000); console.log(`  ${p}: ${r ? `${r.rcode} ${r.answers.map((a) => a.data).join(' ')}` : 'no answer'}`); }
   const big = qps(`h${RECORDS >> 1}.big.test`, QPS_S);
@@ -186,8 +192,8 @@ async function namesScenario() {
   console.log(`names: ${NAMES.toLocaleString()} policy names, one 2-member pool each; ${WORKERS} workers`);
   const { ms, proc } = await startAndTime(namesConfig(NAMES), `n${NAMES - 1}.gslb.test`);
   await new Promise((r) => setTimeout(r, 1000));
-  const rss = treeRss(proc.pid);
-  console.log(`  start to first answer ${(ms / 1000).toFixed(1)} s; resident memory ${mb(rss)} (${(rss / NAMES).toFixed(0)} bytes per name, all processes)`);
+  const m = treeMemory(proc.pid);
+  console.log(`  start to first answer ${(ms / 1000).toFixed(1)} s; resident memory (PSS) ${mb(m.pss)} (${(m.pss / NAMES).toFixed(0)} bytes per name; supervisor + workers: ${m.parts.map(mb).join(' + ')}; RSS summed ${mb(m.rss)})`);
   await stop(proc);
 }
 

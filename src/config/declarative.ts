@@ -42,7 +42,8 @@ export function inlineZoneFiles(d: Declarative, baseDir: string, loaded?: Loaded
     if (typeof z !== 'object' || z === null || typeof (z as { file?: unknown }).file !== 'string') return z;
     const { file, ...rest } = z as { file: string; origin?: string; ttl?: number };
     // Already read (and validated) from this file: render what was read rather than read it again.
-    const have = loaded?.zones.find((lz) => lz.index === i);
+    // A zone reused from the compile cache holds no records: that one is read again.
+    const have = loaded?.zones.find((lz) => lz.index === i && lz.image === undefined);
     if (have) return { ...rest, origin: rest.origin ?? have.origin, text: renderZone(have.origin, have.records.slice(0, have.fileRecords)) };
     const parsed = loadZoneFile(path.resolve(baseDir, file), { origin: rest.origin, defaultTtl: rest.ttl });
     for (const e of zoneFileErrors(parsed, `zones[${i}]`, file)) errors.push(e); // no spread: a zone may have a million errors

@@ -2,6 +2,7 @@
 // Owns: turning every problem into a ConfigError (errors.ts) with its place: the file and field, or file and line;
 // collecting all of them, and only the first of a chain (a problem hides those it causes).
 // Runs on the control plane (start, reload, `waymark check`), never on the query path.
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
@@ -9,7 +10,8 @@ import { configSchema, issuesToErrors, zoneSchema, type Config, type ConfigError
 import { inFile, quoteValue } from './errors.js';
 import { loadZoneFile, parseZoneText, readFailure, type ParsedZone } from '../dns/zonefile.js';
 import { tokenizeRdata, parseRdata, resolveName } from '../dns/rdata-text.js';
-import { compileZone, type Zone } from '../dns/zone.js';
+import { compileZone, Zone } from '../dns/zone.js';
+import type { ZoneImage } from '../wire/image.js';
 import { Snapshot } from '../answer/snapshot.js';
 import { typeNumber, TYPE } from '../wire/types.js';
 import { canonicalName, normalizeName, NameError, isAtOrBelow } from '../wire/name.js';
@@ -24,7 +26,16 @@ export type Result<T> = { ok: true; value: T } | { ok: false; errors: ConfigErro
  * A zone as loaded: `records` begins with the `fileRecords` records read from its master file (or text), followed by
  * those the configuration adds; `index` is its position in `zones`.
  */
-export interface LoadedZone { origin: string; records: ZoneRecord[]; fileRecords: number; index: number; source: { file?: string; path: string } }
+export interface LoadedZone {
+  origin: string; records: ZoneRecord[]; fileRecords: number; index: number; source: { file?: string; path: string };
+  /**
+   * Compiled already (a worker given the supervisor's image, or the supervisor's ZoneCache): `records` is empty and
+   * the zone is not compiled again.
+   */
+  image?: ZoneImage;
+  /** For a cached zone: read it again (when the policy names placed in it changed, its image no longer fits). */
+  reload?: () => LoadedZone | undefined;
+}
 export interface LoadedConfig { config: Config; zones: LoadedZone[]; file: string | null }
 
 /**
@@ -122,13 +133,92 @@ export function loadConfigFile(file: string): Result<LoadedConfig> {
   return loaded.ok ? loaded : { ok: false, errors: inFile(loaded.errors, file) };
 }
 
+/**
+ * Compiled zones of the last loads, by what they were compiled from (the zone's configuration entry, its file's
+ * identity, and the policy names placed in it): a reload or an API change that leaves a zone as it was does not parse
+ * or compile it again. The supervisor keeps one; each load keeps only the zones it used.
+ */
+export class ZoneCache {
+  private entries = new Map<string, ZoneImage>();
+  private used = new Map<string, ZoneImage>();
+  /** The policy names each cached image was compiled with (their slots are in the image). */
+  private readonly placed = new WeakMap<ZoneImage, string>();
+  /** Keys of the zones of the load in progress, by zone index (set by loadZones, read by compileSnapshot). */
+  readonly keys = new Map<number, string>();
+
+  get(key: string): ZoneImage | undefined {
+    const hit = this.entries.get(key) ?? this.used.get(key);
+    if (hit !== undefined) this.used.set(key, hit);
+    return hit;
+  }
+
+  put(key: string, image: ZoneImage, names: readonly string[]): void {
+    this.used.set(key, image);
+    this.placed.set(image, placedKey(names));
+  }
+
+  /** True when `image` was compiled with exactly these policy names. */
+  fits(image: ZoneImage, names: readonly string[]): boolean { return this.placed.get(image) === placedKey(names); }
+
+  /**
+   * Remember the zones of a load compiled without the cache, under the keys of `config`'s zone entries (the same
+   * zones, perhaps written differently: a file's zone inlined as text in a revision).
+   */
+  seed(config: Config, baseDir: string, loaded: LoadedConfig, snapshot: Snapshot): void {
+    loaded.zones.forEach((lz, k) => {
+      const zc = config.zones[lz.index];
+      const zone = snapshot.zones[k];
+      if (zc === undefined || zone === undefined) return;
+      const key = zoneKey(zc, baseDir);
+      if (key !== undefined) this.put(key, zone.image, zone.policies.map((p) => p?.name ?? ''));
+    });
+  }
+
+  /** A load was put in force: what it did not use is let go. */
+  commit(): void {
+    this.entries = this.used;
+    this.used = new Map();
+  }
+}
+
+function placedKey(names: readonly string[]): string {
+  return names.map((n) => n.toLowerCase()).join('\0');
+}
+
+/** What a zone is compiled from, as a cache key (the policy names placed in it are added when they are known). */
+function zoneKey(zc: ZoneConfig, baseDir: string): string | undefined {
+  const h = createHash('sha1'); // a cache key within one process, not a security boundary
+  h.update(JSON.stringify(zc));
+  if (zc.file !== undefined) {
+    const abs = path.resolve(baseDir, zc.file);
+    try {
+      const st = fs.statSync(abs);
+      h.update(`\0${abs}\0${st.ino}\0${st.size}\0${st.mtimeMs}`);
+    } catch {
+      return undefined; // unreadable: loading it reports why
+    }
+    // Included files are part of the zone but not of this key: such zones are read every time.
+    if (/\$include/i.test(fs.readFileSync(abs, 'latin1'))) return undefined;
+  }
+  return h.digest('hex');
+}
+
 /** Resolve every zone of a validated config (files relative to `baseDir`). */
-export function loadZones(config: Config, baseDir: string, file: string | null): Result<LoadedConfig> {
+export function loadZones(config: Config, baseDir: string, file: string | null, prebuilt?: ReadonlyMap<number, ZoneImage>, cache?: ZoneCache): Result<LoadedConfig> {
   const errors: ConfigError[] = [];
   const zones: LoadedZone[] = [];
   const seen = new Map<string, number>();
+  cache?.keys.clear();
   config.zones.forEach((zc, i) => {
-    const z = loadZone(zc, i, baseDir, errors);
+    const cacheKey = cache !== undefined ? zoneKey(zc, baseDir) : undefined;
+    if (cacheKey !== undefined) cache!.keys.set(i, cacheKey);
+    const pre = prebuilt?.get(i);
+    const cached = pre === undefined && cacheKey !== undefined ? cache!.get(cacheKey) : undefined;
+    const image = pre ?? cached;
+    const z: LoadedZone | undefined = image !== undefined
+      ? { origin: image.origin, records: [], fileRecords: 0, index: i, source: { path: `zones[${i}]` }, image }
+      : loadZone(zc, i, baseDir, errors);
+    if (z !== undefined && cached !== undefined) z.reload = () => loadZone(zc, i, baseDir, []);
     if (!z) return;
     const key = canonicalName(z.origin);
     const prev = seen.get(key);
@@ -248,7 +338,7 @@ function checkRecord(r: RecordInput, rp: string, origin: string): { records: Zon
  * Compile loaded zones and the policy (names, pools, topology…) into a Snapshot, reporting zone-level problems
  * (CNAME conflicts, missing SOA…) and policy problems with their paths.
  */
-export function compileSnapshot(loaded: LoadedConfig, generation: number): Result<Snapshot> {
+export function compileSnapshot(loaded: LoadedConfig, generation: number, cache?: ZoneCache): Result<Snapshot> {
   const errors: ConfigError[] = [...validateHealth(loaded.config)];
   const policy = compilePolicy(loaded.config);
   if (!policy.ok) errors.push(...policy.errors);
@@ -275,8 +365,16 @@ export function compileSnapshot(loaded: LoadedConfig, generation: number): Resul
     else extra[best]!.push(normalizeName(n.name));
   });
   const zones: Zone[] = [];
-  loaded.zones.forEach((z, zi) => {
+  loaded.zones.forEach((lz, zi) => {
+    let z = lz;
+    if (z.image !== undefined && (z.reload === undefined || cache?.fits(z.image, extra[zi]!))) {
+      zones.push(new Zone(z.image.origin, canonicalName(z.image.origin), z.image));
+      return;
+    }
+    if (z.reload !== undefined) z = z.reload() ?? z;
     const { zone, problems } = compileZone(z.origin, z.records, extra[zi]);
+    const key = cache?.keys.get(z.index);
+    if (zone !== undefined && key !== undefined) cache!.put(key, zone.image, extra[zi]!);
     for (const p of problems) errors.push({ ...z.source, message: p.message });
     if (zone) zones.push(zone);
   });

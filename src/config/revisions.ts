@@ -6,20 +6,21 @@ import path from 'node:path';
 import type { Store, RevisionRecord, RevisionMeta } from '../state/store.js';
 import { mergeConfig, declarativeHash, splitConfig, toYaml, type Declarative, type RawConfig } from './declarative.js';
 import type { ConfigError } from './schema.js';
-import { loadZones, compileSnapshot, validateConfig, type LoadedConfig } from './load.js';
+import { loadZones, compileSnapshot, validateConfig, type LoadedConfig, type ZoneCache } from './load.js';
 import type { Snapshot } from '../answer/snapshot.js';
+import type { ZoneImage } from '../wire/image.js';
 
 /** A configuration that compiles: what was loaded and the snapshot compiled from it (kept: compiling is the cost). */
 export type Valid = { ok: true; loaded: LoadedConfig; snapshot: Snapshot };
 export type Validated = Valid | { ok: false; errors: ConfigError[] };
 
 /** Parse and compile a whole raw configuration (bootstrap + declarative) exactly as a worker will. */
-export function validateRaw(raw: RawConfig, baseDir: string, file: string | null): Validated {
+export function validateRaw(raw: RawConfig, baseDir: string, file: string | null, prebuilt?: ReadonlyMap<number, ZoneImage>, cache?: ZoneCache): Validated {
   const parsed = validateConfig(raw, baseDir);
   if (!parsed.ok) return parsed;
-  const loaded = loadZones(parsed.value, baseDir, file);
+  const loaded = loadZones(parsed.value, baseDir, file, prebuilt, cache);
   if (!loaded.ok) return { ok: false, errors: loaded.errors };
-  const snap = compileSnapshot(loaded.value, 0);
+  const snap = compileSnapshot(loaded.value, 0, cache);
   if (!snap.ok) return { ok: false, errors: snap.errors };
   return { ok: true, loaded: loaded.value, snapshot: snap.value };
 }
@@ -56,6 +57,9 @@ export function fileWins(current: RevisionRecord, lastFromFile: RevisionRecord |
 }
 
 export class Revisions {
+  /** Compiled zones to reuse when a proposal leaves them unchanged (the supervisor's). */
+  cache: ZoneCache | undefined;
+
   constructor(private readonly store: Store, private bootstrap: RawConfig, private readonly baseDir: string) {}
 
   setBootstrap(bootstrap: RawConfig): void {
@@ -89,7 +93,7 @@ export class Revisions {
       return { ok: false, status: 409, errors: [{ path: '(revision)', message: `the configuration changed: current revision is ${cur?.id ?? 0}, not ${meta.ifMatch}; reload and retry` }] };
     }
     // `valid`: the caller has just validated exactly this configuration (the file as read): not again.
-    const v = valid ?? validateRaw(mergeConfig(this.bootstrap, d), this.baseDir, null);
+    const v = valid ?? validateRaw(mergeConfig(this.bootstrap, d), this.baseDir, null, undefined, this.cache);
     if (!v.ok) return { ok: false, status: 400, errors: v.errors };
     const hash = declarativeHash(d);
     if (cur && cur.hash === hash && meta.source !== 'file') return { ok: true, revision: cur, changed: false };

@@ -43,6 +43,9 @@ function serveConnection(sock: net.Socket, handler: ControlHandler): void {
   sock.setEncoding('utf8');
   sock.setTimeout(30_000, () => sock.destroy());
   sock.on('error', () => sock.destroy());
+  // Half-open (allowHalfOpen): a client may send its request and end its side; the reply still goes back. One that
+  // ends without a whole request gets nothing more.
+  sock.on('end', () => { if (!buf.includes('\n')) sock.end(); });
   sock.on('data', (chunk: string) => {
     buf += chunk;
     if (buf.length > MAX_REQUEST) return void sock.end(`${JSON.stringify({ ok: false, error: 'request too long' })}\n`);
@@ -80,7 +83,7 @@ export async function listenControl(paths: string[], handler: ControlHandler, wa
       if (await answers(p)) { close(); throw new Error(`another Waymark server answers on ${p}: it uses the same store or pid file; stop it first`); }
       fs.rmSync(p, { force: true });
     }
-    const server = net.createServer((sock) => serveConnection(sock, handler));
+    const server = net.createServer({ allowHalfOpen: true }, (sock) => serveConnection(sock, handler));
     await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(p, () => resolve()); });
     fs.chmodSync(p, 0o600);
     server.unref();

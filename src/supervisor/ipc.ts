@@ -7,6 +7,7 @@ import type { RawConfig } from '../config/declarative.js';
 import type { MemberHealth } from '../health/verdict.js';
 import type { CounterDelta } from '../metrics/counters.js';
 import type { AdminRecord } from '../state/store.js';
+import type { ImageRef } from './images.js';
 
 export interface WorkerMessage {
   type: 'hello' | 'ready' | 'loaded' | 'load-failed' | 'persist' | 'metrics' | 'explained';
@@ -14,8 +15,11 @@ export interface WorkerMessage {
   /** explained: the request it answers, and the explanation or why there is none. */
   id?: number; explanation?: Explanation; error?: string;
 }
-/** What a worker is given to build its snapshot from: the effective configuration, zone files already inlined. */
-export interface LoadMessage { type: 'load'; generation: number; raw: RawConfig; baseDir: string; file: string | null }
+/**
+ * What a worker is given to build its snapshot from: the effective configuration without its zones' data, and
+ * where each zone's compiled image is (by zone index, in `imageDir`).
+ */
+export interface LoadMessage { type: 'load'; generation: number; raw: RawConfig; baseDir: string; file: string | null; imageDir: string; images: Array<ImageRef | null> }
 export type PrimaryMessage =
   | LoadMessage
   | { type: 'persist'; records: PersistRecord[] }

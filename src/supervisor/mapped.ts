@@ -88,30 +88,32 @@ function readNamingPath(file: string): Buffer {
  * across file systems would not be atomic), flushed to disk, then renamed over `file`. Processes that mapped the old
  * file keep reading the old inode's pages unchanged; only a new `mapFile` sees the new bytes. Writing in place would
  * change pages under their readers, and truncating would make their reads a SIGBUS.
- * Synchronous: meant for the supervisor's compile step, not for a process answering queries.
+ * Synchronous: meant for the supervisor's compile step, not for a process answering queries. `durable: false`
+ * skips the fsyncs, for files that are a cache of something else (compiled snapshots are rebuilt from the store).
  */
-export function writeFileAtomic(file: string, chunks: readonly Uint8Array[]): void {
+export function writeFileAtomic(file: string, chunks: readonly Uint8Array[], opts: { durable?: boolean } = {}): void {
+  const durable = opts.durable ?? true;
   const dir = path.dirname(file);
   const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   try {
-    writeDurably(temp, chunks);
+    writeDurably(temp, chunks, durable);
     fs.renameSync(temp, file);
   } catch (e) {
     fs.rmSync(temp, { force: true });
     throw e;
   }
-  syncDirectory(dir);
+  if (durable) syncDirectory(dir);
 }
 
 /**
  * A new file (`wx`: never one that exists) holding `chunks`, fsync'd before it is closed. Owner-only: the workers
  * that read it run as the supervisor's user.
  */
-function writeDurably(file: string, chunks: readonly Uint8Array[]): void {
+function writeDurably(file: string, chunks: readonly Uint8Array[], durable: boolean): void {
   const fd = fs.openSync(file, 'wx', 0o600);
   try {
     for (const chunk of chunks) writeAll(fd, chunk);
-    fs.fsyncSync(fd);
+    if (durable) fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
   }

@@ -5,7 +5,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import fs from 'node:fs';
 import { pino } from 'pino';
-import type { LoadedConfig } from '../config/load.js';
+import { ZoneCache, validateConfig, type LoadedConfig } from '../config/load.js';
 import path from 'node:path';
 import { readSource, storeDir, pidFileOf, openConfigStore, loadPersistedRecords, type ConfigSource, type SourceConfig } from '../config/source.js';
 import { Snapshot } from '../answer/snapshot.js';
@@ -13,6 +13,7 @@ import { listenControl, controlPaths, type ControlReply, type ControlRequest } f
 import { ExplainError, type Explanation, type ExplainRequest } from '../answer/explain.js';
 import { runWorker } from './worker.js';
 import { releaseAfterLoad } from './memory.js';
+import { imageDir, publishImages, pruneImages, withoutZoneData, type ImageRef } from './images.js';
 import type { WorkerMessage, LoadMessage, PrimaryMessage } from './ipc.js';
 import { formatErrors, type ConfigError } from '../config/schema.js';
 import { splitConfig, mergeConfig, type Declarative, type RawConfig } from '../config/declarative.js';
@@ -117,7 +118,13 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     }
   }
   let raw = mergeConfig(source0.bootstrap, declarative);
-  let current: Validated | null = declarative === source0.declarative ? checked : validateRaw(raw, source0.baseDir, source0.file);
+  // Zones compiled once are reused while their configuration stays the same (API changes, reloads, revisions that
+  // inline a file's zone as text).
+  const zoneCache = new ZoneCache();
+  if (revisions) revisions.cache = zoneCache;
+  const effective = validateConfig(raw, source0.baseDir);
+  if (effective.ok) zoneCache.seed(effective.value, source0.baseDir, checked.loaded, checked.snapshot);
+  let current: Validated | null = declarative === source0.declarative ? checked : validateRaw(raw, source0.baseDir, source0.file, undefined, zoneCache);
   if (!current.ok) {
     const rev = revisions?.current();
     const which = rev ? `revision ${rev.id} in the store ${dir}` : 'the configuration in force';
@@ -126,6 +133,10 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     return 1;
   }
   if (pidFile) fs.writeFileSync(pidFile, `${process.pid}\n`);
+  // Zones are compiled here once; workers map the images (one copy in memory for all of them).
+  const images = imageDir(dir);
+  let handOver = handOverOf(images.dir, raw, current);
+  pruneImages(images.dir, [handOver.images]);
   const first = lighten(current);
   let loaded = first.loaded;
   checked = null;
@@ -135,7 +146,7 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   const broadcast = (msg: PrimaryMessage): void => {
     for (const w of Object.values(cluster.workers ?? {})) if (w?.isConnected()) w.send(msg);
   };
-  const loadMessage = (): LoadMessage => ({ type: 'load', generation, raw, baseDir: source0.baseDir, file: source0.file });
+  const loadMessage = (): LoadMessage => ({ type: 'load', generation, raw: handOver.raw, baseDir: source0.baseDir, file: source0.file, imageDir: images.dir, images: handOver.images });
   const mirror = new Responder(first.policy, loaded.config.server.udpPayload, loaded.config.persistence.maxRecords);
   loadPersistedRecords(loaded, mirror);
   // Health: probes run here (and in joined probers), never in workers; workers get verdicts as they change.
@@ -154,8 +165,19 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
 
   /** Make `raw` the configuration in force: validate, then every worker and the mirror swap snapshots. */
   const putInForce = (nextRaw: RawConfig, valid?: Valid): { ok: true } | { ok: false; errors: ConfigError[] } => {
-    const v = valid ?? validateRaw(nextRaw, source0.baseDir, source0.file);
+    const v = valid ?? validateRaw(nextRaw, source0.baseDir, source0.file, undefined, zoneCache);
     if (!v.ok) return v;
+    let next: HandOver;
+    try {
+      next = handOverOf(images.dir, nextRaw, v);
+    } catch (e) {
+      return { ok: false, errors: [{ path: '', message: `cannot write the compiled zones to ${images.dir}: ${(e as Error).message}` }] };
+    }
+    // Workers still loading the previous generation may map its files: keep those one load longer.
+    pruneImages(images.dir, [next.images, handOver.images]);
+    handOver = next;
+    zoneCache.seed(v.loaded.config, source0.baseDir, v.loaded, v.snapshot);
+    zoneCache.commit();
     generation++;
     raw = nextRaw;
     const light = lighten(v);
@@ -365,6 +387,7 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
       log.info({ signal }, 'stopping');
       for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGTERM');
       if (pidFile) fs.rmSync(pidFile, { force: true });
+      if (images.temporary) fs.rmSync(images.dir, { recursive: true, force: true });
       control.close();
       const finish = (): void => {
         void health.close();
@@ -383,6 +406,15 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
   });
+}
+
+/** What workers get for one load: the configuration without zone data, and where the zones' images are. */
+interface HandOver { raw: RawConfig; images: Array<ImageRef | null> }
+function handOverOf(dir: string, raw: RawConfig, v: Valid): HandOver {
+  const zones = v.snapshot.zones.map((zone, k) => ({ index: v.loaded.zones[k]!.index, zone }));
+  const refs = publishImages(dir, zones);
+  const origins = new Map(zones.map((z) => [z.index, z.zone.origin]));
+  return { raw: withoutZoneData(raw, refs, origins), images: refs };
 }
 
 /** A source as the supervisor keeps it between reloads: without its compiled form. */

@@ -6,7 +6,8 @@ import type { Logger } from 'pino';
 import { batchUnavailable } from '../dns/udp-batch.js';
 import { loadPersistedRecords } from '../config/source.js';
 import { formatErrors } from '../config/schema.js';
-import { validateRaw } from '../config/revisions.js';
+import { validateRaw, type Validated } from '../config/revisions.js';
+import { ImageCache } from './images.js';
 import { explainLive } from '../answer/explain.js';
 import { DnsServer } from '../dns/server.js';
 import { releaseAfterLoad } from './memory.js';
@@ -23,7 +24,14 @@ export async function runWorker(log: Logger): Promise<number> {
     process.on('message', onMessage);
     process.send?.({ type: 'hello', generation: 0 } satisfies WorkerMessage);
   });
-  const v = validateRaw(first.raw, first.baseDir, first.file);
+  const images = new ImageCache(first.imageDir);
+  let v: Validated;
+  try {
+    v = validateRaw(first.raw, first.baseDir, first.file, images.load(first.images));
+  } catch (e) {
+    log.error({ err: (e as Error).message }, 'worker could not map the compiled zones');
+    return 1;
+  }
   if (!v.ok) {
     log.error({ errors: formatErrors(v.errors) }, 'worker could not compile its configuration');
     return 1;
@@ -77,7 +85,12 @@ export async function runWorker(log: Logger): Promise<number> {
       return;
     }
     if (m.type !== 'load') return;
-    const next = validateRaw(m.raw, m.baseDir, m.file);
+    let next: Validated;
+    try {
+      next = validateRaw(m.raw, m.baseDir, m.file, images.load(m.images));
+    } catch (e) {
+      next = { ok: false, errors: [{ path: '', message: `cannot map the compiled zones: ${(e as Error).message}` }] };
+    }
     if (!next.ok) {
       process.send?.({ type: 'load-failed', generation: m.generation, errors: formatErrors(next.errors) } satisfies WorkerMessage);
       return;

@@ -214,6 +214,8 @@ export class ZoneImage {
   readonly policySlots: number;
   /** Bytes the image occupies. */
   readonly size: number;
+  /** The image itself (to write it to a file for other processes). */
+  readonly bytes: Uint8Array;
 
   constructor(bytes: Uint8Array) {
     if (bytes.byteOffset % 4 !== 0) bytes = Uint8Array.from(bytes); // Int32 views need alignment
@@ -223,6 +225,7 @@ export class ZoneImage {
     if (header[H_VERSION] !== VERSION) throw new ImageError(`zone image version ${header[H_VERSION]}, expected ${VERSION}`);
     if (header[H_TOTAL]! > bytes.byteLength) throw new ImageError('zone image is truncated');
     this.size = header[H_TOTAL]!;
+    this.bytes = bytes.subarray(0, this.size);
     this.nodeCount = header[H_NODES]!;
     this.rrsetCount = header[H_RRSETS]!;
     this.soa = header[H_SOA]!;
