@@ -95,6 +95,8 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   let writer: PersistenceWriter | null = null;
   let revisions: Revisions | null = null;
   let declarative = source0.declarative;
+  /** True when the revision in force was just made from the file as read (so its zones are the ones compiled). */
+  let madeFromFile = false;
   if (dir) {
     try {
       store = openConfigStore(dir, configFile, { claim: true, adopt: flags.adoptStore });
@@ -115,6 +117,7 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
       if (r.changed) log.info({ revision: r.revision.id, file: configFile }, 'configuration file applied as a new revision');
       else log.info({ revision: r.revision.id, file: configFile }, 'configuration file unchanged since it was last applied: the current revision stays in force');
       declarative = r.revision.config;
+      madeFromFile = r.changed;
     }
   }
   let raw = mergeConfig(source0.bootstrap, declarative);
@@ -122,8 +125,11 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   // inline a file's zone as text).
   const zoneCache = new ZoneCache();
   if (revisions) revisions.cache = zoneCache;
-  const effective = validateConfig(raw, source0.baseDir);
-  if (effective.ok) zoneCache.seed(effective.value, source0.baseDir, checked.loaded, checked.snapshot);
+  zoneCache.seed(checked.loaded.config, source0.baseDir, checked.loaded, checked.snapshot);
+  // The revision inlines the file's zones as text: the same zones under other keys. (A revision from elsewhere,
+  // an API edit, holds other zones: those are compiled from what it says.)
+  const effective = madeFromFile ? validateConfig(raw, source0.baseDir) : null;
+  if (effective?.ok) zoneCache.seed(effective.value, source0.baseDir, checked.loaded, checked.snapshot);
   let current: Validated | null = declarative === source0.declarative ? checked : validateRaw(raw, source0.baseDir, source0.file, undefined, zoneCache);
   if (!current.ok) {
     const rev = revisions?.current();
