@@ -18,7 +18,7 @@ type Result<T> = { ok: true } & T | { ok: false; error: string };
 const U16_MAX = 0xffff;
 const U32_MAX = 0xffffffff;
 /** RFC 2181 §8: TTLs are 31-bit values. */
-const TTL_MAX = 0x7fffffff;
+export const TTL_MAX = 0x7fffffff;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Tokens
