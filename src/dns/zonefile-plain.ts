@@ -199,9 +199,11 @@ export function readPlainRecord(text: string, pos: number, eof: boolean, scope: 
 }
 
 /** Characters a name may hold and still be its own canonical form (wire/name.ts plainName; "." is handled apart). */
-function isPlainNameChar(c: number): boolean {
-  return c >= 0x21 && c <= 0x7e && c !== 0x5c && c !== 0x22 && c !== 0x28 && c !== 0x29 && c !== SEMICOLON && c !== AT && c !== DOLLAR;
-}
+const PLAIN_NAME_CHAR = new Uint8Array(128);
+for (let c = 0x21; c <= 0x7e; c++) PLAIN_NAME_CHAR[c] = 1;
+for (const c of '\\"();@$') PLAIN_NAME_CHAR[c.charCodeAt(0)] = 0;
+
+const isPlainNameChar = (c: number): boolean => c < 128 && PLAIN_NAME_CHAR[c] === 1;
 
 /** 253 characters of presentation form without the trailing dot is 255 octets on the wire (RFC 1035 §3.1). */
 const MAX_PLAIN_NAME = 253;

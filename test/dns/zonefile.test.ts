@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import fc from 'fast-check';
 import { join } from 'node:path';
 import { loadZoneFile, parseZoneText, type ZoneFileError } from '../../src/dns/zonefile.js';
 import type { ZoneRecord } from '../../src/wire/rdata.js';
@@ -331,6 +332,33 @@ test('D2: a zone read in chunks of every size from 1 to 80 bytes gives the recor
         assert.deepEqual(comparable(loadZoneFile(join(dir, 'main.zone'), { chunkBytes }), dir), comparable(whole, dir), `${variant}, ${chunkBytes}-byte chunks`);
       }
     }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** Master-file pieces that matter at a chunk boundary: plain and general lines, groups, quotes, escapes, errors. */
+const LINE_PIECES = [
+  'h1 IN A 192.0.2.1', 'h-a-long-owner-name 300 IN A 198.51.100.200', '  AAAA 2001:db8::1', 'www CNAME @', 'mx MX 10 mail',
+  'txt TXT "a b" ( "c" ', ' "d" )', 'e\\.sc A 192.0.2.9', 'ünï TXT "€😀"', 'x A 10.0.0.300', '; comment ( " \\', '', '   ',
+  '$TTL 1h', '$ORIGIN sub.example.test.', '$ORIGIN example.test.', 'abs.example.test. A 192.0.2.3', 'n NS ns.example.net.',
+  'un TXT "open', 'p TXT ( "never', ')', 'dangling\\', '@ SOA ns1 host 1 2 3 4 5',
+];
+
+test('D2: whatever falls on a chunk boundary, a chunked read gives the records, errors and lines of one whole read', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'waymark-chunks-'));
+  try {
+    const file = join(dir, 'gen.zone');
+    fc.assert(fc.property(
+      fc.array(fc.constantFrom(...LINE_PIECES), { maxLength: 30 }), fc.constantFrom('\n', '\r\n'), fc.integer({ min: 1, max: 48 }),
+      (pieces, eol, chunkBytes) => {
+        const text = ['$ORIGIN example.test.', '$TTL 60', '@ SOA ns1 host 1 2 3 4 5', ...pieces].join(eol);
+        writeFileSync(file, text);
+        const whole = parseZoneText(text, { file });
+        const chunked = loadZoneFile(file, { chunkBytes });
+        assert.deepEqual(chunked, whole);
+      },
+    ), { numRuns: 300 });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
