@@ -18,7 +18,7 @@ type Result<T> = { ok: true } & T | { ok: false; error: string };
 const U16_MAX = 0xffff;
 const U32_MAX = 0xffffffff;
 /** RFC 2181 §8: TTLs are 31-bit values. */
-const TTL_MAX = 0x7fffffff;
+export const TTL_MAX = 0x7fffffff;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Tokens
@@ -104,10 +104,19 @@ export function tokenizeRdata(text: string): { ok: true; tokens: Token[] } | { o
  * contribute their UTF-8 bytes.
  */
 export function unescapeText(text: string): { ok: true; bytes: Buffer } | { ok: false; error: string } {
+  // Most strings have no escape: encoding the whole string gives the same bytes as encoding it code point by code
+  // point (a lone surrogate becomes U+FFFD either way), in one call instead of one per character.
+  if (text.indexOf('\\') < 0) return { ok: true, bytes: Buffer.from(text, 'utf8') };
   const out: number[] = [];
   let i = 0;
   while (i < text.length) {
     const ch = text[i]!;
+    const code = text.charCodeAt(i);
+    if (code < 0x80 && ch !== '\\') {
+      out.push(code);
+      i++;
+      continue;
+    }
     if (ch !== '\\') {
       const cp = text.codePointAt(i)!;
       const s = String.fromCodePoint(cp);

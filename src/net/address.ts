@@ -56,6 +56,11 @@ export function parseIPv4(s: string): number {
   return ipv4Into(s, 0, s.length, v4Scratch, 0) ? v4Scratch[0]! : -1;
 }
 
+/** parseIPv4 of s[start, end), without cutting it out (the zone-file reader parses addresses in place). */
+export function parseIPv4Range(s: string, start: number, end: number): number {
+  return ipv4Into(s, start, end, v4Scratch, 0) ? v4Scratch[0]! : -1;
+}
+
 /** ASCII code → hex digit value, or -1; a table because the branchy version cost ~2× on full-length addresses. */
 const HEX = new Int8Array(128).fill(-1);
 for (let c = 0; c < 10; c++) HEX[CH_0 + c] = c;

@@ -1,9 +1,11 @@
 // RFC 1035 §5 master files: the features of a realistic zone, TTL and origin rules, every error with its line,
-// $INCLUDE from disk, and CRLF input.
+// $INCLUDE from disk, CRLF input, and files read in chunks (anything may fall across a chunk boundary).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import fc from 'fast-check';
 import { join } from 'node:path';
 import { loadZoneFile, parseZoneText, type ZoneFileError } from '../../src/dns/zonefile.js';
 import type { ZoneRecord } from '../../src/wire/rdata.js';
@@ -279,4 +281,142 @@ test('Z11: comments and quotes: ";" inside quotes is text, escaped quotes do not
   assert.deepEqual(z.errors, []);
   assert.deepEqual(z.records[1], { name: 'Mixed.Case.Example.Test', type: TYPE.TXT, ttl: 86400, data: [Buffer.from('a;b'), Buffer.from('c"d'), Buffer.from('e')] });
   assert.deepEqual(z.records[2], { name: 'WWW.Example.Test', type: TYPE.CNAME, ttl: 3600, data: 'Target.Example.Test' });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// Reading in chunks: loadZoneFile reads the file a chunk at a time (chunkBytes), so records, parentheses, comments,
+// CRLF and multi-byte characters cross chunk boundaries; the result must not depend on where they fall.
+
+const CHUNKED = [
+  '\uFEFF$ORIGIN example.test.', //                             1  byte-order mark, then the origin
+  '$TTL 300', //                                                2
+  '@ IN SOA ns1 hostmaster ( 2024010101 ; serial', //           3
+  '    2h 15m 2w 300 )', //                                     4
+  '  IN NS ns1', //                                             5
+  'ns1 IN A 192.0.2.1', //                                      6
+  'h-a-rather-long-owner-name 60 IN A 198.51.100.255', //       7
+  'h-a-rather-long-owner-name IN AAAA 2001:DB8:0::2', //        8
+  'ünï A 192.0.2.2', //                                         9  multi-byte owner (escaped as \\195\\188…)
+  'txt TXT "€ 😀 ü" plain \\240\\159\\152\\128 ; comment', // 10 multi-byte and escaped text
+  'bad A 10.0.0.300', //                                        11 an error after some chunk boundary
+  'mx 3600 MX 10 mail.example.net.', //                         12
+  '$INCLUDE part.zone sub', //                                  13
+  '  TXT ( "after" ; the include leaves the owner at mx', //    14
+  '        "the include" )', //                                 15
+  'open TXT ( "never closed"', //                               16
+].join('\n');
+const PART = 'p1 A 192.0.2.10\n  AAAA 2001:db8::10\nå TXT "ålesund"\np2 A 1.2.3\n';
+
+/** Records and errors with the temporary directory taken out, so chunked and whole reads compare directly. */
+function comparable(z: ReturnType<typeof loadZoneFile>, dir: string): unknown {
+  return { origin: z.origin, records: z.records, errors: lines(z.errors).map((l) => l.split(dir).join('DIR')) };
+}
+
+test('D2: a zone read in chunks of every size from 1 to 80 bytes gives the records, errors and lines of one whole read', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'waymark-chunks-'));
+  try {
+    writeFileSync(join(dir, 'part.zone'), PART);
+    for (const [variant, text] of [['LF', CHUNKED], ['CRLF', CHUNKED.replace(/\n/g, '\r\n')]] as const) {
+      writeFileSync(join(dir, 'main.zone'), text);
+      const whole = loadZoneFile(join(dir, 'main.zone'), { chunkBytes: 1 << 20 });
+      // The whole read itself is the same as parsing the text as one string.
+      assert.deepEqual(comparable(whole, dir), comparable(parseZoneText(text, { file: join(dir, 'main.zone'), readInclude: (p) => readFileSync(p, 'utf8') }), dir));
+      assert.equal(whole.records.length, 12, variant);
+      assert.deepEqual(whole.records[11], { name: 'mx.example.test', type: TYPE.TXT, ttl: 300, data: [Buffer.from('after'), Buffer.from('the include')] });
+      assert.deepEqual(lines(whole.errors).map((l) => l.split(dir).join('DIR')), [
+        'DIR/main.zone:11: "10.0.0.300" is not an IPv4 address',
+        'DIR/part.zone:4: "1.2.3" is not an IPv4 address',
+        'DIR/main.zone:16: "(" is never closed by a matching ")"',
+      ], variant);
+      for (let chunkBytes = 1; chunkBytes <= 80; chunkBytes++) {
+        assert.deepEqual(comparable(loadZoneFile(join(dir, 'main.zone'), { chunkBytes }), dir), comparable(whole, dir), `${variant}, ${chunkBytes}-byte chunks`);
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** Master-file pieces that matter at a chunk boundary: plain and general lines, groups, quotes, escapes, errors. */
+const LINE_PIECES = [
+  'h1 IN A 192.0.2.1', 'h-a-long-owner-name 300 IN A 198.51.100.200', '  AAAA 2001:db8::1', 'www CNAME @', 'mx MX 10 mail',
+  'txt TXT "a b" ( "c" ', ' "d" )', 'e\\.sc A 192.0.2.9', 'ünï TXT "€😀"', 'x A 10.0.0.300', '; comment ( " \\', '', '   ',
+  '$TTL 1h', '$ORIGIN sub.example.test.', '$ORIGIN example.test.', 'abs.example.test. A 192.0.2.3', 'n NS ns.example.net.',
+  'un TXT "open', 'p TXT ( "never', ')', 'dangling\\', '@ SOA ns1 host 1 2 3 4 5',
+];
+
+test('D2: whatever falls on a chunk boundary, a chunked read gives the records, errors and lines of one whole read', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'waymark-chunks-'));
+  try {
+    const file = join(dir, 'gen.zone');
+    fc.assert(fc.property(
+      fc.array(fc.constantFrom(...LINE_PIECES), { maxLength: 30 }), fc.constantFrom('\n', '\r\n'), fc.integer({ min: 1, max: 48 }),
+      (pieces, eol, chunkBytes) => {
+        const text = ['$ORIGIN example.test.', '$TTL 60', '@ SOA ns1 host 1 2 3 4 5', ...pieces].join(eol);
+        writeFileSync(file, text);
+        const whole = parseZoneText(text, { file });
+        const chunked = loadZoneFile(file, { chunkBytes });
+        assert.deepEqual(chunked, whole);
+      },
+    ), { numRuns: 300 });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('D2: a multi-byte character split between two chunks is decoded whole, in names and in text', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'waymark-chunks-'));
+  try {
+    const file = join(dir, 'utf8.zone');
+    /** Characters that fill `text` up to `cut` bytes before the next 64-byte boundary. */
+    const fill = (text: string, cut: number): number => (128 - ((Buffer.byteLength(text) + cut) % 64)) % 64;
+    for (const ch of ['ü', '€', '😀']) {
+      for (let cut = 1; cut < Buffer.byteLength(ch); cut++) {
+        // The TXT string's character, then the owner's, each straddle a chunk boundary after `cut` of its bytes.
+        let text = '$ORIGIN example.test.\n$TTL 60\n@ SOA ns1 host 1 2 3 4 5\nt TXT "';
+        const pad = 'x'.repeat(fill(text, cut));
+        text += `${pad}${ch}"\n`;
+        text += `;${'-'.repeat(fill(text + ';\n', cut) + 62)}\n${ch} A 192.0.2.1\n`;
+        writeFileSync(file, text);
+        const z = loadZoneFile(file, { chunkBytes: 64 });
+        assert.deepEqual(z.errors, [], `${ch} cut after ${cut}`);
+        assert.deepEqual(z.records[1]!.data, [Buffer.from(pad + ch)], `${ch} cut after ${cut}`);
+        assert.equal(z.records[2]!.name, parseZoneText(text, { file }).records[2]!.name, `${ch} cut after ${cut}`);
+        assert.match(z.records[2]!.name, /^(\\\d{3})+\.example\.test$/);
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('D2: a record longer than the chunk (a 50,000-byte TXT line, a SOA over several lines) is read whole with its line', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'waymark-chunks-'));
+  try {
+    const file = join(dir, 'long.zone');
+    const txt = `"${'a'.repeat(250)}" `.repeat(200);
+    writeFileSync(file, `$ORIGIN example.test.\n$TTL 60\n@ SOA ns1 host (\n 1\n 2\n 3\n 4\n 5 )\nt TXT ${txt}\nafter A 10.0.0.256\n`);
+    const z = loadZoneFile(file, { chunkBytes: 100 });
+    assert.deepEqual(lines(z.errors).map((l) => l.split(dir).join('DIR')), ['DIR/long.zone:10: "10.0.0.256" is not an IPv4 address']);
+    assert.equal(z.records.length, 2);
+    assert.equal((z.records[1]!.data as Buffer[]).length, 200);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('D2: a zone file that can be read only once (a named pipe) is still read, origin search included', { skip: process.platform === 'win32' }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'waymark-fifo-'));
+  try {
+    const fifo = join(dir, 'zone.fifo');
+    execFileSync('mkfifo', [fifo]);
+    // A separate process writes the pipe while loadZoneFile blocks reading it.
+    const writer = spawn('sh', ['-c', `printf '%s\\n' '$ORIGIN example.test.' '$TTL 60' '@ SOA ns1 host 1 2 3 4 5' 'www A 192.0.2.1' > '${fifo}'`]);
+    const z = loadZoneFile(fifo);
+    writer.kill();
+    assert.deepEqual(z.errors, []);
+    assert.deepEqual(z.records.map((r) => r.name), ['example.test', 'www.example.test']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
