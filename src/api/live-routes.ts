@@ -374,6 +374,20 @@ function statusRoute(app: FastifyInstance, ctx: ApiContext, startedAt: number): 
   });
 }
 
+/** A page of the dashboard asks for the rates of what it shows: the series of these names and of these pools' members. */
+function onlySeries<S extends { names: Record<string, number[]>; members: Record<string, number[]> }>(s: S, names?: string[], pools?: string[]): S {
+  const keep = (m: Record<string, number[]>, ok: (k: string) => boolean): Record<string, number[]> => Object.fromEntries(Object.entries(m).filter(([k]) => ok(k)));
+  if (names === undefined && pools === undefined) return s;
+  // Filtered: exactly what was named (a page with names and no pools gets no member series).
+  const wantNames = new Set((names ?? []).map(canonicalDnsName));
+  const wantPools = new Set(pools ?? []);
+  return {
+    ...s,
+    names: keep(s.names, (k) => wantNames.has(canonicalDnsName(k))),
+    members: keep(s.members, (k) => wantPools.has(k.slice(0, k.indexOf('/')))),
+  };
+}
+
 /** Metrics come from the supervisor handle when it offers them, else from the aggregator serve.ts exports. */
 function metricsRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const fromHandle = (ctx.sup as { metrics?: () => Promise<string> }).metrics;
@@ -390,18 +404,20 @@ function metricsRoutes(app: FastifyInstance, ctx: ApiContext): void {
     throw new HttpError(404, 'metrics are not collected by this server');
   });
 
-  app.get('/v1/metrics/series', {
+  app.get<{ Querystring: { name?: string[]; pool?: string[] } }>('/v1/metrics/series', {
     config: { role: 'read' },
     schema: {
-      tags: ['system'], summary: 'Rates over the last hour for the dashboard', description: 'Role: read. Queries per second per name and answers per second per member ("pool/member"), one value per `step` seconds, oldest first.',
+      tags: ['system'], summary: 'Rates over the last hour for the dashboard',
+      description: 'Role: read. Queries per second per name and answers per second per member ("pool/member"), one value per `step` seconds, oldest first. With `name` or `pool` (each repeatable), only what they name: those names, the members of those pools.',
+      querystring: { type: 'object', properties: { name: { type: 'array', items: { type: 'string' } }, pool: { type: 'array', items: { type: 'string' } } } },
       response: { 200: { type: 'object', properties: { step: { type: 'number' }, names: { type: 'object', additionalProperties: { type: 'array', items: { type: 'number' } } }, members: { type: 'object', additionalProperties: { type: 'array', items: { type: 'number' } } } } }, ...AUTH_ERRORS, 404: ERR },
     },
-  }, async () => {
-    const series = (ctx.sup as { series?: () => unknown }).series;
-    if (series) return series.call(ctx.sup);
+  }, async (req) => {
+    const fromHandle = (ctx.sup as { series?: () => unknown }).series;
     const agg = supervisorMetrics();
-    if (!agg) throw new HttpError(404, 'metrics are not collected by this server');
-    return agg.series();
+    if (!fromHandle && !agg) throw new HttpError(404, 'metrics are not collected by this server');
+    const all = (fromHandle ? fromHandle.call(ctx.sup) : agg!.series()) as { step: number; names: Record<string, number[]>; members: Record<string, number[]> };
+    return onlySeries(all, req.query.name, req.query.pool);
   });
 }
 
