@@ -2,7 +2,7 @@
 // and an opaque `cursor`, and answers with `next` (the cursor of the page after, null on the last one) and, when it
 // is cheap, `total`. A cursor names the last item of its page by key and position, so the next page starts right
 // after that item even when items were added or removed before it meanwhile; if that item is gone, the next page
-// starts where it was.
+// starts with what followed it.
 // Owns: cursors, limits and paging of lists held in memory. Never reads the store or the configuration.
 import { HttpError } from './http.js';
 import type { JsonSchema } from './schemas.js';
@@ -64,7 +64,8 @@ export function resumeAt(c: Cursor | null, length: number, keyAt: (i: number) =>
     if (lo >= 0 && keyAt(lo) === c.k) return lo + 1;
     if (hi >= 0 && hi < length && keyAt(hi) === c.k) return hi + 1;
   }
-  return i;
+  // The item is gone: most likely removed itself, so what followed it moved up into its place.
+  return Math.max(0, i - 1);
 }
 
 /** The next page's cursor after the items [start, end) of a list of `length`, or null when the list ends there. */
