@@ -106,12 +106,12 @@ class TreeDiff {
     if (!this.y.needsSplit(ra) && !this.y.needsSplit(rb)) return this.ops([...this.y.entry(key, ra, indent)], [...this.y.entry(key, rb, indent)]);
     const shape = this.y.shape(ra);
     const head = `${pad(indent)}${this.y.keyText(key)}:`;
-    if (shape !== this.y.shape(rb) || shape === 'scalar' || (shape === 'text' && this.y.blockHeader(rb) === null)) {
+    if (shape !== this.y.shape(rb) || shape === 'scalar') {
       this.all('-', this.y.entry(key, ra, indent));
       return this.all('+', this.y.entry(key, rb, indent));
     }
     if (shape === 'text') {
-      this.out.push(' ', `${head} ${this.y.blockHeader(rb)}`);
+      this.out.push(' ', `${head} ${this.y.blockHeaderOfEnds(rb)}`);
       return this.text(ra, rb, indent + 2);
     }
     this.out.push(' ', head);

@@ -188,6 +188,19 @@ export class YamlLines {
     return `|${indicator}${breaks === 0 ? '-' : breaks === 1 ? '' : '+'}`;
   }
 
+  /**
+   * The literal block header as blockHeader gives it, from the first and the last chunk only (a diff shows it as
+   * context and must not read a 1,000,000-line text for it): the characters in between are not checked.
+   */
+  blockHeaderOfEnds(e: unknown): string {
+    if (typeof e === 'string' || this.kind(e) !== '$lines') return this.blockHeader(e) ?? '|';
+    const chunks = (e as { $lines: ChunkList }).$lines;
+    const first = JSON.parse(this.load!(chunks[0]![0])) as string;
+    const last = chunks.length > 1 ? JSON.parse(this.load!(chunks[chunks.length - 1]![0])) as string : first;
+    const breaks = last.length - last.replace(/\n+$/, '').length;
+    return `|${first[0] === ' ' || first[0] === '\n' ? '2' : ''}${breaks === 0 ? '-' : breaks === 1 ? '' : '+'}`;
+  }
+
   private *blockLines(e: unknown, indent: number): Generator<string> {
     const p = pad(indent);
     for (const line of this.textLines(e)) {
