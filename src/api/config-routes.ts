@@ -2,15 +2,18 @@
 // delete for each section (zones and their records, names, pools and their members, monitors, topology, resolver
 // groups). Every write edits a copy of the current revision and proposes it as a new one; the proposal is validated
 // exactly like a YAML file (zod + full compile, every bad field named), committed with its audit entry, then put in
-// force on every worker before the reply. If-Match gives optimistic concurrency (stale → 412).
+// force on every worker before the reply. If-Match gives optimistic concurrency (stale → 412). Reads take only the
+// section they list from the current revision (a zone list reads no records) and answer one page at a time.
 // Owns: the mapping from URLs to parts of the declarative configuration. Never writes the store except by proposing.
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
 import { memberKey } from '../answer/compile.js';
 import type { Declarative } from '../config/declarative.js';
 import type { ConfigError } from '../config/schema.js';
+import { Lazy, linesOf } from '../state/content.js';
 import { HttpError, errorsMessage, etag, fieldErrors, parseIfMatch } from './http.js';
-import { commentQuery, errorResponse, ifMatchHeader, listOf, ref, stringParams, AUTH_ERRORS, WRITE_ERRORS } from './schemas.js';
+import { commentQuery, errorResponse, ifMatchHeader, listOf, ref, stringParams, AUTH_ERRORS, WRITE_ERRORS, type JsonSchema } from './schemas.js';
 import { actorOf, redactConfig, type ApiContext } from './context.js';
+import { decodeCursor, fingerprint, limitOf, matchesQ, nextCursor, pageOf, pageParams, resumeAt, type PageQuery } from './paging.js';
 
 type Obj = Record<string, unknown>;
 
@@ -111,10 +114,25 @@ export function commit(ctx: ApiContext, req: FastifyRequest, reply: FastifyReply
   return reply.code(edit.status ?? 200).header('ETag', etag(r.revision.id)).send(result);
 }
 
-/** A read: the value and the ETag of the revision it comes from. */
-function read(ctx: ApiContext, reply: FastifyReply, pick: (d: Declarative) => unknown): FastifyReply {
-  const base = baseOf(ctx);
-  return reply.header('ETag', etag(base.id)).send(pick(base.config));
+/**
+ * One section of the current revision, and that revision's id (the ETag of the read). Large nested parts (a zone's
+ * records) may be Lazy; the value is shared with other reads: never change it.
+ */
+function sectionOf(ctx: ApiContext, key: string): { id: number; value: unknown } {
+  const cur = ctx.revisions.currentMeta();
+  if (!cur) return { id: 0, value: ctx.sup.declarative()[key] };
+  return { id: cur.id, value: ctx.revisions.section(cur.id, key) };
+}
+
+/** A section's elements (an absent or malformed section has none). */
+function itemsOf(value: unknown): readonly unknown[] {
+  return Array.isArray(value) ? value : [];
+}
+
+/** A read of one section: the value picked from it and the ETag of the revision it comes from. */
+function read(ctx: ApiContext, reply: FastifyReply, key: string, pick: (section: unknown, revision: number) => unknown): FastifyReply {
+  const { id, value } = sectionOf(ctx, key);
+  return reply.header('ETag', etag(id)).send(pick(value, id));
 }
 
 interface Section {
@@ -145,13 +163,61 @@ const SECTIONS: Section[] = [
   { url: 'resolver-groups', key: 'resolverGroups', param: 'group', schema: 'ResolverGroup', noun: 'resolver-group', idField: 'name', normalise: (s) => s, idOf: named },
 ];
 
-function findIn(s: Section, arr: unknown[], id: string): number {
+function findIn(s: Section, arr: readonly unknown[], id: string): number {
   const want = s.normalise(id);
   return arr.findIndex((o) => s.idOf(o) === want);
 }
 
 function notFound(s: Section, id: string): HttpError {
   return new HttpError(404, `no ${s.noun} "${id}"`);
+}
+
+/** What the list of a section is filtered by (besides paging). */
+interface ListQuery extends PageQuery { q?: string; name?: string[]; unused?: boolean; view?: 'full' | 'summary' }
+
+function listQuery(s: Section): JsonSchema {
+  const extra: Record<string, JsonSchema> = {};
+  if (s.key === 'pools') extra.unused = { type: 'boolean', description: 'only pools that no name lists' };
+  if (s.key === 'zones') extra.view = { type: 'string', enum: ['full', 'summary'], description: 'summary: each zone without its records and text, with recordCount and textLines (default full)' };
+  return {
+    type: 'object', additionalProperties: false,
+    properties: {
+      ...pageParams(),
+      q: { type: 'string', description: `only ${s.url} whose ${s.idField} contains this (case-insensitive)` },
+      name: { type: 'array', items: { type: 'string' }, description: `only these ${s.url} (by ${s.idField}; repeat the parameter for several)` },
+      ...extra,
+    },
+  };
+}
+
+/** The pools some name lists, per names section (a section is one object per revision content: cached with it). */
+const usedPoolsCache = new WeakMap<object, Set<string>>();
+function usedPools(names: readonly unknown[]): Set<string> {
+  let used = usedPoolsCache.get(names);
+  if (!used) {
+    used = new Set(names.flatMap((n) => (isObj(n) && Array.isArray(n.pools) ? n.pools.filter((p): p is string => typeof p === 'string') : [])));
+    usedPoolsCache.set(names, used);
+  }
+  return used;
+}
+
+/** The elements of a section a list query asks for, in configuration order. */
+function filtered(ctx: ApiContext, s: Section, items: readonly unknown[], q: ListQuery, revision: number): readonly unknown[] {
+  const names = q.name ? new Set(q.name.map((n) => s.normalise(n))) : null;
+  const unused = s.key === 'pools' && q.unused ? usedPools(itemsOf(revision === 0 ? ctx.sup.declarative().names : ctx.revisions.section(revision, 'names'))) : null;
+  if (!names && !unused && !q.q) return items;
+  return items.filter((o) => {
+    const id = s.idOf(o);
+    return matchesQ(q.q, id) && (!names || (id !== undefined && names.has(id))) && (!unused || id === undefined || !unused.has(id));
+  });
+}
+
+/** A zone as view=summary lists it: no records or text, only how many there are. */
+function zoneSummary(ctx: ApiContext, z: unknown): unknown {
+  if (!isObj(z)) return z;
+  const { records, text, ...rest } = z;
+  const textLines = text instanceof Lazy ? text.count : typeof text === 'string' ? [...linesOf(text)].length : undefined;
+  return { ...rest, recordCount: ctx.revisions.reader.length(records), ...(textLines !== undefined ? { textLines } : {}) };
 }
 
 /** Errors found before proposing (API-only rules), reported like validation errors. */
@@ -167,16 +233,25 @@ function sectionRoutes(app: FastifyInstance, ctx: ApiContext, s: Section): void 
   const one = `${base}/:${s.param}`;
   const writeSchema = (summary: string, extra: FastifySchema): FastifySchema => ({ tags, summary, description: `${summary}. Role: admin.`, headers: ifMatchHeader, querystring: commentQuery, ...extra });
 
-  app.get(base, {
+  const listItems = s.key === 'zones' ? { anyOf: [ref('Zone'), ref('ZoneSummary')] } : ref(s.schema);
+  app.get<{ Querystring: ListQuery }>(base, {
     config: { role: 'read' },
-    schema: { tags, summary: `List ${s.url}`, description: 'Role: read. ETag: the revision read.', response: { 200: listOf(s.key, s.schema), ...AUTH_ERRORS } },
-  }, async (_req, reply) => read(ctx, reply, (d) => ({ [s.key]: Array.isArray(d[s.key]) ? d[s.key] : [] })));
+    schema: {
+      tags, summary: `List ${s.url}, a page at a time`, description: `Role: read. ETag: the revision read. In configuration order; \`limit\` per page (default 100, at most 1000), then \`cursor=\` the \`next\` of the reply.`,
+      querystring: listQuery(s), response: { 200: { ...listOf(s.key, s.schema), properties: { ...(listOf(s.key, s.schema).properties as object), [s.key]: { type: 'array', items: listItems } } }, ...AUTH_ERRORS, 400: errorResponse('a bad parameter or cursor') },
+    },
+  }, async (req, reply) => read(ctx, reply, s.key, (section, revision) => {
+    const items = filtered(ctx, s, itemsOf(section), req.query, revision);
+    const page = pageOf(items, (o) => s.idOf(o) ?? fingerprint(o), req.query);
+    const shown = s.key === 'zones' && req.query.view === 'summary' ? page.items.map((z) => zoneSummary(ctx, z)) : page.items;
+    return { revision, [s.key]: shown, total: page.total, next: page.next };
+  }));
 
   app.get<{ Params: Record<string, string> }>(one, {
     config: { role: 'read' },
     schema: { tags, summary: `Get one ${s.noun}`, description: 'Role: read.', params: stringParams(s.param), response: { 200: ref(s.schema), ...AUTH_ERRORS, 404: errorResponse('no such object') } },
-  }, async (req, reply) => read(ctx, reply, (d) => {
-    const arr = Array.isArray(d[s.key]) ? (d[s.key] as unknown[]) : [];
+  }, async (req, reply) => read(ctx, reply, s.key, (section) => {
+    const arr = itemsOf(section);
     const i = findIn(s, arr, req.params[s.param]!);
     if (i < 0) throw notFound(s, req.params[s.param]!);
     return arr[i];
@@ -260,10 +335,21 @@ function memberRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const params = stringParams('pool', 'member');
   const writeSchema = (summary: string, extra: FastifySchema): FastifySchema => ({ tags, summary, description: `${summary}. Members are named "address" or "address:port" ("[v6]:port"). Role: admin.`, headers: ifMatchHeader, querystring: commentQuery, ...extra });
 
-  app.get<{ Params: { pool: string } }>(base, {
+  app.get<{ Params: { pool: string }; Querystring: PageQuery & { q?: string } }>(base, {
     config: { role: 'read' },
-    schema: { tags, summary: 'List the members of a pool', description: 'Role: read.', params: stringParams('pool'), response: { 200: listOf('members', 'Member'), ...AUTH_ERRORS, 404: errorResponse('no such object') } },
-  }, async (req, reply) => read(ctx, reply, (d) => ({ members: poolOf(structuredClone(d), req.params.pool).members })));
+    schema: {
+      tags, summary: 'List the members of a pool, a page at a time', description: 'Role: read. `q`: only members whose id ("address" or "address:port") contains it.', params: stringParams('pool'),
+      querystring: { type: 'object', additionalProperties: false, properties: { ...pageParams(), q: { type: 'string' } } },
+      response: { 200: listOf('members', 'Member'), ...AUTH_ERRORS, 400: errorResponse('a bad parameter or cursor'), 404: errorResponse('no such object') },
+    },
+  }, async (req, reply) => read(ctx, reply, 'pools', (section, revision) => {
+    const pool = itemsOf(section).find((p) => named(p) === req.params.pool);
+    if (!isObj(pool)) throw new HttpError(404, `no pool "${req.params.pool}"`);
+    const all = pool.members instanceof Lazy ? [...ctx.revisions.reader.iterate(pool.members)] : itemsOf(pool.members);
+    const members = req.query.q ? all.filter((m) => matchesQ(req.query.q, keyOf(m))) : all;
+    const page = pageOf(members, (m) => keyOf(m) ?? fingerprint(m), req.query);
+    return { revision, members: page.items, total: page.total, next: page.next };
+  }));
 
   app.post<{ Params: { pool: string } }>(base, {
     config: { role: 'admin' },
@@ -325,6 +411,47 @@ function absoluteOwner(name: string, origin: string): string {
   return canonicalDnsName(`${n}.${canonicalDnsName(origin)}`);
 }
 
+interface RecordQuery extends PageQuery { name?: string; type?: string; q?: string }
+
+/** How far from its old position a cursor's record is looked for (records move only by writes around them). */
+const RECORD_RESUME_WINDOW = 4096;
+
+/**
+ * A page of a zone's records with each one's index. Unfiltered, only the chunks holding the page are read; with
+ * filters the records after the cursor are read until the page is full (no total then: it would read them all).
+ */
+function recordsPage(ctx: ApiContext, zone: Obj, q: RecordQuery): { records: unknown[]; indexes: number[]; next: string | null; total?: number } {
+  const reader = ctx.revisions.reader;
+  const records = zone.records;
+  const length = reader.length(records);
+  const limit = limitOf(q.limit);
+  const at = (i: number): unknown => reader.slice(records, i, i + 1)[0];
+  const start = resumeAt(decodeCursor(q.cursor), length, (i) => fingerprint(at(i)), RECORD_RESUME_WINDOW);
+  const origin = String(zone.origin);
+  const owner = q.name !== undefined ? absoluteOwner(q.name, origin) : undefined;
+  const type = q.type?.toUpperCase();
+  if (owner === undefined && type === undefined && !q.q) {
+    const page = reader.slice(records, start, start + limit);
+    const end = start + page.length;
+    return { records: page, indexes: page.map((_, i) => start + i), next: nextCursor(end, length, page.length ? fingerprint(page[page.length - 1]) : undefined), total: length };
+  }
+  const matches = (r: unknown): boolean => isObj(r) && typeof r.name === 'string' && typeof r.type === 'string'
+    && (owner === undefined || absoluteOwner(r.name, origin) === owner) && (type === undefined || r.type.toUpperCase() === type)
+    && matchesQ(q.q, absoluteOwner(r.name, origin));
+  const found: unknown[] = [];
+  const indexes: number[] = [];
+  let i = 0;
+  for (const r of reader.iterate(records)) {
+    if (i >= start && matches(r)) {
+      if (found.length === limit) return { records: found, indexes, next: nextCursor(indexes[limit - 1]! + 1, length, fingerprint(found[limit - 1])) };
+      found.push(r);
+      indexes.push(i);
+    }
+    i++;
+  }
+  return { records: found, indexes, next: null };
+}
+
 function recordRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const tags = ['configuration'];
   const base = '/v1/zones/:origin/records';
@@ -341,10 +468,23 @@ function recordRoutes(app: FastifyInstance, ctx: ApiContext): void {
     headers: ifMatchHeader, ...extra,
   });
 
-  app.get<{ Params: { origin: string } }>(base, {
+  app.get<{ Params: { origin: string }; Querystring: RecordQuery }>(base, {
     config: { role: 'read' },
-    schema: { tags, summary: "List a zone's inline records", description: 'Role: read. Indexes in this list are what DELETE …/records/{index} takes.', params: stringParams('origin'), response: { 200: listOf('records', 'Record'), ...AUTH_ERRORS, 404: errorResponse('no such object') } },
-  }, async (req, reply) => read(ctx, reply, (d) => ({ records: zoneOf(structuredClone(d), req.params.origin).records })));
+    schema: {
+      tags, summary: "List a zone's inline records, a page at a time",
+      description: 'Role: read. `indexes[i]` is the index of `records[i]` in the zone, what DELETE …/records/{index} takes. `name`: one owner (relative or absolute), `type`: one type, `q`: owners containing it. `total` is given without filters.',
+      params: stringParams('origin'),
+      querystring: {
+        type: 'object', additionalProperties: false,
+        properties: { ...pageParams(), name: { type: 'string', description: 'owner, relative or absolute' }, type: { type: 'string' }, q: { type: 'string', description: 'owners (absolute, lower case) containing this' } },
+      },
+      response: { 200: listOf('records', 'Record', { indexes: { type: 'array', items: { type: 'integer' }, description: "each record's index in the zone" } }), ...AUTH_ERRORS, 400: errorResponse('a bad parameter or cursor'), 404: errorResponse('no such object') },
+    },
+  }, async (req, reply) => read(ctx, reply, 'zones', (section, revision) => {
+    const zone = itemsOf(section).find((z) => isObj(z) && typeof z.origin === 'string' && canonicalDnsName(z.origin) === canonicalDnsName(req.params.origin));
+    if (!isObj(zone)) throw new HttpError(404, `no zone "${req.params.origin}"`);
+    return { revision, ...recordsPage(ctx, zone, req.query) };
+  }));
 
   app.post<{ Params: { origin: string } }>(base, {
     config: { role: 'admin' },
@@ -435,7 +575,7 @@ function wholeConfigRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get('/v1/topology', {
     config: { role: 'read' },
     schema: { tags, summary: 'Topology regions and rules', description: 'Role: read.', response: { 200: ref('Topology'), ...AUTH_ERRORS } },
-  }, async (_req, reply) => read(ctx, reply, (d) => (isObj(d.topology) ? d.topology : { regions: [], rules: [] })));
+  }, async (_req, reply) => read(ctx, reply, 'topology', (t) => (isObj(t) ? t : { regions: [], rules: [] })));
 
   app.put('/v1/topology', {
     config: { role: 'admin' },

@@ -6,21 +6,28 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { memberKey } from '../answer/compile.js';
 import { ExplainError } from '../answer/explain.js';
 import type { PersistRecord } from '../answer/persistence.js';
-import { toYaml } from '../config/declarative.js';
-import { lineDiff } from '../config/revisions.js';
 import { parseAddress } from '../net/address.js';
 import { supervisorMetrics } from '../supervisor/serve.js';
-import type { AdminRecord } from '../state/store.js';
+import type { AdminRecord, RevisionMeta } from '../state/store.js';
 import { newToken } from './auth.js';
 import { actorOf, redactConfig, type ApiContext } from './context.js';
 import { HttpError, etag, fieldErrors, parseIfMatch } from './http.js';
 import { canonicalDnsName } from './config-routes.js';
 import { AUTH_ERRORS, ERR, auditEntry, explanation, memberHealth, persistRecord, revisionMeta, stringParams, tokenView, ifMatchHeader } from './schemas.js';
+import { PAGE_FIELDS, decodeCursor, encodeCursor, limitOf, matchesQ, pageOf, pageParams, type PageQuery } from './paging.js';
 
 const ADMIN_STATES = ['up', 'down', 'drain', 'auto'] as const;
 
-function limitOf(v: number | undefined, dflt: number, max: number): number {
-  return v === undefined ? dflt : Math.max(1, Math.min(max, Math.floor(v)));
+/** The id a cursor of an id-ordered list (revisions, audit) continues below. */
+function beforeOf(cursor: string | undefined, before: number | undefined): number | undefined {
+  const c = decodeCursor(cursor);
+  return c ? Number(c.k) : before;
+}
+
+/** A page of an id-ordered list read with one row more than asked: the rows to show and the next page's cursor. */
+function idPage<T extends { id: number }>(rows: T[], limit: number): { rows: T[]; next: string | null } {
+  const shown = rows.slice(0, limit);
+  return { rows: shown, next: rows.length > limit ? encodeCursor({ i: 0, k: String(shown[shown.length - 1]!.id) }) : null };
 }
 
 function memberStateRoute(app: FastifyInstance, ctx: ApiContext): void {
@@ -51,16 +58,25 @@ function memberStateRoute(app: FastifyInstance, ctx: ApiContext): void {
 
 function healthRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const tags = ['operations'];
-  app.get('/v1/health', {
+  app.get<{ Querystring: PageQuery & { pool?: string[]; q?: string } }>('/v1/health', {
     config: { role: 'read' },
-    schema: { tags, summary: 'Health of every member', description: 'Role: read. Monitor verdicts, agent drain and weight, measured metrics, and the operator admin state.', response: { 200: { type: 'object', properties: { members: { type: 'array', items: memberHealth } } }, ...AUTH_ERRORS } },
-  }, async () => {
+    schema: {
+      tags, summary: 'Health of the members, a page at a time',
+      description: 'Role: read. Monitor verdicts, agent drain and weight, measured metrics, and the operator admin state. `pool` (repeatable): only members of these pools; `q`: members whose id contains it.',
+      querystring: { type: 'object', additionalProperties: false, properties: { ...pageParams(), pool: { type: 'array', items: { type: 'string' } }, q: { type: 'string' } } },
+      response: { 200: { type: 'object', properties: { members: { type: 'array', items: memberHealth }, ...PAGE_FIELDS } }, ...AUTH_ERRORS, 400: ERR },
+    },
+  }, async (req) => {
+    const pools = req.query.pool ? new Set(req.query.pool) : null;
+    const all = ctx.sup.health.health().filter((h) => (!pools || pools.has(h.pool)) && matchesQ(req.query.q, h.member));
+    const page = pageOf(all, (h) => `${h.pool}/${h.member}`, req.query);
     const admin = new Map(ctx.store.loadAdmin().map((a) => [`${a.pool}/${a.member}`, a]));
     return {
-      members: ctx.sup.health.health().map((h) => {
+      members: page.items.map((h) => {
         const a = admin.get(`${h.pool}/${h.member}`);
         return { ...h, admin: a?.state ?? 'auto', ...(a ? { adminBy: a.by, adminAt: a.at } : {}) };
       }),
+      total: page.total, next: page.next,
     };
   });
 
@@ -123,17 +139,17 @@ function persistenceRoutes(app: FastifyInstance, ctx: ApiContext): void {
       && (q.pool === undefined || r.pool === q.pool) && (q.member === undefined || r.member === q.member));
   };
 
-  app.get<{ Querystring: { name?: string; resolver?: string; key?: string; pool?: string; member?: string; limit?: number } }>('/v1/persistence', {
+  app.get<{ Querystring: { name?: string; resolver?: string; key?: string; pool?: string; member?: string } & PageQuery }>('/v1/persistence', {
     config: { role: 'read' },
     schema: {
-      tags, summary: 'Persistence records, most recently used first',
-      description: 'Role: read. `resolver` is an address (matched through its resolver group or prefix when grouped); `key` a key text such as group:isp-a or subnet:10.1.0.0/24, or the numeric key.',
-      querystring: { type: 'object', properties: { name: { type: 'string' }, resolver: { type: 'string' }, key: { type: 'string' }, pool: { type: 'string' }, member: { type: 'string' }, limit: { type: 'integer', minimum: 1, maximum: 100000 } } },
-      response: { 200: { type: 'object', properties: { total: { type: 'integer' }, records: { type: 'array', items: persistRecord } } }, ...AUTH_ERRORS },
+      tags, summary: 'Persistence records, most recently used first, a page at a time',
+      description: 'Role: read. `resolver` is an address (matched through its resolver group or prefix when grouped); `key` a key text such as group:isp-a or subnet:10.1.0.0/24, or the numeric key. Records are reordered as they are used: a cursor continues after the record its page ended with.',
+      querystring: { type: 'object', properties: { name: { type: 'string' }, resolver: { type: 'string' }, key: { type: 'string' }, pool: { type: 'string' }, member: { type: 'string' }, ...pageParams(100000) } },
+      response: { 200: { type: 'object', properties: { records: { type: 'array', items: persistRecord }, ...PAGE_FIELDS } }, ...AUTH_ERRORS, 400: ERR },
     },
   }, async (req) => {
-    const all = matching(req.query);
-    return { total: all.length, records: all.slice(0, limitOf(req.query.limit, 100, 100000)).map((r) => ({ ...r, expiresAt: r.ts + r.ttlMs })) };
+    const page = pageOf(matching(req.query), (r) => `${r.key}\u0000${r.name}`, req.query, 100, 100000);
+    return { total: page.total, records: page.items.map((r) => ({ ...r, expiresAt: r.ts + r.ttlMs })), next: page.next };
   });
 
   app.delete<{ Querystring: { name: string; resolver?: string; key?: string } }>('/v1/persistence', {
@@ -182,19 +198,22 @@ function explainRoute(app: FastifyInstance, ctx: ApiContext): void {
 function revisionRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const tags = ['revisions'];
   const idParam = { type: 'object', properties: { id: { type: 'integer', minimum: 1 } }, required: ['id'] };
-  const currentId = (): number => ctx.revisions.current()?.id ?? 0;
+  const currentId = (): number => ctx.revisions.currentMeta()?.id ?? 0;
 
-  app.get<{ Querystring: { limit?: number; before?: number } }>('/v1/revisions', {
+  app.get<{ Querystring: PageQuery & { before?: number; q?: string; source?: RevisionMeta['source'] } }>('/v1/revisions', {
     config: { role: 'read' },
     schema: {
-      tags, summary: 'Configuration revisions, newest first', description: 'Role: read. Page with before=ID.',
-      querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 1000 }, before: { type: 'integer', minimum: 1 } } },
-      response: { 200: { type: 'object', properties: { current: { type: 'integer' }, revisions: { type: 'array', items: revisionMeta } } }, ...AUTH_ERRORS },
+      tags, summary: 'Configuration revisions, newest first, a page at a time', description: 'Role: read. `limit` per page (default 50), then `cursor=` the `next` of the reply (before=ID also works). `q`: author or comment contains it; `source`: one kind.',
+      querystring: { type: 'object', properties: { ...pageParams(1000, 50), before: { type: 'integer', minimum: 1 }, q: { type: 'string' }, source: { type: 'string', enum: ['file', 'api', 'rollback', 'apply'] } } },
+      response: { 200: { type: 'object', properties: { current: { type: 'integer' }, revisions: { type: 'array', items: revisionMeta }, ...PAGE_FIELDS } }, ...AUTH_ERRORS, 400: ERR },
     },
   }, async (req, reply) => {
     const cur = currentId();
     reply.header('ETag', etag(cur));
-    return { current: cur, revisions: ctx.revisions.list(limitOf(req.query.limit, 50, 1000), req.query.before).map((r) => ({ ...r, current: r.id === cur })) };
+    const limit = limitOf(req.query.limit, 50);
+    const filter = { q: req.query.q, source: req.query.source };
+    const page = idPage(ctx.revisions.list(limit + 1, beforeOf(req.query.cursor, req.query.before), filter), limit);
+    return { current: cur, revisions: page.rows.map((r) => ({ ...r, current: r.id === cur })), total: ctx.revisions.count(filter), next: page.next };
   });
 
   app.get<{ Params: { id: number } }>('/v1/revisions/:id', {
@@ -218,14 +237,15 @@ function revisionRoutes(app: FastifyInstance, ctx: ApiContext): void {
     },
   }, async (req, reply) => {
     const role = actorOf(req).role;
-    const to = ctx.revisions.get(req.params.id);
+    const to = ctx.revisions.meta(req.params.id);
     if (!to) throw new HttpError(404, `no revision ${req.params.id}`);
-    const againstId = req.query.against ?? ctx.revisions.list(1, to.id)[0]?.id;
-    const from = againstId !== undefined ? ctx.revisions.get(againstId) : null;
-    if (againstId !== undefined && !from) throw new HttpError(404, `no revision ${againstId}`);
-    const text = (c: Record<string, unknown> | null): string[] => (c ? toYaml(redactConfig(c, role)).replace(/\n$/, '').split('\n') : []);
+    const againstId = req.query.against ?? ctx.revisions.list(1, to.id)[0]?.id ?? null;
+    if (againstId !== null && !ctx.revisions.meta(againstId)) throw new HttpError(404, `no revision ${againstId}`);
+    // Only the parts that differ are read; a reader below admin sees the prober token redacted on both sides.
+    const redacted = role === 'admin' ? undefined : { health: (h: unknown) => redactConfig({ health: h }, role).health };
+    const body = ctx.revisions.diff(againstId, to.id, { sections: redacted }) ?? '';
     reply.header('content-type', 'text/plain; charset=utf-8');
-    return `--- revision ${from?.id ?? '(none)'}\n+++ revision ${to.id}\n${lineDiff(text(from?.config ?? null), text(to.config))}\n`;
+    return `--- revision ${againstId ?? '(none)'}\n+++ revision ${to.id}\n${body}\n`;
   });
 
   app.post<{ Params: { id: number } }>('/v1/revisions/:id/rollback', {
@@ -297,14 +317,22 @@ function tokenRoutes(app: FastifyInstance, ctx: ApiContext): void {
 }
 
 function auditRoute(app: FastifyInstance, ctx: ApiContext): void {
-  app.get<{ Querystring: { limit?: number; before?: number; target?: string } }>('/v1/audit', {
+  app.get<{ Querystring: PageQuery & { before?: number; target?: string; q?: string; action?: string; actor?: string } }>('/v1/audit', {
     config: { role: 'read' },
     schema: {
-      tags: ['audit'], summary: 'The audit log, newest first', description: 'Role: read. Every change: who (token name), when, what, before and after. Page with before=ID; target e.g. pools/eu.',
-      querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 1000 }, before: { type: 'integer', minimum: 1 }, target: { type: 'string' } } },
-      response: { 200: { type: 'object', properties: { entries: { type: 'array', items: auditEntry } } }, ...AUTH_ERRORS },
+      tags: ['audit'], summary: 'The audit log, newest first, a page at a time',
+      description: 'Role: read. Every change: who (token name), when, what, before and after. `limit` per page (default 100), then `cursor=` the `next` of the reply (before=ID also works). `target` (e.g. pools/eu), `action` and `actor` match exactly; `q` is a substring of any of them. `total` is given without `q`.',
+      querystring: { type: 'object', properties: { ...pageParams(), before: { type: 'integer', minimum: 1 }, target: { type: 'string' }, q: { type: 'string' }, action: { type: 'string' }, actor: { type: 'string' } } },
+      response: { 200: { type: 'object', properties: { entries: { type: 'array', items: auditEntry }, ...PAGE_FIELDS } }, ...AUTH_ERRORS, 400: ERR },
     },
-  }, async (req) => ({ entries: ctx.store.listAudit(limitOf(req.query.limit, 100, 1000), req.query.before, req.query.target) }));
+  }, async (req) => {
+    const q = req.query;
+    const limit = limitOf(q.limit);
+    const filter = { q: q.q, action: q.action, actor: q.actor };
+    const page = idPage(ctx.store.listAudit(limit + 1, beforeOf(q.cursor, q.before), q.target, filter), limit);
+    // Counting a substring match reads the whole log: only exact filters (indexed or cheap) get a total.
+    return { entries: page.rows, next: page.next, ...(q.q ? {} : { total: ctx.store.countAudit(q.target, filter) }) };
+  });
 }
 
 function statusRoute(app: FastifyInstance, ctx: ApiContext, startedAt: number): void {
@@ -318,7 +346,7 @@ function statusRoute(app: FastifyInstance, ctx: ApiContext, startedAt: number): 
           properties: {
             generation: { type: 'integer', description: 'snapshot generation in force' }, workers: { type: 'integer' },
             revision: { ...revisionMeta, nullable: true }, zones: { type: 'integer' }, names: { type: 'integer' }, pools: { type: 'integer' },
-            members: { type: 'integer' }, membersUp: { type: 'integer' }, persistenceRecords: { type: 'integer' },
+            members: { type: 'integer' }, membersUp: { type: 'integer' }, overrides: { type: 'integer', description: 'members with an operator admin state' }, persistenceRecords: { type: 'integer' },
             uptime: { type: 'number', description: 'seconds since the supervisor started' }, apiStartedAt: { type: 'integer' }, pid: { type: 'integer' },
             caller: {
               type: 'object', description: 'who is asking: the dashboard greys out what this role may not do',
@@ -332,17 +360,32 @@ function statusRoute(app: FastifyInstance, ctx: ApiContext, startedAt: number): 
   }, async (req) => {
     const caller = actorOf(req);
     const c = ctx.sup.loaded().config;
-    const cur = ctx.revisions.current();
+    // The metadata only: the status is asked every few seconds and must not read the configuration.
+    const cur = ctx.revisions.currentMeta();
     const health = ctx.sup.health.health();
-    const meta = cur ? (({ config: _c, ...m }) => ({ ...m, current: true }))(cur) : null;
+    const meta = cur ? { ...cur, current: true } : null;
     return {
       generation: ctx.sup.generation(), workers: ctx.sup.workerCount(), revision: meta,
       zones: c.zones.length, names: c.names.length, pools: c.pools.length, members: c.pools.reduce((n, p) => n + p.members.length, 0),
-      membersUp: health.filter((h) => h.up).length, persistenceRecords: ctx.sup.mirror.engine?.persistence.size ?? 0,
+      membersUp: health.filter((h) => h.up).length, overrides: ctx.store.loadAdmin().length, persistenceRecords: ctx.sup.mirror.engine?.persistence.size ?? 0,
       uptime: Math.round(process.uptime() * 10) / 10, apiStartedAt: startedAt, pid: process.pid,
       caller: { name: caller.name, role: caller.role },
     };
   });
+}
+
+/** A page of the dashboard asks for the rates of what it shows: the series of these names and of these pools' members. */
+function onlySeries<S extends { names: Record<string, number[]>; members: Record<string, number[]> }>(s: S, names?: string[], pools?: string[]): S {
+  const keep = (m: Record<string, number[]>, ok: (k: string) => boolean): Record<string, number[]> => Object.fromEntries(Object.entries(m).filter(([k]) => ok(k)));
+  if (names === undefined && pools === undefined) return s;
+  // Filtered: exactly what was named (a page with names and no pools gets no member series).
+  const wantNames = new Set((names ?? []).map(canonicalDnsName));
+  const wantPools = new Set(pools ?? []);
+  return {
+    ...s,
+    names: keep(s.names, (k) => wantNames.has(canonicalDnsName(k))),
+    members: keep(s.members, (k) => wantPools.has(k.slice(0, k.indexOf('/')))),
+  };
 }
 
 /** Metrics come from the supervisor handle when it offers them, else from the aggregator serve.ts exports. */
@@ -361,18 +404,20 @@ function metricsRoutes(app: FastifyInstance, ctx: ApiContext): void {
     throw new HttpError(404, 'metrics are not collected by this server');
   });
 
-  app.get('/v1/metrics/series', {
+  app.get<{ Querystring: { name?: string[]; pool?: string[] } }>('/v1/metrics/series', {
     config: { role: 'read' },
     schema: {
-      tags: ['system'], summary: 'Rates over the last hour for the dashboard', description: 'Role: read. Queries per second per name and answers per second per member ("pool/member"), one value per `step` seconds, oldest first.',
+      tags: ['system'], summary: 'Rates over the last hour for the dashboard',
+      description: 'Role: read. Queries per second per name and answers per second per member ("pool/member"), one value per `step` seconds, oldest first. With `name` or `pool` (each repeatable), only what they name: those names, the members of those pools.',
+      querystring: { type: 'object', properties: { name: { type: 'array', items: { type: 'string' } }, pool: { type: 'array', items: { type: 'string' } } } },
       response: { 200: { type: 'object', properties: { step: { type: 'number' }, names: { type: 'object', additionalProperties: { type: 'array', items: { type: 'number' } } }, members: { type: 'object', additionalProperties: { type: 'array', items: { type: 'number' } } } } }, ...AUTH_ERRORS, 404: ERR },
     },
-  }, async () => {
-    const series = (ctx.sup as { series?: () => unknown }).series;
-    if (series) return series.call(ctx.sup);
+  }, async (req) => {
+    const fromHandle = (ctx.sup as { series?: () => unknown }).series;
     const agg = supervisorMetrics();
-    if (!agg) throw new HttpError(404, 'metrics are not collected by this server');
-    return agg.series();
+    if (!fromHandle && !agg) throw new HttpError(404, 'metrics are not collected by this server');
+    const all = (fromHandle ? fromHandle.call(ctx.sup) : agg!.series()) as { step: number; names: Record<string, number[]>; members: Record<string, number[]> };
+    return onlySeries(all, req.query.name, req.query.pool);
   });
 }
 

@@ -29,6 +29,16 @@ export const SHARED: JsonSchema[] = [
   { $id: 'ResolverGroup', ...fromZod(resolverGroupSchema, 'Resolvers treated as one for persistence.') },
   { $id: 'Declarative', ...fromZod(declarativeSchema, 'The declarative configuration (every section except the bootstrap sections server, api and store).') },
   {
+    $id: 'ZoneSummary',
+    type: 'object',
+    description: 'A zone as listed with view=summary: its fields without `records` and `text`, and how many of each it has.',
+    properties: {
+      origin: { type: 'string' }, recordCount: { type: 'integer', description: 'inline records' },
+      textLines: { type: 'integer', description: 'lines of master-file text (absent without text)' },
+    },
+    additionalProperties: true,
+  },
+  {
     $id: 'Error',
     type: 'object',
     description: 'An error. Validation errors list every bad field: `path` relative to the whole configuration, `field` relative to the object sent.',
@@ -50,8 +60,16 @@ export const SHARED: JsonSchema[] = [
 ];
 
 export const ref = (id: string): JsonSchema => ({ $ref: `${id}#` });
-export const listOf = (key: string, id: string): JsonSchema => ({
-  type: 'object', properties: { revision: { type: 'integer' }, [key]: { type: 'array', items: ref(id) } }, required: [key],
+/** A page of a list: the items under `key`, the revision read, `next` (cursor of the next page) and `total`. */
+export const listOf = (key: string, id: string, extra: Record<string, JsonSchema> = {}): JsonSchema => ({
+  type: 'object',
+  properties: {
+    revision: { type: 'integer' }, [key]: { type: 'array', items: ref(id) },
+    next: { type: 'string', nullable: true, description: 'cursor of the next page (pass it as `cursor`); null on the last page' },
+    total: { type: 'integer', description: 'how many items match, on all pages' },
+    ...extra,
+  },
+  required: [key],
 });
 
 /** An error response with what it means for this status. */

@@ -72,6 +72,19 @@ function clientOf(opts: ClientOptions): ApiClient {
   return new ApiClient(opts.api ?? process.env.WAYMARK_API ?? DEFAULT_API, opts.token ?? process.env.WAYMARK_TOKEN);
 }
 
+/** Every item of a paged list, following `next` a thousand at a time (names and pools print whole lists). */
+export async function everything<T>(c: ApiClient, path: string, key: string): Promise<T[]> {
+  const out: T[] = [];
+  let cursor: string | null = null;
+  do {
+    const q = new URLSearchParams({ limit: '1000', ...(cursor ? { cursor } : {}) });
+    const page: Record<string, unknown> = await c.get<Record<string, unknown>>(`${path}${path.includes('?') ? '&' : '?'}${q.toString()}`);
+    for (const x of (page[key] as T[] | undefined) ?? []) out.push(x);
+    cursor = typeof page.next === 'string' ? page.next : null;
+  } while (cursor !== null);
+  return out;
+}
+
 function print(opts: ClientOptions, value: unknown, human: () => string): void {
   process.stdout.write(opts.json ? `${JSON.stringify(value, null, 2)}\n` : `${human()}\n`);
 }
@@ -106,16 +119,16 @@ export function registerApiCommands(program: Command): void {
 
   withApi(program.command('names').description('policy names and their pools'))
     .action(async (opts: ClientOptions) => {
-      const r = await clientOf(opts).get<{ names: Array<{ name: string; ttl?: number; pools: string[]; select?: string[]; fallback?: unknown }> }>('/v1/names');
+      const r = { names: await everything<{ name: string; ttl?: number; pools: string[]; select?: string[]; fallback?: unknown }>(clientOf(opts), '/v1/names', 'names') };
       print(opts, r, () => table(['NAME', 'TTL', 'POOLS', 'SELECT', 'FALLBACK'], r.names.map((n) => [n.name, n.ttl ?? 30, n.pools.join(','), (n.select ?? ['global-availability']).join(' > '), n.fallback ? JSON.stringify(n.fallback) : '-'])));
     });
 
   withApi(program.command('pools').description('pools, their members and live health'))
     .action(async (opts: ClientOptions) => {
       const c = clientOf(opts);
-      const [p, h] = await Promise.all([c.get<{ pools: Pool[] }>('/v1/pools'), c.get<{ members: Health[] }>('/v1/health')]);
-      const health = new Map(h.members.map((m) => [`${m.pool}/${m.member}`, m]));
-      const pools = p.pools.map((pool) => ({ ...pool, members: pool.members.map((m) => ({ ...m, id: memberKey(m), health: health.get(`${pool.name}/${memberKey(m)}`) ?? null })) }));
+      const [p, h] = await Promise.all([everything<Pool>(c, '/v1/pools', 'pools'), everything<Health>(c, '/v1/health', 'members')]);
+      const health = new Map(h.map((m) => [`${m.pool}/${m.member}`, m]));
+      const pools = p.map((pool) => ({ ...pool, members: pool.members.map((m) => ({ ...m, id: memberKey(m), health: health.get(`${pool.name}/${memberKey(m)}`) ?? null })) }));
       print(opts, { pools }, () => table(['POOL', 'MEMBER', 'WEIGHT', 'ENABLED', 'HEALTH', 'ADMIN', 'DETAIL'], pools.flatMap((pool) => pool.members.map((m) => [
         pool.name, m.id, m.weight ?? 1, m.enabled !== false, m.health ? (m.health.up ? (m.health.drain ? 'drain' : 'up') : 'down') : '-', m.health?.admin ?? 'auto', m.health?.detail || '-',
       ]))));

@@ -8,7 +8,7 @@ import os from 'node:os';
 import { runProberProcess } from './prober.js';
 import { Command, Option } from 'commander';
 import { serve } from '../supervisor/serve.js';
-import { loadSource, loadPersistedRecords, loadAdminStates, storeDir, readSource, effectiveSource, openConfigStore, configRelative, type ConfigSource } from '../config/source.js';
+import { loadSource, loadPersistedRecords, loadAdminStates, storeDir, readSource, effectiveSource, exportSource, openConfigStore, configRelative, type ConfigSource } from '../config/source.js';
 import type { AdminRecord, SqliteStore } from '../state/store.js';
 import { askControl, controlPaths } from '../supervisor/control.js';
 import { memberKey } from '../answer/compile.js';
@@ -23,7 +23,8 @@ import { supervisorHooks } from '../supervisor/serve.js';
 import { newToken } from '../api/auth.js';
 import { registerApiCommands } from './client.js';
 import { Revisions, validateRaw } from '../config/revisions.js';
-import { toYaml } from '../config/declarative.js';
+import { YamlLines, writeLines } from '../config/render.js';
+import { inlineValue } from '../state/content.js';
 
 // The REST API and dashboard start inside the serving supervisor when the configuration has `api:` (loaded only
 // then: workers and other commands never pay for fastify).
@@ -318,10 +319,26 @@ async function main(argv: string[]): Promise<number> {
   program.command('export')
     .description('print the configuration in force (bootstrap sections from FILE, the rest from the current revision) as YAML that `waymark apply` accepts')
     .requiredOption('-c, --config <file>', 'YAML configuration file')
-    .action((opts: { config: string }) => {
-      const eff = effectiveSource({ kind: 'file', file: opts.config });
-      if (!eff.ok) throw new Error(formatErrors(eff.errors));
-      process.stdout.write(toYaml(eff.value.raw));
+    .action(async (opts: { config: string }) => {
+      const src = exportSource(opts.config);
+      if (!src.ok) throw new Error(formatErrors(src.errors));
+      const e = src.value;
+      if (e.kind === 'file') {
+        await writeLines(new YamlLines(null).document(Object.entries(e.raw)), process.stdout);
+        return;
+      }
+      // Streamed from the store a part at a time: a configuration of any size is never all in memory here.
+      try {
+        const y = new YamlLines(e.store.loadBlob);
+        const entries = function* (): Generator<[string, unknown]> {
+          // The bootstrap sections are plain values: in encoded form (a "$" key escaped) like the rest.
+          yield* Object.entries(e.bootstrap).map(([k, v]) => [k, inlineValue(v)] as [string, unknown]);
+          yield* Object.entries(JSON.parse(e.root) as Record<string, unknown>);
+        };
+        await writeLines(y.document(entries()), process.stdout);
+      } finally {
+        e.store.close();
+      }
     });
 
   try {

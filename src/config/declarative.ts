@@ -1,10 +1,9 @@
 // The configuration split in two (SPEC C1/C2): bootstrap sections (server, api, store) come from the YAML file only;
 // declarative sections (zones, names, pools, monitors…) are what revisions hold and the API edits.
 // Owns: the split, making a declarative config self-contained (zone files inlined as master-file text), its
-// canonical hash, merging back, and YAML rendering for `waymark export`. No I/O beyond reading zone files.
+// canonical hash and merging back (YAML is written by render.ts). No I/O beyond reading zone files.
 import crypto from 'node:crypto';
 import path from 'node:path';
-import YAML from 'yaml';
 import { loadZoneFile, renderZone } from '../dns/zonefile.js';
 import type { ConfigError } from './schema.js';
 import type { LoadedConfig } from './load.js';
@@ -64,9 +63,4 @@ function canonicalJson(v: unknown): string {
 
 export function declarativeHash(d: Declarative): string {
   return crypto.createHash('sha256').update(canonicalJson(d)).digest('hex');
-}
-
-/** YAML for `waymark export`: long zone texts as block scalars so the output stays readable and re-appliable. */
-export function toYaml(raw: RawConfig): string {
-  return YAML.stringify(raw, { lineWidth: 0, blockQuote: 'literal' });
 }

@@ -1,10 +1,13 @@
 // Configuration revisions (SPEC C2): the store holds every declarative configuration that was ever in force; the
 // newest is current. Owns: turning the YAML file, `waymark apply`, API writes and rollbacks into validated revisions,
 // and the precedence rule between them. A proposal is compiled in full before it is committed, so a revision in
-// the store always compiles.
+// the store always compiles. Reads for the API take one section of a revision (sections are stored apart, see
+// state/content.ts) and diffs compare stored parts by hash, so neither reads a whole large configuration.
 import path from 'node:path';
-import type { Store, RevisionRecord, RevisionMeta } from '../state/store.js';
-import { mergeConfig, declarativeHash, splitConfig, toYaml, type Declarative, type RawConfig } from './declarative.js';
+import type { Store, RevisionRecord, RevisionMeta, RevisionFilter } from '../state/store.js';
+import { ContentReader } from '../state/content.js';
+import { mergeConfig, declarativeHash, splitConfig, type Declarative, type RawConfig } from './declarative.js';
+import { diffRoots, lineOps, type DiffOptions } from './diff.js';
 import type { ConfigError } from './schema.js';
 import { loadZones, compileSnapshot, validateConfig, type LoadedConfig, type ZoneCache } from './load.js';
 import type { Snapshot } from '../answer/snapshot.js';
@@ -51,7 +54,7 @@ export type ProposeResult =
  * sections replace the current revision only when they differ from it AND from the last revision made from that
  * file. An unchanged file never undoes API edits.
  */
-export function fileWins(current: RevisionRecord, lastFromFile: RevisionRecord | null, fileHash: string): boolean {
+export function fileWins(current: RevisionMeta, lastFromFile: RevisionMeta | null, fileHash: string): boolean {
   if (current.hash === fileHash) return false;
   return lastFromFile === null || lastFromFile.hash !== fileHash;
 }
@@ -59,8 +62,12 @@ export function fileWins(current: RevisionRecord, lastFromFile: RevisionRecord |
 export class Revisions {
   /** Compiled zones to reuse when a proposal leaves them unchanged (the supervisor's). */
   cache: ZoneCache | undefined;
+  /** Sections of revisions read for the API, cached by content hash. */
+  readonly reader: ContentReader;
 
-  constructor(private readonly store: Store, private bootstrap: RawConfig, private readonly baseDir: string) {}
+  constructor(private readonly store: Store, private bootstrap: RawConfig, private readonly baseDir: string) {
+    this.reader = new ContentReader(store.blob.bind(store));
+  }
 
   setBootstrap(bootstrap: RawConfig): void {
     this.bootstrap = bootstrap;
@@ -70,14 +77,30 @@ export class Revisions {
     return this.store.currentRevision();
   }
 
+  /** The current revision's id and metadata, without reading its configuration. */
+  currentMeta(): RevisionMeta | null {
+    return this.store.currentRevisionMeta();
+  }
+
+  /**
+   * One top-level section of revision `id` (undefined when it has none): large nested arrays and texts (a zone's
+   * records) are left as Lazy values for `reader` to page through. Shared with other readers: never change it.
+   */
+  section(id: number, key: string): unknown {
+    const root = this.store.revisionRoot(id);
+    if (root === null) return undefined;
+    const entries = JSON.parse(root) as Record<string, unknown>;
+    return Object.hasOwn(entries, key) ? this.reader.section(entries[key]) : undefined;
+  }
+
   /**
    * The YAML file's declarative sections. Precedence: the file wins when it CHANGED since a revision was last made
    * from THIS file; otherwise the current revision (perhaps from the API) stays in force. So API edits survive
    * restarts and reloads, and editing the file still works.
    */
   fromFile(d: Declarative, file: string, origin: string, valid?: Valid): ProposeResult {
-    const cur = this.store.currentRevision();
-    if (cur && !fileWins(cur, this.store.lastRevisionFromFile(file), declarativeHash(d))) return { ok: true, revision: cur, changed: false };
+    const cur = this.store.currentRevisionMeta();
+    if (cur && !fileWins(cur, this.store.lastRevisionFromFile(file), declarativeHash(d))) return { ok: true, revision: this.store.revision(cur.id)!, changed: false };
     const res = this.propose(d, { author: 'file', origin, file, source: 'file', comment: `configuration file ${path.basename(file)} changed` }, valid);
     // Without the compiled form: the caller has it already, and a result kept around must not hold a snapshot.
     return res.ok ? { ok: true, revision: res.revision, changed: res.changed } : res;
@@ -88,7 +111,7 @@ export class Revisions {
    * gives optimistic concurrency: a stale base → 409.
    */
   propose(d: Declarative, meta: ProposeMeta, valid?: Valid): ProposeResult {
-    const cur = this.store.currentRevision();
+    const cur = this.store.currentRevisionMeta();
     if (meta.ifMatch !== undefined && (cur?.id ?? 0) !== meta.ifMatch) {
       return { ok: false, status: 409, errors: [{ path: '(revision)', message: `the configuration changed: current revision is ${cur?.id ?? 0}, not ${meta.ifMatch}; reload and retry` }] };
     }
@@ -96,7 +119,8 @@ export class Revisions {
     const v = valid ?? validateRaw(mergeConfig(this.bootstrap, d), this.baseDir, null, undefined, this.cache);
     if (!v.ok) return { ok: false, status: 400, errors: v.errors };
     const hash = declarativeHash(d);
-    if (cur && cur.hash === hash && meta.source !== 'file') return { ok: true, revision: cur, changed: false };
+    // Unchanged: the current revision is this configuration (equal hashes), so it is not read back from the store.
+    if (cur && cur.hash === hash && meta.source !== 'file') return { ok: true, revision: { ...cur, config: d }, changed: false };
     const revision = this.store.addRevision(
       { at: Date.now(), author: meta.author, source: meta.source, comment: meta.comment, hash, file: meta.file ?? null, config: d },
       { at: Date.now(), actor: meta.author, origin: meta.origin, action: meta.action ?? `config.${meta.source}`, target: meta.target ?? 'config', before: meta.before !== undefined ? { revision: cur?.id ?? 0, value: meta.before } : cur ? { revision: cur.id } : null, after: meta.after },
@@ -111,36 +135,37 @@ export class Revisions {
     return this.propose(old.config, { author, origin, source: 'rollback', comment: `rollback to revision ${id}`, ifMatch, action: 'config.rollback', target: `revision/${id}` });
   }
 
-  list(limit = 50, beforeId?: number): RevisionMeta[] {
-    return this.store.listRevisions(limit, beforeId);
+  list(limit = 50, beforeId?: number, filter?: RevisionFilter): RevisionMeta[] {
+    return this.store.listRevisions(limit, beforeId, filter);
+  }
+
+  count(filter?: RevisionFilter): number {
+    return this.store.countRevisions(filter);
   }
 
   get(id: number): RevisionRecord | null {
     return this.store.revision(id);
   }
 
-  /** A line diff of two revisions' YAML (unified-style, +/- lines): what an operator reads before a rollback. */
-  diff(fromId: number, toId: number): string | null {
-    const a = this.store.revision(fromId);
-    const b = this.store.revision(toId);
-    if (!a || !b) return null;
-    return lineDiff(toYaml(a.config).split('\n'), toYaml(b.config).split('\n'));
+  meta(id: number): RevisionMeta | null {
+    return this.store.revisionMeta(id);
+  }
+
+  /**
+   * A line diff of two revisions' YAML (unified-style, +/- lines, "@@ … @@" for unchanged parts left out): what an
+   * operator reads before a rollback. `fromId` null: against nothing. Reads only the parts that differ.
+   */
+  diff(fromId: number | null, toId: number, opts?: DiffOptions): string | null {
+    const a = fromId === null ? null : this.store.revisionRoot(fromId);
+    const b = this.store.revisionRoot(toId);
+    if ((fromId !== null && a === null) || b === null) return null;
+    return diffRoots(a, b, this.store.blob.bind(this.store), opts).join('\n');
   }
 }
 
-/** Longest-common-subsequence line diff; fine for configuration-sized texts. */
+/** Line diff of two texts' lines (unified-style "  ", "+ ", "- " prefixes). */
 export function lineDiff(a: string[], b: string[]): string {
-  const n = a.length;
-  const m = b.length;
-  const lcs: Uint32Array[] = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
-  for (let i = n - 1; i >= 0; i--) for (let j = m - 1; j >= 0; j--) lcs[i]![j] = a[i] === b[j] ? lcs[i + 1]![j + 1]! + 1 : Math.max(lcs[i + 1]![j]!, lcs[i]![j + 1]!);
-  const out: string[] = [];
-  let i = 0;
-  let j = 0;
-  while (i < n || j < m) {
-    if (i < n && j < m && a[i] === b[j]) { out.push(`  ${a[i]}`); i++; j++; } else if (j < m && (i >= n || lcs[i]![j + 1]! >= lcs[i + 1]![j]!)) { out.push(`+ ${b[j]}`); j++; } else { out.push(`- ${a[i]}`); i++; }
-  }
-  return out.join('\n');
+  return lineOps(a, b).map(([op, l]) => `${op} ${l}`).join('\n');
 }
 
 export { splitConfig };

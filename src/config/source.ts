@@ -3,7 +3,7 @@
 // Owns: reading sources. Used at start-up, by `check`, `explain`, `member` and the supervisor; never per query.
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseYaml, type LoadedConfig, type Result } from './load.js';
+import { parseYaml, validateConfig, type LoadedConfig, type Result } from './load.js';
 import type { ConfigError } from './schema.js';
 import { inFile } from './errors.js';
 import { readFailure } from '../dns/zonefile.js';
@@ -90,18 +90,60 @@ export function effectiveSource(source: ConfigSource): { ok: true; value: Source
   if (!dir || !fs.existsSync(path.join(dir, STORE_FILE))) return src;
   const store = openConfigStore(dir, src.value.file, { readonly: true });
   try {
-    const cur = store.currentRevision();
+    const cur = store.currentRevisionMeta();
     const lastFile = src.value.file ? store.lastRevisionFromFile(path.resolve(src.value.file)) : null;
     // The file wins when it changed since it was last applied (the same precedence the server uses at start).
     if (!cur || fileWins(cur, lastFile, declarativeHash(src.value.declarative))) return src;
     // The revision in force, validated and compiled as such (`valid` must describe `raw`, not the file).
-    const raw = mergeConfig(src.value.bootstrap, cur.config);
+    const declarative = store.revision(cur.id)!.config;
+    const raw = mergeConfig(src.value.bootstrap, declarative);
     const valid = validateRaw(raw, src.value.baseDir, src.value.file);
     if (!valid.ok) return { ok: false, errors: valid.errors };
-    return { ok: true, value: { ...src.value, declarative: cur.config, raw, valid } };
+    return { ok: true, value: { ...src.value, declarative, raw, valid } };
   } finally {
     store.close();
   }
+}
+
+/**
+ * What `waymark export` writes: the revision in force read from the store part by part (`root`, with the store left
+ * open for reading its blobs: the caller closes it), or the file's own configuration when it is what is in force.
+ * Unlike effectiveSource nothing is compiled on the way: a revision in the store compiled when it was committed,
+ * and a file that changed since its last revision is validated in full as before.
+ */
+export type ExportSource =
+  | { kind: 'revision'; bootstrap: RawConfig; root: string; store: SqliteStore }
+  | { kind: 'file'; raw: RawConfig };
+
+export function exportSource(file: string): Result<ExportSource> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    return { ok: false, errors: [{ file, path: '', message: `cannot read the configuration: ${readFailure(e)}` }] };
+  }
+  const parsed = parseYaml(text);
+  if (!parsed.ok) return { ok: false, errors: inFile(parsed.errors, file) };
+  const raw = (parsed.value ?? {}) as RawConfig;
+  const baseDir = path.dirname(path.resolve(file));
+  const checked = validateConfig(raw, baseDir);
+  if (!checked.ok) return { ok: false, errors: inFile(checked.errors, file) };
+  const { bootstrap, declarative } = splitConfig(raw);
+  const inlined = inlineZoneFiles(declarative, baseDir);
+  if (!inlined.ok) return { ok: false, errors: inFile(inlined.errors, file) };
+  const dir = checked.value.store ? configRelative(file, checked.value.store.path) : null;
+  if (dir && fs.existsSync(path.join(dir, STORE_FILE))) {
+    const store = openConfigStore(dir, file, { readonly: true });
+    const cur = store.currentRevisionMeta();
+    const root = cur && !fileWins(cur, store.lastRevisionFromFile(path.resolve(file)), declarativeHash(inlined.value)) ? store.revisionRoot(cur.id) : null;
+    if (root !== null) return { ok: true, value: { kind: 'revision', bootstrap, root, store } };
+    store.close();
+  }
+  // The file is what is in force (it changed, or there is no store): only if it compiles, as a server would take it.
+  const merged = mergeConfig(bootstrap, inlined.value);
+  const valid = validateRaw(merged, baseDir, file);
+  if (!valid.ok) return { ok: false, errors: inFile(valid.errors, file) };
+  return { ok: true, value: { kind: 'file', raw: merged } };
 }
 
 /** The store directory of a configuration (relative to the config file), or null when state is memory-only. */

@@ -1,11 +1,14 @@
 // The embedded database (SPEC C2): one SQLite file `waymark.db` in WAL mode under a data directory, behind the
 // small `Store` interface a replicated database can implement later. Also the batching writer that takes
 // persistence changes off the query path. Owns: the schema (versioned by `PRAGMA user_version`) and its SQL.
+// Revisions keep their configuration as content-addressed blobs (content.ts): a revision row holds a small root,
+// the `blob` table every part once, so twenty small changes of a large configuration store it about once.
 // Must never be called per query: the query path hands changes to PersistenceWriter, which writes in batches.
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import type { PersistRecord } from '../answer/persistence.js';
+import { decodeRoot, encodeRoot, type LoadBlob, type PutBlob } from './content.js';
 
 export const STORE_FILE = 'waymark.db';
 
@@ -25,10 +28,19 @@ export interface Store {
   dataVersion(): number;
   /** Configuration revisions (the newest is current). addRevision is durable when it returns. */
   currentRevision(): RevisionRecord | null;
+  /** The current revision without its configuration (cheap: nothing is decoded). */
+  currentRevisionMeta(): RevisionMeta | null;
   /** The newest revision made from configuration file `file` (absolute path), or from a file before files were recorded. */
-  lastRevisionFromFile(file: string): RevisionRecord | null;
+  lastRevisionFromFile(file: string): RevisionMeta | null;
   revision(id: number): RevisionRecord | null;
-  listRevisions(limit: number, beforeId?: number): RevisionMeta[];
+  revisionMeta(id: number): RevisionMeta | null;
+  /** The encoded root of a revision's configuration (content.ts), to read parts of it through blob(). */
+  revisionRoot(id: number): string | null;
+  /** The JSON of one content blob; throws a StoreError when the store does not have it. */
+  blob(hash: string): string;
+  /** Newest first, ids below `beforeId`, matching `filter` (q: substring of author or comment). */
+  listRevisions(limit: number, beforeId?: number, filter?: RevisionFilter): RevisionMeta[];
+  countRevisions(filter?: RevisionFilter): number;
   addRevision(r: Omit<RevisionRecord, 'id'>, audit: Omit<AuditRecord, 'id' | 'after'> & { after?: unknown }): RevisionRecord;
   /** Tokens. */
   addToken(t: Omit<TokenRecord, 'id' | 'revokedAt'>): TokenRecord;
@@ -37,7 +49,8 @@ export interface Store {
   revokeToken(id: number, at: number): boolean;
   /** The audit log, newest first. */
   addAudit(a: Omit<AuditRecord, 'id'>): void;
-  listAudit(limit: number, beforeId?: number, target?: string): AuditRecord[];
+  listAudit(limit: number, beforeId?: number, target?: string, filter?: AuditFilter): AuditRecord[];
+  countAudit(target?: string, filter?: AuditFilter): number;
   /** The configuration file this store belongs to (absolute path), and since when; null before any server claimed it. */
   owner(): StoreOwner | null;
   setOwner(file: string, at: number): void;
@@ -64,6 +77,10 @@ export interface RevisionRecord {
   config: Record<string, unknown>;
 }
 export type RevisionMeta = Omit<RevisionRecord, 'config'>;
+/** Which revisions a list shows: q is a substring of the author or the comment (case-insensitive for ASCII). */
+export interface RevisionFilter { q?: string; source?: RevisionRecord['source'] }
+/** Which audit entries a list shows: q is a substring of the actor, action or target; action and actor are exact. */
+export interface AuditFilter { q?: string; action?: string; actor?: string }
 
 /** An API token; only its SHA-256 is stored. */
 export interface TokenRecord { id: number; name: string; role: 'read' | 'operator' | 'admin'; hash: string; createdAt: number; createdBy: string; revokedAt: number | null }
@@ -74,7 +91,7 @@ export interface TokenRecord { id: number; name: string; role: 'read' | 'operato
  */
 export interface AuditRecord { id: number; at: number; actor: string; origin: string; action: string; target: string; before: unknown; after: unknown }
 
-export type StoreErrorCode = 'STORE_DIR' | 'STORE_OPEN' | 'STORE_SCHEMA' | 'STORE_DRIVER' | 'STORE_CLOSED' | 'STORE_OWNER';
+export type StoreErrorCode = 'STORE_DIR' | 'STORE_OPEN' | 'STORE_SCHEMA' | 'STORE_DRIVER' | 'STORE_CLOSED' | 'STORE_OWNER' | 'STORE_CORRUPT';
 
 /** An error a user can act on: what went wrong with which path, and a code for callers to branch on. */
 export class StoreError extends Error {
@@ -129,8 +146,11 @@ function messageOf(err: unknown): string {
 
 // ---- schema ----
 
+/** One schema step: SQL, or a function for a step that also rewrites data (run in the step's transaction). */
+type Migration = string | ((db: Database) => void);
+
 /** migrations[i] takes the schema from user_version i to i + 1. Append only; never edit a released step. */
-const MIGRATIONS: readonly string[] = [
+const MIGRATIONS: readonly Migration[] = [
   `CREATE TABLE persistence (
      name     TEXT    NOT NULL,
      key      INTEGER NOT NULL,
@@ -184,8 +204,61 @@ const MIGRATIONS: readonly string[] = [
   `ALTER TABLE revision ADD COLUMN file TEXT;
    ALTER TABLE audit ADD COLUMN origin TEXT NOT NULL DEFAULT '';
    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;`,
+  // Revisions as content-addressed parts: the whole configuration per row becomes a root over shared blobs.
+  (db) => {
+    db.exec(`CREATE TABLE blob (hash TEXT PRIMARY KEY, data TEXT NOT NULL);
+             ALTER TABLE revision ADD COLUMN root TEXT;`);
+    const ids = db.prepare('SELECT id FROM revision ORDER BY id').all() as Array<{ id: number }>;
+    const read = db.prepare('SELECT config FROM revision WHERE id = ?');
+    const setRoot = db.prepare('UPDATE revision SET root = ? WHERE id = ?');
+    const put = blobWriter(db);
+    // One revision at a time: a store of many large revisions is never all in memory.
+    for (const { id } of ids) setRoot.run(encodeRoot(JSON.parse((read.get(id) as { config: string }).config) as Record<string, unknown>, put), id);
+    db.exec('ALTER TABLE revision DROP COLUMN config');
+  },
 ];
+
+/** Stores a blob unless the store has it already (SELECT first: a known part is not even handed to SQLite). */
+function blobWriter(db: Database): PutBlob {
+  const has = db.prepare('SELECT 1 FROM blob WHERE hash = ?');
+  const insert = db.prepare('INSERT INTO blob (hash, data) VALUES (?, ?)');
+  const seen = new Set<string>();
+  return (hash, json) => {
+    if (seen.has(hash)) return;
+    seen.add(hash);
+    if (!has.get(hash)) insert.run(hash, json);
+  };
+}
 export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** The columns of a revision's metadata (everything but its configuration's root). */
+const META_COLUMNS = 'id, at, author, source, comment, hash, file';
+
+/** SQL LIKE pattern of a substring, with LIKE's wildcards in it matched literally. */
+function likeSubstring(q: string): string {
+  return `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+function revisionWhere(f: RevisionFilter): { sql: string; params: unknown[] } {
+  let sql = '';
+  const params: unknown[] = [];
+  if (f.source !== undefined) { sql += ' AND source = ?'; params.push(f.source); }
+  if (f.q !== undefined && f.q !== '') { sql += " AND (author LIKE ? ESCAPE '\\' OR comment LIKE ? ESCAPE '\\')"; params.push(likeSubstring(f.q), likeSubstring(f.q)); }
+  return { sql, params };
+}
+
+function auditWhere(target: string | undefined, f: AuditFilter): { sql: string; params: unknown[] } {
+  let sql = '';
+  const params: unknown[] = [];
+  if (target !== undefined) { sql += ' AND target = ?'; params.push(target); }
+  if (f.action !== undefined) { sql += ' AND action = ?'; params.push(f.action); }
+  if (f.actor !== undefined) { sql += ' AND actor = ?'; params.push(f.actor); }
+  if (f.q !== undefined && f.q !== '') {
+    sql += " AND (actor LIKE ? ESCAPE '\\' OR action LIKE ? ESCAPE '\\' OR target LIKE ? ESCAPE '\\')";
+    params.push(likeSubstring(f.q), likeSubstring(f.q), likeSubstring(f.q));
+  }
+  return { sql, params };
+}
 
 interface PersistenceRow {
   name: string;
@@ -211,11 +284,15 @@ export class SqliteStore implements Store {
   private readonly remove: Statement | null;
   private readonly purge: Statement | null;
   private readonly saveAll: ((records: readonly PersistRecord[]) => void) | null;
+  private readonly selectBlob: Statement;
+  /** Reads blobs for content.ts (bound once: decoding a large revision calls it thousands of times). */
+  readonly loadBlob: LoadBlob = (hash) => this.blob(hash);
 
   constructor(db: Database, file: string, readonly: boolean) {
     this.db = db;
     this.file = file;
     this.readonly = readonly;
+    this.selectBlob = db.prepare('SELECT data FROM blob WHERE hash = ?');
     this.selectLive = db.prepare(
       'SELECT name, key, key_text, pool, member, ts, ttl_ms, hits FROM persistence WHERE expires >= ? ORDER BY ts',
     );
@@ -294,13 +371,17 @@ export class SqliteStore implements Store {
     return this.revisionRow(this.open().prepare('SELECT * FROM revision ORDER BY id DESC LIMIT 1').get());
   }
 
-  lastRevisionFromFile(file: string): RevisionRecord | null {
+  currentRevisionMeta(): RevisionMeta | null {
+    return this.metaRow(this.open().prepare(`SELECT ${META_COLUMNS} FROM revision ORDER BY id DESC LIMIT 1`).get());
+  }
+
+  lastRevisionFromFile(file: string): RevisionMeta | null {
     const db = this.open();
     const rel = this.relative(file);
-    const own = db.prepare("SELECT * FROM revision WHERE source = 'file' AND file = ? ORDER BY id DESC LIMIT 1").get(rel);
-    if (own) return this.revisionRow(own);
+    const own = db.prepare(`SELECT ${META_COLUMNS} FROM revision WHERE source = 'file' AND file = ? ORDER BY id DESC LIMIT 1`).get(rel);
+    if (own) return this.metaRow(own);
     // Stores written before revisions named their file had one configuration file: its revisions are this file's.
-    return this.revisionRow(db.prepare("SELECT * FROM revision WHERE source = 'file' AND file IS NULL ORDER BY id DESC LIMIT 1").get());
+    return this.metaRow(db.prepare(`SELECT ${META_COLUMNS} FROM revision WHERE source = 'file' AND file IS NULL ORDER BY id DESC LIMIT 1`).get());
   }
 
   owner(): StoreOwner | null {
@@ -333,18 +414,42 @@ export class SqliteStore implements Store {
     return this.revisionRow(this.open().prepare('SELECT * FROM revision WHERE id = ?').get(id));
   }
 
-  listRevisions(limit: number, beforeId = Number.MAX_SAFE_INTEGER): RevisionMeta[] {
-    const rows = this.open().prepare('SELECT id, at, author, source, comment, hash, file FROM revision WHERE id < ? ORDER BY id DESC LIMIT ?').all(beforeId, limit) as Array<RevisionMeta & { file: string | null }>;
-    return rows.map((r) => ({ ...r, file: r.file === null ? null : this.absolute(r.file) }));
+  revisionMeta(id: number): RevisionMeta | null {
+    return this.metaRow(this.open().prepare(`SELECT ${META_COLUMNS} FROM revision WHERE id = ?`).get(id));
+  }
+
+  revisionRoot(id: number): string | null {
+    const row = this.open().prepare('SELECT root FROM revision WHERE id = ?').get(id) as { root: string } | undefined;
+    return row?.root ?? null;
+  }
+
+  blob(hash: string): string {
+    this.open();
+    const row = this.selectBlob.get(hash) as { data: string } | undefined;
+    if (!row) throw new StoreError('STORE_CORRUPT', `${this.file}: configuration part ${hash} is missing; restore the store from a backup`);
+    return row.data;
+  }
+
+  listRevisions(limit: number, beforeId = Number.MAX_SAFE_INTEGER, filter: RevisionFilter = {}): RevisionMeta[] {
+    const where = revisionWhere(filter);
+    const rows = this.open().prepare(`SELECT ${META_COLUMNS} FROM revision WHERE id < ?${where.sql} ORDER BY id DESC LIMIT ?`).all(beforeId, ...where.params, limit);
+    return rows.map((r) => this.metaRow(r)!);
+  }
+
+  countRevisions(filter: RevisionFilter = {}): number {
+    const where = revisionWhere(filter);
+    return (this.open().prepare(`SELECT count(*) AS n FROM revision WHERE 1${where.sql}`).get(...where.params) as { n: number }).n;
   }
 
   addRevision(r: Omit<RevisionRecord, 'id'>, audit: Omit<AuditRecord, 'id' | 'after'> & { after?: unknown }): RevisionRecord {
     const db = this.writable();
     let id = 0;
-    // The revision and its audit entry commit together: an acknowledged change is never without its record.
+    // The revision, its new parts and its audit entry commit together: an acknowledged change is never without its
+    // record, and a revision never references a part that is not there.
     db.transaction(() => {
-      id = Number((db.prepare('INSERT INTO revision (at, author, source, comment, hash, config, file) VALUES (?, ?, ?, ?, ?, ?, ?)')
-        .run(r.at, r.author, r.source, r.comment, r.hash, JSON.stringify(r.config), r.file === null ? null : this.relative(r.file)) as RunResult & { lastInsertRowid: number | bigint }).lastInsertRowid);
+      const root = encodeRoot(r.config, blobWriter(db));
+      id = Number((db.prepare('INSERT INTO revision (at, author, source, comment, hash, root, file) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(r.at, r.author, r.source, r.comment, r.hash, root, r.file === null ? null : this.relative(r.file)) as RunResult & { lastInsertRowid: number | bigint }).lastInsertRowid);
       db.prepare('INSERT INTO audit (at, actor, origin, action, target, before, after) VALUES (?, ?, ?, ?, ?, ?, ?)')
         .run(audit.at, audit.actor, audit.origin, audit.action, audit.target, JSON.stringify(audit.before ?? null), JSON.stringify(audit.after === undefined ? { revision: id } : { revision: id, value: audit.after }));
     })();
@@ -374,14 +479,18 @@ export class SqliteStore implements Store {
       .run(a.at, a.actor, a.origin, a.action, a.target, JSON.stringify(a.before ?? null), JSON.stringify(a.after ?? null));
   }
 
-  listAudit(limit: number, beforeId = Number.MAX_SAFE_INTEGER, target?: string): AuditRecord[] {
-    const rows = (target === undefined
-      ? this.open().prepare('SELECT * FROM audit WHERE id < ? ORDER BY id DESC LIMIT ?').all(beforeId, limit)
-      : this.open().prepare('SELECT * FROM audit WHERE id < ? AND target = ? ORDER BY id DESC LIMIT ?').all(beforeId, target, limit)) as Array<Record<string, unknown>>;
+  listAudit(limit: number, beforeId = Number.MAX_SAFE_INTEGER, target?: string, filter: AuditFilter = {}): AuditRecord[] {
+    const where = auditWhere(target, filter);
+    const rows = this.open().prepare(`SELECT * FROM audit WHERE id < ?${where.sql} ORDER BY id DESC LIMIT ?`).all(beforeId, ...where.params, limit) as Array<Record<string, unknown>>;
     return rows.map((r) => ({
       id: r.id as number, at: r.at as number, actor: r.actor as string, origin: (r.origin as string | null) ?? '', action: r.action as string, target: r.target as string,
       before: JSON.parse((r.before as string | null) ?? 'null'), after: JSON.parse((r.after as string | null) ?? 'null'),
     }));
+  }
+
+  countAudit(target?: string, filter: AuditFilter = {}): number {
+    const where = auditWhere(target, filter);
+    return (this.open().prepare(`SELECT count(*) AS n FROM audit WHERE 1${where.sql}`).get(...where.params) as { n: number }).n;
   }
 
   private writable(): Database {
@@ -390,10 +499,16 @@ export class SqliteStore implements Store {
     return db;
   }
 
-  private revisionRow(row: unknown): RevisionRecord | null {
+  private metaRow(row: unknown): RevisionMeta | null {
     if (!row) return null;
     const r = row as Record<string, unknown>;
-    return { id: r.id as number, at: r.at as number, author: r.author as string, source: r.source as RevisionRecord['source'], comment: r.comment as string, hash: r.hash as string, file: typeof r.file === 'string' ? this.absolute(r.file) : null, config: JSON.parse(r.config as string) as Record<string, unknown> };
+    return { id: r.id as number, at: r.at as number, author: r.author as string, source: r.source as RevisionRecord['source'], comment: r.comment as string, hash: r.hash as string, file: typeof r.file === 'string' ? this.absolute(r.file) : null };
+  }
+
+  private revisionRow(row: unknown): RevisionRecord | null {
+    const meta = this.metaRow(row);
+    if (!meta) return null;
+    return { ...meta, config: decodeRoot((row as { root: string }).root, this.loadBlob) };
   }
 
   private tokenRow(row: unknown): TokenRecord | null {
@@ -485,7 +600,9 @@ function migrate(db: Database, file: string, readonly: boolean): void {
     throw new StoreError('STORE_SCHEMA', `${file}: schema version ${version}, expected ${SCHEMA_VERSION}; open it once read-write to migrate`);
   }
   const step = db.transaction((from: number) => {
-    db.exec(MIGRATIONS[from]);
+    const m = MIGRATIONS[from]!;
+    if (typeof m === 'string') db.exec(m);
+    else m(db);
     db.pragma(`user_version = ${from + 1}`);
   });
   for (let v = version; v < SCHEMA_VERSION; v++) step(v);

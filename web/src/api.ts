@@ -96,12 +96,27 @@ export function fieldProblems(e: unknown): FieldProblem[] {
   }));
 }
 
-/** Query string from the non-empty values. */
-export function qs(params: Record<string, string | number | undefined | null>): string {
+/** Query string from the non-empty values; a list repeats its parameter (name=a&name=b). */
+export function qs(params: Record<string, string | number | readonly string[] | undefined | null>): string {
   const p = new URLSearchParams();
-  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && String(v) !== '') p.set(k, String(v));
+  for (const [k, v] of Object.entries(params)) {
+    if (Array.isArray(v)) for (const x of v) p.append(k, x);
+    else if (v !== undefined && v !== null && String(v) !== '') p.set(k, String(v));
+  }
   const s = p.toString();
   return s ? `?${s}` : '';
+}
+
+/** Every item of a paged list (following `next`): for the few lists a view needs whole, such as one page's health. */
+export async function allPages<T>(path: string, params: Record<string, string | number | readonly string[] | undefined>, key: string): Promise<T[]> {
+  const out: T[] = [];
+  let cursor: string | undefined;
+  for (;;) {
+    const body = await api<Record<string, unknown>>(`${path}${qs({ ...params, limit: 1000, cursor })}`);
+    for (const x of listOf<T>(body, key)) out.push(x);
+    if (typeof body.next !== 'string') return out;
+    cursor = body.next;
+  }
 }
 
 /** A list from either a bare array or an object holding one under `key` (or under the only array it has). */

@@ -48,6 +48,16 @@ export function replace(parent: Element, ...children: Child[]): void {
 }
 
 /**
+ * replace(), and the element that had the focus gets it back when it is among the new children (a filter box kept
+ * across redraws while someone types in it; its text and caret are the element's own and survive the move).
+ */
+export function replaceKeepingFocus(parent: Element, ...children: Child[]): void {
+  const focused = document.activeElement;
+  replace(parent, ...children);
+  if (focused instanceof HTMLElement && focused !== document.activeElement && parent.contains(focused)) focused.focus();
+}
+
+/**
  * Make `live`'s children look like `fresh`'s: same-tag nodes are kept and their attributes and text updated,
  * others are replaced. Listeners attached with `h()` are NOT carried over to kept nodes, so patched views use
  * delegated handlers (a data-action attribute read by one listener on a container).

@@ -6,6 +6,9 @@ import type { ViewFactory } from '../app.js';
 import { h, replace } from '../dom.js';
 import { normaliseName, type Explanation } from '../model.js';
 
+/** Names offered as the name is typed. */
+const SUGGESTIONS = 20;
+
 function field(id: string, label: string, input: HTMLElement, hint?: string): HTMLElement {
   return h('div', { class: 'field' }, h('label', { for: id }, label), input, hint ? h('small', { class: 'muted', id: `${id}-hint` }, hint) : null);
 }
@@ -56,10 +59,20 @@ export const explainView: ViewFactory = (root, _app, params) => {
     h('div', { class: 'field field-button' }, submit));
   root.append(h('p', { class: 'lead muted' }, 'What would a resolver get for a name, and why: the same path a real query takes.'), form, datalist, result);
 
-  // Offer the policy names as suggestions; run at once when opened from the overview.
-  void api('/v1/names').then((body) => {
-    replace(datalist, listOf<Record<string, unknown>>(body, 'names').map(normaliseName).map((n) => h('option', { value: n.name })));
-  }).catch(() => {});
+  // Suggest policy names matching what is typed (a page of them: there may be 100,000); run at once when opened
+  // from the overview.
+  let asked = '';
+  const suggest = (): void => {
+    const q = name.value.trim();
+    if (q === asked && datalist.childElementCount > 0) return;
+    asked = q;
+    void api(`/v1/names${qs({ q, limit: SUGGESTIONS })}`).then((body) => {
+      if (asked !== q) return;
+      replace(datalist, listOf<Record<string, unknown>>(body, 'names').map(normaliseName).map((n) => h('option', { value: n.name })));
+    }).catch(() => {});
+  };
+  name.addEventListener('input', suggest);
+  suggest();
   if (params.get('name')) void run();
   return {};
 };

@@ -1,12 +1,14 @@
 // Overview: names → pools (each marked serving or standby, from GET /v1/explain) → members with live health colours,
-// weights, metrics, traffic sparklines with their scale and the operator's admin buttons. Refreshed every 2 s.
-// Owns: this page. Member admin changes go through PUT /v1/pools/:pool/members/:member/state.
-import { api, ApiError, listOf } from '../api.js';
+// weights, metrics, traffic sparklines with their scale and the operator's admin buttons. Refreshed every 2 s, one
+// page of names at a time (a provider has 100,000 of them): only that page's pools, health, rates and explains are
+// asked for. Owns: this page. Member admin changes go through PUT /v1/pools/:pool/members/:member/state.
+import { allPages, api, ApiError, listOf, qs } from '../api.js';
 import { canOperate, type ViewFactory } from '../app.js';
 import { sparkline, PALETTE } from '../chart.js';
 import { h, patch } from '../dom.js';
 import { ago, num, seconds, METRIC_LABELS } from '../format.js';
 import { fetchRoles, PROBE_RESOLVER, type PoolRoles } from '../serving.js';
+import { pager, type PageInfo } from '../pager.js';
 import {
   effectiveState, normaliseHealth, normaliseName, normalisePool,
   type AdminState, type MemberHealth, type NameConfig, type PoolConfig, type Series,
@@ -29,11 +31,18 @@ const DONE: Record<AdminState, string> = {
 const SERIES_PATHS = ['/v1/metrics/series', '/v1/series'];
 let seriesPath: string | null = null;
 
-/** Queries/s per name and answers/s per member, or null when the server collects none (404). */
-export async function fetchSeries(): Promise<Series | null> {
+/** Names drawn per page of the overview (each with its pools and members). */
+export const NAMES_PER_PAGE = 25;
+
+/**
+ * Queries/s per name and answers/s per member, or null when the server collects none (404); only of these names
+ * and pools when `only` is given.
+ */
+export async function fetchSeries(only?: { names: string[]; pools: string[] }): Promise<Series | null> {
+  if (only && only.names.length + only.pools.length === 0) return { step: 10, names: {}, members: {} };
   for (const path of seriesPath ? [seriesPath] : SERIES_PATHS) {
     try {
-      const s = await api<Series>(path);
+      const s = await api<Series>(`${path}${only ? qs({ name: only.names, pool: only.pools }) : ''}`);
       seriesPath = path;
       return { step: s.step || 10, names: s.names ?? {}, members: s.members ?? {} };
     } catch (e) {
@@ -65,9 +74,10 @@ export const overviewView: ViewFactory = (root, app) => {
   let seriesAt = 0;
   let busy = false;
   const live = h('div', { class: 'overview' }, h('p', { class: 'muted loading' }, 'Loading…'));
-  root.appendChild(live);
-
   let refreshNow: () => Promise<void> = async () => {};
+  const names = pager({ id: 'names', size: NAMES_PER_PAGE, noun: 'names', filterHint: 'name contains', changed: () => { void refreshNow().catch(() => {}); } });
+  const tiles = h('div', { class: 'tiles-box' });
+  root.append(tiles, names.box, live);
 
   // One delegated listener: rows are patched in place each refresh, so buttons keep no listeners of their own.
   live.addEventListener('click', async (ev) => {
@@ -181,36 +191,54 @@ export const overviewView: ViewFactory = (root, app) => {
       }));
   };
 
+  /** The page of names asked for, their pools, and (on the last page) the pools no name uses. */
+  const fetchPage = async (): Promise<{ names: NameConfig[]; info: PageInfo; pools: Map<string, PoolConfig>; orphans: PoolConfig[] }> => {
+    const body = await api<PageInfo & Record<string, unknown>>(`/v1/names${qs(names.params())}`);
+    const page = listOf<Record<string, unknown>>(body, 'names').map(normaliseName);
+    const wanted = [...new Set(page.flatMap((n) => n.pools))];
+    const lastPage = (body.next ?? null) === null && !names.params().q;
+    const [listed, unused] = await Promise.all([
+      wanted.length ? allPages<Record<string, unknown>>('/v1/pools', { name: wanted }, 'pools') : Promise.resolve([]),
+      lastPage ? api(`/v1/pools${qs({ unused: 'true', limit: NAMES_PER_PAGE })}`).then((b) => listOf<Record<string, unknown>>(b, 'pools')) : Promise.resolve([]),
+    ]);
+    return { names: page, info: body, pools: new Map(listed.map(normalisePool).map((p) => [p.name, p])), orphans: unused.map(normalisePool) };
+  };
+
   refreshNow = async () => {
     const wantSeries = Date.now() - seriesAt > SERIES_EVERY_MS;
-    const [namesBody, poolsBody, healthBody, newSeries] = await Promise.all([
-      api('/v1/names'), api('/v1/pools'), api('/v1/health'), wantSeries ? fetchSeries().catch(() => null) : Promise.resolve(series),
+    const [pageData, status] = await Promise.all([fetchPage(), api<Record<string, unknown>>('/v1/status')]);
+    const { names: shown, pools, orphans } = pageData;
+    names.shown(shown.length, pageData.info);
+    const poolNames = [...new Set([...pools.keys(), ...orphans.map((p) => p.name)])];
+    const [healthList, newSeries] = await Promise.all([
+      poolNames.length ? allPages<Record<string, unknown>>('/v1/health', { pool: poolNames }, 'members') : Promise.resolve([]),
+      wantSeries ? fetchSeries({ names: shown.map((n) => n.name), pools: poolNames }).catch(() => null) : Promise.resolve(series),
     ]);
     if (wantSeries) { series = newSeries; seriesAt = Date.now(); }
-    const names = listOf<Record<string, unknown>>(namesBody, 'names').map(normaliseName);
-    const pools = new Map(listOf<Record<string, unknown>>(poolsBody, 'pools').map(normalisePool).map((p) => [p.name, p]));
-    const health = new Map(listOf<Record<string, unknown>>(healthBody, 'members').map(normaliseHealth).map((m) => [`${m.pool}/${m.member}`, m]));
+    const health = new Map(healthList.map(normaliseHealth).map((m) => [`${m.pool}/${m.member}`, m]));
     const operate = canOperate(app);
-    // One explained query per name: which pool answers now. A name that cannot be explained gets no marks.
-    const roles = await Promise.all(names.map((n) => fetchRoles(n, pools).catch(() => null)));
+    // One explained query per name on this page (never per name of the configuration): which pool answers now.
+    const roles = await Promise.all(shown.map((n) => fetchRoles(n, pools).catch(() => null)));
 
-    const all = [...pools.values()].flatMap((p) => p.members.map((m) => effectiveState(health.get(`${p.name}/${m.id}`), m.enabled !== false)));
-    const forced = [...health.values()].filter((m) => m.admin !== 'auto').length;
-    const used = new Set(names.flatMap((n) => n.pools));
-    const orphans = [...pools.values()].filter((p) => !used.has(p.name));
     const tile = (label: string, value: string, tone = ''): HTMLElement => h('div', { class: `tile ${tone}` }, h('div', { class: 'tile-value' }, value), h('div', { class: 'tile-label' }, label));
-    const down = all.filter((e) => e.tone === 'down').length;
-    const serving = all.filter((e) => e.serving).length;
+    // Counts of the whole configuration come from the status, not from the page shown.
+    const count = (k: string): number => (typeof status[k] === 'number' ? status[k] as number : 0);
+    const members = count('members');
+    const up = count('membersUp');
+    const down = Math.max(0, members - up);
+    const forced = count('overrides');
+    patch(tiles, h('div', null, h('div', { class: 'tiles' },
+      tile('names', count('names').toLocaleString('en-US')),
+      tile('pools', count('pools').toLocaleString('en-US')),
+      tile('members up', `${up.toLocaleString('en-US')}/${members.toLocaleString('en-US')}`, up === members ? 'tone-up' : up === 0 ? 'tone-down' : 'tone-warn'),
+      tile('down', down.toLocaleString('en-US'), down ? 'tone-down' : ''),
+      tile('operator overrides', forced.toLocaleString('en-US'), forced ? 'tone-warn' : ''))));
 
+    const empty = count('names') === 0 && count('pools') === 0;
     const fresh = h('div', null,
-      h('div', { class: 'tiles' },
-        tile('names', String(names.length)),
-        tile('pools', String(pools.size)),
-        tile('members usable', `${serving}/${all.length}`, serving === all.length ? 'tone-up' : serving === 0 ? 'tone-down' : 'tone-warn'),
-        tile('down', String(down), down ? 'tone-down' : ''),
-        tile('operator overrides', String(forced), forced ? 'tone-warn' : '')),
-      names.length === 0 && pools.size === 0 ? h('div', { class: 'card empty-state' }, h('h2', null, 'No policy names yet'), h('p', { class: 'muted' }, 'Add names and pools to the configuration (names:, pools:) to see them here.')) : null,
-      names.map((n, i) => nameCard(n, pools, health, operate, roles[i] ?? null)),
+      empty ? h('div', { class: 'card empty-state' }, h('h2', null, 'No policy names yet'), h('p', { class: 'muted' }, 'Add names and pools to the configuration (names:, pools:) to see them here.')) : null,
+      !empty && shown.length === 0 ? h('div', { class: 'card empty-state' }, h('p', { class: 'muted' }, names.params().q ? 'No name matches the filter.' : 'No policy names.')) : null,
+      shown.map((n, i) => nameCard(n, pools, health, operate, roles[i] ?? null)),
       orphans.length ? h('section', { class: 'card name-card', 'aria-label': 'pools without a name' },
         h('header', { class: 'name-head' }, h('h2', null, 'Pools no name uses')),
         orphans.map((p) => poolBlock(p, health, operate))) : null);

@@ -18,14 +18,18 @@ export const persistenceView: ViewFactory = (root, app, params) => {
   const result = h('div', { id: 'persist-result', 'aria-live': 'polite' });
 
   const search = async (): Promise<void> => {
-    const body = await api(`/v1/persistence${qs({ name: name.value.trim(), resolver: resolver.value.trim() })}`);
+    const body = await api<{ total?: number }>(`/v1/persistence${qs({ name: name.value.trim(), resolver: resolver.value.trim() })}`);
     const records = listOf<PersistRecordView>(body, 'records');
+    // The API answers the most recently used first, a page at a time: say how many there are beyond it.
+    const total = typeof body.total === 'number' ? body.total : records.length;
     const now = Date.now();
     const operate = canOperate(app);
     replace(result, records.length === 0
       ? h('div', { class: 'card empty-state' }, h('p', { class: 'muted' }, 'No persistence records match. Records appear when a name with persistence: answers a resolver.'))
       : h('div', { class: 'card' },
-        h('p', { class: 'muted' }, `${records.length} record${records.length === 1 ? '' : 's'}`),
+        h('p', { class: 'muted' }, total > records.length
+          ? `the ${records.length} most recently used of ${total.toLocaleString('en-US')} records (search by name or resolver to find others)`
+          : `${records.length} record${records.length === 1 ? '' : 's'}`),
         h('table', { class: 'grid-table', id: 'persist-table' },
           h('thead', null, h('tr', null, ['Name', 'Resolver (key)', 'Pool', 'Member', 'Hits', 'Last hit', 'Expires', ''].map((c) => h('th', { scope: 'col', class: c === 'Hits' ? 'num' : null }, c)))),
           h('tbody', null, records.map((r) => {

@@ -1,13 +1,18 @@
 // Pools and their members as configured (SPEC C1): list them (GET /v1/pools), add a member to a pool
 // (POST /v1/pools/:pool/members) and remove one (DELETE …/members/:member). Live health and admin states are on
 // the Overview; this page edits the configuration, so every change is a new revision.
-// Owns: this page. Writes send If-Match with the revision the pools were read from; a 412 reloads them.
-import { api, apiWithEtag, ApiError, listOf } from '../api.js';
+// Owns: this page. Writes send If-Match with the revision the pools were read from; a 412 reloads them. Pools are
+// shown a page at a time (GET /v1/pools?limit=…&cursor=…&q=…), with a filter on their names.
+import { api, apiWithEtag, ApiError, listOf, qs } from '../api.js';
 import { canAdmin, type App, type ViewFactory } from '../app.js';
 import { h, replace } from '../dom.js';
 import { FormErrors, formField, numberOf, textOf, type FormField } from '../form.js';
 import { num } from '../format.js';
 import { normalisePool, type MemberConfig, type PoolConfig } from '../model.js';
+import { pager, type PageInfo } from '../pager.js';
+
+/** Pool cards per page (each holds its members and an add-member form). */
+const POOLS_PER_PAGE = 25;
 
 /** Ids usable in element ids: "[2001:db8::1]:53" → "2001-db8--1--53". */
 function slug(s: string): string {
@@ -51,7 +56,8 @@ export const poolsView: ViewFactory = (root, app: App) => {
   let confirming: string | null = null;
   const forms = new Map<string, MemberForm>();
   const box = h('div', { class: 'pools-config' });
-  root.append(h('p', { class: 'lead muted' }, 'The members of each pool as configured. Health and the admin buttons are on the Overview.'), box);
+  const pages = pager({ id: 'pools', size: POOLS_PER_PAGE, noun: 'pools', filterHint: 'pool name contains', changed: () => { void reload().catch((e: Error) => app.notify(e.message, 'error')); } });
+  root.append(h('p', { class: 'lead muted' }, 'The members of each pool as configured. Health and the admin buttons are on the Overview.'), pages.box, box);
   const admin = (): boolean => canAdmin(app);
 
   const write = async (what: string, path: string, init: { method: string; body?: unknown }, errors?: FormErrors): Promise<boolean> => {
@@ -121,13 +127,14 @@ export const poolsView: ViewFactory = (root, app: App) => {
   };
 
   const draw = (): void => {
-    replace(box, pools.length === 0 ? h('div', { class: 'card empty-state' }, h('p', { class: 'muted' }, 'No pools in the configuration.')) : pools.map(poolCard));
+    replace(box, pools.length === 0 ? h('div', { class: 'card empty-state' }, h('p', { class: 'muted' }, pages.params().q ? 'No pool matches the filter.' : 'No pools in the configuration.')) : pools.map(poolCard));
   };
 
   async function reload(): Promise<void> {
-    const r = await apiWithEtag('/v1/pools');
+    const r = await apiWithEtag<PageInfo>(`/v1/pools${qs(pages.params())}`);
     pools = listOf<Record<string, unknown>>(r.body, 'pools').map(normalisePool);
     etag = r.etag;
+    pages.shown(pools.length, r.body);
     draw();
   }
 

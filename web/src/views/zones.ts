@@ -1,14 +1,28 @@
 // Zones and their records (SPEC C1): the zones of the configuration (GET /v1/zones), the inline records of one
 // (GET /v1/zones/:origin/records), adding a record (POST) and deleting one by its index (DELETE …/records/:index).
 // Owns: this page. Writes send If-Match with the revision the records were read from, so an index never hits a record
-// that moved; a 412 reloads the list.
-import { api, apiWithEtag, ApiError, listOf } from '../api.js';
+// that moved; a 412 reloads the list. Zones and records are shown a page at a time, each with a filter: the zone list
+// asks for summaries (GET /v1/zones?view=summary: counts, no records), the records list for one page of one zone.
+import { api, apiWithEtag, ApiError, listOf, qs } from '../api.js';
 import { canAdmin, type ViewFactory } from '../app.js';
-import { h, replace } from '../dom.js';
+import { h, replace, replaceKeepingFocus } from '../dom.js';
 import { FormErrors, formField, numberOf, textOf } from '../form.js';
+import { pager, type PageInfo } from '../pager.js';
 
-interface ZoneView { origin: string; records?: unknown[]; text?: string; ns?: string[]; ttl?: number | string }
+/** A zone as the summary view lists it (full zones carry records and text instead of their counts). */
+interface ZoneView { origin: string; recordCount?: number; textLines?: number; records?: unknown[]; text?: string; ns?: string[]; ttl?: number | string }
 interface RecordView { name: string; type: string; ttl?: number | string; value?: string; values?: string[] }
+
+const ZONES_PER_PAGE = 100;
+const RECORDS_PER_PAGE = 100;
+
+function recordCount(z: ZoneView): number {
+  return z.recordCount ?? (z.records ?? []).length;
+}
+
+function hasText(z: ZoneView): boolean {
+  return z.textLines !== undefined ? z.textLines > 0 : !!z.text;
+}
 
 const TYPES = ['A', 'AAAA', 'CNAME', 'TXT', 'MX', 'NS', 'SRV', 'CAA', 'PTR'];
 
@@ -19,9 +33,15 @@ function valueText(r: RecordView): string {
 export const zonesView: ViewFactory = (root, app, params) => {
   let zones: ZoneView[] = [];
   let selected: string | null = params.get('zone');
+  /** The selected zone's summary (it may be on another page of the list). */
+  let zone: ZoneView | null = null;
   let records: RecordView[] = [];
+  /** indexes[i]: the index of records[i] in its zone (what DELETE …/records/:index takes). */
+  let indexes: number[] = [];
   let etag: string | null = null;
   let confirming: number | null = null;
+  const zonePages = pager({ id: 'zones', size: ZONES_PER_PAGE, noun: 'zones', filterHint: 'zone contains', changed: () => { void reload(); } });
+  const recordPages = pager({ id: 'records', size: RECORDS_PER_PAGE, noun: 'records', filterHint: 'owner contains', changed: () => { void reload(); } });
 
   const list = h('div', { class: 'card zone-list', id: 'zone-list' });
   const detail = h('div', { class: 'zone-detail' });
@@ -31,14 +51,15 @@ export const zonesView: ViewFactory = (root, app, params) => {
   const readOnlyNote = (): HTMLElement | null => (admin() ? null : h('p', { class: 'muted small read-only-note' }, 'Changing records needs an admin token; this one can only read.'));
 
   const drawList = (): void => {
-    replace(list,
+    replaceKeepingFocus(list,
       h('h2', null, 'Zones'),
-      zones.length === 0 ? h('p', { class: 'muted' }, 'No zones in the configuration.') : null,
+      zonePages.box,
+      zones.length === 0 ? h('p', { class: 'muted' }, zonePages.params().q ? 'No zone matches the filter.' : 'No zones in the configuration.') : null,
       h('ul', { class: 'rev-items' }, zones.map((z) => h('li', null,
         h('button', { type: 'button', class: `rev-item${z.origin === selected ? ' selected' : ''}`, 'aria-pressed': String(z.origin === selected), 'aria-label': `zone ${z.origin}`,
           onclick: () => { app.go('zones', { zone: z.origin }); } },
         h('span', { class: 'rev-meta' }, h('code', { class: 'rev-comment' }, z.origin),
-          h('small', { class: 'muted' }, `${(z.records ?? []).length} inline record${(z.records ?? []).length === 1 ? '' : 's'}${z.text ? ' + master-file text' : ''}`)))))));
+          h('small', { class: 'muted' }, `${recordCount(z).toLocaleString('en-US')} inline record${recordCount(z) === 1 ? '' : 's'}${hasText(z) ? ' + master-file text' : ''}`)))))));
   };
 
   // The add-record form lives across redraws, so what the user typed survives a reload of the list.
@@ -58,16 +79,31 @@ export const zonesView: ViewFactory = (root, app, params) => {
     errors.general);
   form.addEventListener('submit', (ev) => { ev.preventDefault(); void addRecord(); });
 
-  const loadRecords = async (): Promise<void> => {
-    if (!selected) { records = []; etag = null; return; }
-    const r = await apiWithEtag(`/v1/zones/${encodeURIComponent(selected)}/records`);
-    records = listOf<RecordView>(r.body, 'records');
-    etag = r.etag;
+  /** The selected zone's summary and one page of its records; false when the zone is gone. */
+  const loadRecords = async (): Promise<boolean> => {
+    if (!selected) { zone = null; records = []; indexes = []; etag = null; return true; }
+    const origin = selected;
+    try {
+      const [summary, r] = await Promise.all([
+        api(`/v1/zones${qs({ view: 'summary', name: [origin] })}`).then((b) => listOf<ZoneView>(b, 'zones')[0] ?? null),
+        apiWithEtag<PageInfo & { indexes?: number[] }>(`/v1/zones/${encodeURIComponent(origin)}/records${qs(recordPages.params())}`),
+      ]);
+      zone = summary;
+      records = listOf<RecordView>(r.body, 'records');
+      indexes = r.body.indexes ?? records.map((_, i) => i);
+      etag = r.etag;
+      recordPages.shown(records.length, r.body);
+      return zone !== null;
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) return false;
+      throw e;
+    }
   };
 
-  const deleteRecord = async (index: number): Promise<void> => {
-    const r = records[index];
-    if (!selected || !r) return;
+  const deleteRecord = async (i: number): Promise<void> => {
+    const r = records[i];
+    const index = indexes[i];
+    if (!selected || !r || index === undefined) return;
     try {
       await api(`/v1/zones/${encodeURIComponent(selected)}/records/${index}`, { method: 'DELETE', ifMatch: etag });
       app.notify(`Deleted ${r.name} ${r.type} from ${selected}`, 'ok');
@@ -93,18 +129,18 @@ export const zonesView: ViewFactory = (root, app, params) => {
   };
 
   const drawDetail = (): void => {
-    const zone = zones.find((z) => z.origin === selected);
     if (!zone) {
       replace(detail, h('div', { class: 'card empty-state' }, h('p', { class: 'muted' }, zones.length ? 'Choose a zone.' : 'No zones.')));
       return;
     }
     for (const f of fields) f.control.disabled = !admin();
     submit.disabled = !admin();
-    replace(detail,
+    replaceKeepingFocus(detail,
       h('section', { class: 'card', 'aria-label': `records of ${zone.origin}` },
         h('div', { class: 'card-head' }, h('h2', null, 'Records of ', h('code', null, zone.origin)), h('span', { class: 'muted small' }, etag ? `revision ${etag.replace(/\W|rev-/g, '')}` : '')),
-        zone.text ? h('p', { class: 'muted small' }, 'This zone also has master-file text; its records are not listed here (change them by replacing the zone).') : null,
-        records.length === 0 ? h('p', { class: 'muted' }, 'No inline records.')
+        hasText(zone) ? h('p', { class: 'muted small' }, 'This zone also has master-file text; its records are not listed here (change them by replacing the zone).') : null,
+        recordPages.box,
+        records.length === 0 ? h('p', { class: 'muted' }, recordPages.params().q ? 'No record matches the filter.' : 'No inline records.')
           : h('div', { class: 'table-scroll' }, h('table', { class: 'grid-table records', id: 'records-table' },
             h('thead', null, h('tr', null, ['Name', 'Type', 'TTL', 'Value', ''].map((c) => h('th', { scope: 'col' }, c)))),
             h('tbody', null, records.map((r, i) => h('tr', { 'data-name': r.name, 'data-type': r.type },
@@ -142,9 +178,16 @@ export const zonesView: ViewFactory = (root, app, params) => {
   }
 
   async function reload(): Promise<void> {
-    zones = listOf<ZoneView>(await api('/v1/zones'), 'zones');
-    if (!selected || !zones.some((z) => z.origin === selected)) selected = zones[0]?.origin ?? null;
-    await loadRecords();
+    const body = await api<PageInfo>(`/v1/zones${qs({ ...zonePages.params(), view: 'summary' })}`);
+    zones = listOf<ZoneView>(body, 'zones');
+    zonePages.shown(zones.length, body);
+    // The selection may be on another page of the list (it came with the URL); a zone that is gone gives way.
+    if (!selected) selected = zones[0]?.origin ?? null;
+    if (!(await loadRecords())) {
+      selected = zones[0]?.origin ?? null;
+      recordPages.reset();
+      await loadRecords();
+    }
     drawList();
     drawDetail();
   }
