@@ -21,7 +21,9 @@ const ADMIN_STATES = ['up', 'down', 'drain', 'auto'] as const;
 /** The id a cursor of an id-ordered list (revisions, audit) continues below. */
 function beforeOf(cursor: string | undefined, before: number | undefined): number | undefined {
   const c = decodeCursor(cursor);
-  return c ? Number(c.k) : before;
+  if (!c) return before;
+  if (!/^\d{1,15}$/.test(c.k)) throw new HttpError(400, 'cursor is not one of this list: pass the `next` of its previous page', [{ path: 'querystring.cursor', field: 'cursor', message: 'is not a cursor of this list' }]);
+  return Number(c.k);
 }
 
 /** A page of an id-ordered list read with one row more than asked: the rows to show and the next page's cursor. */

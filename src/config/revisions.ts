@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { Store, RevisionRecord, RevisionMeta, RevisionFilter } from '../state/store.js';
 import { ContentReader } from '../state/content.js';
 import { mergeConfig, declarativeHash, splitConfig, type Declarative, type RawConfig } from './declarative.js';
-import { diffRoots, lineOps, type DiffOptions } from './diff.js';
+import { diffRoots, type DiffOptions } from './diff.js';
 import type { ConfigError } from './schema.js';
 import { loadZones, compileSnapshot, validateConfig, type LoadedConfig, type ZoneCache } from './load.js';
 import type { Snapshot } from '../answer/snapshot.js';
@@ -161,11 +161,6 @@ export class Revisions {
     if ((fromId !== null && a === null) || b === null) return null;
     return diffRoots(a, b, this.store.blob.bind(this.store), opts).join('\n');
   }
-}
-
-/** Line diff of two texts' lines (unified-style "  ", "+ ", "- " prefixes). */
-export function lineDiff(a: string[], b: string[]): string {
-  return lineOps(a, b).map(([op, l]) => `${op} ${l}`).join('\n');
 }
 
 export { splitConfig };

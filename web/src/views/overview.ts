@@ -204,9 +204,13 @@ export const overviewView: ViewFactory = (root, app) => {
     return { names: page, info: body, pools: new Map(listed.map(normalisePool).map((p) => [p.name, p])), orphans: unused.map(normalisePool) };
   };
 
+  /** Refreshes started (the timer's and a page change's may overlap): only the latest one draws. */
+  let started = 0;
   refreshNow = async () => {
+    const mine = ++started;
     const wantSeries = Date.now() - seriesAt > SERIES_EVERY_MS;
     const [pageData, status] = await Promise.all([fetchPage(), api<Record<string, unknown>>('/v1/status')]);
+    if (mine !== started) return;
     const { names: shown, pools, orphans } = pageData;
     names.shown(shown.length, pageData.info);
     const poolNames = [...new Set([...pools.keys(), ...orphans.map((p) => p.name)])];
@@ -219,6 +223,7 @@ export const overviewView: ViewFactory = (root, app) => {
     const operate = canOperate(app);
     // One explained query per name on this page (never per name of the configuration): which pool answers now.
     const roles = await Promise.all(shown.map((n) => fetchRoles(n, pools).catch(() => null)));
+    if (mine !== started) return;
 
     const tile = (label: string, value: string, tone = ''): HTMLElement => h('div', { class: `tile ${tone}` }, h('div', { class: 'tile-value' }, value), h('div', { class: 'tile-label' }, label));
     // Counts of the whole configuration come from the status, not from the page shown.

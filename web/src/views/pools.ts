@@ -130,8 +130,12 @@ export const poolsView: ViewFactory = (root, app: App) => {
     replace(box, pools.length === 0 ? h('div', { class: 'card empty-state' }, h('p', { class: 'muted' }, pages.params().q ? 'No pool matches the filter.' : 'No pools in the configuration.')) : pools.map(poolCard));
   };
 
+  /** Reloads started (a write's and a page change's may overlap): only the latest one draws. */
+  let started = 0;
   async function reload(): Promise<void> {
+    const mine = ++started;
     const r = await apiWithEtag<PageInfo>(`/v1/pools${qs(pages.params())}`);
+    if (mine !== started) return;
     pools = listOf<Record<string, unknown>>(r.body, 'pools').map(normalisePool);
     etag = r.etag;
     pages.shown(pools.length, r.body);

@@ -177,8 +177,12 @@ export const zonesView: ViewFactory = (root, app, params) => {
     }
   }
 
+  /** Reloads started (a write's and a page change's may overlap): only the latest one draws. */
+  let started = 0;
   async function reload(): Promise<void> {
+    const mine = ++started;
     const body = await api<PageInfo>(`/v1/zones${qs({ ...zonePages.params(), view: 'summary' })}`);
+    if (mine !== started) return;
     zones = listOf<ZoneView>(body, 'zones');
     zonePages.shown(zones.length, body);
     // The selection may be on another page of the list (it came with the URL); a zone that is gone gives way.
@@ -188,6 +192,7 @@ export const zonesView: ViewFactory = (root, app, params) => {
       recordPages.reset();
       await loadRecords();
     }
+    if (mine !== started) return;
     drawList();
     drawDetail();
   }
