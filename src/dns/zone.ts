@@ -3,11 +3,11 @@
 // the image (empty non-terminals, wildcards, zone cuts, policy names), and compiling a few records into a
 // standalone RRset object (policy answers). Compile time only: nothing here runs per query.
 import { CLASS_IN, TYPE, typeName } from '../wire/types.js';
-import { encodeRdata, type ZoneRecord, type SoaData } from '../wire/rdata.js';
+import { encodeRdata, encodeRdataInto, type ZoneRecord, type SoaData } from '../wire/rdata.js';
 import type { WireRRset } from '../wire/sections.js';
-import { ImageWriter, ZoneImage, APEX } from '../wire/image.js';
+import { Bytes, ImageWriter, ZoneImage, APEX, copyBytes } from '../wire/image.js';
 import type { CompiledName } from '../answer/policy.js';
-import { encodeName, canonicalName, isAtOrBelow, parentName } from '../wire/name.js';
+import { encodeName, encodeNameInto, canonicalName, equalsFoldedRange, foldWire, hashWireFolded, wireToName } from '../wire/name.js';
 
 /** A standalone RRset (policy answers, sorry addresses): the same wire bodies an image holds, in its own buffer. */
 export interface RRset extends WireRRset {
@@ -71,49 +71,114 @@ export function compileRRset(records: readonly ZoneRecord[], ttlOverride?: numbe
   return { type, ttl, count: kept.length, records: kept, bodies, bodyOffsets };
 }
 
-/** Labels of an uncompressed wire name (the root has none). */
-function labelCount(wire: Buffer): number {
+/**
+ * The names of a zone being compiled, as wire bytes in one buffer with an open-addressing index over their folded
+ * hash: a million owners are grouped without a string key (or a Map entry) per name. A group is a record owner, an
+ * ancestor of one (an ancestor's bytes are the tail of its child's: shared, not copied), or a policy name.
+ */
+class NameTable {
+  readonly bytes = new Bytes(1 << 16);
+  off = new Int32Array(1024);
+  len = new Uint8Array(1024);
+  hash = new Int32Array(1024);
+  count = 0;
+  private slots = new Int32Array(2048);
+
+  /** The group of the name at buf[off, off + len), or -1. */
+  find(buf: Buffer, off: number, len: number, h: number): number {
+    const mask = this.slots.length - 1;
+    for (let s = h & mask; ; s = (s + 1) & mask) {
+      const e = this.slots[s]!;
+      if (e === 0) return -1;
+      const g = e - 1;
+      if (this.hash[g] === h && this.len[g] === len && equalsFoldedRange(buf, off, this.bytes.buf, this.off[g]!, len)) return g;
+    }
+  }
+
+  /** The group of the name at buf[off, off + len), added when new (copied unless it is already in `bytes`). */
+  intern(buf: Buffer, off: number, len: number): number {
+    const h = hashWireFolded(buf, off, off + len) | 0;
+    const found = this.find(buf, off, len, h);
+    if (found >= 0) return found;
+    let at = off;
+    if (buf !== this.bytes.buf) {
+      this.bytes.reserve(len);
+      at = this.bytes.len;
+      copyBytes(buf, off, this.bytes.buf, at, len);
+      this.bytes.len += len;
+    }
+    return this.add(at, len, h);
+  }
+
+  private add(at: number, len: number, h: number): number {
+    if (this.count === this.off.length) this.grow();
+    const g = this.count++;
+    this.off[g] = at;
+    this.len[g] = len;
+    this.hash[g] = h;
+    if (this.count * 2 > this.slots.length) this.rehash();
+    else this.place(g);
+    return g;
+  }
+
+  private place(g: number): void {
+    const mask = this.slots.length - 1;
+    let s = this.hash[g]! & mask;
+    while (this.slots[s] !== 0) s = (s + 1) & mask;
+    this.slots[s] = g + 1;
+  }
+
+  private grow(): void {
+    const size = this.off.length * 2;
+    const off = new Int32Array(size); off.set(this.off); this.off = off;
+    const len = new Uint8Array(size); len.set(this.len); this.len = len;
+    const hash = new Int32Array(size); hash.set(this.hash); this.hash = hash;
+  }
+
+  private rehash(): void {
+    this.slots = new Int32Array(this.slots.length * 2);
+    for (let g = 0; g < this.count; g++) this.place(g);
+  }
+
+  name(g: number): string { return wireToName(this.bytes.buf, this.off[g]!); }
+}
+
+/** Labels of the wire name at buf[off] (the root has none). */
+function labelsAt(buf: Buffer, off: number): number {
   let n = 0;
-  for (let i = 0; wire[i] !== 0; i += wire[i]! + 1) n++;
+  for (let i = off; buf[i] !== 0; i += buf[i]! + 1) n++;
   return n;
 }
 
-/** The names of a zone being compiled: one group per owner (records' owners, then their ancestors, then extras). */
-class Groups {
-  readonly index = new Map<string, number>();
-  readonly display: string[] = [];
-  readonly keys: string[] = [];
-  add(key: string, display: string): number {
-    let g = this.index.get(key);
-    if (g === undefined) {
-      g = this.keys.length;
-      this.index.set(key, g);
-      this.keys.push(key);
-      this.display.push(display);
-    }
-    return g;
-  }
+/** True when the wire name buf[off, off + len) is `origin` (folded wire, olen bytes) or below it. */
+function atOrBelow(buf: Buffer, off: number, len: number, origin: Buffer): boolean {
+  const olen = origin.length;
+  if (len < olen) return false;
+  let p = off;
+  while (off + len - p > olen) p += buf[p]! + 1; // to the label boundary with olen bytes left, if there is one
+  return off + len - p === olen && equalsFoldedRange(buf, p, origin, 0, olen);
 }
 
 /** Records grouped by owner: order[start[g] .. start[g+1]) are group g's record indices, in file order. */
-function groupRecords(records: readonly ZoneRecord[], originKey: string, origin: string, groups: Groups, problems: ZoneProblem[]): { order: Int32Array; start: Int32Array } {
+function groupRecords(records: readonly ZoneRecord[], origin: Buffer, originText: string, names: NameTable, problems: ZoneProblem[]): { order: Int32Array; start: Int32Array } {
   const of = new Int32Array(records.length);
+  const scratch = Buffer.allocUnsafe(256);
   let lastName: string | null = null;
   let last = -1;
   for (let i = 0; i < records.length; i++) {
     const r = records[i]!;
     if (r.name === lastName) { of[i] = last; continue; } // files list a name's records together: one lookup
-    const k = canonicalName(r.name);
-    if (!isAtOrBelow(k, originKey)) {
-      problems.push({ name: r.name, message: `${r.name} ${typeName(r.type)} is outside zone ${origin}` });
+    const len = encodeNameInto(r.name, scratch, 0);
+    if (!atOrBelow(scratch, 0, len, origin)) {
+      problems.push({ name: r.name, message: `${r.name} ${typeName(r.type)} is outside zone ${originText}` });
       of[i] = -1;
       lastName = null;
       continue;
     }
-    of[i] = last = groups.add(k, r.name);
+    of[i] = last = names.intern(scratch, 0, len);
     lastName = r.name;
   }
-  const count = groups.keys.length;
+  const count = names.count;
   const start = new Int32Array(count + 1);
   for (let i = 0; i < of.length; i++) if (of[i]! >= 0) start[of[i]! + 1]!++;
   for (let g = 0; g < count; g++) start[g + 1]! += start[g]!;
@@ -129,17 +194,16 @@ function distinct(records: readonly ZoneRecord[], idx: readonly number[]): numbe
 }
 
 /** Zone-level rules (RFC 1034 §3.6.2, RFC 1035 §5.2): one SOA at the apex, a CNAME alone and not at the apex. */
-function checkGroups(records: readonly ZoneRecord[], groups: Groups, order: Int32Array, start: Int32Array, originKey: string, origin: string, problems: ZoneProblem[]): void {
-  const apex = groups.index.get(originKey);
+function checkGroups(records: readonly ZoneRecord[], groups: number, order: Int32Array, start: Int32Array, apex: number, origin: string, problems: ZoneProblem[]): void {
   const soaAt = (g: number): number[] => {
     const out: number[] = [];
     for (let j = start[g]!; j < start[g + 1]!; j++) if (records[order[j]!]!.type === TYPE.SOA) out.push(order[j]!);
     return out;
   };
-  const apexSoa = apex === undefined ? [] : soaAt(apex);
+  const apexSoa = apex < 0 ? [] : soaAt(apex);
   if (apexSoa.length === 0) problems.push({ name: origin, message: `zone ${origin} has no SOA record at its apex` });
   else if (distinct(records, apexSoa) > 1) problems.push({ name: origin, message: `zone ${origin} has ${distinct(records, apexSoa)} SOA records; exactly one is allowed` });
-  for (let g = 0; g < groups.keys.length; g++) {
+  for (let g = 0; g < groups; g++) {
     let cnames: number[] | null = null;
     let other = false;
     let soa = false;
@@ -149,7 +213,8 @@ function checkGroups(records: readonly ZoneRecord[], groups: Groups, order: Int3
       else other = true;
       if (t === TYPE.SOA) soa = true;
     }
-    const name = groups.display[g]!;
+    if (!soa && cnames === null) continue;
+    const name = records[order[start[g]!]!]!.name;
     if (soa && g !== apex) problems.push({ name, message: `SOA record at ${name} is not at the zone apex ${origin}` });
     if (cnames === null) continue;
     if (distinct(records, cnames) > 1) problems.push({ name, message: `${name} has ${distinct(records, cnames)} CNAME records; only one is allowed (RFC 1034 §3.6.2)` });
@@ -160,21 +225,22 @@ function checkGroups(records: readonly ZoneRecord[], groups: Groups, order: Int3
 
 /**
  * Ancestors up to the apex for every group (empty non-terminals must exist so that their names answer NODATA, not
- * NXDOMAIN: RFC 8020), and "*" children marked as their parent's wildcard (RFC 4592). Returns parent and wildcard
- * per group (-1: none).
+ * NXDOMAIN: RFC 8020), and "*" children marked as their parent's wildcard (RFC 4592). Returns parent per group
+ * (-1 for the apex) and wildcard child by parent.
  */
-function linkAncestors(groups: Groups, originKey: string): { parent: number[]; wildcard: Map<number, number> } {
-  const parent: number[] = [];
+function linkAncestors(names: NameTable, apex: number): { parent: Int32Array; wildcard: Map<number, number> } {
   const wildcard = new Map<number, number>();
-  for (let g = 0; g < groups.keys.length; g++) { // groups grows as ancestors are added; they are linked in turn
-    const k = groups.keys[g]!;
-    if (k === originKey) { parent.push(-1); continue; }
-    const display = groups.display[g]!;
-    const p = groups.add(parentName(k)!, parentName(display)!);
-    parent.push(p);
-    if (display.startsWith('*.')) wildcard.set(p, g);
+  const parents: number[] = [];
+  const buf = (): Buffer => names.bytes.buf;
+  for (let g = 0; g < names.count; g++) { // the table grows as ancestors are added; they are linked in turn
+    if (g === apex) { parents.push(-1); continue; }
+    const off = names.off[g]!;
+    const first = buf()[off]!;
+    const p = names.intern(buf(), off + first + 1, names.len[g]! - first - 1);
+    parents.push(p);
+    if (first === 1 && buf()[off + 1] === 0x2a) wildcard.set(p, g);
   }
-  return { parent, wildcard };
+  return { parent: Int32Array.from(parents), wildcard };
 }
 
 /** Write one RRset (records `idx`, one type) of `node`; duplicates dropped, TTL the smallest (or `ttlOverride`). */
@@ -186,23 +252,30 @@ function writeRRset(w: ImageWriter, node: number, records: readonly ZoneRecord[]
   const body = w.body;
   const seen = idx.length > 1 ? new Set<string>() : null;
   for (const i of idx) {
-    const rdata = encodeRdata(type, records[i]!.data);
+    body.reserve(10 + 65535);
+    const start = body.len;
+    const len = encodeRdataInto(type, records[i]!.data, body.buf, start + 10);
+    if (len > 65535) throw new Error(`${records[i]!.name} ${typeName(type)}: rdata of ${len} bytes (at most 65535)`);
     if (seen !== null) {
-      const k = rdata.toString('latin1');
+      const k = body.buf.toString('latin1', start + 10, start + 10 + len);
       if (seen.has(k)) continue;
       seen.add(k);
     }
-    body.reserve(10 + rdata.length);
-    const start = body.len;
-    body.len = writeBody(body.buf, start, type, ttl, rdata);
+    body.buf.writeUInt16BE(type, start);
+    body.buf.writeUInt16BE(CLASS_IN, start + 2);
+    body.buf.writeUInt32BE(ttl >>> 0, start + 4);
+    body.buf.writeUInt16BE(len, start + 8);
+    body.len = start + 10 + len;
     w.endRecord(rr, start);
   }
   return rr;
 }
 
+/** Reused for one-record owners (most of a large zone): no list per name. */
+const ONE: number[] = [0];
+
 /** Group g's record indices split by type, types in first-seen order. */
 function byType(records: readonly ZoneRecord[], order: Int32Array, from: number, to: number): number[][] {
-  if (to - from === 1) return [[order[from]!]];
   const runs = new Map<number, number[]>();
   for (let j = from; j < to; j++) {
     const i = order[j]!;
@@ -221,53 +294,64 @@ function byType(records: readonly ZoneRecord[], order: Int32Array, from: number,
  */
 export function compileZone(origin: string, records: readonly ZoneRecord[], extraNames: readonly string[] = []): { zone?: Zone; problems: ZoneProblem[] } {
   const problems: ZoneProblem[] = [];
-  const originKey = canonicalName(origin);
-  const groups = new Groups();
-  const { order, start } = groupRecords(records, originKey, origin, groups, problems);
-  checkGroups(records, groups, order, start, originKey, origin, problems);
+  const originWire = foldWire(encodeName(origin));
+  const names = new NameTable();
+  const { order, start } = groupRecords(records, originWire, origin, names, problems);
+  const withRecords = names.count;
+  const apex = names.find(originWire, 0, originWire.length, hashWireFolded(originWire, 0, originWire.length) | 0);
+  checkGroups(records, withRecords, order, start, apex, origin, problems);
   if (problems.length > 0) return { problems };
-  const withRecords = groups.keys.length;
-  const extraGroups = extraNames.map((n) => groups.add(canonicalName(n), n));
-  const { parent, wildcard } = linkAncestors(groups, originKey);
-  const count = groups.keys.length;
-  const apexGroup = groups.index.get(originKey)!;
+  const scratch = Buffer.allocUnsafe(256);
+  const extraGroups = extraNames.map((n) => names.intern(scratch, 0, encodeNameInto(n, scratch, 0)));
+  const { parent, wildcard } = linkAncestors(names, apex);
+  const count = names.count;
   // Node numbers: the apex is node 0, then groups in order.
   const nodeOf = new Int32Array(count);
-  for (let g = 0, n = 1; g < count; g++) nodeOf[g] = g === apexGroup ? 0 : n++;
+  for (let g = 0, n = 1; g < count; g++) nodeOf[g] = g === apex ? 0 : n++;
   const groupOf = new Int32Array(count);
   for (let g = 0; g < count; g++) groupOf[nodeOf[g]!] = g;
-  const w = new ImageWriter(groups.display[apexGroup]!, count, records.length);
+  const w = new ImageWriter(names.name(apex), count, records.length);
   const labels = new Uint8Array(count);
   const hasNS = new Uint8Array(count);
+  const bytes = names.bytes.buf;
   for (let n = 0; n < count; n++) {
     const g = groupOf[n]!;
-    const wire = encodeName(groups.display[g]!);
-    labels[g] = labelCount(wire);
-    w.addNode(wire, labels[g]!);
-    if (g >= withRecords) continue;
-    let soa = -1;
-    let soaRecord = -1;
-    for (const run of byType(records, order, start[g]!, start[g + 1]!)) {
-      const type = records[run[0]!]!.type;
-      if (type === TYPE.NS) hasNS[g] = 1;
-      if (type === TYPE.SOA) soaRecord = run[0]!; // one SOA (checkGroups); repeats of it are one record
-      const rr = writeRRset(w, n, records, type === TYPE.SOA ? [run[0]!] : run);
-      if (type === TYPE.SOA) soa = rr;
-    }
-    if (soa < 0) continue;
-    // The negative-answer copy belongs to no node's list: written after the apex's own RRsets.
-    const r = records[soaRecord]!;
-    w.setSoa(soa, writeRRset(w, -1, records, [soaRecord], Math.min(r.ttl, (r.data as SoaData).minimum)));
+    labels[g] = labelsAt(bytes, names.off[g]!);
+    w.addNode(bytes, names.off[g]!, names.len[g]!, labels[g]!);
+    if (g < withRecords) writeNode(w, n, records, order, start[g]!, start[g + 1]!, () => { hasNS[g] = 1; });
   }
   for (const [p, g] of wildcard) w.setWildcard(nodeOf[p]!, nodeOf[g]!);
   extraGroups.forEach((g, slot) => w.setPolicy(nodeOf[g]!, slot));
-  setCuts(w, parent, labels, hasNS, nodeOf, apexGroup);
+  setCuts(w, parent, labels, hasNS, nodeOf, apex);
   const image = new ZoneImage(w.finish());
-  return { zone: new Zone(image.origin, originKey, image), problems };
+  return { zone: new Zone(image.origin, canonicalName(origin), image), problems };
+}
+
+/** Node n's RRsets from records order[from, to) (one owner); the apex's SOA also gets its negative-answer copy. */
+function writeNode(w: ImageWriter, n: number, records: readonly ZoneRecord[], order: Int32Array, from: number, to: number, onNS: () => void): void {
+  if (to - from === 1 && records[order[from]!]!.type !== TYPE.SOA) {
+    ONE[0] = order[from]!;
+    if (records[ONE[0]]!.type === TYPE.NS) onNS();
+    writeRRset(w, n, records, ONE);
+    return;
+  }
+  let soa = -1;
+  let soaRecord = -1;
+  for (const run of byType(records, order, from, to)) {
+    const type = records[run[0]!]!.type;
+    if (type === TYPE.NS) onNS();
+    if (type === TYPE.SOA) soaRecord = run[0]!; // one SOA (checkGroups); repeats of it are one record
+    const rr = writeRRset(w, n, records, type === TYPE.SOA ? [run[0]!] : run);
+    if (type === TYPE.SOA) soa = rr;
+  }
+  if (soa < 0) return;
+  // The negative-answer copy belongs to no node's list: written after the apex's own RRsets.
+  const r = records[soaRecord]!;
+  w.setSoa(soa, writeRRset(w, -1, records, [soaRecord], Math.min(r.ttl, (r.data as SoaData).minimum)));
 }
 
 /** Zone cuts: an NS RRset below the apex delegates everything at and below it (parents are decided first). */
-function setCuts(w: ImageWriter, parent: readonly number[], labels: Uint8Array, hasNS: Uint8Array, nodeOf: Int32Array, apexGroup: number): void {
+function setCuts(w: ImageWriter, parent: Int32Array, labels: Uint8Array, hasNS: Uint8Array, nodeOf: Int32Array, apexGroup: number): void {
   const byLabels: number[][] = [];
   for (let g = 0; g < parent.length; g++) (byLabels[labels[g]!] ??= []).push(g);
   for (const level of byLabels) {

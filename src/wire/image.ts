@@ -23,8 +23,14 @@ const R_TYPE = 0, R_TTL = 1, R_BASE = 2, R_COUNT = 3;
 /** The apex is always node 0. */
 export const APEX = 0;
 
+/** Copy `len` bytes; a loop for names (a Buffer.copy call costs more than copying a few dozen bytes). */
+export function copyBytes(src: Uint8Array, from: number, dst: Uint8Array, to: number, len: number): void {
+  if (len > 64) { dst.set(src.subarray(from, from + len), to); return; }
+  for (let i = 0; i < len; i++) dst[to + i] = src[from + i]!;
+}
+
 /** Growable byte buffer for the writer (compile time). */
-class Bytes {
+export class Bytes {
   buf: Buffer;
   len = 0;
   constructor(initial: number) { this.buf = Buffer.allocUnsafe(Math.max(64, initial)); }
@@ -39,7 +45,7 @@ class Bytes {
 }
 
 /** Growable Int32 table (compile time). */
-class Words {
+export class Words {
   a: Int32Array;
   len = 0;
   constructor(initial: number) { this.a = new Int32Array(Math.max(16, initial)); }
@@ -78,23 +84,23 @@ export class ImageWriter {
   get nodeCount(): number { return this.nodes.len / NODE_STRIDE; }
   get rrsetCount(): number { return this.rrsets.len / RRSET_STRIDE; }
 
-  /** Add a name (uncompressed wire form, case as written); returns its node index. */
-  addNode(wire: Buffer, labels: number): number {
+  /** Add a name (uncompressed wire form at buf[off, off + len), case as written); returns its node index. */
+  addNode(buf: Buffer, off: number, len: number, labels: number): number {
     const n = this.nodes;
     n.reserve(NODE_STRIDE);
     const names = this.names;
-    names.reserve(wire.length);
-    wire.copy(names.buf, names.len);
+    names.reserve(len);
+    copyBytes(buf, off, names.buf, names.len, len);
     const i = n.len;
     n.a[i + N_NAME] = names.len;
-    n.a[i + N_LEN] = wire.length | (labels << 8);
-    n.a[i + N_HASH] = hashWireFolded(names.buf, names.len, names.len + wire.length) | 0;
+    n.a[i + N_LEN] = len | (labels << 8);
+    n.a[i + N_HASH] = hashWireFolded(names.buf, names.len, names.len + len) | 0;
     n.a[i + N_CUT] = -1;
     n.a[i + N_WILD] = -1;
     n.a[i + N_FIRST] = this.rrsetCount;
     n.a[i + N_COUNT] = 0;
     n.a[i + N_POLICY] = -1;
-    names.len += wire.length;
+    names.len += len;
     n.len += NODE_STRIDE;
     return i / NODE_STRIDE;
   }

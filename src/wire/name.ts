@@ -87,23 +87,40 @@ function plainName(name: string): string | null {
   return n === name.length ? name : name.slice(0, n);
 }
 
+/** A plain name's wire form at out[at]: its text with each dot replaced by the next label's length. */
+function writePlain(plain: string, out: Buffer, at: number): void {
+  let lenAt = at;
+  for (let i = 0; i < plain.length; i++) {
+    const c = plain.charCodeAt(i);
+    if (c === 0x2e) {
+      out[lenAt] = at + i - lenAt;
+      lenAt = at + i + 1;
+    } else {
+      out[at + i + 1] = c;
+    }
+  }
+  out[lenAt] = at + plain.length - lenAt;
+  out[at + plain.length + 1] = 0;
+}
+
+/** Presentation name → uncompressed wire form written at out[at] (room for 255 bytes); returns its length. */
+export function encodeNameInto(name: string, out: Buffer, at: number): number {
+  const plain = plainName(name);
+  if (plain === null) {
+    const w = encodeName(name);
+    w.copy(out, at);
+    return w.length;
+  }
+  writePlain(plain, out, at);
+  return plain.length + 2;
+}
+
 /** Presentation name → uncompressed wire form (compile time). */
 export function encodeName(name: string): Buffer {
   const plain = plainName(name);
   if (plain !== null) {
     const out = Buffer.allocUnsafe(plain.length + 2);
-    let lenAt = 0;
-    for (let i = 0; i < plain.length; i++) {
-      const c = plain.charCodeAt(i);
-      if (c === 0x2e) {
-        out[lenAt] = i - lenAt;
-        lenAt = i + 1;
-      } else {
-        out[i + 1] = c;
-      }
-    }
-    out[lenAt] = plain.length - lenAt;
-    out[plain.length + 1] = 0;
+    writePlain(plain, out, 0);
     return out;
   }
   const labels = nameToLabels(name);
@@ -197,17 +214,6 @@ export function equalsFolded(buf: Buffer, off: number, end: number, key: Buffer)
     if (b !== key[i]) return false;
   }
   return true;
-}
-
-/** The name one label up ("." above a single label, null above the root); escaped dots are not label ends. */
-export function parentName(name: string): string | null {
-  if (name === '.') return null;
-  for (let i = 0; i < name.length; i++) {
-    const c = name.charCodeAt(i);
-    if (c === 0x5c) { i += /^\d{3}/.test(name.slice(i + 1, i + 4)) ? 3 : 1; continue; }
-    if (c === 0x2e) return name.slice(i + 1);
-  }
-  return '.';
 }
 
 /** Compare two wire names of `len` bytes, both in any case (a query's bytes against a zone image's names). */

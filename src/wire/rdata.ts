@@ -79,6 +79,22 @@ export function encodeRdata(type: number, data: RData): Buffer {
   }
 }
 
+/**
+ * encodeRdata written at out[at] (room for 65535 bytes); returns the length. Addresses (most of a large zone) are
+ * written in place; other types are encoded and copied.
+ */
+export function encodeRdataInto(type: number, data: RData, out: Buffer, at: number): number {
+  if (type === TYPE.A) {
+    const v = parseIPv4(data as string);
+    if (v < 0) throw new Error(`"${String(data)}" is not an IPv4 address`);
+    out.writeUInt32BE(v >>> 0, at);
+    return 4;
+  }
+  const b = encodeRdata(type, data);
+  b.copy(out, at);
+  return b.length;
+}
+
 /** Names inside rdata that additional-section processing looks up (RFC 1035 §3.3: NS, MX; RFC 2782: SRV). */
 export function additionalTarget(type: number, data: RData): string | undefined {
   switch (type) {
