@@ -76,6 +76,25 @@ function zoneProblems(z: unknown, at: string): ConfigError[] {
   return out;
 }
 
+/**
+ * A copy of a configuration to edit: objects and arrays copied, strings shared (a string cannot change, and a zone's
+ * text may be a whole master file: structuredClone would copy it, and every hash and encoding memo keyed by it would
+ * miss).
+ */
+function editableCopy<T>(v: T): T {
+  if (Array.isArray(v)) return v.map(editableCopy) as T;
+  if (v !== null && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(v)) {
+      const x = editableCopy((v as Record<string, unknown>)[k]);
+      if (k === '__proto__') Object.defineProperty(out, k, { value: x, enumerable: true, writable: true, configurable: true });
+      else out[k] = x;
+    }
+    return out as T;
+  }
+  return v;
+}
+
 /** Propose `mutate`'s change as a new revision; reply with the result and the new ETag. */
 export function commit(ctx: ApiContext, req: FastifyRequest, reply: FastifyReply, mutate: (d: Declarative) => Edit): FastifyReply {
   const ifMatch = parseIfMatch(req.headers['if-match']);
@@ -84,7 +103,7 @@ export function commit(ctx: ApiContext, req: FastifyRequest, reply: FastifyReply
     reply.header('ETag', etag(base.id));
     throw new HttpError(412, `the configuration changed: current revision is ${base.id}, not ${ifMatch}; read it again and retry`, undefined, { revision: base.id });
   }
-  const next = structuredClone(base.config);
+  const next = editableCopy(base.config);
   const edit = mutate(next);
   const actor = actorOf(req);
   const comment = typeof (req.query as Obj | undefined)?.comment === 'string' ? String((req.query as Obj).comment) : `${edit.action} ${edit.target}`;

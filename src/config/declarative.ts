@@ -8,6 +8,7 @@ import { loadZoneFile, renderZone } from '../dns/zonefile.js';
 import type { ConfigError } from './schema.js';
 import type { LoadedConfig } from './load.js';
 import { zoneFileErrors } from './load.js';
+import { LargeStringMemo } from '../state/memo.js';
 
 export const BOOTSTRAP_KEYS = ['server', 'api', 'store'] as const;
 
@@ -52,15 +53,37 @@ export function inlineZoneFiles(d: Declarative, baseDir: string, loaded?: Loaded
   return { ok: true, value: { ...d, zones: out } };
 }
 
-/** JSON with object keys sorted, so equal configurations hash equally whatever the key order. */
-function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (v !== null && typeof v === 'object') {
-    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
+/** JSON.stringify of large strings (zone texts), remembered: the same text is serialised once per process. */
+const jsonOfText = new LargeStringMemo<string>(8);
+
+/**
+ * JSON with object keys sorted, so equal configurations hash equally whatever the key order; written piece by piece
+ * into `out` (a hash) rather than built as one string.
+ */
+function canonicalJson(v: unknown, out: crypto.Hash, inArray = false): void {
+  if (Array.isArray(v)) {
+    out.update('[');
+    v.forEach((x, i) => { if (i > 0) out.update(','); canonicalJson(x, out, true); });
+    out.update(']');
+    return;
   }
-  return JSON.stringify(v);
+  if (v !== null && typeof v === 'object') {
+    out.update('{');
+    Object.keys(v).sort().forEach((k, i) => {
+      out.update(`${i > 0 ? ',' : ''}${JSON.stringify(k)}:`);
+      canonicalJson((v as Record<string, unknown>)[k], out);
+    });
+    out.update('}');
+    return;
+  }
+  if (typeof v === 'string') { out.update(jsonOfText.of(v, (t) => JSON.stringify(t))); return; }
+  // As the joined form always wrote them: a value JSON drops is nothing in an array, "undefined" in an object.
+  const json = JSON.stringify(v) as string | undefined;
+  out.update(json ?? (inArray ? '' : 'undefined'));
 }
 
 export function declarativeHash(d: Declarative): string {
-  return crypto.createHash('sha256').update(canonicalJson(d)).digest('hex');
+  const h = crypto.createHash('sha256');
+  canonicalJson(d, h);
+  return h.digest('hex');
 }

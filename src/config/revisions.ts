@@ -73,8 +73,15 @@ export class Revisions {
     this.bootstrap = bootstrap;
   }
 
+  /** The current revision as last decoded: shared by every reader until another revision is current. */
+  private decoded: RevisionRecord | null = null;
+
+  /** The current revision. Shared (decoding a large one costs): never change what it returns; copy to edit. */
   current(): RevisionRecord | null {
-    return this.store.currentRevision();
+    const meta = this.store.currentRevisionMeta();
+    if (meta === null) return null;
+    if (this.decoded?.id !== meta.id || this.decoded.hash !== meta.hash) this.decoded = this.store.currentRevision();
+    return this.decoded;
   }
 
   /** The current revision's id and metadata, without reading its configuration. */

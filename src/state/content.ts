@@ -15,6 +15,7 @@
 // Owns: the encoded form, encoding, decoding and lazy reading. Never does I/O: the store passes `put` and `load`.
 import crypto from 'node:crypto';
 import { fmix } from '../net/hash.js';
+import { LargeStringMemo } from './memo.js';
 
 /** Stores one blob (its JSON under its hash); called only for blobs the store does not have yet is up to the store. */
 export type PutBlob = (hash: string, json: string) => void;
@@ -112,22 +113,40 @@ export function* linesOf(text: string): Generator<string> {
   }
 }
 
-function* encodedTexts(arr: readonly unknown[], put: PutBlob): Generator<string> {
-  for (const x of arr) yield JSON.stringify(encodeValue(x, put)) ?? 'null';
+function* encodedTexts(arr: readonly unknown[], put: PutBlob, memo?: TextMemo): Generator<string> {
+  for (const x of arr) yield JSON.stringify(encodeValue(x, put, memo)) ?? 'null';
+}
+
+/**
+ * Texts a store has encoded (their chunks are in it), so the same zone text in the next revision is not cut and
+ * hashed again. What an encoding adds is pending until the store's transaction commits: a rolled-back write leaves
+ * no chunk behind that the memo would claim.
+ */
+export class TextMemo {
+  private readonly known = new LargeStringMemo<LinesNode>(16);
+  private pending: Array<[string, LinesNode]> = [];
+  get(text: string): LinesNode | undefined { return this.known.get(text); }
+  add(text: string, node: LinesNode): void { this.pending.push([text, node]); }
+  commit(): void { for (const [t, n] of this.pending) this.known.set(t, n); this.pending = []; }
+  rollback(): void { this.pending = []; }
 }
 
 /** A value in encoded form; big arrays and texts are stored through `put` as they are met. */
-export function encodeValue(value: unknown, put: PutBlob): unknown {
+export function encodeValue(value: unknown, put: PutBlob, memo?: TextMemo): unknown {
   const v = asJson(value);
   if (typeof v === 'string') {
     if (v.length <= TEXT_INLINE_MAX || !v.includes('\n')) return v;
+    const known = memo?.get(v);
+    if (known !== undefined) return known;
     // A chunk of lines is stored as one JSON string: the pieces concatenate back to the text.
-    return { $lines: storeChunks(linesOf(v), (ls) => JSON.stringify(ls.join('')), put, LINES_MIN, LINES_MASK, LINES_MAX) };
+    const node: LinesNode = { $lines: storeChunks(linesOf(v), (ls) => JSON.stringify(ls.join('')), put, LINES_MIN, LINES_MASK, LINES_MAX) };
+    memo?.add(v, node);
+    return node;
   }
   if (v === null || typeof v !== 'object') return v;
   if (Array.isArray(v)) {
-    if (v.length <= INLINE_MAX) return v.map((x) => (dropped(asJson(x)) ? null : encodeValue(x, put)));
-    return { $chunks: storeChunks(encodedTexts(v, put), (ts) => `[${ts.join(',')}]`, put, CHUNK_MIN, CHUNK_MASK, CHUNK_MAX) };
+    if (v.length <= INLINE_MAX) return v.map((x) => (dropped(asJson(x)) ? null : encodeValue(x, put, memo)));
+    return { $chunks: storeChunks(encodedTexts(v, put, memo), (ts) => `[${ts.join(',')}]`, put, CHUNK_MIN, CHUNK_MASK, CHUNK_MAX) };
   }
   const out: Record<string, unknown> = {};
   let escape = false;
@@ -135,7 +154,7 @@ export function encodeValue(value: unknown, put: PutBlob): unknown {
     const x = (v as Record<string, unknown>)[k];
     if (dropped(asJson(x))) continue;
     if (k.startsWith('$')) escape = true;
-    setKey(out, k, encodeValue(x, put));
+    setKey(out, k, encodeValue(x, put, memo));
   }
   return escape ? { $obj: out } : out;
 }
@@ -151,11 +170,11 @@ export function inlineValue(value: unknown): unknown {
  * Encode a declarative configuration: every top-level section in a blob of its own. Returns the root, the small
  * JSON object a revision row keeps ({ "zones": { "$ref": … }, "names": { "$ref": … }, … }).
  */
-export function encodeRoot(d: Record<string, unknown>, put: PutBlob): string {
+export function encodeRoot(d: Record<string, unknown>, put: PutBlob, memo?: TextMemo): string {
   const root: Record<string, unknown> = {};
   for (const k of Object.keys(d)) {
     if (dropped(asJson(d[k]))) continue;
-    const json = JSON.stringify(encodeValue(d[k], put));
+    const json = JSON.stringify(encodeValue(d[k], put, memo));
     const hash = sha256(json);
     put(hash, json);
     setKey(root, k, { $ref: hash });

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import type { PersistRecord } from '../answer/persistence.js';
-import { decodeRoot, encodeRoot, type LoadBlob, type PutBlob } from './content.js';
+import { decodeRoot, encodeRoot, TextMemo, type LoadBlob, type PutBlob } from './content.js';
 
 export const STORE_FILE = 'waymark.db';
 
@@ -287,6 +287,8 @@ export class SqliteStore implements Store {
   private readonly selectBlob: Statement;
   /** Reads blobs for content.ts (bound once: decoding a large revision calls it thousands of times). */
   readonly loadBlob: LoadBlob = (hash) => this.blob(hash);
+  /** Zone texts whose chunks this store holds (content.ts). */
+  private readonly texts = new TextMemo();
 
   constructor(db: Database, file: string, readonly: boolean) {
     this.db = db;
@@ -446,13 +448,21 @@ export class SqliteStore implements Store {
     let id = 0;
     // The revision, its new parts and its audit entry commit together: an acknowledged change is never without its
     // record, and a revision never references a part that is not there.
-    db.transaction(() => {
-      const root = encodeRoot(r.config, blobWriter(db));
+    const memo = this.texts;
+    const write = db.transaction(() => {
+      const root = encodeRoot(r.config, blobWriter(db), memo);
       id = Number((db.prepare('INSERT INTO revision (at, author, source, comment, hash, root, file) VALUES (?, ?, ?, ?, ?, ?, ?)')
         .run(r.at, r.author, r.source, r.comment, r.hash, root, r.file === null ? null : this.relative(r.file)) as RunResult & { lastInsertRowid: number | bigint }).lastInsertRowid);
       db.prepare('INSERT INTO audit (at, actor, origin, action, target, before, after) VALUES (?, ?, ?, ?, ?, ?, ?)')
         .run(audit.at, audit.actor, audit.origin, audit.action, audit.target, JSON.stringify(audit.before ?? null), JSON.stringify(audit.after === undefined ? { revision: id } : { revision: id, value: audit.after }));
-    })();
+    });
+    try {
+      write();
+      memo.commit();
+    } catch (e) {
+      memo.rollback();
+      throw e;
+    }
     return { ...r, id };
   }
 
