@@ -3,7 +3,7 @@
 // first answer, resident memory of all Waymark processes (supervisor + workers), bytes per record; then the q/s of a
 // name in the large zone against a name in a 10-record zone in the same run (dnsperf), and how long one changed
 // record takes to be answered by every worker. Every run is bounded: servers that are not ready in time are killed.
-// Sizes: SCALE_RECORDS (default 1000000), SCALE_NAMES (default 100000), SCALE_WORKERS (default 2),
+// Sizes: SCALE_RECORDS (default 1000000), SCALE_HUGE_RECORDS (default 5000000, 0: skipped), SCALE_NAMES (default 100000), SCALE_WORKERS (default 2),
 // SCALE_READY_S (default 180), SCALE_QPS_S (dnsperf seconds, default 5), SCALE_CHANGES (default 20),
 // SCALE_CHANGE_TIMEOUT_S (default 120).
 import { spawn, spawnSync } from 'node:child_process';
@@ -18,6 +18,9 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const num = (name, def) => { const v = Number(process.env[name] ?? def); if (!(v > 0)) throw new Error(`${name} must be a positive number`); return v; };
 const RECORDS = num('SCALE_RECORDS', 1_000_000);
+// The "memory linear in records" run; 0 skips it.
+const HUGE = Number(process.env.SCALE_HUGE_RECORDS ?? 5_000_000);
+if (!(HUGE >= 0)) throw new Error('SCALE_HUGE_RECORDS must be a number (0 skips the run)');
 const NAMES = num('SCALE_NAMES', 100_000);
 const WORKERS = num('SCALE_WORKERS', 2);
 const READY_MS = num('SCALE_READY_S', 180) * 1000;
@@ -44,10 +47,10 @@ function writeZone(file, origin, n) {
   return fs.statSync(file).size;
 }
 
-function zoneConfig(zoneFile) {
-  const cfg = path.join(dir, 'zone.yaml');
+function zoneConfig(zoneFile, name = 'zone') {
+  const cfg = path.join(dir, `${name}.yaml`);
   fs.writeFileSync(cfg, `server: { listen: ["127.0.0.1:${DNS_PORT}"], workers: ${WORKERS}, rrl: { enabled: false } }
-store: { path: ./data-zone }
+store: { path: ./data-${name} }
 api: { listen: "127.0.0.1:${API_PORT}" }
 zones:
   - file: ${JSON.stringify(zoneFile)}
@@ -197,10 +200,24 @@ async function namesScenario() {
   await stop(proc);
 }
 
+async function hugeScenario() {
+  if (HUGE === 0) return;
+  const zoneFile = path.join(dir, 'huge.zone');
+  const bytes = writeZone(zoneFile, 'big.test', HUGE);
+  console.log(`huge zone: ${HUGE.toLocaleString()} A records, ${mb(bytes)} master file; ${WORKERS} workers`);
+  const { ms, proc } = await startAndTime(zoneConfig(zoneFile, 'huge'), `h${HUGE - 1}.big.test`);
+  await new Promise((r) => setTimeout(r, 1000));
+  const m = treeMemory(proc.pid);
+  console.log(`  start to first answer ${(ms / 1000).toFixed(1)} s; resident memory (PSS) ${mb(m.pss)} (${(m.pss / HUGE).toFixed(0)} bytes per record; supervisor + workers: ${m.parts.map(mb).join(' + ')}; RSS summed ${mb(m.rss)})`);
+  fs.rmSync(zoneFile, { force: true });
+  await stop(proc);
+}
+
 const cleanup = () => { for (const p of running) p.kill('SIGKILL'); fs.rmSync(dir, { recursive: true, force: true }); };
 process.on('SIGINT', () => { cleanup(); process.exit(130); });
 try {
   await zoneScenario();
+  await hugeScenario();
   await namesScenario();
 } catch (e) {
   console.error(`bench:scale: ${e.message}`);

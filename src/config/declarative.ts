@@ -8,7 +8,6 @@ import { loadZoneFile, renderZone } from '../dns/zonefile.js';
 import type { ConfigError } from './schema.js';
 import type { LoadedConfig } from './load.js';
 import { zoneFileErrors } from './load.js';
-import { LargeStringMemo } from '../state/memo.js';
 
 export const BOOTSTRAP_KEYS = ['server', 'api', 'store'] as const;
 
@@ -53,9 +52,6 @@ export function inlineZoneFiles(d: Declarative, baseDir: string, loaded?: Loaded
   return { ok: true, value: { ...d, zones: out } };
 }
 
-/** JSON.stringify of large strings (zone texts), remembered: the same text is serialised once per process. */
-const jsonOfText = new LargeStringMemo<string>(8);
-
 /**
  * JSON with object keys sorted, so equal configurations hash equally whatever the key order; written piece by piece
  * into `out` (a hash) rather than built as one string.
@@ -76,7 +72,6 @@ function canonicalJson(v: unknown, out: crypto.Hash, inArray = false): void {
     out.update('}');
     return;
   }
-  if (typeof v === 'string') { out.update(jsonOfText.of(v, (t) => JSON.stringify(t))); return; }
   // As the joined form always wrote them: a value JSON drops is nothing in an array, "undefined" in an object.
   const json = JSON.stringify(v) as string | undefined;
   out.update(json ?? (inArray ? '' : 'undefined'));
