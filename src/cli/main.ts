@@ -229,7 +229,9 @@ async function main(argv: string[]): Promise<number> {
       }
       if (!opts.json) {
         const rev = r.revision === null ? '' : r.changed ? `; the file changed: revision ${String(r.revision)} is in force` : `; the file is unchanged since it was last applied: revision ${String(r.revision)} stays in force`;
-        process.stdout.write(`reloaded: generation ${String(r.generation)}${rev}\n`);
+        const z = r.zones as { reused: number; compiled: number } | undefined;
+        const zones = z ? `; zones: ${z.compiled} compiled, ${z.reused} unchanged` : '';
+        process.stdout.write(`reloaded: generation ${String(r.generation)}${rev}${zones}\n`);
       }
     });
 

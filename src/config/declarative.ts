@@ -6,7 +6,7 @@ import crypto from 'node:crypto';
 import path from 'node:path';
 import { loadZoneFile, renderZone } from '../dns/zonefile.js';
 import type { ConfigError } from './schema.js';
-import type { LoadedConfig } from './load.js';
+import type { LoadedConfig, ZoneCache } from './load.js';
 import { zoneFileErrors } from './load.js';
 
 export const BOOTSTRAP_KEYS = ['server', 'api', 'store'] as const;
@@ -25,6 +25,13 @@ export function splitConfig(raw: RawConfig): { bootstrap: RawConfig; declarative
   return { bootstrap, declarative };
 }
 
+/** A zone file read again and rendered as master-file text (its errors into `errors`). */
+function readAndRender(baseDir: string, file: string, z: { origin?: string; ttl?: number }, i: number, errors: ConfigError[]): { origin: string; text: string } {
+  const parsed = loadZoneFile(path.resolve(baseDir, file), { origin: z.origin, defaultTtl: z.ttl });
+  for (const e of zoneFileErrors(parsed, `zones[${i}]`, file)) errors.push(e); // no spread: a zone may have a million errors
+  return { origin: parsed.origin, text: renderZone(parsed.origin, parsed.records) };
+}
+
 export function mergeConfig(bootstrap: RawConfig, declarative: Declarative): RawConfig {
   return { ...bootstrap, ...declarative };
 }
@@ -33,20 +40,23 @@ export function mergeConfig(bootstrap: RawConfig, declarative: Declarative): Raw
  * Replace every `file:` zone by its records as inline master-file text (includes expanded), so a revision does not
  * depend on files that may change or vanish. Errors carry the file and line.
  */
-export function inlineZoneFiles(d: Declarative, baseDir: string, loaded?: LoadedConfig): { ok: true; value: Declarative } | { ok: false; errors: ConfigError[] } {
+export function inlineZoneFiles(d: Declarative, baseDir: string, loaded?: LoadedConfig, cache?: ZoneCache): { ok: true; value: Declarative } | { ok: false; errors: ConfigError[] } {
   const zones = d.zones;
   if (!Array.isArray(zones)) return { ok: true, value: d };
   const errors: ConfigError[] = [];
   const out = zones.map((z: unknown, i: number) => {
     if (typeof z !== 'object' || z === null || typeof (z as { file?: unknown }).file !== 'string') return z;
     const { file, ...rest } = z as { file: string; origin?: string; ttl?: number };
-    // Already read (and validated) from this file: render what was read rather than read it again.
-    // A zone reused from the compile cache holds no records: that one is read again.
-    const have = loaded?.zones.find((lz) => lz.index === i && lz.image === undefined);
-    if (have) return { ...rest, origin: rest.origin ?? have.origin, text: renderZone(have.origin, have.records.slice(0, have.fileRecords)) };
-    const parsed = loadZoneFile(path.resolve(baseDir, file), { origin: rest.origin, defaultTtl: rest.ttl });
-    for (const e of zoneFileErrors(parsed, `zones[${i}]`, file)) errors.push(e); // no spread: a zone may have a million errors
-    return { ...rest, origin: rest.origin ?? parsed.origin, text: renderZone(parsed.origin, parsed.records) };
+    const lz = loaded?.zones.find((x) => x.index === i);
+    const key = lz !== undefined ? cache?.keys.get(i) : undefined;
+    // Already read (and validated) from this file: render what was read rather than read it again. A zone reused
+    // from the compile cache holds no records, but the cache has its text (or it is read again).
+    if (lz !== undefined && (lz.image === undefined || key !== undefined)) {
+      const render = (): string => (lz.image === undefined ? renderZone(lz.origin, lz.records.slice(0, lz.fileRecords)) : readAndRender(baseDir, file, rest, i, errors).text);
+      return { ...rest, origin: rest.origin ?? lz.origin, text: key !== undefined ? cache!.textOf(key, render) : render() };
+    }
+    const read = readAndRender(baseDir, file, rest, i, errors);
+    return { ...rest, origin: rest.origin ?? read.origin, text: read.text };
   });
   if (errors.length > 0) return { ok: false, errors };
   return { ok: true, value: { ...d, zones: out } };

@@ -146,6 +146,29 @@ export class ZoneCache {
   private readonly placed = new WeakMap<ZoneImage, string>();
   /** Keys of the zones of the load in progress, by zone index (set by loadZones, read by compileSnapshot). */
   readonly keys = new Map<number, string>();
+  /** Zones (by index) reused and compiled since resetCounts: what a reload reports. */
+  private readonly reusedZones = new Set<number>();
+  private readonly compiledZones = new Set<number>();
+  resetCounts(): void { this.reusedZones.clear(); this.compiledZones.clear(); }
+  noteReused(index: number): void { this.reusedZones.add(index); }
+  noteCompiled(index: number): void { this.compiledZones.add(index); }
+  /** A zone compiled in one pass of a reload and reused in the next counts as compiled. */
+  counts(): { reused: number; compiled: number } {
+    let reused = 0;
+    for (const i of this.reusedZones) if (!this.compiledZones.has(i)) reused++;
+    return { reused, compiled: this.compiledZones.size };
+  }
+
+  /** A file zone's master-file text as inlined into revisions, by key: an unchanged file is not rendered again. */
+  private texts = new Map<string, string>();
+  private usedTexts = new Map<string, string>();
+
+  /** The inlined text of the zone with `key`, rendering it with `render` when this cache has none. */
+  textOf(key: string, render: () => string): string {
+    const text = this.usedTexts.get(key) ?? this.texts.get(key) ?? render();
+    this.usedTexts.set(key, text);
+    return text;
+  }
 
   get(key: string): ZoneImage | undefined {
     const hit = this.entries.get(key) ?? this.used.get(key);
@@ -179,6 +202,8 @@ export class ZoneCache {
   commit(): void {
     this.entries = this.used;
     this.used = new Map();
+    this.texts = this.usedTexts;
+    this.usedTexts = new Map();
   }
 }
 
@@ -374,10 +399,12 @@ export function compileSnapshot(loaded: LoadedConfig, generation: number, cache?
     let z = lz;
     if (z.image !== undefined && (z.reload === undefined || cache?.fits(z.image, extra[zi]!))) {
       zones.push(new Zone(z.image.origin, canonicalName(z.image.origin), z.image));
+      if (z.reload !== undefined) cache?.noteReused(z.index);
       return;
     }
     if (z.reload !== undefined) z = z.reload() ?? z;
     const { zone, problems } = compileZone(z.origin, z.records, extra[zi]);
+    cache?.noteCompiled(z.index);
     const key = cache?.keys.get(z.index);
     if (zone !== undefined && key !== undefined) cache!.put(key, zone.image, extra[zi]!);
     for (const p of problems) errors.push({ ...z.source, message: p.message });

@@ -34,6 +34,9 @@ function contentName(parts: readonly Uint8Array[]): string {
   return h.digest('hex') + SUFFIX;
 }
 
+/** Names of the big images this process has written (a million-record image takes ~0.1 s to hash). */
+const published = new WeakMap<Uint8Array, string>();
+
 /** Write `parts` as a file named by its content, unless one exists (an unchanged zone is not written again). */
 function publish(dir: string, parts: readonly Uint8Array[]): string {
   const name = contentName(parts);
@@ -52,7 +55,10 @@ export function publishImages(dir: string, zones: ReadonlyArray<{ index: number;
   for (const { index, zone } of zones) {
     const bytes = zone.image.bytes;
     if (bytes.byteLength < PACK_BELOW) { small.push({ index, bytes }); continue; }
-    refs[index] = { file: publish(dir, [bytes]), offset: 0, length: bytes.byteLength };
+    // An image reused from the compile cache was written before: its name is known without hashing it again.
+    let name = published.get(bytes);
+    if (name === undefined || !fs.existsSync(path.join(dir, name))) published.set(bytes, (name = publish(dir, [bytes])));
+    refs[index] = { file: name, offset: 0, length: bytes.byteLength };
   }
   if (small.length > 0) {
     const parts: Uint8Array[] = [];

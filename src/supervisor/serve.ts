@@ -40,7 +40,10 @@ export async function metricsText(): Promise<string> {
 export interface ServeFlags { workers?: number; pidFile?: string; adoptStore?: boolean }
 
 /** What a reload did: the configuration now in force, or why the previous one still is. */
-export type ReloadOutcome = { ok: true; generation: number; revision: number | null; changed: boolean } | { ok: false; errors: ConfigError[] };
+export type ReloadOutcome =
+  /** `zones`: how many zones were taken as compiled before (unchanged) and how many were compiled for this reload. */
+  | { ok: true; generation: number; revision: number | null; changed: boolean; zones: { reused: number; compiled: number } }
+  | { ok: false; errors: ConfigError[] };
 
 /**
  * What the supervisor offers the control plane (the REST API): the state, the configuration in force, and a mirror
@@ -289,7 +292,8 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
       log.error({ errors: formatErrors(errors) }, 'reload rejected: configuration has errors; still serving the previous one');
       return { ok: false, errors };
     };
-    const next = readSource(source);
+    zoneCache.resetCounts();
+    const next = readSource(source, zoneCache);
     if (!next.ok) return rejected(next.errors);
     let nextDeclarative = next.value.declarative;
     let changed = true;
@@ -308,8 +312,9 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
       return rejected(res.errors);
     }
     inForce = revisions?.current()?.id ?? inForce;
-    log.info({ generation, revision: revisions ? inForce : undefined, fileChanged: changed }, 'reload accepted');
-    return { ok: true, generation, revision: revisions ? inForce : null, changed };
+    const zones = zoneCache.counts();
+    log.info({ generation, revision: revisions ? inForce : undefined, fileChanged: changed, zones }, 'reload accepted');
+    return { ok: true, generation, revision: revisions ? inForce : null, changed, zones };
   };
   process.on('SIGHUP', () => { reload(); });
 

@@ -166,3 +166,32 @@ test('D2: quick start serves master files with no YAML, origin from $ORIGIN', as
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('C1/D1: a reload recompiles only the zone whose file changed; an unchanged file recompiles nothing', async () => {
+  const dir = tempDir();
+  const port = await freePort();
+  const cfg = path.join(dir, 'waymark.yaml');
+  const pidFile = path.join(dir, 'waymark.pid');
+  const zone = (origin: string, extra: string): string => `$ORIGIN ${origin}.\n$TTL 60\n@ IN SOA ns1 hostmaster 1 3600 600 604800 60\n@ IN NS ns1\nns1 IN A 127.0.0.53\nwww IN A 192.0.2.10\n${extra}`;
+  fs.writeFileSync(path.join(dir, 'a.zone'), zone('a.test', ''));
+  fs.writeFileSync(path.join(dir, 'b.zone'), zone('b.test', ''));
+  fs.writeFileSync(cfg, `server: { listen: ["127.0.0.1:${port}"], rrl: { enabled: false } }\nstore: { path: ./state }\nzones:\n  - file: a.zone\n  - file: b.zone\n`);
+  const w = await spawnWaymark(['serve', '--config', cfg, '--workers', '2', '--pid-file', pidFile]);
+  try {
+    const same = await runWaymark(['reload', '--pid-file', pidFile]);
+    assert.equal(same.code, 0, same.stderr);
+    assert.match(same.stdout, /the file is unchanged.*zones: 0 compiled, 2 unchanged/);
+    // One zone file gains a record: only that zone is compiled, and every worker answers it.
+    fs.writeFileSync(path.join(dir, 'b.zone'), zone('b.test', 'new IN A 192.0.2.77\n'));
+    const one = await runWaymark(['reload', '--pid-file', pidFile]);
+    assert.equal(one.code, 0, one.stderr);
+    assert.match(one.stdout, /zones: 1 compiled, 1 unchanged/);
+    for (let i = 0; i < 8; i++) {
+      assert.deepEqual(addresses(await query(port, 'new.b.test')), ['192.0.2.77']);
+      assert.deepEqual(addresses(await query(port, 'www.a.test')), ['192.0.2.10']);
+    }
+  } finally {
+    await w.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
