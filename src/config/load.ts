@@ -7,6 +7,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { configSchema, issuesToErrors, zoneSchema, type Config, type ConfigError, type ZoneConfig } from './schema.js';
 import { inFile, quoteValue } from './errors.js';
+import { fastYamlValue } from './yaml.js';
 import { loadZoneFile, parseZoneText, readFailure, type ParsedZone } from '../dns/zonefile.js';
 import { tokenizeRdata, parseRdata, resolveName } from '../dns/rdata-text.js';
 import { compileZone, type Zone } from '../dns/zone.js';
@@ -28,10 +29,12 @@ export interface LoadedZone { origin: string; records: ZoneRecord[]; fileRecords
 export interface LoadedConfig { config: Config; zones: LoadedZone[]; file: string | null }
 
 /**
- * YAML text → a plain value. A syntax error is reported once, at its line and column; the parser's follow-on
- * complaints about the same line are left out.
+ * YAML text → a plain value (read by the fast reader when it reads it as `yaml` would: see yaml.ts). A syntax error
+ * is reported once, at its line and column; the parser's follow-on complaints about the same line are left out.
  */
 export function parseYaml(text: string): Result<unknown> {
+  const fast = fastYamlValue(text);
+  if (fast !== undefined) return { ok: true, value: fast.value ?? {} };
   const doc = YAML.parseDocument(text, { prettyErrors: true });
   if (doc.errors.length === 0) return { ok: true, value: doc.toJS() ?? {} };
   const errors: ConfigError[] = [];
