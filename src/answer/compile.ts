@@ -11,13 +11,70 @@ import { methodById, METHODS } from './methods/index.js';
 import type { Method } from './method.js';
 import { compileTopology, TopologyTable } from './topology.js';
 import { compileResolverGroups, ResolverGroups } from './resolver-groups.js';
-import { METRICS, type CompiledMember, type CompiledName, type CompiledPolicy, type CompiledPool, type Fallback, type PersistencePolicy } from './policy.js';
+import { METRICS, memberKey, type CompiledMember, type CompiledName, type CompiledPolicy, type CompiledPool, type Fallback, type PersistencePolicy } from './policy.js';
 
 export type PolicyResult = { ok: true; policy: CompiledPolicy } | { ok: false; errors: ConfigError[] };
 
-/** Stable identity of a member across snapshots (persistence records refer to it). */
-export function memberKey(m: { address: string; port?: number | undefined }): string {
-  return m.port !== undefined ? (m.address.includes(':') ? `[${m.address}]:${m.port}` : `${m.address}:${m.port}`) : m.address;
+export { memberKey };
+
+// Shared, never written: most of a large policy is default values, and one object per name or member for each of
+// them (metrics, fallback, family flags, method chains) was most of a name's compiled size.
+/** The metrics of a member configured without any: every value unknown. */
+const NO_METRICS = new Float64Array(METRICS.length).fill(NaN);
+const NO_MEMBERS: readonly CompiledMember[] = [];
+/** The poolRRsets of a name compiled without answers. */
+const NO_ANSWERS: ReadonlyArray<readonly RRset[]> = [];
+const FAIL_OPEN: Fallback = { kind: 'round-robin-ignore-health' };
+const HAS_FAMILY = [
+  { 4: false, 6: false }, { 4: true, 6: false }, { 4: false, 6: true }, { 4: true, 6: true },
+] as const;
+
+/** What a compilation builds besides the decision data. */
+export interface PolicyOptions {
+  /**
+   * The answer RRsets of members and sorry addresses (default true). Without them (the supervisor's mirror, which
+   * never answers) a name's poolRRsets are empty and its address fallback has no RRsets: such a policy must not answer.
+   */
+  answers?: boolean;
+}
+
+/** Per-compilation caches: equal method chains and equal answer RRsets are built once and shared. */
+class Interned {
+  private readonly chains = new Map<string, readonly Method[]>();
+  /** By pool index: the answer RRsets of its members at the TTL of the first name that used it. */
+  private answers: Array<{ ttl: number; rrsets: readonly RRset[] } | null> = [];
+
+  /**
+   * The methods of `ids` at `level`; errors (unknown id, wrong level) are reported at the path `at()` gives (made only
+   * then: most chains are the default one) and never cached.
+   */
+  chain(ids: readonly string[], level: 'pool' | 'member', at: () => string, errors: ConfigError[]): readonly Method[] {
+    const key = ids.length === 1 ? `${level} ${ids[0]!}` : `${level} ${ids.join(' ')}`;
+    const known = this.chains.get(key);
+    if (known) return known;
+    const before = errors.length;
+    const out = compileChain(ids, level, at(), errors);
+    if (errors.length === before) this.chains.set(key, out);
+    return out;
+  }
+
+  /** Make room for the answers of `count` pools (a packed array: pools are looked up by index). */
+  pools(count: number): void {
+    this.answers = Array.from({ length: count }, () => null);
+  }
+
+  /**
+   * The answer RRsets of `pool`'s members (in slot order) with TTL `ttl`, for policy name `name`. An answer RRset
+   * carries no owner on the wire (it points at the question name), so the names that use one pool with one TTL
+   * share them.
+   */
+  poolAnswers(pool: CompiledPool, name: string, ttl: number): readonly RRset[] {
+    const held = this.answers[pool.index];
+    if (held && held.ttl === ttl) return held.rrsets;
+    const rrsets = pool.members.map((m) => addressRRset(name, ttl, m.address));
+    if (!held) this.answers[pool.index] = { ttl, rrsets };
+    return rrsets;
+  }
 }
 
 function compileChain(ids: readonly string[], level: 'pool' | 'member', at: string, errors: ConfigError[]): Method[] {
@@ -47,45 +104,101 @@ function minutes(hhmm: string): number {
   return h * 60 + m;
 }
 
-export function compilePolicy(config: Config): PolicyResult {
+type MemberConfig = Config['pools'][number]['members'][number];
+
+/** A member's configured metrics in METRICS order (the shared NO_METRICS when it configures none). */
+function memberMetrics(mc: MemberConfig): Float64Array {
+  if (mc.metrics === undefined) return NO_METRICS;
+  const metrics = new Float64Array(METRICS.length).fill(NaN);
+  METRICS.forEach((name, k) => {
+    const v = mc.metrics?.[name];
+    if (v !== undefined) metrics[k] = v;
+  });
+  return metrics;
+}
+
+/** Members of `family` in configured order: the members array itself when all are of that family. */
+function ofFamily(members: readonly CompiledMember[], family: 4 | 6): readonly CompiledMember[] {
+  let n = 0;
+  for (const m of members) if (m.family === family) n++;
+  if (n === members.length) return members;
+  return n === 0 ? NO_MEMBERS : members.filter((m) => m.family === family);
+}
+
+/** Compile one pool (its members appended to `members`); null when it is a duplicate. */
+function compilePool(pc: Config['pools'][number], i: number, index: number, members: CompiledMember[], interned: Interned, errors: ConfigError[]): CompiledPool | null {
+  const own: CompiledMember[] = [];
+  const keys: string[] = [];
+  // The pool object is made first: members point at it. Its member lists are filled in below (built, then frozen).
+  const pool = { index, name: pc.name, members: own as readonly CompiledMember[], select: interned.chain(pc.select, 'member', () => `pools[${i}].select`, errors), ipv4: NO_MEMBERS, ipv6: NO_MEMBERS };
+  pc.members.forEach((mc, j) => {
+    const key = memberKey(mc);
+    // Pools are small: a scan, not a Set per pool (a hundred thousand pools made as many Sets).
+    const dup = keys.indexOf(key);
+    if (dup >= 0) {
+      errors.push({ path: `pools[${i}].members[${j}].address`, message: `duplicate member ${key} in pool "${pc.name}"` });
+      return;
+    }
+    keys.push(key);
+    const member: CompiledMember = {
+      index: members.length, pool, slot: own.length, address: mc.address, family: net.isIP(mc.address) === 6 ? 6 : 4,
+      port: mc.port, weight: mc.weight, enabled: mc.enabled, metrics: memberMetrics(mc),
+    };
+    members.push(member);
+    own.push(member);
+  });
+  // Exact-size arrays: an array grown by push keeps room for 16 or more elements.
+  pool.members = own.slice();
+  pool.ipv4 = ofFamily(pool.members, 4);
+  pool.ipv6 = ofFamily(pool.members, 6);
+  return pool;
+}
+
+/** The name's fallback as compiled (shared FAIL_OPEN when it configures none or the round robin). */
+function compileFallback(nc: Config['names'][number], name: string, answers: boolean): Fallback {
+  const f = nc.fallback;
+  if (!f || 'method' in f) return FAIL_OPEN;
+  if ('address' in f || 'addresses' in f) {
+    const list = 'address' in f ? [f.address] : f.addresses;
+    const set = (family: 4 | 6): RRset | null => {
+      const addrs = list.filter((a) => net.isIP(a) === family);
+      return addrs.length === 0 || !answers ? null
+        : compileRRset(addrs.map((a) => ({ name, type: family === 6 ? TYPE.AAAA : TYPE.A, ttl: nc.ttl, data: a })));
+    };
+    return { kind: 'address', rrsets: { 4: set(4), 6: set(6) } };
+  }
+  return f.rcode === 'NODATA' ? { kind: 'nodata' } : { kind: 'rcode', rcode: RCODE[f.rcode] };
+}
+
+function compilePersistence(nc: Config['names'][number]): PersistencePolicy | null {
+  if (!nc.persistence) return null;
+  return {
+    ttlMs: nc.persistence.ttl,
+    schedule: nc.persistence.schedule.map((s) => ({ fromMin: minutes(s.from), toMin: minutes(s.to), ttlMs: s.ttl })),
+    key: nc.persistence.key,
+  };
+}
+
+export function compilePolicy(config: Config, opts: PolicyOptions = {}): PolicyResult {
+  const answers = opts.answers ?? true;
   const errors: ConfigError[] = [];
   const members: CompiledMember[] = [];
   const pools: CompiledPool[] = [];
   const poolIndex = new Map<string, number>();
+  const interned = new Interned();
 
   config.pools.forEach((pc, i) => {
-    const at = `pools[${i}]`;
     if (poolIndex.has(pc.name)) {
-      errors.push({ path: `${at}.name`, message: `duplicate pool "${pc.name}" (also pools[${poolIndex.get(pc.name)}])` });
+      errors.push({ path: `pools[${i}].name`, message: `duplicate pool "${pc.name}" (also pools[${poolIndex.get(pc.name)}])` });
       return;
     }
-    const select = compileChain(pc.select, 'member', `${at}.select`, errors);
-    const pool = { index: pools.length, name: pc.name, members: [] as CompiledMember[], select, byFamily: { 4: [] as CompiledMember[], 6: [] as CompiledMember[] } };
-    const seen = new Set<string>();
-    pc.members.forEach((mc, j) => {
-      const key = memberKey(mc);
-      if (seen.has(key)) {
-        errors.push({ path: `${at}.members[${j}].address`, message: `duplicate member ${key} in pool "${pc.name}"` });
-        return;
-      }
-      seen.add(key);
-      const metrics = new Float64Array(METRICS.length).fill(NaN);
-      METRICS.forEach((name, k) => {
-        const v = mc.metrics?.[name];
-        if (v !== undefined) metrics[k] = v;
-      });
-      const member: CompiledMember = {
-        index: members.length, pool, slot: pool.members.length, address: mc.address, family: net.isIP(mc.address) === 6 ? 6 : 4,
-        port: mc.port, weight: mc.weight, enabled: mc.enabled, metrics,
-      };
-      members.push(member);
-      pool.members.push(member);
-      pool.byFamily[member.family].push(member);
-    });
+    const pool = compilePool(pc, i, pools.length, members, interned, errors);
+    if (!pool) return;
     poolIndex.set(pc.name, pools.length);
     pools.push(pool);
   });
 
+  interned.pools(pools.length);
   const topology = compileTopology(config.topology, poolIndex);
   if (!topology.ok) errors.push(...topology.errors);
   const groups = compileResolverGroups({ groups: config.resolverGroups, auto: config.resolverGrouping });
@@ -95,56 +208,34 @@ export function compilePolicy(config: Config): PolicyResult {
   const nameIndex = new Map<string, number>();
   let slotBase = members.length;
   config.names.forEach((nc, i) => {
-    const at = `names[${i}]`;
+    const at = (): string => `names[${i}]`;
     let name: string;
     try {
       name = normalizeName(nc.name);
     } catch (e) {
-      errors.push({ path: `${at}.name`, message: e instanceof NameError ? e.message : String(e) });
+      errors.push({ path: `${at()}.name`, message: e instanceof NameError ? e.message : String(e) });
       return;
     }
     const key = canonicalName(name);
     if (nameIndex.has(key)) {
-      errors.push({ path: `${at}.name`, message: `duplicate name ${name} (also names[${nameIndex.get(key)}])` });
+      errors.push({ path: `${at()}.name`, message: `duplicate name ${name} (also names[${nameIndex.get(key)}])` });
       return;
     }
     const namePools: CompiledPool[] = [];
     nc.pools.forEach((p, j) => {
       const idx = poolIndex.get(p);
-      if (idx === undefined) errors.push({ path: `${at}.pools[${j}]`, message: `unknown pool "${p}"`, ...didYouMean(p, poolIndex.keys()) });
+      if (idx === undefined) errors.push({ path: `${at()}.pools[${j}]`, message: `unknown pool "${p}"`, ...didYouMean(p, poolIndex.keys()) });
       else namePools.push(pools[idx]!);
     });
-    const select = compileChain(nc.select, 'pool', `${at}.select`, errors);
-    const poolRRsets = namePools.map((pool) => pool.members.map((m) => addressRRset(name, nc.ttl, m.address)));
-    let fallback: Fallback = { kind: 'round-robin-ignore-health' };
-    const f = nc.fallback;
-    if (f) {
-      if ('address' in f || 'addresses' in f) {
-        const list = 'address' in f ? [f.address] : f.addresses;
-        const v4 = list.filter((a) => net.isIP(a) === 4);
-        const v6 = list.filter((a) => net.isIP(a) === 6);
-        const set = (addrs: string[]): RRset | null => (addrs.length === 0 ? null
-          : compileRRset(addrs.map((a) => ({ name, type: net.isIP(a) === 6 ? TYPE.AAAA : TYPE.A, ttl: nc.ttl, data: a }))));
-        fallback = { kind: 'address', rrsets: { 4: set(v4), 6: set(v6) } };
-      } else if ('method' in f) {
-        fallback = { kind: 'round-robin-ignore-health' };
-      } else {
-        fallback = f.rcode === 'NODATA' ? { kind: 'nodata' } : { kind: 'rcode', rcode: RCODE[f.rcode] };
-      }
-    }
-    let persistence: PersistencePolicy | null = null;
-    if (nc.persistence) {
-      persistence = {
-        ttlMs: nc.persistence.ttl,
-        schedule: nc.persistence.schedule.map((s) => ({ fromMin: minutes(s.from), toMin: minutes(s.to), ttlMs: s.ttl })),
-        key: nc.persistence.key,
-      };
-    }
+    const select = interned.chain(nc.select, 'pool', () => `${at()}.select`, errors);
+    const poolRRsets = answers ? namePools.map((pool) => interned.poolAnswers(pool, name, nc.ttl)) : NO_ANSWERS;
+    const v4 = namePools.some((p) => p.ipv4.length > 0);
+    const v6 = namePools.some((p) => p.ipv6.length > 0);
     nameIndex.set(key, names.length);
     names.push({
-      index: names.length, poolSlotBase: slotBase, name, ttl: nc.ttl, pools: namePools, select, fallback, persistence,
-      count: nc.answer.count, poolRRsets,
-      hasFamily: { 4: namePools.some((p) => p.byFamily[4].length > 0), 6: namePools.some((p) => p.byFamily[6].length > 0) },
+      index: names.length, poolSlotBase: slotBase, name, ttl: nc.ttl, pools: namePools.slice(), select,
+      fallback: compileFallback(nc, name, answers), persistence: compilePersistence(nc),
+      count: nc.answer.count, poolRRsets, hasFamily: HAS_FAMILY[(v4 ? 1 : 0) + (v6 ? 2 : 0)]!,
     });
     slotBase += namePools.length;
   });
@@ -156,8 +247,16 @@ export function compilePolicy(config: Config): PolicyResult {
       names, pools, members,
       topology: topology.ok ? topology.table : TopologyTable.empty(),
       groups: groups.ok ? groups.groups : ResolverGroups.empty(),
+      poolIndex, nameIndex,
     },
   };
+}
+
+/** `policy` as a compilation with `answers: false` makes it (the same object when it has no answer RRsets already). */
+export function withoutAnswers(policy: CompiledPolicy): CompiledPolicy {
+  if (policy.names.every((n) => n.poolRRsets.length === 0)) return policy;
+  const names = policy.names.map((n): CompiledName => ({ ...n, poolRRsets: NO_ANSWERS }));
+  return { ...policy, names };
 }
 
 /** The persistence TTL in force at `now` (local time of day), per the name's schedule (SPEC G5). */
