@@ -13,10 +13,11 @@ import { tokenizeRdata, parseRdata, resolveName } from '../dns/rdata-text.js';
 import { compileZone, type Zone } from '../dns/zone.js';
 import { Snapshot } from '../answer/snapshot.js';
 import { typeNumber, TYPE } from '../wire/types.js';
-import { canonicalName, normalizeName, NameError, isAtOrBelow } from '../wire/name.js';
-import { compilePolicy } from '../answer/compile.js';
+import { canonicalName, normalizeName, NameError } from '../wire/name.js';
+import { compilePolicy, type PolicyOptions } from '../answer/compile.js';
 import { validateHealth } from '../health/targets.js';
 import type { ZoneRecord } from '../wire/rdata.js';
+import type { Validated } from './revisions.js';
 
 export type Result<T> = { ok: true; value: T } | { ok: false; errors: ConfigError[] };
 
@@ -249,31 +250,32 @@ function checkRecord(r: RecordInput, rp: string, origin: string): { records: Zon
 
 /**
  * Compile loaded zones and the policy (names, pools, topology…) into a Snapshot, reporting zone-level problems
- * (CNAME conflicts, missing SOA…) and policy problems with their paths.
+ * (CNAME conflicts, missing SOA…) and policy problems with their paths. `opts.answers: false` (the supervisor, which
+ * never answers) leaves the members' answer RRsets out; everything is checked all the same.
  */
-export function compileSnapshot(loaded: LoadedConfig, generation: number): Result<Snapshot> {
+export function compileSnapshot(loaded: LoadedConfig, generation: number, opts: PolicyOptions = {}): Result<Snapshot> {
   const errors: ConfigError[] = [...validateHealth(loaded.config)];
-  const policy = compilePolicy(loaded.config);
+  const policy = compilePolicy(loaded.config, opts);
   if (!policy.ok) errors.push(...policy.errors);
   // Each policy name lives in the most specific served zone containing it.
   const origins = loaded.zones.map((z) => canonicalName(z.origin));
+  const originIndex = new Map(origins.map((o, zi) => [o, zi]));
   const extra = loaded.zones.map(() => [] as string[]);
   const homes: number[] = [];
   loaded.config.names.forEach((n, i) => {
     let key: string;
+    let name: string;
     try {
       key = canonicalName(n.name);
+      name = normalizeName(n.name);
     } catch {
       homes.push(-1);
       return; // reported by compilePolicy
     }
-    let best = -1;
-    origins.forEach((o, zi) => {
-      if (isAtOrBelow(key, o) && (best < 0 || o.length > origins[best]!.length)) best = zi;
-    });
+    const best = homeZone(key, originIndex);
     homes.push(best);
     if (best < 0) errors.push({ path: `names[${i}].name`, message: `${n.name} is not inside any zone served here${origins.length ? ` (zones: ${origins.join(', ')})` : ''}` });
-    else extra[best]!.push(normalizeName(n.name));
+    else extra[best]!.push(name);
   });
   const zones: Zone[] = [];
   loaded.zones.forEach((z, zi) => {
@@ -286,8 +288,10 @@ export function compileSnapshot(loaded: LoadedConfig, generation: number): Resul
   if (!policy.ok || zones.length !== loaded.zones.length) return { ok: false, errors };
   const snapshot = new Snapshot(zones, generation, policy.policy.names.length > 0 ? policy.policy : null);
   policy.policy.names.forEach((name, i) => {
-    if (homes[i]! < 0) return;
-    const node = snapshot.node(name.name)!;
+    const home = homes[i]!;
+    if (home < 0) return;
+    // The node in its home zone: what snapshot.node(name) finds, without scanning the zones again.
+    const node = zones[home]!.nodes.get(canonicalName(name.name))!;
     const at = `names[${i}].name`;
     if (node.rrsets.has(TYPE.A) || node.rrsets.has(TYPE.AAAA)) {
       errors.push({ path: at, message: `${name.name} also has static A/AAAA records in zone ${node.zone.origin}; a policy name answers A and AAAA itself` });
@@ -300,6 +304,43 @@ export function compileSnapshot(loaded: LoadedConfig, generation: number): Resul
   });
   if (errors.length > 0) return { ok: false, errors };
   return { ok: true, value: snapshot };
+}
+
+/**
+ * Index (into `origins`, canonical origin → zone index) of the most specific served zone at or above canonical name
+ * `key`, or -1: its ancestors looked up one by one, so many zones do not make many names quadratic.
+ */
+export function homeZone(key: string, origins: ReadonlyMap<string, number>): number {
+  for (let name: string | null = key; name !== null; name = parentOf(name)) {
+    const zi = origins.get(name);
+    if (zi !== undefined) return zi;
+  }
+  return -1;
+}
+
+/** The canonical name one label up ("." above a single label, null above the root); an escaped dot is no cut. */
+function parentOf(name: string): string | null {
+  if (name === '.') return null;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c === 0x5c) { i += /^\d{3}/.test(name.slice(i + 1, i + 4)) ? 3 : 1; continue; } // a backslash escapes the next character or \DDD
+    if (c === 0x2e) return name.slice(i + 1);
+  }
+  return '.';
+}
+
+/**
+ * Parse and compile a whole raw configuration (bootstrap + declarative) as validateRaw (revisions.ts) does, with
+ * compile options: the supervisor, which never answers, compiles without answer RRsets.
+ */
+export function compileRaw(raw: unknown, baseDir: string, file: string | null, opts: PolicyOptions): Validated {
+  const parsed = validateConfig(raw, baseDir);
+  if (!parsed.ok) return parsed;
+  const loaded = loadZones(parsed.value, baseDir, file);
+  if (!loaded.ok) return { ok: false, errors: loaded.errors };
+  const snap = compileSnapshot(loaded.value, 0, opts);
+  if (!snap.ok) return { ok: false, errors: snap.errors };
+  return { ok: true, loaded: loaded.value, snapshot: snap.value };
 }
 
 /** Quick start: serve master files with no YAML (origin from each file's $ORIGIN or SOA). */

@@ -3,7 +3,8 @@
 // Owns: reading sources. Used at start-up, by `check`, `explain`, `member` and the supervisor; never per query.
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseYaml, type LoadedConfig, type Result } from './load.js';
+import { parseYaml, compileRaw, type LoadedConfig, type Result } from './load.js';
+import type { PolicyOptions } from '../answer/compile.js';
 import type { ConfigError } from './schema.js';
 import { inFile } from './errors.js';
 import { readFailure } from '../dns/zonefile.js';
@@ -27,7 +28,7 @@ export interface SourceConfig {
 /** The source as written (YAML parsed, or the quick start's zone list), validated and compiled once. */
 type AsWritten = { ok: true; raw: RawConfig; baseDir: string; file: string | null; valid: Valid } | { ok: false; errors: ConfigError[] };
 
-function readAsWritten(source: ConfigSource): AsWritten {
+function readAsWritten(source: ConfigSource, opts: PolicyOptions = {}): AsWritten {
   let raw: RawConfig;
   let baseDir: string;
   let file: string | null = null;
@@ -48,14 +49,17 @@ function readAsWritten(source: ConfigSource): AsWritten {
     baseDir = process.cwd();
   }
   // Validate as written: every error at once, each with its file (zone-file errors with theirs, and their line).
-  const valid = validateRaw(raw, baseDir, file);
+  const valid = compileRaw(raw, baseDir, file, opts);
   if (!valid.ok) return { ok: false, errors: source.kind === 'file' ? inFile(valid.errors, file) : byZoneFile(valid.errors, source.zones) };
   return { ok: true, raw, baseDir, file, valid };
 }
 
-/** Read the source (YAML file, or master files for the quick start), inline zone files, report errors by path. */
-export function readSource(source: ConfigSource): { ok: true; value: SourceConfig } | { ok: false; errors: ConfigError[] } {
-  const w = readAsWritten(source);
+/**
+ * Read the source (YAML file, or master files for the quick start), inline zone files, report errors by path.
+ * `opts`: how `valid` is compiled (the supervisor's has no answer RRsets).
+ */
+export function readSource(source: ConfigSource, opts: PolicyOptions = {}): { ok: true; value: SourceConfig } | { ok: false; errors: ConfigError[] } {
+  const w = readAsWritten(source, opts);
   if (!w.ok) return w;
   const { bootstrap, declarative } = splitConfig(w.raw);
   const inlined = inlineZoneFiles(declarative, w.baseDir, w.valid.loaded);

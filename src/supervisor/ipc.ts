@@ -3,7 +3,6 @@
 // Owns: the vocabulary and its timing constants. Nothing here sends or handles a message.
 import type { Explanation, ExplainRequest } from '../answer/explain.js';
 import type { PersistRecord } from '../answer/persistence.js';
-import type { RawConfig } from '../config/declarative.js';
 import type { MemberHealth } from '../health/verdict.js';
 import type { CounterDelta } from '../metrics/counters.js';
 import type { AdminRecord } from '../state/store.js';
@@ -14,8 +13,11 @@ export interface WorkerMessage {
   /** explained: the request it answers, and the explanation or why there is none. */
   id?: number; explanation?: Explanation; error?: string;
 }
-/** What a worker is given to build its snapshot from: the effective configuration, zone files already inlined. */
-export interface LoadMessage { type: 'load'; generation: number; raw: RawConfig; baseDir: string; file: string | null }
+/**
+ * What a worker is given to build its snapshot from: the effective configuration (raw sections, zone files already
+ * inlined) as JSON text, which is how the supervisor keeps it.
+ */
+export interface LoadMessage { type: 'load'; generation: number; config: string; baseDir: string; file: string | null }
 export type PrimaryMessage =
   | LoadMessage
   | { type: 'persist'; records: PersistRecord[] }

@@ -16,7 +16,9 @@ import { releaseAfterLoad } from './memory.js';
 import type { WorkerMessage, LoadMessage, PrimaryMessage } from './ipc.js';
 import { formatErrors, type ConfigError } from '../config/schema.js';
 import { splitConfig, mergeConfig, type Declarative, type RawConfig } from '../config/declarative.js';
-import { Revisions, validateRaw, type Valid, type Validated } from '../config/revisions.js';
+import { Revisions, type Valid, type Validated } from '../config/revisions.js';
+import { compileRaw } from '../config/load.js';
+import { withoutAnswers, type PolicyOptions } from '../answer/compile.js';
 import { Responder } from '../dns/responder.js';
 import { PersistenceWriter, type Store } from '../state/store.js';
 import { HealthService } from '../health/service.js';
@@ -74,7 +76,7 @@ export const supervisorHooks: Array<(sup: SupervisorHandle) => Promise<void> | v
 /** Entry for the `serve` command in the supervisor. Returns the process exit code when it stops. */
 export async function serve(source: ConfigSource, flags: ServeFlags): Promise<number> {
   if (!cluster.isPrimary) return runWorker(log);
-  let src: ReturnType<typeof readSource> | null = readSource(source);
+  let src: ReturnType<typeof readSource> | null = readSource(source, SUPERVISOR);
   if (!src.ok) {
     process.stderr.write(`waymark: configuration has errors:\n${formatErrors(src.errors)}\n`);
     return 1;
@@ -83,6 +85,8 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   // first snapshot is made, these are let go (set to null): the supervisor keeps settings and policy, not zones.
   let checked: Valid | null = src.value.valid;
   let source0 = kept(src.value);
+  // The file's declarative sections, until it is settled which configuration is in force (the file's or a revision's).
+  let fileDeclarative: Declarative | null = src.value.declarative;
   src = null;
   const server = checked.loaded.config.server;
   const workers = flags.workers ?? server.workers;
@@ -93,7 +97,7 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   let store: Store | null = null;
   let writer: PersistenceWriter | null = null;
   let revisions: Revisions | null = null;
-  let declarative = source0.declarative;
+  let declarative = fileDeclarative;
   if (dir) {
     try {
       store = openConfigStore(dir, configFile, { claim: true, adopt: flags.adoptStore });
@@ -106,7 +110,7 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     purge.unref();
     revisions = new Revisions(store, source0.bootstrap, source0.baseDir);
     if (configFile) {
-      const r = revisions.fromFile(source0.declarative, configFile, `file ${configFile}`, checked);
+      const r = revisions.fromFile(fileDeclarative, configFile, `file ${configFile}`, checked);
       if (!r.ok) {
         process.stderr.write(`waymark: configuration has errors:\n${formatErrors(r.errors)}\n`);
         return 1;
@@ -116,8 +120,12 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
       declarative = r.revision.config;
     }
   }
-  let raw = mergeConfig(source0.bootstrap, declarative);
-  let current: Validated | null = declarative === source0.declarative ? checked : validateRaw(raw, source0.baseDir, source0.file);
+  let current: Validated | null = declarative === fileDeclarative ? checked : compileRaw(mergeConfig(source0.bootstrap, declarative), source0.baseDir, source0.file, SUPERVISOR);
+  // The configuration in force is kept as the JSON text workers are sent: a large one is a fifth of the size of its
+  // parsed form (a hundred thousand names: 13 MB, not 64), and parsed again only when asked for.
+  let configJson = JSON.stringify(mergeConfig(source0.bootstrap, declarative));
+  fileDeclarative = null;
+  declarative = {};
   if (!current.ok) {
     const rev = revisions?.current();
     const which = rev ? `revision ${rev.id} in the store ${dir}` : 'the configuration in force';
@@ -126,8 +134,10 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     return 1;
   }
   if (pidFile) fs.writeFileSync(pidFile, `${process.pid}\n`);
-  const first = lighten(current);
+  let first: ReturnType<typeof lighten> | null = lighten(current);
   let loaded = first.loaded;
+  const firstPolicy = first.policy;
+  first = null;
   checked = null;
   setImmediate(releaseAfterLoad);
   current = null;
@@ -135,8 +145,8 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   const broadcast = (msg: PrimaryMessage): void => {
     for (const w of Object.values(cluster.workers ?? {})) if (w?.isConnected()) w.send(msg);
   };
-  const loadMessage = (): LoadMessage => ({ type: 'load', generation, raw, baseDir: source0.baseDir, file: source0.file });
-  const mirror = new Responder(first.policy, loaded.config.server.udpPayload, loaded.config.persistence.maxRecords);
+  const loadMessage = (): LoadMessage => ({ type: 'load', generation, config: configJson, baseDir: source0.baseDir, file: source0.file });
+  const mirror = new Responder(firstPolicy, loaded.config.server.udpPayload, loaded.config.persistence.maxRecords);
   loadPersistedRecords(loaded, mirror);
   // Health: probes run here (and in joined probers), never in workers; workers get verdicts as they change.
   const health = new HealthService(loaded.config, {
@@ -154,14 +164,14 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
 
   /** Make `raw` the configuration in force: validate, then every worker and the mirror swap snapshots. */
   const putInForce = (nextRaw: RawConfig, valid?: Valid): { ok: true } | { ok: false; errors: ConfigError[] } => {
-    const v = valid ?? validateRaw(nextRaw, source0.baseDir, source0.file);
+    const v = valid ?? compileRaw(nextRaw, source0.baseDir, source0.file, SUPERVISOR);
     if (!v.ok) return v;
     generation++;
-    raw = nextRaw;
+    configJson = JSON.stringify(nextRaw);
     const light = lighten(v);
     loaded = light.loaded;
     mirror.setSnapshot(light.policy);
-    mirror.engine?.applyHealth(health.health());
+    mirror.engine?.applyHealth(health.healthForNewState());
     mirror.engine?.applyAdmin(health.admin());
     health.reload(v.loaded.config);
     broadcast(loadMessage());
@@ -222,7 +232,7 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     } else if (m.type === 'ready') {
       ready.add(w.id);
       udpTransport = m.udp ?? udpTransport;
-      w.send({ type: 'health', updates: health.health() } satisfies PrimaryMessage);
+      w.send({ type: 'health', updates: health.healthForNewState() } satisfies PrimaryMessage);
       w.send({ type: 'admin', states: health.admin() } satisfies PrimaryMessage);
       if (!announced && ready.size >= workers) {
         announced = true;
@@ -235,8 +245,8 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
       for (const other of Object.values(cluster.workers ?? {})) if (other && other.id !== w.id && other.isConnected()) other.send(relay);
     } else if (m.type === 'loaded') {
       log.info({ worker: w.process.pid, generation: m.generation }, 'worker swapped snapshot');
-      // The new snapshot may have new members: give it the whole health picture.
-      w.send({ type: 'health', updates: health.health() } satisfies PrimaryMessage);
+      // The new snapshot may have new members: tell it every member a new LiveState does not already agree with.
+      w.send({ type: 'health', updates: health.healthForNewState() } satisfies PrimaryMessage);
       w.send({ type: 'admin', states: health.admin() } satisfies PrimaryMessage);
     } else if (m.type === 'load-failed') {
       log.error({ worker: w.process.pid, generation: m.generation, errors: m.errors }, 'worker kept its previous snapshot');
@@ -261,7 +271,7 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
       log.error({ errors: formatErrors(errors) }, 'reload rejected: configuration has errors; still serving the previous one');
       return { ok: false, errors };
     };
-    const next = readSource(source);
+    const next = readSource(source, SUPERVISOR);
     if (!next.ok) return rejected(next.errors);
     let nextDeclarative = next.value.declarative;
     let changed = true;
@@ -316,8 +326,8 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
 
   const handle: SupervisorHandle = {
     store, revisions, health, mirror,
-    raw: () => raw,
-    declarative: () => splitConfig(raw).declarative,
+    raw: () => JSON.parse(configJson) as RawConfig,
+    declarative: () => splitConfig(JSON.parse(configJson) as RawConfig).declarative,
     loaded: () => loaded,
     revisionCommitted: (committed) => {
       // One read of the current revision (a large zone makes it megabytes of JSON).
@@ -385,11 +395,13 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   });
 }
 
-/** A source as the supervisor keeps it between reloads: without its compiled form. */
-type KeptSource = Omit<SourceConfig, 'valid'>;
+/**
+ * A source as the supervisor keeps it between reloads: where it is and its bootstrap sections; neither its compiled
+ * form nor its declarative sections (the configuration in force is kept as JSON text).
+ */
+type KeptSource = Pick<SourceConfig, 'bootstrap' | 'baseDir' | 'file'>;
 function kept(s: SourceConfig): KeptSource {
-  const { valid: _compiled, ...rest } = s;
-  return rest;
+  return { bootstrap: s.bootstrap, baseDir: s.baseDir, file: s.file };
 }
 
 /**
@@ -398,8 +410,15 @@ function kept(s: SourceConfig): KeptSource {
  * zone would otherwise be held once more here.
  */
 function lighten(v: Valid): { loaded: LoadedConfig; policy: Snapshot } {
-  return { loaded: { ...v.loaded, zones: [] }, policy: new Snapshot([], v.snapshot.generation, v.snapshot.policy) };
+  const policy = v.snapshot.policy;
+  return { loaded: { ...v.loaded, zones: [] }, policy: new Snapshot([], v.snapshot.generation, policy && withoutAnswers(policy)) };
 }
+
+/**
+ * How the supervisor compiles a configuration: checked in full, but without the members' answer RRsets (most of a
+ * policy name's size): the supervisor never answers a query (explain runs in a worker).
+ */
+const SUPERVISOR: PolicyOptions = { answers: false };
 
 /** The control socket's operations, as the supervisor offers them. */
 interface ControlOps { file: string | null; reload: () => ReloadOutcome; explain: (req: ExplainRequest) => Promise<Explanation>; status: () => Record<string, unknown> }

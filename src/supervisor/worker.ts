@@ -7,6 +7,7 @@ import { batchUnavailable } from '../dns/udp-batch.js';
 import { loadPersistedRecords } from '../config/source.js';
 import { formatErrors } from '../config/schema.js';
 import { validateRaw } from '../config/revisions.js';
+import type { RawConfig } from '../config/declarative.js';
 import { explainLive } from '../answer/explain.js';
 import { DnsServer } from '../dns/server.js';
 import { releaseAfterLoad } from './memory.js';
@@ -23,7 +24,7 @@ export async function runWorker(log: Logger): Promise<number> {
     process.on('message', onMessage);
     process.send?.({ type: 'hello', generation: 0 } satisfies WorkerMessage);
   });
-  const v = validateRaw(first.raw, first.baseDir, first.file);
+  const v = validateRaw(JSON.parse(first.config) as RawConfig, first.baseDir, first.file);
   if (!v.ok) {
     log.error({ errors: formatErrors(v.errors) }, 'worker could not compile its configuration');
     return 1;
@@ -77,7 +78,7 @@ export async function runWorker(log: Logger): Promise<number> {
       return;
     }
     if (m.type !== 'load') return;
-    const next = validateRaw(m.raw, m.baseDir, m.file);
+    const next = validateRaw(JSON.parse(m.config) as RawConfig, m.baseDir, m.file);
     if (!next.ok) {
       process.send?.({ type: 'load-failed', generation: m.generation, errors: formatErrors(next.errors) } satisfies WorkerMessage);
       return;
