@@ -28,7 +28,12 @@ export interface SourceConfig {
 /** The source as written (YAML parsed, or the quick start's zone list), validated and compiled once. */
 type AsWritten = { ok: true; raw: RawConfig; baseDir: string; file: string | null; valid: Valid } | { ok: false; errors: ConfigError[] };
 
-function readAsWritten(source: ConfigSource, opts: PolicyOptions = {}): AsWritten {
+/** How a source is read: how it is compiled, and who hears of it as soon as it is parsed (before it is validated). */
+export interface SourceOptions extends PolicyOptions {
+  parsed?: (raw: RawConfig) => void;
+}
+
+function readAsWritten(source: ConfigSource, opts: SourceOptions = {}): AsWritten {
   let raw: RawConfig;
   let baseDir: string;
   let file: string | null = null;
@@ -48,6 +53,7 @@ function readAsWritten(source: ConfigSource, opts: PolicyOptions = {}): AsWritte
     raw = { server: { listen: source.listen, ...(source.workers !== undefined ? { workers: source.workers } : {}) }, zones: source.zones.map((f) => ({ file: path.resolve(f) })) };
     baseDir = process.cwd();
   }
+  opts.parsed?.(raw);
   // Validate as written: every error at once, each with its file (zone-file errors with theirs, and their line).
   const valid = compileRaw(raw, baseDir, file, opts);
   if (!valid.ok) return { ok: false, errors: source.kind === 'file' ? inFile(valid.errors, file) : byZoneFile(valid.errors, source.zones) };
@@ -58,7 +64,7 @@ function readAsWritten(source: ConfigSource, opts: PolicyOptions = {}): AsWritte
  * Read the source (YAML file, or master files for the quick start), inline zone files, report errors by path.
  * `opts`: how `valid` is compiled (the supervisor's has no answer RRsets).
  */
-export function readSource(source: ConfigSource, opts: PolicyOptions = {}): { ok: true; value: SourceConfig } | { ok: false; errors: ConfigError[] } {
+export function readSource(source: ConfigSource, opts: SourceOptions = {}): { ok: true; value: SourceConfig } | { ok: false; errors: ConfigError[] } {
   const w = readAsWritten(source, opts);
   if (!w.ok) return w;
   const { bootstrap, declarative } = splitConfig(w.raw);

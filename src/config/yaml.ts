@@ -10,6 +10,22 @@ function implicitOnly<T>(tag: ScalarTagDefinition<T>): ScalarTagDefinition<T> {
   return { ...tag, resolve: (source, isExplicit, tagName) => (isExplicit ? NOT_RESOLVED : tag.resolve(source, isExplicit, tagName)) };
 }
 
+/** V8 makes a substring of at least this many characters a view into the string it was cut from. */
+const SLICE_MIN = 13;
+
+/**
+ * Strings as strings of their own. A scalar is cut from the document's text; as a view, every name kept from a large
+ * configuration (the supervisor keeps them) kept the whole file's text alive (13 MB for 100,000 names).
+ */
+const ownStr: ScalarTagDefinition<string> = {
+  ...implicitOnly(strTag),
+  resolve: (source, isExplicit) => {
+    if (isExplicit) return NOT_RESOLVED;
+    // Concatenating and cutting again leaves a view into a new string of this length only.
+    return source.length < SLICE_MIN ? source : (` ${source}`).slice(1);
+  },
+};
+
 /**
  * Mappings as plain objects, keyed the way `yaml`'s toJS keys them for every key accepted here: strings as they are,
  * numbers and booleans by String(). A null key (`yaml` makes it "") or a collection key is refused.
@@ -58,7 +74,7 @@ const exactSeq = defineSequenceTag<unknown[]>('tag:yaml.org,2002:seq', {
   identify: () => false,
 });
 
-const SCHEMA = CORE_SCHEMA.withTags(implicitOnly(strTag), implicitOnly(nullCoreTag), implicitOnly(boolCoreTag), implicitOnly(intCoreTag), coreFloat, plainMap, exactSeq);
+const SCHEMA = CORE_SCHEMA.withTags(ownStr, implicitOnly(nullCoreTag), implicitOnly(boolCoreTag), implicitOnly(intCoreTag), coreFloat, plainMap, exactSeq);
 
 /**
  * Texts left to `yaml` from the outset: a directive (`%YAML 1.1` switches `yaml` to another schema; js-yaml reads on

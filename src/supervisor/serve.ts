@@ -12,9 +12,10 @@ import { Snapshot } from '../answer/snapshot.js';
 import { listenControl, controlPaths, type ControlReply, type ControlRequest } from './control.js';
 import { ExplainError, type Explanation, type ExplainRequest } from '../answer/explain.js';
 import { runWorker } from './worker.js';
+import { WorkerForks } from './workers.js';
 import { releaseAfterLoad } from './memory.js';
 import type { WorkerMessage, LoadMessage, PrimaryMessage } from './ipc.js';
-import { formatErrors, type ConfigError } from '../config/schema.js';
+import { formatErrors, serverSchema, type ConfigError } from '../config/schema.js';
 import { splitConfig, mergeConfig, type Declarative, type RawConfig } from '../config/declarative.js';
 import { Revisions, type Valid, type Validated } from '../config/revisions.js';
 import { compileRaw } from '../config/load.js';
@@ -76,10 +77,21 @@ export const supervisorHooks: Array<(sup: SupervisorHandle) => Promise<void> | v
 /** Entry for the `serve` command in the supervisor. Returns the process exit code when it stops. */
 export async function serve(source: ConfigSource, flags: ServeFlags): Promise<number> {
   if (!cluster.isPrimary) return runWorker(log);
-  let src: ReturnType<typeof readSource> | null = readSource(source, SUPERVISOR);
+  // Workers are forked as soon as the file is parsed: they boot while it is validated here, and are given it after.
+  const forks = new WorkerForks();
+  const early = (raw: RawConfig): void => {
+    const n = flags.workers ?? workersOf(raw);
+    if (n !== null) forks.ensure(n);
+  };
+  /** Give up before serving: the workers forked early go too. */
+  const abandon = (): number => {
+    forks.killAll();
+    return 1;
+  };
+  let src: ReturnType<typeof readSource> | null = readSource(source, { ...SUPERVISOR, parsed: early });
   if (!src.ok) {
     process.stderr.write(`waymark: configuration has errors:\n${formatErrors(src.errors)}\n`);
-    return 1;
+    return abandon();
   }
   // Compiled once here and reused below: with a million records, every compile costs seconds and memory. Once the
   // first snapshot is made, these are let go (set to null): the supervisor keeps settings and policy, not zones.
@@ -103,7 +115,7 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
       store = openConfigStore(dir, configFile, { claim: true, adopt: flags.adoptStore });
     } catch (e) {
       process.stderr.write(`waymark: ${(e as Error).message}\n`);
-      return 1;
+      return abandon();
     }
     writer = new PersistenceWriter(store, { onError: (err) => log.error({ err: err.message }, 'persistence write failed; will retry') });
     const purge = setInterval(() => { try { store?.purgeExpired(Date.now()); } catch (e) { log.error({ err: (e as Error).message }, 'purge failed'); } }, 60_000);
@@ -113,7 +125,7 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
       const r = revisions.fromFile(fileDeclarative, configFile, `file ${configFile}`, checked);
       if (!r.ok) {
         process.stderr.write(`waymark: configuration has errors:\n${formatErrors(r.errors)}\n`);
-        return 1;
+        return abandon();
       }
       if (r.changed) log.info({ revision: r.revision.id, file: configFile }, 'configuration file applied as a new revision');
       else log.info({ revision: r.revision.id, file: configFile }, 'configuration file unchanged since it was last applied: the current revision stays in force');
@@ -131,7 +143,7 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     const which = rev ? `revision ${rev.id} in the store ${dir}` : 'the configuration in force';
     const fix = configFile ? `\nto put the file's configuration in force instead: waymark apply ${configFile} --config ${configFile}` : '';
     process.stderr.write(`waymark: ${which} does not compile:\n${formatErrors(current.errors)}${fix}\n`);
-    return 1;
+    return abandon();
   }
   if (pidFile) fs.writeFileSync(pidFile, `${process.pid}\n`);
   let first: ReturnType<typeof lighten> | null = lighten(current);
@@ -139,7 +151,6 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   const firstPolicy = first.policy;
   first = null;
   checked = null;
-  setImmediate(releaseAfterLoad);
   current = null;
   let generation = 1;
   const broadcast = (msg: PrimaryMessage): void => {
@@ -159,7 +170,7 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     await health.start();
   } catch (e) {
     process.stderr.write(`waymark: health: ${(e as Error).message}\n`);
-    return 1;
+    return abandon();
   }
 
   /** Make `raw` the configuration in force: validate, then every worker and the mirror swap snapshots. */
@@ -179,9 +190,6 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     return { ok: true };
   };
 
-  // Every worker accepts on the shared sockets itself, rather than the supervisor handing out connections.
-  cluster.schedulingPolicy = cluster.SCHED_NONE;
-  cluster.setupPrimary({ serialization: 'json' });
   let stopping = false;
   const ready = new Set<number>();
   let announced = false;
@@ -192,10 +200,6 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   metrics.setSources({ health: () => health, workers: () => ready.size });
   metricsAggregator = metrics;
 
-  const fork = (): void => {
-    const w = cluster.fork();
-    w.on('message', (m: WorkerMessage) => onWorkerMessage(w, m));
-  };
   // Explain runs in a worker, over a copy of that worker's live state: what its next query would get.
   const explaining = new Map<number, { resolve: (e: Explanation) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   let explainId = 0;
@@ -237,6 +241,9 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
       if (!announced && ready.size >= workers) {
         announced = true;
         log.info({ listen: server.listen.map((l) => (l.host.includes(':') ? `[${l.host}]:${l.port}` : `${l.host}:${l.port}`)), workers, generation, udpTransport }, 'ready');
+        // The garbage of the first load goes once every worker serves: collecting (and compacting) earlier held up
+        // handing the workers their configuration and took a core from their compiling.
+        setImmediate(releaseAfterLoad);
       }
     } else if (m.type === 'persist' && m.records) {
       writer?.push(m.records);
@@ -261,9 +268,10 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     while (recentDeaths.length > 0 && recentDeaths[0]! < now - 10_000) recentDeaths.shift();
     // A crash loop (bad host state, not bad config: config was validated) backs off instead of spinning.
     const delay = recentDeaths.length > 5 ? 1000 : 0;
-    setTimeout(() => { if (!stopping) fork(); }, delay);
+    setTimeout(() => { if (!stopping) forks.fork(); }, delay);
   });
-  for (let i = 0; i < workers; i++) fork();
+  forks.handOver(onWorkerMessage);
+  forks.ensure(workers);
 
   /** Re-read the source (SIGHUP, `waymark reload`): the file's changes come into force, or nothing changes. */
   const reload = (): ReloadOutcome => {
@@ -354,17 +362,13 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     explain: explainInWorker,
   };
   const control = await startControl(controlPaths(dir, pidFile), { file: configFile, reload, explain: explainInWorker, status: () => ({ pid: process.pid, generation, revision: revisions ? inForce : null, file: configFile, workers: ready.size }) });
-  if (!control) {
-    for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGTERM');
-    return 1;
-  }
+  if (!control) return abandon();
   for (const hook of supervisorHooks) {
     try {
       await hook(handle);
     } catch (e) {
       process.stderr.write(`waymark: ${(e as Error).message}\n`);
-      for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGTERM');
-      return 1;
+      return abandon();
     }
   }
 
@@ -393,6 +397,14 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
   });
+}
+
+/** The worker count a parsed, not yet validated, configuration asks for (null when its server.workers is invalid). */
+function workersOf(raw: RawConfig): number | null {
+  const server = raw.server;
+  const given = typeof server === 'object' && server !== null ? (server as Record<string, unknown>).workers : undefined;
+  const n = serverSchema.shape.workers.safeParse(given);
+  return n.success ? n.data : null;
 }
 
 /**
