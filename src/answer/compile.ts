@@ -45,15 +45,15 @@ class Interned {
   private answers: Array<{ ttl: number; rrsets: readonly RRset[] } | null> = [];
 
   /**
-   * The methods of `ids` at `level`; errors (unknown id, wrong level) are reported at the path `at()` gives (made only
-   * then: most chains are the default one) and never cached.
+   * The methods of `ids` at `level`, the select of `section[i]`; errors (unknown id, wrong level) are reported there
+   * and never cached.
    */
-  chain(ids: readonly string[], level: 'pool' | 'member', at: () => string, errors: ConfigError[]): readonly Method[] {
+  chain(ids: readonly string[], level: 'pool' | 'member', section: 'names' | 'pools', i: number, errors: ConfigError[]): readonly Method[] {
     const key = ids.length === 1 ? `${level} ${ids[0]!}` : `${level} ${ids.join(' ')}`;
     const known = this.chains.get(key);
     if (known) return known;
     const before = errors.length;
-    const out = compileChain(ids, level, at(), errors);
+    const out = compileChain(ids, level, `${section}[${i}].select`, errors);
     if (errors.length === before) this.chains.set(key, out);
     return out;
   }
@@ -71,7 +71,7 @@ class Interned {
   poolAnswers(pool: CompiledPool, name: string, ttl: number): readonly RRset[] {
     const held = this.answers[pool.index];
     if (held && held.ttl === ttl) return held.rrsets;
-    const rrsets = pool.members.map((m) => addressRRset(name, ttl, m.address));
+    const rrsets = pool.members.map((m) => addressRRset(name, ttl, m.address, m.family));
     if (!held) this.answers[pool.index] = { ttl, rrsets };
     return rrsets;
   }
@@ -93,8 +93,7 @@ function compileChain(ids: readonly string[], level: 'pool' | 'member', at: stri
   return out;
 }
 
-function addressRRset(name: string, ttl: number, address: string): RRset {
-  const family = net.isIP(address);
+function addressRRset(name: string, ttl: number, address: string, family: 4 | 6): RRset {
   return compileRRset([{ name, type: family === 6 ? TYPE.AAAA : TYPE.A, ttl, data: address }]);
 }
 
@@ -125,33 +124,60 @@ function ofFamily(members: readonly CompiledMember[], family: 4 | 6): readonly C
   return n === 0 ? NO_MEMBERS : members.filter((m) => m.family === family);
 }
 
-/** Compile one pool (its members appended to `members`); null when it is a duplicate. */
-function compilePool(pc: Config['pools'][number], i: number, index: number, members: CompiledMember[], interned: Interned, errors: ConfigError[]): CompiledPool | null {
-  const own: CompiledMember[] = [];
-  const keys: string[] = [];
-  // The pool object is made first: members point at it. Its member lists are filled in below (built, then frozen).
-  const pool = { index, name: pc.name, members: own as readonly CompiledMember[], select: interned.chain(pc.select, 'member', () => `pools[${i}].select`, errors), ipv4: NO_MEMBERS, ipv6: NO_MEMBERS };
-  pc.members.forEach((mc, j) => {
-    const key = memberKey(mc);
-    // Pools are small: a scan, not a Set per pool (a hundred thousand pools made as many Sets).
-    const dup = keys.indexOf(key);
-    if (dup >= 0) {
-      errors.push({ path: `pools[${i}].members[${j}].address`, message: `duplicate member ${key} in pool "${pc.name}"` });
-      return;
+/** Pools up to this size are checked for duplicate members by comparing keys pairwise, bigger ones with a Set. */
+const SMALL_POOL = 16;
+
+/** The members of pool `pc` without its duplicates (reported at `pools[i]`): usually `pc.members` itself. */
+function uniqueMembers(pc: Config['pools'][number], i: number, errors: ConfigError[]): readonly MemberConfig[] {
+  const list = pc.members;
+  const dup = new Array<boolean>(list.length).fill(false);
+  let dups = 0;
+  const report = (j: number, key: string): void => {
+    dup[j] = true;
+    dups++;
+    errors.push({ path: `pools[${i}].members[${j}].address`, message: `duplicate member ${key} in pool "${pc.name}"` });
+  };
+  if (list.length <= SMALL_POOL) {
+    // A pairwise scan: a Set per pool was as many Sets as pools (a hundred thousand).
+    for (let j = 1; j < list.length; j++) {
+      const key = memberKey(list[j]!);
+      for (let k = 0; k < j; k++) if (!dup[k] && memberKey(list[k]!) === key) { report(j, key); break; }
     }
-    keys.push(key);
-    const member: CompiledMember = {
-      index: members.length, pool, slot: own.length, address: mc.address, family: net.isIP(mc.address) === 6 ? 6 : 4,
-      port: mc.port, weight: mc.weight, enabled: mc.enabled, metrics: memberMetrics(mc),
-    };
-    members.push(member);
-    own.push(member);
-  });
-  // Exact-size arrays: an array grown by push keeps room for 16 or more elements.
-  pool.members = own.slice();
+  } else {
+    const seen = new Set<string>();
+    list.forEach((mc, j) => {
+      const key = memberKey(mc);
+      if (seen.has(key)) report(j, key);
+      else seen.add(key);
+    });
+  }
+  return dups === 0 ? list : list.filter((_, j) => !dup[j]);
+}
+
+/** Compile one pool at `index`, its members appended to `members`. */
+function compilePool(pc: Config['pools'][number], i: number, index: number, members: CompiledMember[], interned: Interned, errors: ConfigError[]): CompiledPool {
+  // The pool object is made first: members point at it. Its member lists (exact-size arrays, made by map: an array
+  // grown by push keeps room for 16 or more elements) are set right after.
+  const pool = { index, name: pc.name, members: NO_MEMBERS, select: interned.chain(pc.select, 'member', 'pools', i, errors), ipv4: NO_MEMBERS, ipv6: NO_MEMBERS };
+  const base = members.length;
+  pool.members = uniqueMembers(pc, i, errors).map((mc, slot): CompiledMember => ({
+    index: base + slot, pool, slot, address: mc.address, family: net.isIP(mc.address) === 6 ? 6 : 4,
+    port: mc.port, weight: mc.weight, enabled: mc.enabled, metrics: memberMetrics(mc),
+  }));
+  for (const m of pool.members) members.push(m);
   pool.ipv4 = ofFamily(pool.members, 4);
   pool.ipv6 = ofFamily(pool.members, 6);
   return pool;
+}
+
+/** The pools of name `nc` (names[i]); unknown ones are reported and left out. */
+function namePools(nc: Config['names'][number], i: number, pools: readonly CompiledPool[], poolIndex: ReadonlyMap<string, number>, errors: ConfigError[]): readonly CompiledPool[] {
+  const found = nc.pools.map((p) => pools[poolIndex.get(p) ?? -1]);
+  if (found.every((p) => p !== undefined)) return found as CompiledPool[];
+  nc.pools.forEach((p, j) => {
+    if (found[j] === undefined) errors.push({ path: `names[${i}].pools[${j}]`, message: `unknown pool "${p}"`, ...didYouMean(p, poolIndex.keys()) });
+  });
+  return found.filter((p): p is CompiledPool => p !== undefined);
 }
 
 /** The name's fallback as compiled (shared FAIL_OPEN when it configures none or the round robin). */
@@ -192,10 +218,8 @@ export function compilePolicy(config: Config, opts: PolicyOptions = {}): PolicyR
       errors.push({ path: `pools[${i}].name`, message: `duplicate pool "${pc.name}" (also pools[${poolIndex.get(pc.name)}])` });
       return;
     }
-    const pool = compilePool(pc, i, pools.length, members, interned, errors);
-    if (!pool) return;
     poolIndex.set(pc.name, pools.length);
-    pools.push(pool);
+    pools.push(compilePool(pc, i, pools.length, members, interned, errors));
   });
 
   interned.pools(pools.length);
@@ -208,36 +232,30 @@ export function compilePolicy(config: Config, opts: PolicyOptions = {}): PolicyR
   const nameIndex = new Map<string, number>();
   let slotBase = members.length;
   config.names.forEach((nc, i) => {
-    const at = (): string => `names[${i}]`;
     let name: string;
     try {
       name = normalizeName(nc.name);
     } catch (e) {
-      errors.push({ path: `${at()}.name`, message: e instanceof NameError ? e.message : String(e) });
+      errors.push({ path: `names[${i}].name`, message: e instanceof NameError ? e.message : String(e) });
       return;
     }
     const key = canonicalName(name);
     if (nameIndex.has(key)) {
-      errors.push({ path: `${at()}.name`, message: `duplicate name ${name} (also names[${nameIndex.get(key)}])` });
+      errors.push({ path: `names[${i}].name`, message: `duplicate name ${name} (also names[${nameIndex.get(key)}])` });
       return;
     }
-    const namePools: CompiledPool[] = [];
-    nc.pools.forEach((p, j) => {
-      const idx = poolIndex.get(p);
-      if (idx === undefined) errors.push({ path: `${at()}.pools[${j}]`, message: `unknown pool "${p}"`, ...didYouMean(p, poolIndex.keys()) });
-      else namePools.push(pools[idx]!);
-    });
-    const select = interned.chain(nc.select, 'pool', () => `${at()}.select`, errors);
-    const poolRRsets = answers ? namePools.map((pool) => interned.poolAnswers(pool, name, nc.ttl)) : NO_ANSWERS;
-    const v4 = namePools.some((p) => p.ipv4.length > 0);
-    const v6 = namePools.some((p) => p.ipv6.length > 0);
+    const own = namePools(nc, i, pools, poolIndex, errors);
+    const select = interned.chain(nc.select, 'pool', 'names', i, errors);
+    const poolRRsets = answers ? own.map((pool) => interned.poolAnswers(pool, name, nc.ttl)) : NO_ANSWERS;
+    const v4 = own.some((p) => p.ipv4.length > 0);
+    const v6 = own.some((p) => p.ipv6.length > 0);
     nameIndex.set(key, names.length);
     names.push({
-      index: names.length, poolSlotBase: slotBase, name, ttl: nc.ttl, pools: namePools.slice(), select,
+      index: names.length, poolSlotBase: slotBase, name, ttl: nc.ttl, pools: own, select,
       fallback: compileFallback(nc, name, answers), persistence: compilePersistence(nc),
       count: nc.answer.count, poolRRsets, hasFamily: HAS_FAMILY[(v4 ? 1 : 0) + (v6 ? 2 : 0)]!,
     });
-    slotBase += namePools.length;
+    slotBase += own.length;
   });
 
   if (errors.length > 0) return { ok: false, errors };

