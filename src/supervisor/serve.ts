@@ -1,7 +1,8 @@
-// `waymark serve`: a supervisor process and N workers (worker.ts) sharing the listening sockets (node:cluster).
-// Owns: the supervisor: config loading at start and on reload (SIGHUP, control socket), revisions coming into force,
-// explain requests handed to a worker, replacing dead workers, shutdown. The supervisor validates a config before
-// any worker sees it, so a bad reload never reaches the query path.
+// `waymark serve`: a supervisor process and N workers (worker.ts, forked by workers.ts) sharing the listening
+// sockets (node:cluster). Owns: the supervisor: config loading at start and on reload (SIGHUP, control socket),
+// revisions coming into force, explain requests handed to a worker, replacing dead workers, shutdown. The supervisor
+// validates a config before any worker sees it (workers forked early wait for it), so a bad reload never reaches
+// the query path. It keeps settings, policy and health, never zones or answer RRsets.
 import cluster, { type Worker } from 'node:cluster';
 import fs from 'node:fs';
 import { pino } from 'pino';
