@@ -248,12 +248,21 @@ function checkRecord(r: RecordInput, rp: string, origin: string): { records: Zon
   return { records, errors };
 }
 
+/** How a snapshot is compiled: its policy (PolicyOptions), and `index: false` for one that serves no zone. */
+export interface SnapshotOptions extends PolicyOptions {
+  /**
+   * Whether the zones are indexed for queries (default true). The supervisor's are checked in full, then left out
+   * of its snapshot: it answers no query, and indexing 100,000 names cost it a tenth of a second and their memory.
+   */
+  index?: boolean;
+}
+
 /**
  * Compile loaded zones and the policy (names, pools, topology…) into a Snapshot, reporting zone-level problems
- * (CNAME conflicts, missing SOA…) and policy problems with their paths. `opts.answers: false` (the supervisor, which
- * never answers) leaves the members' answer RRsets out; everything is checked all the same.
+ * (CNAME conflicts, missing SOA…) and policy problems with their paths. For the supervisor, which never answers,
+ * `answers: false` leaves the members' answer RRsets out and `index: false` its zones: everything is checked the same.
  */
-export function compileSnapshot(loaded: LoadedConfig, generation: number, opts: PolicyOptions = {}): Result<Snapshot> {
+export function compileSnapshot(loaded: LoadedConfig, generation: number, opts: SnapshotOptions = {}): Result<Snapshot> {
   const errors: ConfigError[] = [...validateHealth(loaded.config)];
   const policy = compilePolicy(loaded.config, opts);
   if (!policy.ok) errors.push(...policy.errors);
@@ -286,7 +295,7 @@ export function compileSnapshot(loaded: LoadedConfig, generation: number, opts: 
   // Zones that failed to compile leave nothing to check names against; otherwise check every placed name, so an
   // operator sees all problems at once.
   if (!policy.ok || zones.length !== loaded.zones.length) return { ok: false, errors };
-  const snapshot = new Snapshot(zones, generation, policy.policy.names.length > 0 ? policy.policy : null);
+  const snapshot = new Snapshot(opts.index === false ? [] : zones, generation, policy.policy.names.length > 0 ? policy.policy : null);
   policy.policy.names.forEach((name, i) => {
     const home = homes[i]!;
     if (home < 0) return;
@@ -333,7 +342,7 @@ function parentOf(name: string): string | null {
  * Parse and compile a whole raw configuration (bootstrap + declarative) as validateRaw (revisions.ts) does, with
  * compile options: the supervisor, which never answers, compiles without answer RRsets.
  */
-export function compileRaw(raw: unknown, baseDir: string, file: string | null, opts: PolicyOptions): Validated {
+export function compileRaw(raw: unknown, baseDir: string, file: string | null, opts: SnapshotOptions): Validated {
   return compileValidated(validateConfig(raw, baseDir), baseDir, file, opts);
 }
 
@@ -341,11 +350,11 @@ export function compileRaw(raw: unknown, baseDir: string, file: string | null, o
  * compileRaw of a configuration given as JSON text (what a worker is sent). Its parsed form is garbage once it is
  * validated instead of living through the compilation (100,000 names: 60 MB less at the peak).
  */
-export function compileText(json: string, baseDir: string, file: string | null, opts: PolicyOptions = {}): Validated {
+export function compileText(json: string, baseDir: string, file: string | null, opts: SnapshotOptions = {}): Validated {
   return compileValidated(validateConfig(JSON.parse(json) as unknown, baseDir), baseDir, file, opts);
 }
 
-function compileValidated(parsed: Result<Config>, baseDir: string, file: string | null, opts: PolicyOptions): Validated {
+function compileValidated(parsed: Result<Config>, baseDir: string, file: string | null, opts: SnapshotOptions): Validated {
   if (!parsed.ok) return parsed;
   const loaded = loadZones(parsed.value, baseDir, file);
   if (!loaded.ok) return { ok: false, errors: loaded.errors };

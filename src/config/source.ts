@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseYaml, compileRaw, type LoadedConfig, type Result } from './load.js';
-import type { PolicyOptions } from '../answer/compile.js';
+import type { SnapshotOptions } from './load.js';
 import type { ConfigError } from './schema.js';
 import { inFile } from './errors.js';
 import { readFailure } from '../dns/zonefile.js';
@@ -29,7 +29,7 @@ export interface SourceConfig {
 type AsWritten = { ok: true; raw: RawConfig; baseDir: string; file: string | null; valid: Valid } | { ok: false; errors: ConfigError[] };
 
 /** How a source is read: how it is compiled, and who hears of it as soon as it is parsed (before it is validated). */
-export interface SourceOptions extends PolicyOptions {
+export interface SourceOptions extends SnapshotOptions {
   parsed?: (raw: RawConfig) => void;
 }
 

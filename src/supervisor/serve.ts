@@ -19,8 +19,8 @@ import type { WorkerMessage, LoadMessage, PrimaryMessage } from './ipc.js';
 import { formatErrors, serverSchema, type ConfigError } from '../config/schema.js';
 import { splitConfig, mergeConfig, type Declarative, type RawConfig } from '../config/declarative.js';
 import { Revisions, type Valid, type Validated } from '../config/revisions.js';
-import { compileRaw } from '../config/load.js';
-import { withoutAnswers, type PolicyOptions } from '../answer/compile.js';
+import { compileRaw, type SnapshotOptions } from '../config/load.js';
+import { withoutAnswers } from '../answer/compile.js';
 import { Responder } from '../dns/responder.js';
 import { PersistenceWriter, type Store } from '../state/store.js';
 import { HealthService } from '../health/service.js';
@@ -429,9 +429,9 @@ function lighten(v: Valid): { loaded: LoadedConfig; policy: Snapshot } {
 
 /**
  * How the supervisor compiles a configuration: checked in full, but without the members' answer RRsets (most of a
- * policy name's size): the supervisor never answers a query (explain runs in a worker).
+ * policy name's size) and without indexing its zones: the supervisor never answers a query (explain runs in a worker).
  */
-const SUPERVISOR: PolicyOptions = { answers: false };
+const SUPERVISOR: SnapshotOptions = { answers: false, index: false };
 
 /** The control socket's operations, as the supervisor offers them. */
 interface ControlOps { file: string | null; reload: () => ReloadOutcome; explain: (req: ExplainRequest) => Promise<Explanation>; status: () => Record<string, unknown> }
