@@ -107,3 +107,29 @@ pools: [ { name: eu, members: [ { address: 192.0.2.1 } ] } ]
   assert.equal(snap.value.node('www.example.test')!.zone.origin, 'example.test');
   assert.equal(snap.value.node('www.sub.example.test')!.policy!.name, 'www.sub.example.test');
 });
+
+test('G1: the supervisor compilation checks zones in full but indexes none; defaults are shared and frozen', () => {
+  const c = config(`
+zones: [ { origin: example.test, records: [ { name: static, type: A, value: 192.0.2.7 } ] } ]
+names: [ { name: a.example.test, pools: [eu] }, { name: b.example.test, pools: [eu] } ]
+pools: [ { name: eu, members: [ { address: 192.0.2.1 } ] }, { name: us, members: [ { address: 192.0.2.2 } ] } ]
+`);
+  assert.equal(c.names[0]!.select, c.names[1]!.select);
+  assert.ok(Object.isFrozen(c.pools[0]!.select) && c.pools[0]!.select === c.pools[1]!.select);
+  assert.throws(() => { (c.names[0]!.select as string[]).push('ratio'); }, TypeError, 'a shared default cannot be changed through one entry');
+  const loaded = loadZones(c, ROOT, null);
+  assert.ok(loaded.ok);
+  const light = compileSnapshot(loaded.value, 1, { answers: false, index: false });
+  assert.ok(light.ok);
+  assert.equal(light.value.zones.length, 0);
+  assert.equal(light.value.policy!.names.length, 2);
+  const clash = config(`
+zones: [ { origin: example.test, records: [ { name: static, type: A, value: 192.0.2.7 } ] } ]
+names: [ { name: static.example.test, pools: [eu] } ]
+pools: [ { name: eu, members: [ { address: 192.0.2.1 } ] } ]
+`);
+  const l2 = loadZones(clash, ROOT, null);
+  assert.ok(l2.ok);
+  const bad = compileSnapshot(l2.value, 1, { answers: false, index: false });
+  assert.ok(!bad.ok && /also has static A\/AAAA records/.test(formatErrors(bad.errors)), 'placement is still checked');
+});
