@@ -1,7 +1,7 @@
 // Candidate lists the methods pick from: a name's pools, or one pool's members of one address family.
 // Owns: what "available", "weight", "metric" and "recent requests" mean at each level, so every method is written
 // once for both levels. Two reusable instances per engine; set() re-targets them without allocating.
-import { METRICS, type CompiledMember, type CompiledName, type CompiledPool } from './policy.js';
+import { METRICS, familyMembers, type CompiledMember, type CompiledName, type CompiledPool } from './policy.js';
 import type { DecisionContext } from './context.js';
 
 /** lowest() by recent requests rather than by a metric. */
@@ -81,7 +81,7 @@ export class MemberCandidates extends Candidates {
   set(ctx: DecisionContext, pool: CompiledPool): this {
     this.ctx = ctx;
     this.poolRef = pool;
-    this.members = pool.byFamily[ctx.family];
+    this.members = familyMembers(pool, ctx.family);
     this.count = this.members.length;
     return this;
   }
@@ -124,7 +124,7 @@ export class PoolCandidates extends Candidates {
   /** A pool is available when it has at least one available member of the asked family. */
   available(i: number): boolean {
     if (this.ctx.live.excluded[this.base + i] === 1) return false;
-    const members = this.name.pools[i]!.byFamily[this.ctx.family];
+    const members = familyMembers(this.name.pools[i]!, this.ctx.family);
     const live = this.ctx.live;
     for (let k = 0; k < members.length; k++) {
       const m = members[k]!;
@@ -133,13 +133,13 @@ export class PoolCandidates extends Candidates {
     return false;
   }
   enabled(i: number): boolean {
-    const members = this.name.pools[i]!.byFamily[this.ctx.family];
+    const members = familyMembers(this.name.pools[i]!, this.ctx.family);
     for (let k = 0; k < members.length; k++) if (members[k]!.enabled) return true;
     return false;
   }
   /** Pool weight: the sum of its available members' weights (a bigger site takes a bigger share). */
   weight(i: number): number {
-    const members = this.name.pools[i]!.byFamily[this.ctx.family];
+    const members = familyMembers(this.name.pools[i]!, this.ctx.family);
     const live = this.ctx.live;
     let w = 0;
     for (let k = 0; k < members.length; k++) {
@@ -150,7 +150,7 @@ export class PoolCandidates extends Candidates {
   }
   /** Pool metric: the mean over available members that report it (NaN when none does). */
   metric(i: number, metric: number): number {
-    const members = this.name.pools[i]!.byFamily[this.ctx.family];
+    const members = familyMembers(this.name.pools[i]!, this.ctx.family);
     const live = this.ctx.live;
     let sum = 0;
     let n = 0;
@@ -163,7 +163,7 @@ export class PoolCandidates extends Candidates {
   }
   /** Pool requests: the sum over its members. */
   recentRequests(i: number): number {
-    const members = this.name.pools[i]!.byFamily[this.ctx.family];
+    const members = familyMembers(this.name.pools[i]!, this.ctx.family);
     let r = 0;
     for (let k = 0; k < members.length; k++) r += this.ctx.live.recentRequests(members[k]!.index, this.ctx.now);
     return r;

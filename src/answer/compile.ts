@@ -11,13 +11,70 @@ import { methodById, METHODS } from './methods/index.js';
 import type { Method } from './method.js';
 import { compileTopology, TopologyTable } from './topology.js';
 import { compileResolverGroups, ResolverGroups } from './resolver-groups.js';
-import { METRICS, type CompiledMember, type CompiledName, type CompiledPolicy, type CompiledPool, type Fallback, type PersistencePolicy } from './policy.js';
+import { METRICS, memberKey, type CompiledMember, type CompiledName, type CompiledPolicy, type CompiledPool, type Fallback, type PersistencePolicy } from './policy.js';
 
 export type PolicyResult = { ok: true; policy: CompiledPolicy } | { ok: false; errors: ConfigError[] };
 
-/** Stable identity of a member across snapshots (persistence records refer to it). */
-export function memberKey(m: { address: string; port?: number | undefined }): string {
-  return m.port !== undefined ? (m.address.includes(':') ? `[${m.address}]:${m.port}` : `${m.address}:${m.port}`) : m.address;
+export { memberKey };
+
+// Shared, never written: most of a large policy is default values, and one object per name or member for each of
+// them (metrics, fallback, family flags, method chains) was most of a name's compiled size.
+/** The metrics of a member configured without any: every value unknown. */
+const NO_METRICS = new Float64Array(METRICS.length).fill(NaN);
+const NO_MEMBERS: readonly CompiledMember[] = [];
+/** The poolRRsets of a name compiled without answers. */
+const NO_ANSWERS: ReadonlyArray<readonly RRset[]> = [];
+const FAIL_OPEN: Fallback = { kind: 'round-robin-ignore-health' };
+const HAS_FAMILY = [
+  { 4: false, 6: false }, { 4: true, 6: false }, { 4: false, 6: true }, { 4: true, 6: true },
+] as const;
+
+/** What a compilation builds besides the decision data. */
+export interface PolicyOptions {
+  /**
+   * The answer RRsets of members and sorry addresses (default true). Without them (the supervisor's mirror, which
+   * never answers) a name's poolRRsets are empty and its address fallback has no RRsets: such a policy must not answer.
+   */
+  answers?: boolean;
+}
+
+/** Per-compilation caches: equal method chains and equal answer RRsets are built once and shared. */
+class Interned {
+  private readonly chains = new Map<string, readonly Method[]>();
+  /** By pool index: the answer RRsets of its members at the TTL of the first name that used it. */
+  private answers: Array<{ ttl: number; rrsets: readonly RRset[] } | null> = [];
+
+  /**
+   * The methods of `ids` at `level`, the select of `section[i]`; errors (unknown id, wrong level) are reported there
+   * and never cached.
+   */
+  chain(ids: readonly string[], level: 'pool' | 'member', section: 'names' | 'pools', i: number, errors: ConfigError[]): readonly Method[] {
+    const key = ids.length === 1 ? `${level} ${ids[0]!}` : `${level} ${ids.join(' ')}`;
+    const known = this.chains.get(key);
+    if (known) return known;
+    const before = errors.length;
+    const out = compileChain(ids, level, `${section}[${i}].select`, errors);
+    if (errors.length === before) this.chains.set(key, out);
+    return out;
+  }
+
+  /** Make room for the answers of `count` pools (a packed array: pools are looked up by index). */
+  pools(count: number): void {
+    this.answers = Array.from({ length: count }, () => null);
+  }
+
+  /**
+   * The answer RRsets of `pool`'s members (in slot order) with TTL `ttl`, for policy name `name`. An answer RRset
+   * carries no owner on the wire (it points at the question name), so the names that use one pool with one TTL
+   * share them.
+   */
+  poolAnswers(pool: CompiledPool, name: string, ttl: number): readonly RRset[] {
+    const held = this.answers[pool.index];
+    if (held && held.ttl === ttl) return held.rrsets;
+    const rrsets = pool.members.map((m) => addressRRset(name, ttl, m.address, m.family));
+    if (!held) this.answers[pool.index] = { ttl, rrsets };
+    return rrsets;
+  }
 }
 
 function compileChain(ids: readonly string[], level: 'pool' | 'member', at: string, errors: ConfigError[]): Method[] {
@@ -36,8 +93,7 @@ function compileChain(ids: readonly string[], level: 'pool' | 'member', at: stri
   return out;
 }
 
-function addressRRset(name: string, ttl: number, address: string): RRset {
-  const family = net.isIP(address);
+function addressRRset(name: string, ttl: number, address: string, family: 4 | 6): RRset {
   return compileRRset([{ name, type: family === 6 ? TYPE.AAAA : TYPE.A, ttl, data: address }]);
 }
 
@@ -47,45 +103,126 @@ function minutes(hhmm: string): number {
   return h * 60 + m;
 }
 
-export function compilePolicy(config: Config): PolicyResult {
+type MemberConfig = Config['pools'][number]['members'][number];
+
+/** A member's configured metrics in METRICS order (the shared NO_METRICS when it configures none). */
+function memberMetrics(mc: MemberConfig): Float64Array {
+  if (mc.metrics === undefined) return NO_METRICS;
+  const metrics = new Float64Array(METRICS.length).fill(NaN);
+  METRICS.forEach((name, k) => {
+    const v = mc.metrics?.[name];
+    if (v !== undefined) metrics[k] = v;
+  });
+  return metrics;
+}
+
+/** Members of `family` in configured order: the members array itself when all are of that family. */
+function ofFamily(members: readonly CompiledMember[], family: 4 | 6): readonly CompiledMember[] {
+  let n = 0;
+  for (const m of members) if (m.family === family) n++;
+  if (n === members.length) return members;
+  return n === 0 ? NO_MEMBERS : members.filter((m) => m.family === family);
+}
+
+/** Pools up to this size are checked for duplicate members by comparing keys pairwise, bigger ones with a Set. */
+const SMALL_POOL = 16;
+
+/** The members of pool `pc` without its duplicates (reported at `pools[i]`): usually `pc.members` itself. */
+function uniqueMembers(pc: Config['pools'][number], i: number, errors: ConfigError[]): readonly MemberConfig[] {
+  const list = pc.members;
+  const dup = new Array<boolean>(list.length).fill(false);
+  let dups = 0;
+  const report = (j: number, key: string): void => {
+    dup[j] = true;
+    dups++;
+    errors.push({ path: `pools[${i}].members[${j}].address`, message: `duplicate member ${key} in pool "${pc.name}"` });
+  };
+  if (list.length <= SMALL_POOL) {
+    // A pairwise scan: a Set per pool was as many Sets as pools (a hundred thousand).
+    for (let j = 1; j < list.length; j++) {
+      const key = memberKey(list[j]!);
+      for (let k = 0; k < j; k++) if (!dup[k] && memberKey(list[k]!) === key) { report(j, key); break; }
+    }
+  } else {
+    const seen = new Set<string>();
+    list.forEach((mc, j) => {
+      const key = memberKey(mc);
+      if (seen.has(key)) report(j, key);
+      else seen.add(key);
+    });
+  }
+  return dups === 0 ? list : list.filter((_, j) => !dup[j]);
+}
+
+/** Compile one pool at `index`, its members appended to `members`. */
+function compilePool(pc: Config['pools'][number], i: number, index: number, members: CompiledMember[], interned: Interned, errors: ConfigError[]): CompiledPool {
+  // The pool object is made first: members point at it. Its member lists (exact-size arrays, made by map: an array
+  // grown by push keeps room for 16 or more elements) are set right after.
+  const pool = { index, name: pc.name, members: NO_MEMBERS, select: interned.chain(pc.select, 'member', 'pools', i, errors), ipv4: NO_MEMBERS, ipv6: NO_MEMBERS };
+  const base = members.length;
+  pool.members = uniqueMembers(pc, i, errors).map((mc, slot): CompiledMember => ({
+    index: base + slot, pool, slot, address: mc.address, family: net.isIP(mc.address) === 6 ? 6 : 4,
+    port: mc.port, weight: mc.weight, enabled: mc.enabled, metrics: memberMetrics(mc),
+  }));
+  for (const m of pool.members) members.push(m);
+  pool.ipv4 = ofFamily(pool.members, 4);
+  pool.ipv6 = ofFamily(pool.members, 6);
+  return pool;
+}
+
+/** The pools of name `nc` (names[i]); unknown ones are reported and left out. */
+function namePools(nc: Config['names'][number], i: number, pools: readonly CompiledPool[], poolIndex: ReadonlyMap<string, number>, errors: ConfigError[]): readonly CompiledPool[] {
+  const found = nc.pools.map((p) => pools[poolIndex.get(p) ?? -1]);
+  if (found.every((p) => p !== undefined)) return found as CompiledPool[];
+  nc.pools.forEach((p, j) => {
+    if (found[j] === undefined) errors.push({ path: `names[${i}].pools[${j}]`, message: `unknown pool "${p}"`, ...didYouMean(p, poolIndex.keys()) });
+  });
+  return found.filter((p): p is CompiledPool => p !== undefined);
+}
+
+/** The name's fallback as compiled (shared FAIL_OPEN when it configures none or the round robin). */
+function compileFallback(nc: Config['names'][number], name: string, answers: boolean): Fallback {
+  const f = nc.fallback;
+  if (!f || 'method' in f) return FAIL_OPEN;
+  if ('address' in f || 'addresses' in f) {
+    const list = 'address' in f ? [f.address] : f.addresses;
+    const set = (family: 4 | 6): RRset | null => {
+      const addrs = list.filter((a) => net.isIP(a) === family);
+      return addrs.length === 0 || !answers ? null
+        : compileRRset(addrs.map((a) => ({ name, type: family === 6 ? TYPE.AAAA : TYPE.A, ttl: nc.ttl, data: a })));
+    };
+    return { kind: 'address', rrsets: { 4: set(4), 6: set(6) } };
+  }
+  return f.rcode === 'NODATA' ? { kind: 'nodata' } : { kind: 'rcode', rcode: RCODE[f.rcode] };
+}
+
+function compilePersistence(nc: Config['names'][number]): PersistencePolicy | null {
+  if (!nc.persistence) return null;
+  return {
+    ttlMs: nc.persistence.ttl,
+    schedule: nc.persistence.schedule.map((s) => ({ fromMin: minutes(s.from), toMin: minutes(s.to), ttlMs: s.ttl })),
+    key: nc.persistence.key,
+  };
+}
+
+export function compilePolicy(config: Config, opts: PolicyOptions = {}): PolicyResult {
+  const answers = opts.answers ?? true;
   const errors: ConfigError[] = [];
   const members: CompiledMember[] = [];
   const pools: CompiledPool[] = [];
   const poolIndex = new Map<string, number>();
+  const interned = new Interned();
 
   config.pools.forEach((pc, i) => {
-    const at = `pools[${i}]`;
     if (poolIndex.has(pc.name)) {
-      errors.push({ path: `${at}.name`, message: `duplicate pool "${pc.name}" (also pools[${poolIndex.get(pc.name)}])` });
+      errors.push({ path: `pools[${i}].name`, message: `duplicate pool "${pc.name}" (also pools[${poolIndex.get(pc.name)}])` });
       return;
     }
-    const select = compileChain(pc.select, 'member', `${at}.select`, errors);
-    const pool = { index: pools.length, name: pc.name, members: [] as CompiledMember[], select, byFamily: { 4: [] as CompiledMember[], 6: [] as CompiledMember[] } };
-    const seen = new Set<string>();
-    pc.members.forEach((mc, j) => {
-      const key = memberKey(mc);
-      if (seen.has(key)) {
-        errors.push({ path: `${at}.members[${j}].address`, message: `duplicate member ${key} in pool "${pc.name}"` });
-        return;
-      }
-      seen.add(key);
-      const metrics = new Float64Array(METRICS.length).fill(NaN);
-      METRICS.forEach((name, k) => {
-        const v = mc.metrics?.[name];
-        if (v !== undefined) metrics[k] = v;
-      });
-      const member: CompiledMember = {
-        index: members.length, pool, slot: pool.members.length, address: mc.address, family: net.isIP(mc.address) === 6 ? 6 : 4,
-        port: mc.port, weight: mc.weight, enabled: mc.enabled, metrics,
-      };
-      members.push(member);
-      pool.members.push(member);
-      pool.byFamily[member.family].push(member);
-    });
     poolIndex.set(pc.name, pools.length);
-    pools.push(pool);
+    pools.push(compilePool(pc, i, pools.length, members, interned, errors));
   });
 
+  interned.pools(pools.length);
   const topology = compileTopology(config.topology, poolIndex);
   if (!topology.ok) errors.push(...topology.errors);
   const groups = compileResolverGroups({ groups: config.resolverGroups, auto: config.resolverGrouping });
@@ -95,58 +232,30 @@ export function compilePolicy(config: Config): PolicyResult {
   const nameIndex = new Map<string, number>();
   let slotBase = members.length;
   config.names.forEach((nc, i) => {
-    const at = `names[${i}]`;
     let name: string;
     try {
       name = normalizeName(nc.name);
     } catch (e) {
-      errors.push({ path: `${at}.name`, message: e instanceof NameError ? e.message : String(e) });
+      errors.push({ path: `names[${i}].name`, message: e instanceof NameError ? e.message : String(e) });
       return;
     }
     const key = canonicalName(name);
     if (nameIndex.has(key)) {
-      errors.push({ path: `${at}.name`, message: `duplicate name ${name} (also names[${nameIndex.get(key)}])` });
+      errors.push({ path: `names[${i}].name`, message: `duplicate name ${name} (also names[${nameIndex.get(key)}])` });
       return;
     }
-    const namePools: CompiledPool[] = [];
-    nc.pools.forEach((p, j) => {
-      const idx = poolIndex.get(p);
-      if (idx === undefined) errors.push({ path: `${at}.pools[${j}]`, message: `unknown pool "${p}"`, ...didYouMean(p, poolIndex.keys()) });
-      else namePools.push(pools[idx]!);
-    });
-    const select = compileChain(nc.select, 'pool', `${at}.select`, errors);
-    const poolRRsets = namePools.map((pool) => pool.members.map((m) => addressRRset(name, nc.ttl, m.address)));
-    let fallback: Fallback = { kind: 'round-robin-ignore-health' };
-    const f = nc.fallback;
-    if (f) {
-      if ('address' in f || 'addresses' in f) {
-        const list = 'address' in f ? [f.address] : f.addresses;
-        const v4 = list.filter((a) => net.isIP(a) === 4);
-        const v6 = list.filter((a) => net.isIP(a) === 6);
-        const set = (addrs: string[]): RRset | null => (addrs.length === 0 ? null
-          : compileRRset(addrs.map((a) => ({ name, type: net.isIP(a) === 6 ? TYPE.AAAA : TYPE.A, ttl: nc.ttl, data: a }))));
-        fallback = { kind: 'address', rrsets: { 4: set(v4), 6: set(v6) } };
-      } else if ('method' in f) {
-        fallback = { kind: 'round-robin-ignore-health' };
-      } else {
-        fallback = f.rcode === 'NODATA' ? { kind: 'nodata' } : { kind: 'rcode', rcode: RCODE[f.rcode] };
-      }
-    }
-    let persistence: PersistencePolicy | null = null;
-    if (nc.persistence) {
-      persistence = {
-        ttlMs: nc.persistence.ttl,
-        schedule: nc.persistence.schedule.map((s) => ({ fromMin: minutes(s.from), toMin: minutes(s.to), ttlMs: s.ttl })),
-        key: nc.persistence.key,
-      };
-    }
+    const own = namePools(nc, i, pools, poolIndex, errors);
+    const select = interned.chain(nc.select, 'pool', 'names', i, errors);
+    const poolRRsets = answers ? own.map((pool) => interned.poolAnswers(pool, name, nc.ttl)) : NO_ANSWERS;
+    const v4 = own.some((p) => p.ipv4.length > 0);
+    const v6 = own.some((p) => p.ipv6.length > 0);
     nameIndex.set(key, names.length);
     names.push({
-      index: names.length, poolSlotBase: slotBase, name, ttl: nc.ttl, pools: namePools, select, fallback, persistence,
-      count: nc.answer.count, poolRRsets,
-      hasFamily: { 4: namePools.some((p) => p.byFamily[4].length > 0), 6: namePools.some((p) => p.byFamily[6].length > 0) },
+      index: names.length, poolSlotBase: slotBase, name, ttl: nc.ttl, pools: own, select,
+      fallback: compileFallback(nc, name, answers), persistence: compilePersistence(nc),
+      count: nc.answer.count, poolRRsets, hasFamily: HAS_FAMILY[(v4 ? 1 : 0) + (v6 ? 2 : 0)]!,
     });
-    slotBase += namePools.length;
+    slotBase += own.length;
   });
 
   if (errors.length > 0) return { ok: false, errors };
@@ -156,8 +265,16 @@ export function compilePolicy(config: Config): PolicyResult {
       names, pools, members,
       topology: topology.ok ? topology.table : TopologyTable.empty(),
       groups: groups.ok ? groups.groups : ResolverGroups.empty(),
+      poolIndex, nameIndex,
     },
   };
+}
+
+/** `policy` as a compilation with `answers: false` makes it (the same object when it has no answer RRsets already). */
+export function withoutAnswers(policy: CompiledPolicy): CompiledPolicy {
+  if (policy.names.every((n) => n.poolRRsets.length === 0)) return policy;
+  const names = policy.names.map((n): CompiledName => ({ ...n, poolRRsets: NO_ANSWERS }));
+  return { ...policy, names };
 }
 
 /** The persistence TTL in force at `now` (local time of day), per the name's schedule (SPEC G5). */

@@ -5,7 +5,6 @@
 // code with a Trace attached, so what `waymark explain` prints is what queries get.
 import { RCODE } from '../wire/types.js';
 import { PeerAddress } from '../net/peer.js';
-import { canonicalName } from '../wire/name.js';
 import { DecisionContext, Trace } from './context.js';
 import { LiveState } from './live.js';
 import { MemberCandidates, PoolCandidates, type Candidates } from './candidates.js';
@@ -14,7 +13,7 @@ import { PersistenceTable, type PersistRecord } from './persistence.js';
 import type { Method } from './method.js';
 import { roundRobin } from './methods/round-robin.js';
 import { METHODS } from './methods/index.js';
-import { METRICS, METRIC_INDEX, type MetricName, type CompiledMember, type CompiledName, type CompiledPolicy } from './policy.js';
+import { METRICS, METRIC_INDEX, familyMembers, memberIndexOf, nameIndexOf, type MetricName, type CompiledMember, type CompiledName, type CompiledPolicy } from './policy.js';
 import { ADMIN_AUTO, ADMIN_CODES, type AdminState } from './live.js';
 import type { MemberHealth } from '../health/verdict.js';
 import type { Resolution } from '../dns/lookup.js';
@@ -84,11 +83,8 @@ export class AnswerEngine {
   /** Adopt a new snapshot's policy: health and request counts carry over by member identity; records are remapped. */
   swap(policy: CompiledPolicy): void {
     const old = this.policy;
-    const oldIndex = new Map<string, number>(old.members.map((m) => [`${m.pool.name}/${memberKey(m)}`, m.index]));
-    const map = new Int32Array(policy.members.length).map((_, i) => {
-      const m = policy.members[i]!;
-      return oldIndex.get(`${m.pool.name}/${memberKey(m)}`) ?? -1;
-    });
+    const map = new Int32Array(policy.members.length);
+    for (const m of policy.members) map[m.index] = memberIndexOf(old, m.pool.name, memberKey(m));
     const live = new LiveState(policy);
     live.inheritHealth(this.live, map);
     const records = this.persistence.list((n) => old.names[n]!.name, (m) => ({ pool: old.members[m]!.pool.name, member: memberKey(old.members[m]!) }));
@@ -102,12 +98,11 @@ export class AnswerEngine {
 
   /** Health verdicts and measured metrics from the supervisor (SPEC H2: a down member leaves the answers at once). */
   applyHealth(updates: readonly MemberHealth[]): number {
-    const index = this.memberIndex();
     const live = this.live;
     let applied = 0;
     for (const u of updates) {
-      const i = index.get(`${u.pool}/${u.member}`);
-      if (i === undefined) continue;
+      const i = memberIndexOf(this.policy, u.pool, u.member);
+      if (i < 0) continue;
       live.health[i] = u.up ? 1 : 0;
       live.agentDrain[i] = u.drain ? 1 : 0;
       live.weightScale[i] = u.weightScale;
@@ -123,26 +118,19 @@ export class AnswerEngine {
 
   /** Operator admin states (the full list: members not in it are automatic). */
   applyAdmin(states: ReadonlyArray<{ pool: string; member: string; state: AdminState }>): void {
-    const index = this.memberIndex();
     const live = this.live;
     live.admin.fill(ADMIN_AUTO);
     for (const s of states) {
-      const i = index.get(`${s.pool}/${s.member}`);
-      if (i !== undefined) live.admin[i] = ADMIN_CODES[s.state];
+      const i = memberIndexOf(this.policy, s.pool, s.member);
+      if (i >= 0) live.admin[i] = ADMIN_CODES[s.state];
     }
     for (let i = 0; i < live.memberCount; i++) live.refresh(i);
-  }
-
-  private memberIndex(): Map<string, number> {
-    return new Map(this.policy.members.map((m) => [`${m.pool.name}/${memberKey(m)}`, m.index]));
   }
 
   /** Records from other workers, nodes or the store. */
   applyRecords(records: readonly PersistRecord[]): number {
     const p = this.policy;
-    const names = new Map(p.names.map((n) => [n.name.toLowerCase(), n.index]));
-    const members = new Map(p.members.map((m) => [`${m.pool.name}/${memberKey(m)}`, m.index]));
-    return this.persistence.apply(records, (n) => names.get(n.toLowerCase()) ?? -1, (pool, member) => members.get(`${pool}/${member}`) ?? -1);
+    return this.persistence.apply(records, (n) => nameIndexOf(p, n), (pool, member) => memberIndexOf(p, pool, member));
   }
 
   /** Persistence records changed since the last call, for the store and the other workers. */
@@ -353,7 +341,7 @@ export class AnswerEngine {
       case 'round-robin-ignore-health': {
         // Fail open: every enabled member of the family across the name's pools, in rotation, healthy or not.
         const all: CompiledMember[] = [];
-        for (const p of name.pools) for (const m of p.byFamily[family]) if (m.enabled) all.push(m);
+        for (const p of name.pools) for (const m of familyMembers(p, family)) if (m.enabled) all.push(m);
         if (all.length === 0) {
           trace?.add('fallback', 'round robin ignoring health: no enabled member; NODATA');
           negativeSoa(res, zone);
@@ -389,15 +377,10 @@ export class AnswerEngine {
     if (src.policy !== this.policy) throw new RangeError('engine state copy: the engines run different policies');
     this.live.copyFrom(src.live);
     const p = src.policy;
-    let wanted: string;
-    try {
-      wanted = canonicalName(name);
-    } catch {
-      return; // not a domain name: nothing of it to copy (explain reports the name itself)
-    }
-    const n = p.names.find((x) => canonicalName(x.name) === wanted);
-    if (!n) return;
-    const records = src.persistence.list((i) => p.names[i]!.name, (m) => ({ pool: p.members[m]!.pool.name, member: memberKey(p.members[m]!) }), this.clock(), n.index);
+    // Not a policy name (or no domain name at all): nothing of it to copy (explain reports the name itself).
+    const n = nameIndexOf(p, name);
+    if (n < 0) return;
+    const records = src.persistence.list((i) => p.names[i]!.name, (m) => ({ pool: p.members[m]!.pool.name, member: memberKey(p.members[m]!) }), this.clock(), n);
     this.applyRecords(records);
   }
 

@@ -1,6 +1,7 @@
 // Compiled policy: names → pools → members as the answer engine reads them (part of the immutable snapshot).
 // Owns: the shapes only. Compilation from config lives in compile.ts; choosing lives in engine.ts and methods/.
 import type { RRset } from '../dns/zone.js';
+import { canonicalName } from '../wire/name.js';
 import type { Method } from './method.js';
 import type { TopologyTable } from './topology.js';
 import type { ResolverGroups } from './resolver-groups.js';
@@ -32,8 +33,12 @@ export interface CompiledPool {
   readonly members: readonly CompiledMember[];
   /** Member-selection chain (preferred → alternate → …); an implicit round robin ends every chain. */
   readonly select: readonly Method[];
-  /** Members of each family, in configured order (index 0 unused; [4] and [6]). */
-  readonly byFamily: { readonly 4: readonly CompiledMember[]; readonly 6: readonly CompiledMember[] };
+  /**
+   * Members of each family, in configured order (read through familyMembers). Named fields, not an object keyed 4
+   * and 6: integer keys made each pool carry a 200-byte elements store.
+   */
+  readonly ipv4: readonly CompiledMember[];
+  readonly ipv6: readonly CompiledMember[];
 }
 
 export type Fallback =
@@ -81,4 +86,35 @@ export interface CompiledPolicy {
   readonly members: readonly CompiledMember[];
   readonly topology: TopologyTable;
   readonly groups: ResolverGroups;
+  /** Pool name → index into `pools` (health, admin states and persistence records name pools). */
+  readonly poolIndex: ReadonlyMap<string, number>;
+  /** Canonical name (canonicalName) → index into `names`. */
+  readonly nameIndex: ReadonlyMap<string, number>;
+}
+
+/** The members of `pool` of address family `family`, in configured order. */
+export function familyMembers(pool: CompiledPool, family: 4 | 6): readonly CompiledMember[] {
+  return family === 4 ? pool.ipv4 : pool.ipv6;
+}
+
+/** Stable identity of a member across snapshots (persistence records, health and admin states refer to it). */
+export function memberKey(m: { address: string; port?: number | undefined }): string {
+  return m.port !== undefined ? (m.address.includes(':') ? `[${m.address}]:${m.port}` : `${m.address}:${m.port}`) : m.address;
+}
+
+/** Index of the member `member` (its memberKey) of pool `pool`, or -1. Pools are small: one pool is scanned. */
+export function memberIndexOf(policy: CompiledPolicy, pool: string, member: string): number {
+  const p = policy.pools[policy.poolIndex.get(pool) ?? -1];
+  if (p === undefined) return -1;
+  for (const m of p.members) if (memberKey(m) === member) return m.index;
+  return -1;
+}
+
+/** Index of the policy name `name` (any spelling: compared canonically), or -1 (also for a text that is no name). */
+export function nameIndexOf(policy: CompiledPolicy, name: string): number {
+  try {
+    return policy.nameIndex.get(canonicalName(name)) ?? -1;
+  } catch {
+    return -1;
+  }
 }

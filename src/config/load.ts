@@ -9,16 +9,18 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { configSchema, issuesToErrors, zoneSchema, type Config, type ConfigError, type ZoneConfig } from './schema.js';
 import { inFile, quoteValue } from './errors.js';
+import { fastYamlValue } from './yaml.js';
 import { loadZoneFile, parseZoneText, readFailure, type ParsedZone } from '../dns/zonefile.js';
 import { tokenizeRdata, parseRdata, resolveName } from '../dns/rdata-text.js';
 import { compileZone, Zone } from '../dns/zone.js';
 import type { ZoneImage } from '../wire/image.js';
 import { Snapshot } from '../answer/snapshot.js';
 import { typeNumber, TYPE } from '../wire/types.js';
-import { canonicalName, normalizeName, NameError, isAtOrBelow } from '../wire/name.js';
-import { compilePolicy } from '../answer/compile.js';
+import { canonicalName, normalizeName, NameError } from '../wire/name.js';
+import { compilePolicy, type PolicyOptions } from '../answer/compile.js';
 import { validateHealth } from '../health/targets.js';
 import type { ZoneRecord } from '../wire/rdata.js';
+import type { Validated } from './revisions.js';
 
 export type Result<T> = { ok: true; value: T } | { ok: false; errors: ConfigError[] };
 
@@ -40,10 +42,12 @@ export interface LoadedZone {
 export interface LoadedConfig { config: Config; zones: LoadedZone[]; file: string | null }
 
 /**
- * YAML text → a plain value. A syntax error is reported once, at its line and column; the parser's follow-on
- * complaints about the same line are left out.
+ * YAML text → a plain value (read by the fast reader when it reads it as `yaml` would: see yaml.ts). A syntax error
+ * is reported once, at its line and column; the parser's follow-on complaints about the same line are left out.
  */
 export function parseYaml(text: string): Result<unknown> {
+  const fast = fastYamlValue(text);
+  if (fast !== undefined) return { ok: true, value: fast.value ?? {} };
   const doc = YAML.parseDocument(text, { prettyErrors: true });
   if (doc.errors.length === 0) return { ok: true, value: doc.toJS() ?? {} };
   const errors: ConfigError[] = [];
@@ -188,9 +192,9 @@ export class ZoneCache {
    * Remember the zones of a load compiled without the cache, under the keys of `config`'s zone entries (the same
    * zones, perhaps written differently: a file's zone inlined as text in a revision).
    */
-  seed(config: Config, baseDir: string, loaded: LoadedConfig, snapshot: Snapshot): void {
+  seed(zoneConfigs: readonly ZoneConfig[], baseDir: string, loaded: LoadedConfig, snapshot: Snapshot): void {
     loaded.zones.forEach((lz, k) => {
-      const zc = config.zones[lz.index];
+      const zc = zoneConfigs[lz.index];
       const zone = snapshot.zones[k];
       if (zc === undefined || zone === undefined) return;
       const key = zoneKey(zc, baseDir);
@@ -213,6 +217,18 @@ function placedKey(names: readonly string[]): string {
 
 const textDigest = new LargeStringMemo<string>(16);
 const digest = (t: string): string => createHash('sha1').update(t).digest('hex');
+
+/** The zone entries of a raw configuration as validation makes them (defaults applied), or null when one is bad. */
+export function zoneEntries(raw: Record<string, unknown>): ZoneConfig[] | null {
+  const zones = Array.isArray(raw.zones) ? raw.zones : [];
+  const out: ZoneConfig[] = [];
+  for (const z of zones) {
+    const r = zoneSchema.safeParse(z);
+    if (!r.success) return null;
+    out.push(r.data);
+  }
+  return out;
+}
 
 /** What a zone is compiled from, as a cache key (the policy names placed in it are added when they are known). */
 function zoneKey(zc: ZoneConfig, baseDir: string): string | undefined {
@@ -365,34 +381,45 @@ function checkRecord(r: RecordInput, rp: string, origin: string): { records: Zon
 }
 
 /**
- * Compile loaded zones and the policy (names, pools, topology…) into a Snapshot, reporting zone-level problems
- * (CNAME conflicts, missing SOA…) and policy problems with their paths.
+ * How a snapshot is compiled: its policy (PolicyOptions); zones compiled already (`prebuilt`: a worker given the
+ * supervisor's images, by zone index); and the supervisor's cache of compiled zones.
  */
-export function compileSnapshot(loaded: LoadedConfig, generation: number, cache?: ZoneCache): Result<Snapshot> {
+export interface SnapshotOptions extends PolicyOptions {
+  prebuilt?: ReadonlyMap<number, ZoneImage>;
+  cache?: ZoneCache;
+}
+
+/**
+ * Compile loaded zones and the policy (names, pools, topology…) into a Snapshot, reporting zone-level problems
+ * (CNAME conflicts, missing SOA…) and policy problems with their paths. For the supervisor, which never answers,
+ * `answers: false` leaves the members' answer RRsets out: everything is checked the same.
+ */
+export function compileSnapshot(loaded: LoadedConfig, generation: number, opts: SnapshotOptions = {}): Result<Snapshot> {
   const errors: ConfigError[] = [...validateHealth(loaded.config)];
-  const policy = compilePolicy(loaded.config);
+  const cache = opts.cache;
+  const policy = compilePolicy(loaded.config, opts);
   if (!policy.ok) errors.push(...policy.errors);
   // Each policy name lives in the most specific served zone containing it.
   const origins = loaded.zones.map((z) => canonicalName(z.origin));
+  const originIndex = new Map(origins.map((o, zi) => [o, zi]));
   const extra = loaded.zones.map(() => [] as string[]);
   const homes: number[] = [];
   const slots: number[] = [];
   loaded.config.names.forEach((n, i) => {
     let key: string;
+    let name: string;
     try {
       key = canonicalName(n.name);
+      name = normalizeName(n.name);
     } catch {
       homes.push(-1);
       return; // reported by compilePolicy
     }
-    let best = -1;
-    origins.forEach((o, zi) => {
-      if (isAtOrBelow(key, o) && (best < 0 || o.length > origins[best]!.length)) best = zi;
-    });
+    const best = homeZone(key, originIndex);
     homes.push(best);
     slots.push(best < 0 ? -1 : extra[best]!.length);
     if (best < 0) errors.push({ path: `names[${i}].name`, message: `${n.name} is not inside any zone served here${origins.length ? ` (zones: ${origins.join(', ')})` : ''}` });
-    else extra[best]!.push(normalizeName(n.name));
+    else extra[best]!.push(name);
   });
   const zones: Zone[] = [];
   loaded.zones.forEach((lz, zi) => {
@@ -415,8 +442,9 @@ export function compileSnapshot(loaded: LoadedConfig, generation: number, cache?
   if (!policy.ok || zones.length !== loaded.zones.length) return { ok: false, errors };
   const snapshot = new Snapshot(zones, generation, policy.policy.names.length > 0 ? policy.policy : null);
   policy.policy.names.forEach((name, i) => {
-    if (homes[i]! < 0) return;
-    const zone = zones[homes[i]!]!;
+    const home = homes[i]!;
+    if (home < 0) return;
+    const zone = zones[home]!;
     const img = zone.image;
     const node = zone.node(name.name);
     const at = `names[${i}].name`;
@@ -432,6 +460,54 @@ export function compileSnapshot(loaded: LoadedConfig, generation: number, cache?
   });
   if (errors.length > 0) return { ok: false, errors };
   return { ok: true, value: snapshot };
+}
+
+/**
+ * Index (into `origins`, canonical origin → zone index) of the most specific served zone at or above canonical name
+ * `key`, or -1: its ancestors looked up one by one, so many zones do not make many names quadratic.
+ */
+export function homeZone(key: string, origins: ReadonlyMap<string, number>): number {
+  for (let name: string | null = key; name !== null; name = parentOf(name)) {
+    const zi = origins.get(name);
+    if (zi !== undefined) return zi;
+  }
+  return -1;
+}
+
+/** The canonical name one label up ("." above a single label, null above the root); an escaped dot is no cut. */
+function parentOf(name: string): string | null {
+  if (name === '.') return null;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c === 0x5c) { i += /^\d{3}/.test(name.slice(i + 1, i + 4)) ? 3 : 1; continue; } // a backslash escapes the next character or \DDD
+    if (c === 0x2e) return name.slice(i + 1);
+  }
+  return '.';
+}
+
+/**
+ * Parse and compile a whole raw configuration (bootstrap + declarative) as validateRaw (revisions.ts) does, with
+ * compile options: the supervisor, which never answers, compiles without answer RRsets.
+ */
+export function compileRaw(raw: unknown, baseDir: string, file: string | null, opts: SnapshotOptions): Validated {
+  return compileValidated(validateConfig(raw, baseDir), baseDir, file, opts);
+}
+
+/**
+ * compileRaw of a configuration given as JSON text (what a worker is sent). Its parsed form is garbage once it is
+ * validated instead of living through the compilation (100,000 names: 60 MB less at the peak).
+ */
+export function compileText(json: string, baseDir: string, file: string | null, opts: SnapshotOptions = {}): Validated {
+  return compileValidated(validateConfig(JSON.parse(json) as unknown, baseDir), baseDir, file, opts);
+}
+
+function compileValidated(parsed: Result<Config>, baseDir: string, file: string | null, opts: SnapshotOptions): Validated {
+  if (!parsed.ok) return parsed;
+  const loaded = loadZones(parsed.value, baseDir, file, opts.prebuilt, opts.cache);
+  if (!loaded.ok) return { ok: false, errors: loaded.errors };
+  const snap = compileSnapshot(loaded.value, 0, opts);
+  if (!snap.ok) return { ok: false, errors: snap.errors };
+  return { ok: true, loaded: loaded.value, snapshot: snap.value };
 }
 
 /** Quick start: serve master files with no YAML (origin from each file's $ORIGIN or SOA). */

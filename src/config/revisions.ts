@@ -9,7 +9,7 @@ import { ContentReader } from '../state/content.js';
 import { mergeConfig, declarativeHash, splitConfig, type Declarative, type RawConfig } from './declarative.js';
 import { diffRoots, type DiffOptions } from './diff.js';
 import type { ConfigError } from './schema.js';
-import { loadZones, compileSnapshot, validateConfig, type LoadedConfig, type ZoneCache } from './load.js';
+import { compileRaw, type LoadedConfig, type ZoneCache } from './load.js';
 import type { Snapshot } from '../answer/snapshot.js';
 import type { ZoneImage } from '../wire/image.js';
 
@@ -19,13 +19,7 @@ export type Validated = Valid | { ok: false; errors: ConfigError[] };
 
 /** Parse and compile a whole raw configuration (bootstrap + declarative) exactly as a worker will. */
 export function validateRaw(raw: RawConfig, baseDir: string, file: string | null, prebuilt?: ReadonlyMap<number, ZoneImage>, cache?: ZoneCache): Validated {
-  const parsed = validateConfig(raw, baseDir);
-  if (!parsed.ok) return parsed;
-  const loaded = loadZones(parsed.value, baseDir, file, prebuilt, cache);
-  if (!loaded.ok) return { ok: false, errors: loaded.errors };
-  const snap = compileSnapshot(loaded.value, 0, cache);
-  if (!snap.ok) return { ok: false, errors: snap.errors };
-  return { ok: true, loaded: loaded.value, snapshot: snap.value };
+  return compileRaw(raw, baseDir, file, { prebuilt, cache });
 }
 
 /** Who proposes a change and from where (both audited), what kind it is, and the audit entry's details. */

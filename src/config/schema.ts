@@ -52,6 +52,16 @@ const listen = z.string().transform((v, ctx) => {
 
 const ttl = z.number().int().min(0).max(2147483647);
 
+/**
+ * A default every entry of a large list shares: zod copies a default value for each object it fills in (100,000
+ * names made 300,000 copies of the same arrays and objects, which the supervisor keeps). Frozen, so that a change to
+ * one entry's default could not change them all: it throws.
+ */
+function shared<T extends object>(value: T): () => T {
+  const frozen = Object.freeze(value);
+  return () => frozen;
+}
+
 export const rrlSchema = z.object({
   enabled: z.boolean().default(true),
   responsesPerSecond: z.number().int().min(0).max(1_000_000).default(2000),
@@ -206,7 +216,7 @@ const poolName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { message: 'us
 
 export const poolSchema = z.object({
   name: poolName,
-  select: z.array(z.string()).min(1).default(['round-robin']),
+  select: z.array(z.string()).min(1).default(shared(['round-robin'])),
   /** One monitor by name, or several with a rule. */
   monitor: z.string().optional(),
   monitors: z.array(z.string()).min(1).optional(),
@@ -221,7 +231,7 @@ export const nameSchema = z.object({
   name: z.string().min(1),
   ttl: ttl.default(30),
   pools: z.array(poolName).min(1),
-  select: z.array(z.string()).min(1).default(['global-availability']),
+  select: z.array(z.string()).min(1).default(shared(['global-availability'])),
   fallback: z.union([
     z.object({ address: z.string().refine((a) => net.isIP(a) !== 0, { message: 'is not an IPv4 or IPv6 address' }) }).strict(),
     z.object({ addresses: z.array(z.string().refine((a) => net.isIP(a) !== 0, { message: 'is not an IPv4 or IPv6 address' })).min(1) }).strict(),
@@ -233,7 +243,7 @@ export const nameSchema = z.object({
     schedule: z.array(z.object({ from: hhmm, to: hhmm, ttl: duration }).strict()).default([]),
     key: z.enum(['resolver', 'subnet']).default('resolver'),
   }).strict().optional(),
-  answer: z.object({ count: z.number().int().min(1).max(16).default(1) }).strict().default({ count: 1 }),
+  answer: z.object({ count: z.number().int().min(1).max(16).default(1) }).strict().default(shared({ count: 1 })),
 }).strict();
 
 export const topologySchema = z.object({

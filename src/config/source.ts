@@ -3,7 +3,8 @@
 // Owns: reading sources. Used at start-up, by `check`, `explain`, `member` and the supervisor; never per query.
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseYaml, validateConfig, type LoadedConfig, type Result, type ZoneCache } from './load.js';
+import { parseYaml, compileRaw, validateConfig, type LoadedConfig, type Result } from './load.js';
+import type { SnapshotOptions } from './load.js';
 import type { ConfigError } from './schema.js';
 import { inFile } from './errors.js';
 import { readFailure } from '../dns/zonefile.js';
@@ -27,7 +28,12 @@ export interface SourceConfig {
 /** The source as written (YAML parsed, or the quick start's zone list), validated and compiled once. */
 type AsWritten = { ok: true; raw: RawConfig; baseDir: string; file: string | null; valid: Valid } | { ok: false; errors: ConfigError[] };
 
-function readAsWritten(source: ConfigSource, cache?: ZoneCache): AsWritten {
+/** How a source is read: how it is compiled, and who hears of it as soon as it is parsed (before it is validated). */
+export interface SourceOptions extends SnapshotOptions {
+  parsed?: (raw: RawConfig) => void;
+}
+
+function readAsWritten(source: ConfigSource, opts: SourceOptions = {}): AsWritten {
   let raw: RawConfig;
   let baseDir: string;
   let file: string | null = null;
@@ -47,21 +53,23 @@ function readAsWritten(source: ConfigSource, cache?: ZoneCache): AsWritten {
     raw = { server: { listen: source.listen, ...(source.workers !== undefined ? { workers: source.workers } : {}) }, zones: source.zones.map((f) => ({ file: path.resolve(f) })) };
     baseDir = process.cwd();
   }
+  opts.parsed?.(raw);
   // Validate as written: every error at once, each with its file (zone-file errors with theirs, and their line).
-  const valid = validateRaw(raw, baseDir, file, undefined, cache);
+  const valid = compileRaw(raw, baseDir, file, opts);
   if (!valid.ok) return { ok: false, errors: source.kind === 'file' ? inFile(valid.errors, file) : byZoneFile(valid.errors, source.zones) };
   return { ok: true, raw, baseDir, file, valid };
 }
 
 /**
- * Read the source (YAML file, or master files for the quick start), inline zone files, report errors by path. With
- * `cache` (the supervisor's), zones unchanged since they were last compiled are neither parsed nor compiled again.
+ * Read the source (YAML file, or master files for the quick start), inline zone files, report errors by path.
+ * `opts`: how `valid` is compiled (the supervisor's has no answer RRsets; with its zone cache, zones unchanged since
+ * they were last compiled are neither parsed nor compiled again).
  */
-export function readSource(source: ConfigSource, cache?: ZoneCache): { ok: true; value: SourceConfig } | { ok: false; errors: ConfigError[] } {
-  const w = readAsWritten(source, cache);
+export function readSource(source: ConfigSource, opts: SourceOptions = {}): { ok: true; value: SourceConfig } | { ok: false; errors: ConfigError[] } {
+  const w = readAsWritten(source, opts);
   if (!w.ok) return w;
   const { bootstrap, declarative } = splitConfig(w.raw);
-  const inlined = inlineZoneFiles(declarative, w.baseDir, w.valid.loaded, cache);
+  const inlined = inlineZoneFiles(declarative, w.baseDir, w.valid.loaded, opts.cache);
   if (!inlined.ok) return { ok: false, errors: inFile(inlined.errors, w.file) };
   return { ok: true, value: { raw: mergeConfig(bootstrap, inlined.value), bootstrap, declarative: inlined.value, baseDir: w.baseDir, file: w.file, valid: w.valid } };
 }

@@ -70,9 +70,17 @@ export class HealthService {
     this.flush();
   }
 
-  /** Every member's health: for a worker that starts or has just reloaded. */
+  /** Every member's health (status, metrics). */
   health(): MemberHealth[] {
     return this.book.all();
+  }
+
+  /**
+   * What a worker that starts or has just swapped snapshots must be told: the members whose health is not what a
+   * new LiveState assumes (up, undrained, full weight, configured metrics). Usually a few, not every member.
+   */
+  healthForNewState(): MemberHealth[] {
+    return this.book.notDefault();
   }
 
   admin(): AdminRecord[] {

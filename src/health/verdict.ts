@@ -41,17 +41,37 @@ interface CheckState {
   up: boolean;
   /** Last results of any prober, newest last (for packet loss). */
   recent: boolean[];
+  /** The member this check is of (set by configure). */
+  member: MemberState | null;
 }
 
 interface MemberState {
   health: MemberHealth;
-  checks: CheckState[];
+  checks: readonly CheckState[];
   rule: 'all' | { atLeast: number };
   rtt: number;
   /** Verdict, drain or weight changed: workers must hear at once. */
   changed: boolean;
   /** Only metrics moved: workers hear with the next batch. */
   metricsChanged: boolean;
+  /** In HealthBook's list of members to report (so each is listed once). */
+  listed: boolean;
+}
+
+/** The checks of a member without monitors: shared, never written. */
+const NO_CHECKS: readonly CheckState[] = [];
+/** The metrics of a member nothing measured yet: shared, replaced by its own object on the first value (setMetric). */
+const NO_MEASUREMENTS: MemberHealth['metrics'] = Object.freeze({});
+
+/**
+ * True when `h` is what a worker assumes of a member it has heard nothing about (a new LiveState): up, not drained,
+ * full weight, configured metrics. Members without monitors stay so: at a hundred thousand names, reporting (and
+ * logging) each of them at every start was seconds of work and hundreds of thousands of log lines.
+ */
+export function isDefaultHealth(h: MemberHealth): boolean {
+  if (!h.up || h.drain || h.weightScale !== 1) return false;
+  for (const _ in h.metrics) return false;
+  return true;
 }
 
 const LOSS_WINDOW = 20;
@@ -61,7 +81,13 @@ const FRESH_INTERVALS = 3;
 
 export class HealthBook {
   private checks = new Map<string, CheckState>();
-  private members = new Map<string, MemberState>();
+  /** Every member of the configuration, in its order (no map by name: a key string per member was 100 bytes). */
+  private members: MemberState[] = [];
+  /** The members with checks: the only ones whose verdict time can change (expire). */
+  private monitored: MemberState[] = [];
+  /** Members with something to report (changed or metricsChanged), each once; `urgent` counts the changed ones. */
+  private pending: MemberState[] = [];
+  private changedCount = 0;
   private quorum: number | undefined;
   /** Verdict transitions, for logs and `status` (bounded). */
   readonly history: Array<{ at: number; pool: string; member: string; up: boolean; detail: string }> = [];
@@ -76,24 +102,59 @@ export class HealthBook {
     const checks = new Map<string, CheckState>();
     for (const t of targets) {
       const old = this.checks.get(t.id);
-      checks.set(t.id, old ? { ...old, target: t } : { target: t, views: new Map(), up: true, recent: [] });
+      checks.set(t.id, old ? { ...old, target: t, member: null } : { target: t, views: new Map(), up: true, recent: [], member: null });
     }
-    const members = new Map<string, MemberState>();
+    // A member's checks, by member (one pass: scanning every check for every member was quadratic).
+    const byMember = new Map<string, CheckState[]>();
+    for (const c of checks.values()) {
+      const key = `${c.target.pool}/${c.target.member}`;
+      const list = byMember.get(key);
+      if (list) list.push(c);
+      else byMember.set(key, [c]);
+    }
+    const previous = new Map(this.members.map((m) => [`${m.health.pool}/${m.health.member}`, m]));
+    const members: MemberState[] = [];
+    const monitoredMembers: MemberState[] = [];
+    this.pending = [];
+    this.changedCount = 0;
     for (const pool of config.pools) {
       const monitored = poolMonitorNames(pool).length > 0;
       for (const m of pool.members) {
-        const key = `${pool.name}/${memberKey(m)}`;
-        const old = this.members.get(key);
-        const own = monitored ? [...checks.values()].filter((c) => c.target.pool === pool.name && c.target.member === memberKey(m)) : [];
-        members.set(key, {
-          health: old?.health ?? { pool: pool.name, member: memberKey(m), up: true, drain: false, weightScale: 1, metrics: {}, detail: monitored ? 'not checked yet' : 'no monitor', since: now },
-          checks: own, rule: pool.rule, rtt: old?.rtt ?? NaN, changed: true, metricsChanged: false,
-        });
+        const member = memberKey(m);
+        const key = `${pool.name}/${member}`;
+        const old = previous.get(key);
+        const own = monitored ? byMember.get(key) ?? NO_CHECKS : NO_CHECKS;
+        const health = old?.health ?? { pool: pool.name, member, up: true, drain: false, weightScale: 1, metrics: NO_MEASUREMENTS, detail: monitored ? 'not checked yet' : 'no monitor', since: now };
+        const state: MemberState = { health, checks: own, rule: pool.rule, rtt: old?.rtt ?? NaN, changed: false, metricsChanged: false, listed: false };
+        members.push(state);
+        for (const c of own) c.member = state;
+        if (own.length > 0) monitoredMembers.push(state);
+        // Reported after a (re)load: every monitored member (its verdict starts or goes on), any other member
+        // workers may not assume (it was down, drained, weighted or measured), and any change not yet reported.
+        if (monitored || !isDefaultHealth(health) || old?.changed || old?.metricsChanged) this.markChanged(state);
       }
     }
     this.checks = checks;
     this.members = members;
-    for (const m of members.values()) this.evaluate(m, now);
+    this.monitored = monitoredMembers;
+    for (const m of members) this.evaluate(m, now);
+  }
+
+  private markChanged(member: MemberState): void {
+    if (!member.changed) this.changedCount++;
+    member.changed = true;
+    this.list(member);
+  }
+
+  private markMetricsChanged(member: MemberState): void {
+    member.metricsChanged = true;
+    this.list(member);
+  }
+
+  private list(member: MemberState): void {
+    if (member.listed) return;
+    member.listed = true;
+    this.pending.push(member);
   }
 
   /** One probe result from one prober. */
@@ -116,7 +177,7 @@ export class HealthBook {
     view.detail = r.detail;
     check.recent.push(r.ok);
     if (check.recent.length > LOSS_WINDOW) check.recent.shift();
-    const member = this.members.get(`${check.target.pool}/${check.target.member}`);
+    const member = check.member;
     if (!member) return;
     if (r.ok) member.rtt = Number.isNaN(member.rtt) ? r.rttMs : member.rtt + RTT_ALPHA * (r.rttMs - member.rtt);
     if (r.agent) this.applyAgent(member, r.agent);
@@ -128,7 +189,7 @@ export class HealthBook {
     const h = member.health;
     const drain = a.state === 'drain';
     const scale = a.weightPercent !== undefined ? a.weightPercent / 100 : h.weightScale;
-    if (drain !== h.drain || scale !== h.weightScale) member.changed = true;
+    if (drain !== h.drain || scale !== h.weightScale) this.markChanged(member);
     h.drain = drain;
     h.weightScale = scale;
     this.setMetric(member, 'connections', a.conns);
@@ -138,8 +199,9 @@ export class HealthBook {
 
   private setMetric(member: MemberState, name: keyof MemberHealth['metrics'], v: number | undefined): void {
     if (v === undefined || member.health.metrics[name] === v) return;
+    if (member.health.metrics === NO_MEASUREMENTS) member.health.metrics = {};
     member.health.metrics[name] = v;
-    member.metricsChanged = true;
+    this.markMetricsChanged(member);
   }
 
   /** Quorum over the probers whose view is fresh; with none fresh the check keeps its verdict (no false down). */
@@ -175,7 +237,7 @@ export class HealthBook {
     if (up !== h.up) {
       h.up = up;
       h.since = now;
-      member.changed = true;
+      this.markChanged(member);
       this.history.push({ at: now, pool: h.pool, member: h.member, up, detail });
       if (this.history.length > 1000) this.history.shift();
     }
@@ -185,29 +247,42 @@ export class HealthBook {
   /** Re-merge every check at `now` (probers that stopped reporting drop out of the quorum). */
   expire(now: number): void {
     for (const c of this.checks.values()) this.mergeCheck(c, now);
-    for (const m of this.members.values()) this.evaluate(m, now);
+    // A member without checks has nothing to expire: its verdict stays "up" from configure on.
+    for (const m of this.monitored) this.evaluate(m, now);
   }
 
   /** True when some verdict, drain or weight changed (callers send those at once, metrics in batches). */
   get urgent(): boolean {
-    for (const m of this.members.values()) if (m.changed) return true;
-    return false;
+    return this.changedCount > 0;
   }
 
-  /** Members whose verdict, drain, weight or metrics changed since the last call. */
+  /** Members whose verdict, drain, weight or metrics changed since the last call, in the order they changed first. */
   drainChanges(): MemberHealth[] {
     const out: MemberHealth[] = [];
-    for (const m of this.members.values()) {
+    for (const m of this.pending) {
+      m.listed = false;
       if (!m.changed && !m.metricsChanged) continue;
       m.changed = false;
       m.metricsChanged = false;
       out.push({ ...m.health, metrics: { ...m.health.metrics } });
     }
+    this.pending = [];
+    this.changedCount = 0;
     return out;
   }
 
-  /** Every member, with its latest metrics: sent to a worker that starts or reloads, and shown by status. */
+  /** Every member, with its latest metrics: shown by status and the metrics. */
   all(): MemberHealth[] {
-    return [...this.members.values()].map((m) => ({ ...m.health, metrics: { ...m.health.metrics } }));
+    return this.members.map((m) => ({ ...m.health, metrics: { ...m.health.metrics } }));
+  }
+
+  /**
+   * The members a worker with a new LiveState does not already agree with (see isDefaultHealth): what a worker that
+   * starts or has just swapped snapshots is sent, instead of every member.
+   */
+  notDefault(): MemberHealth[] {
+    const out: MemberHealth[] = [];
+    for (const m of this.members) if (!isDefaultHealth(m.health)) out.push({ ...m.health, metrics: { ...m.health.metrics } });
+    return out;
   }
 }

@@ -5,6 +5,7 @@
 import type { BatchStats } from '../dns/udp-batch.js';
 import { TYPE, RCODE } from '../wire/types.js';
 import { memberKey } from '../answer/compile.js';
+import type { CompiledMember, CompiledName } from '../answer/policy.js';
 import { DECISION_LABELS, DECISION_LEVELS, type EngineTally } from '../answer/engine.js';
 import type { Snapshot } from '../answer/snapshot.js';
 import type { Zone } from '../dns/zone.js';
@@ -92,8 +93,10 @@ export class QueryCounters {
 
   private zoneIndex = new Map<Zone, number>();
   private zoneLabels: string[] = [NO_ZONE];
-  private nameLabels: string[] = [];
-  private memberLabels: Array<[string, string]> = [];
+  /** The policy names counted (their names are the labels). */
+  private names: readonly CompiledName[] = [];
+  /** The members answers are counted for (labelled only when a delta names them: a label pair per member was ~130 bytes a name). */
+  private members: readonly CompiledMember[] = [];
   private lastZone: Zone | null = null;
   private lastZoneRow = 0;
   /** Counts of a previous snapshot's tables, kept by label until the next delta. */
@@ -104,7 +107,7 @@ export class QueryCounters {
 
   /** Size the tables for a new snapshot; counts made under the old one are kept by label. */
   setSnapshot(snapshot: Snapshot): void {
-    if (this.zoneLabels.length > 1 || this.nameLabels.length > 0 || this.memberLabels.length > 0) {
+    if (this.zoneLabels.length > 1 || this.names.length > 0 || this.members.length > 0) {
       this.carry = this.collect(this.carry ?? emptyDelta(), false);
     }
     const zones = snapshot.zones;
@@ -114,10 +117,10 @@ export class QueryCounters {
     this.lastZone = null;
     this.lastZoneRow = zones.length;
     const policy = snapshot.policy;
-    this.nameLabels = policy ? policy.names.map((n) => n.name) : [];
-    this.nameTable = new Uint32Array(this.nameLabels.length * RCODES);
-    this.memberLabels = policy ? policy.members.map((m) => [m.pool.name, memberKey(m)]) : [];
-    this.tally.answers = new Uint32Array(this.memberLabels.length);
+    this.names = policy ? policy.names : [];
+    this.nameTable = new Uint32Array(this.names.length * RCODES);
+    this.members = policy ? policy.members : [];
+    this.tally.answers = new Uint32Array(this.members.length);
   }
 
   /**
@@ -134,7 +137,7 @@ export class QueryCounters {
     }
     const r = rcodeBucket(rcode);
     this.zoneTable[(row * QTYPES + QTYPE_BUCKET[qtype & 0xffff]!) * RCODES + r]!++;
-    if (name >= 0 && name < this.nameLabels.length) this.nameTable[name * RCODES + r]!++;
+    if (name >= 0 && name < this.names.length) this.nameTable[name * RCODES + r]!++;
     const bounds = LATENCY_BOUNDS_MS;
     let b = 0;
     while (b < bounds.length && ms > bounds[b]!) b++;
@@ -185,7 +188,7 @@ export class QueryCounters {
     zt.fill(0);
     const nt = this.nameTable;
     for (let i = 0; i < nt.length; i++) {
-      if (nt[i] !== 0) d.names.push([this.nameLabels[Math.floor(i / RCODES)]!, RCODE_LABELS[i % RCODES]!, nt[i]!]);
+      if (nt[i] !== 0) d.names.push([this.names[Math.floor(i / RCODES)]!.name, RCODE_LABELS[i % RCODES]!, nt[i]!]);
     }
     nt.fill(0);
     const t = this.tally;
@@ -200,7 +203,7 @@ export class QueryCounters {
     t.persistence.fill(0);
     for (let i = 0; i < t.answers.length; i++) {
       const n = t.answers[i]!;
-      if (n !== 0) d.answers.push([this.memberLabels[i]![0], this.memberLabels[i]![1], n]);
+      if (n !== 0) d.answers.push([this.members[i]!.pool.name, memberKey(this.members[i]!), n]);
     }
     t.answers.fill(0);
     if (latency) {

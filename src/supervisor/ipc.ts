@@ -3,7 +3,6 @@
 // Owns: the vocabulary and its timing constants. Nothing here sends or handles a message.
 import type { Explanation, ExplainRequest } from '../answer/explain.js';
 import type { PersistRecord } from '../answer/persistence.js';
-import type { RawConfig } from '../config/declarative.js';
 import type { MemberHealth } from '../health/verdict.js';
 import type { CounterDelta } from '../metrics/counters.js';
 import type { AdminRecord } from '../state/store.js';
@@ -16,10 +15,10 @@ export interface WorkerMessage {
   id?: number; explanation?: Explanation; error?: string;
 }
 /**
- * What a worker is given to build its snapshot from: the effective configuration without its zones' data, and
- * where each zone's compiled image is (by zone index, in `imageDir`).
+ * What a worker is given to build its snapshot from: the effective configuration as JSON text, without its zones'
+ * data, and where each zone's compiled image is (by zone index, in `imageDir`).
  */
-export interface LoadMessage { type: 'load'; generation: number; raw: RawConfig; baseDir: string; file: string | null; imageDir: string; images: Array<ImageRef | null> }
+export interface LoadMessage { type: 'load'; generation: number; config: string; baseDir: string; file: string | null; imageDir: string; images: Array<ImageRef | null> }
 export type PrimaryMessage =
   | LoadMessage
   | { type: 'persist'; records: PersistRecord[] }

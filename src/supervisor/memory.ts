@@ -25,13 +25,28 @@ function collector(): (() => void) | null {
 
 /**
  * After a load: if the heap grew well beyond what was live last time, collect now, once, so the garbage of the load
- * leaves the resident set. A load of a small change allocates little and costs no collection.
+ * leaves the resident set. A load of a small change allocates little and costs no collection. `compact`: also move
+ * the live objects together so the pages they were scattered over go back to the system at once — for the
+ * supervisor, whose parse of a large file leaves its live objects among 40-90 MB of holes (RSS 675 MB → 300 MB at
+ * 100,000 names) and which answers no query during the pause (0.7 s there). V8's memory reducer compacts an idle
+ * process by itself some 20 s later; a worker waits for that rather than pause its answers.
  */
-export function releaseAfterLoad(): void {
+export function releaseAfterLoad(opts: { compact?: boolean } = {}): void {
   const used = process.memoryUsage().heapUsed;
   if (used - liveAfterLast < SLACK_BYTES || used < 2 * liveAfterLast) return;
   const collect = collector();
   if (!collect) return;
-  collect();
+  if (opts.compact) compacting(collect);
+  else collect();
   liveAfterLast = process.memoryUsage().heapUsed;
+}
+
+/** One full collection that evacuates every page it can (V8 compacts only the most fragmented by default). */
+function compacting(collect: () => void): void {
+  try {
+    v8.setFlagsFromString('--compact-on-every-full-gc');
+    collect();
+  } finally {
+    v8.setFlagsFromString('--no-compact-on-every-full-gc');
+  }
 }

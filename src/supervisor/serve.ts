@@ -1,23 +1,26 @@
-// `waymark serve`: a supervisor process and N workers (worker.ts) sharing the listening sockets (node:cluster).
-// Owns: the supervisor: config loading at start and on reload (SIGHUP, control socket), revisions coming into force,
-// explain requests handed to a worker, replacing dead workers, shutdown. The supervisor validates a config before
-// any worker sees it, so a bad reload never reaches the query path.
+// `waymark serve`: a supervisor process and N workers (worker.ts, forked by workers.ts) sharing the listening
+// sockets (node:cluster). Owns: the supervisor: config loading at start and on reload (SIGHUP, control socket),
+// revisions coming into force, explain requests handed to a worker, replacing dead workers, shutdown. The supervisor
+// validates a config before any worker sees it (workers forked early wait for it), so a bad reload never reaches
+// the query path. It keeps settings, policy and health, never zones or answer RRsets.
 import cluster, { type Worker } from 'node:cluster';
 import fs from 'node:fs';
 import { pino } from 'pino';
-import { ZoneCache, validateConfig, type LoadedConfig } from '../config/load.js';
 import path from 'node:path';
 import { readSource, storeDir, pidFileOf, openConfigStore, loadPersistedRecords, type ConfigSource, type SourceConfig } from '../config/source.js';
 import { Snapshot } from '../answer/snapshot.js';
 import { listenControl, controlPaths, type ControlReply, type ControlRequest } from './control.js';
 import { ExplainError, type Explanation, type ExplainRequest } from '../answer/explain.js';
 import { runWorker } from './worker.js';
+import { WorkerForks } from './workers.js';
 import { releaseAfterLoad } from './memory.js';
 import { imageDir, publishImages, pruneImages, withoutZoneData, type ImageRef } from './images.js';
 import type { WorkerMessage, LoadMessage, PrimaryMessage } from './ipc.js';
-import { formatErrors, type ConfigError } from '../config/schema.js';
+import { formatErrors, serverSchema, type ConfigError } from '../config/schema.js';
 import { splitConfig, mergeConfig, type Declarative, type RawConfig } from '../config/declarative.js';
-import { Revisions, validateRaw, type Valid, type Validated } from '../config/revisions.js';
+import { Revisions, type Valid, type Validated } from '../config/revisions.js';
+import { compileRaw, zoneEntries, ZoneCache, type LoadedConfig, type SnapshotOptions } from '../config/load.js';
+import { withoutAnswers } from '../answer/compile.js';
 import { Responder } from '../dns/responder.js';
 import { PersistenceWriter, type Store } from '../state/store.js';
 import { HealthService } from '../health/service.js';
@@ -78,15 +81,28 @@ export const supervisorHooks: Array<(sup: SupervisorHandle) => Promise<void> | v
 /** Entry for the `serve` command in the supervisor. Returns the process exit code when it stops. */
 export async function serve(source: ConfigSource, flags: ServeFlags): Promise<number> {
   if (!cluster.isPrimary) return runWorker(log);
-  let src: ReturnType<typeof readSource> | null = readSource(source);
+  // Workers are forked as soon as the file is parsed: they boot while it is validated here, and are given it after.
+  const forks = new WorkerForks();
+  const early = (raw: RawConfig): void => {
+    const n = flags.workers ?? workersOf(raw);
+    if (n !== null) forks.ensure(n);
+  };
+  /** Give up before serving: the workers forked early go too. */
+  const abandon = (): number => {
+    forks.killAll();
+    return 1;
+  };
+  let src: ReturnType<typeof readSource> | null = readSource(source, { ...SUPERVISOR, parsed: early });
   if (!src.ok) {
     process.stderr.write(`waymark: configuration has errors:\n${formatErrors(src.errors)}\n`);
-    return 1;
+    return abandon();
   }
   // Compiled once here and reused below: with a million records, every compile costs seconds and memory. Once the
   // first snapshot is made, these are let go (set to null): the supervisor keeps settings and policy, not zones.
   let checked: Valid | null = src.value.valid;
   let source0 = kept(src.value);
+  // The file's declarative sections, until it is settled which configuration is in force (the file's or a revision's).
+  let fileDeclarative: Declarative | null = src.value.declarative;
   src = null;
   const server = checked.loaded.config.server;
   const workers = flags.workers ?? server.workers;
@@ -97,66 +113,76 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   let store: Store | null = null;
   let writer: PersistenceWriter | null = null;
   let revisions: Revisions | null = null;
-  let declarative = source0.declarative;
-  /** True when the revision in force was just made from the file as read (so its zones are the ones compiled). */
-  let madeFromFile = false;
+  let declarative = fileDeclarative;
+  let startRevision: number | null = null;
   if (dir) {
     try {
       store = openConfigStore(dir, configFile, { claim: true, adopt: flags.adoptStore });
     } catch (e) {
       process.stderr.write(`waymark: ${(e as Error).message}\n`);
-      return 1;
+      return abandon();
     }
     writer = new PersistenceWriter(store, { onError: (err) => log.error({ err: err.message }, 'persistence write failed; will retry') });
     const purge = setInterval(() => { try { store?.purgeExpired(Date.now()); } catch (e) { log.error({ err: (e as Error).message }, 'purge failed'); } }, 60_000);
     purge.unref();
     revisions = new Revisions(store, source0.bootstrap, source0.baseDir);
     if (configFile) {
-      const r = revisions.fromFile(source0.declarative, configFile, `file ${configFile}`, checked);
+      const r = revisions.fromFile(fileDeclarative, configFile, `file ${configFile}`, checked);
       if (!r.ok) {
         process.stderr.write(`waymark: configuration has errors:\n${formatErrors(r.errors)}\n`);
-        return 1;
+        return abandon();
       }
       if (r.changed) log.info({ revision: r.revision.id, file: configFile }, 'configuration file applied as a new revision');
       else log.info({ revision: r.revision.id, file: configFile }, 'configuration file unchanged since it was last applied: the current revision stays in force');
-      declarative = r.revision.config;
-      madeFromFile = r.changed;
+      startRevision = r.revision.id;
+      // A revision made from this file is in force (just now, or before and the file has not changed since: else the
+      // file would have won): it says what the file says, so the file's compiled form serves, not a second
+      // compilation of the same configuration read back from the store (a second or more at 100,000 names).
+      declarative = r.revision.source === 'file' && r.revision.file === configFile ? fileDeclarative : r.revision.config;
     }
   }
-  let raw = mergeConfig(source0.bootstrap, declarative);
+  const raw0 = mergeConfig(source0.bootstrap, declarative);
   // Zones compiled once are reused while their configuration stays the same (API changes, reloads, revisions that
   // inline a file's zone as text).
   const zoneCache = new ZoneCache();
   if (revisions) revisions.cache = zoneCache;
-  zoneCache.seed(checked.loaded.config, source0.baseDir, checked.loaded, checked.snapshot);
-  // The revision inlines the file's zones as text: the same zones under other keys. (A revision from elsewhere,
-  // an API edit, holds other zones: those are compiled from what it says.)
-  const effective = madeFromFile ? validateConfig(raw, source0.baseDir) : null;
-  if (effective?.ok) zoneCache.seed(effective.value, source0.baseDir, checked.loaded, checked.snapshot);
-  let current: Validated | null = declarative === source0.declarative ? checked : validateRaw(raw, source0.baseDir, source0.file, undefined, zoneCache);
+  zoneCache.seed(checked.loaded.config.zones, source0.baseDir, checked.loaded, checked.snapshot);
+  // The file's configuration in force, its zones inlined as text (as revisions and API edits hold them): the same
+  // zones under other keys. (A revision from elsewhere, an API edit, holds other zones: compiled from what it says.)
+  if (declarative === fileDeclarative) {
+    const inlined = zoneEntries(raw0);
+    if (inlined !== null) zoneCache.seed(inlined, source0.baseDir, checked.loaded, checked.snapshot);
+  }
+  let current: Validated | null = declarative === fileDeclarative ? checked : compileRaw(raw0, source0.baseDir, source0.file, { ...SUPERVISOR, cache: zoneCache });
+  // The configuration in force is kept as the JSON text workers are sent: a large one is a fifth of the size of its
+  // parsed form (a hundred thousand names: 13 MB, not 64), and parsed again only when asked for.
+  let configJson = JSON.stringify(raw0);
+  fileDeclarative = null;
+  declarative = {};
   if (!current.ok) {
     const rev = revisions?.current();
     const which = rev ? `revision ${rev.id} in the store ${dir}` : 'the configuration in force';
     const fix = configFile ? `\nto put the file's configuration in force instead: waymark apply ${configFile} --config ${configFile}` : '';
     process.stderr.write(`waymark: ${which} does not compile:\n${formatErrors(current.errors)}${fix}\n`);
-    return 1;
+    return abandon();
   }
   if (pidFile) fs.writeFileSync(pidFile, `${process.pid}\n`);
   // Zones are compiled here once; workers map the images (one copy in memory for all of them).
   const images = imageDir(dir);
-  let handOver = handOverOf(images.dir, raw, current);
+  let handOver = handOverOf(images.dir, raw0, current);
   pruneImages(images.dir, [handOver.images]);
-  const first = lighten(current);
+  let first: ReturnType<typeof lighten> | null = lighten(current);
   let loaded = first.loaded;
+  const firstPolicy = first.policy;
+  first = null;
   checked = null;
-  setImmediate(releaseAfterLoad);
   current = null;
   let generation = 1;
   const broadcast = (msg: PrimaryMessage): void => {
     for (const w of Object.values(cluster.workers ?? {})) if (w?.isConnected()) w.send(msg);
   };
-  const loadMessage = (): LoadMessage => ({ type: 'load', generation, raw: handOver.raw, baseDir: source0.baseDir, file: source0.file, imageDir: images.dir, images: handOver.images });
-  const mirror = new Responder(first.policy, loaded.config.server.udpPayload, loaded.config.persistence.maxRecords);
+  const loadMessage = (): LoadMessage => ({ type: 'load', generation, config: handOver.config, baseDir: source0.baseDir, file: source0.file, imageDir: images.dir, images: handOver.images });
+  const mirror = new Responder(firstPolicy, loaded.config.server.udpPayload, loaded.config.persistence.maxRecords);
   loadPersistedRecords(loaded, mirror);
   // Health: probes run here (and in joined probers), never in workers; workers get verdicts as they change.
   const health = new HealthService(loaded.config, {
@@ -169,12 +195,12 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     await health.start();
   } catch (e) {
     process.stderr.write(`waymark: health: ${(e as Error).message}\n`);
-    return 1;
+    return abandon();
   }
 
   /** Make `raw` the configuration in force: validate, then every worker and the mirror swap snapshots. */
   const putInForce = (nextRaw: RawConfig, valid?: Valid): { ok: true } | { ok: false; errors: ConfigError[] } => {
-    const v = valid ?? validateRaw(nextRaw, source0.baseDir, source0.file, undefined, zoneCache);
+    const v = valid ?? compileRaw(nextRaw, source0.baseDir, source0.file, { ...SUPERVISOR, cache: zoneCache });
     if (!v.ok) return v;
     let next: HandOver;
     try {
@@ -185,24 +211,21 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     // Workers still loading the previous generation may map its files: keep those one load longer.
     pruneImages(images.dir, [next.images, handOver.images]);
     handOver = next;
-    zoneCache.seed(v.loaded.config, source0.baseDir, v.loaded, v.snapshot);
+    zoneCache.seed(v.loaded.config.zones, source0.baseDir, v.loaded, v.snapshot);
     zoneCache.commit();
     generation++;
-    raw = nextRaw;
+    configJson = JSON.stringify(nextRaw);
     const light = lighten(v);
     loaded = light.loaded;
     mirror.setSnapshot(light.policy);
-    mirror.engine?.applyHealth(health.health());
+    mirror.engine?.applyHealth(health.healthForNewState());
     mirror.engine?.applyAdmin(health.admin());
     health.reload(v.loaded.config);
     broadcast(loadMessage());
-    setImmediate(releaseAfterLoad);
+    setImmediate(() => releaseAfterLoad({ compact: true }));
     return { ok: true };
   };
 
-  // Every worker accepts on the shared sockets itself, rather than the supervisor handing out connections.
-  cluster.schedulingPolicy = cluster.SCHED_NONE;
-  cluster.setupPrimary({ serialization: 'json' });
   let stopping = false;
   const ready = new Set<number>();
   let announced = false;
@@ -213,10 +236,6 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   metrics.setSources({ health: () => health, workers: () => ready.size });
   metricsAggregator = metrics;
 
-  const fork = (): void => {
-    const w = cluster.fork();
-    w.on('message', (m: WorkerMessage) => onWorkerMessage(w, m));
-  };
   // Explain runs in a worker, over a copy of that worker's live state: what its next query would get.
   const explaining = new Map<number, { resolve: (e: Explanation) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   let explainId = 0;
@@ -253,8 +272,11 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     } else if (m.type === 'ready') {
       ready.add(w.id);
       udpTransport = m.udp ?? udpTransport;
-      w.send({ type: 'health', updates: health.health() } satisfies PrimaryMessage);
+      w.send({ type: 'health', updates: health.healthForNewState() } satisfies PrimaryMessage);
       w.send({ type: 'admin', states: health.admin() } satisfies PrimaryMessage);
+      // The garbage of the first load goes once a worker serves: collecting (and compacting) earlier held up handing
+      // the workers their configuration and took a core from their compiling. Later loads collect in putInForce.
+      if (ready.size === 1 && !announced) setImmediate(() => releaseAfterLoad({ compact: true }));
       if (!announced && ready.size >= workers) {
         announced = true;
         log.info({ listen: server.listen.map((l) => (l.host.includes(':') ? `[${l.host}]:${l.port}` : `${l.host}:${l.port}`)), workers, generation, udpTransport }, 'ready');
@@ -266,8 +288,8 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
       for (const other of Object.values(cluster.workers ?? {})) if (other && other.id !== w.id && other.isConnected()) other.send(relay);
     } else if (m.type === 'loaded') {
       log.info({ worker: w.process.pid, generation: m.generation }, 'worker swapped snapshot');
-      // The new snapshot may have new members: give it the whole health picture.
-      w.send({ type: 'health', updates: health.health() } satisfies PrimaryMessage);
+      // The new snapshot may have new members: tell it every member a new LiveState does not already agree with.
+      w.send({ type: 'health', updates: health.healthForNewState() } satisfies PrimaryMessage);
       w.send({ type: 'admin', states: health.admin() } satisfies PrimaryMessage);
     } else if (m.type === 'load-failed') {
       log.error({ worker: w.process.pid, generation: m.generation, errors: m.errors }, 'worker kept its previous snapshot');
@@ -282,9 +304,10 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     while (recentDeaths.length > 0 && recentDeaths[0]! < now - 10_000) recentDeaths.shift();
     // A crash loop (bad host state, not bad config: config was validated) backs off instead of spinning.
     const delay = recentDeaths.length > 5 ? 1000 : 0;
-    setTimeout(() => { if (!stopping) fork(); }, delay);
+    setTimeout(() => { if (!stopping) forks.fork(); }, delay);
   });
-  for (let i = 0; i < workers; i++) fork();
+  forks.handOver(onWorkerMessage);
+  forks.ensure(workers);
 
   /** Re-read the source (SIGHUP, `waymark reload`): the file's changes come into force, or nothing changes. */
   const reload = (): ReloadOutcome => {
@@ -293,7 +316,7 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
       return { ok: false, errors };
     };
     zoneCache.resetCounts();
-    const next = readSource(source, zoneCache);
+    const next = readSource(source, { ...SUPERVISOR, cache: zoneCache });
     if (!next.ok) return rejected(next.errors);
     let nextDeclarative = next.value.declarative;
     let changed = true;
@@ -320,7 +343,8 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
 
   // Revisions committed by another process (`waymark apply`, `waymark rollback` without a server, another node)
   // come into force here within a poll (C2: every change reaches every worker within a second).
-  let inForce = revisions?.current()?.id ?? 0;
+  // Known from the start when a file was applied: reading the current revision parses all of it (13 MB at 100,000 names).
+  let inForce = startRevision ?? revisions?.current()?.id ?? 0;
   let refused = 0;
   if (store && revisions) {
     let version = store.dataVersion();
@@ -349,8 +373,8 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
 
   const handle: SupervisorHandle = {
     store, revisions, health, mirror,
-    raw: () => raw,
-    declarative: () => splitConfig(raw).declarative,
+    raw: () => JSON.parse(configJson) as RawConfig,
+    declarative: () => splitConfig(JSON.parse(configJson) as RawConfig).declarative,
     loaded: () => loaded,
     revisionCommitted: (committed) => {
       // One read of the current revision (a large zone makes it megabytes of JSON).
@@ -377,17 +401,13 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     explain: explainInWorker,
   };
   const control = await startControl(controlPaths(dir, pidFile), { file: configFile, reload, explain: explainInWorker, status: () => ({ pid: process.pid, generation, revision: revisions ? inForce : null, file: configFile, workers: ready.size }) });
-  if (!control) {
-    for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGTERM');
-    return 1;
-  }
+  if (!control) return abandon();
   for (const hook of supervisorHooks) {
     try {
       await hook(handle);
     } catch (e) {
       process.stderr.write(`waymark: ${(e as Error).message}\n`);
-      for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGTERM');
-      return 1;
+      return abandon();
     }
   }
 
@@ -419,20 +439,30 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   });
 }
 
-/** What workers get for one load: the configuration without zone data, and where the zones' images are. */
-interface HandOver { raw: RawConfig; images: Array<ImageRef | null> }
+/** What workers get for one load: the configuration (JSON text) without zone data, and where the zones' images are. */
+interface HandOver { config: string; images: Array<ImageRef | null> }
 function handOverOf(dir: string, raw: RawConfig, v: Valid): HandOver {
   const zones = v.snapshot.zones.map((zone, k) => ({ index: v.loaded.zones[k]!.index, zone }));
   const refs = publishImages(dir, zones);
   const origins = new Map(zones.map((z) => [z.index, z.zone.origin]));
-  return { raw: withoutZoneData(raw, refs, origins), images: refs };
+  return { config: JSON.stringify(withoutZoneData(raw, refs, origins)), images: refs };
 }
 
-/** A source as the supervisor keeps it between reloads: without its compiled form. */
-type KeptSource = Omit<SourceConfig, 'valid'>;
+/** The worker count a parsed, not yet validated, configuration asks for (null when its server.workers is invalid). */
+function workersOf(raw: RawConfig): number | null {
+  const server = raw.server;
+  const given = typeof server === 'object' && server !== null ? (server as Record<string, unknown>).workers : undefined;
+  const n = serverSchema.shape.workers.safeParse(given);
+  return n.success ? n.data : null;
+}
+
+/**
+ * A source as the supervisor keeps it between reloads: where it is and its bootstrap sections; neither its compiled
+ * form nor its declarative sections (the configuration in force is kept as JSON text).
+ */
+type KeptSource = Pick<SourceConfig, 'bootstrap' | 'baseDir' | 'file'>;
 function kept(s: SourceConfig): KeptSource {
-  const { valid: _compiled, ...rest } = s;
-  return rest;
+  return { bootstrap: s.bootstrap, baseDir: s.baseDir, file: s.file };
 }
 
 /**
@@ -441,8 +471,15 @@ function kept(s: SourceConfig): KeptSource {
  * zone would otherwise be held once more here.
  */
 function lighten(v: Valid): { loaded: LoadedConfig; policy: Snapshot } {
-  return { loaded: { ...v.loaded, zones: [] }, policy: new Snapshot([], v.snapshot.generation, v.snapshot.policy) };
+  const policy = v.snapshot.policy;
+  return { loaded: { ...v.loaded, zones: [] }, policy: new Snapshot([], v.snapshot.generation, policy && withoutAnswers(policy)) };
 }
+
+/**
+ * How the supervisor compiles a configuration: checked in full, but without the members' answer RRsets (most of a
+ * policy name's size) and without indexing its zones: the supervisor never answers a query (explain runs in a worker).
+ */
+const SUPERVISOR: SnapshotOptions = { answers: false };
 
 /** The control socket's operations, as the supervisor offers them. */
 interface ControlOps { file: string | null; reload: () => ReloadOutcome; explain: (req: ExplainRequest) => Promise<Explanation>; status: () => Record<string, unknown> }

@@ -60,7 +60,7 @@ export function makeFixture(specs: PoolSpec[], opts: FixtureOptions = {}): Fixtu
   specs.forEach((spec, p) => {
     const own: CompiledMember[] = [];
     const byFamily = { 4: [] as CompiledMember[], 6: [] as CompiledMember[] };
-    const pool: CompiledPool = { index: p, name: spec.name, members: own, select: [], byFamily };
+    const pool: CompiledPool = { index: p, name: spec.name, members: own, select: [], ipv4: byFamily[4], ipv6: byFamily[6] };
     spec.members.forEach((m, slot) => {
       const metrics = new Float64Array(METRICS.length).fill(NaN);
       for (const [k, v] of Object.entries(m.metrics ?? {})) metrics[METRICS.indexOf(k as MetricName)] = v;
@@ -92,7 +92,7 @@ export function makeFixture(specs: PoolSpec[], opts: FixtureOptions = {}): Fixtu
     persistence: null,
     count: 1,
     poolRRsets: [],
-    hasFamily: { 4: pools.some((p) => p.byFamily[4].length > 0), 6: pools.some((p) => p.byFamily[6].length > 0) },
+    hasFamily: { 4: pools.some((p) => p.ipv4.length > 0), 6: pools.some((p) => p.ipv6.length > 0) },
   };
   const policy: CompiledPolicy = {
     names: [name],
@@ -100,6 +100,8 @@ export function makeFixture(specs: PoolSpec[], opts: FixtureOptions = {}): Fixtu
     members,
     topology: (opts.topology ?? {}) as CompiledPolicy['topology'],
     groups: {} as CompiledPolicy['groups'],
+    poolIndex: new Map(pools.map((p, i) => [p.name, i])),
+    nameIndex: new Map([['www.example.com', 0]]),
   };
   const live = new LiveState(policy);
   const ctx = new DecisionContext();
