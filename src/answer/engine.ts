@@ -17,7 +17,7 @@ import { METRICS, METRIC_INDEX, familyMembers, memberIndexOf, nameIndexOf, type 
 import { ADMIN_AUTO, ADMIN_CODES, type AdminState } from './live.js';
 import type { MemberHealth } from '../health/verdict.js';
 import type { Resolution } from '../dns/lookup.js';
-import type { RRset, Zone } from '../dns/zone.js';
+import { rrsetRecords, type RRset, type Zone } from '../dns/zone.js';
 import { APEX, type ZoneImage } from '../wire/image.js';
 import type { Query } from '../wire/query.js';
 
@@ -333,7 +333,7 @@ export class AnswerEngine {
     switch (f.kind) {
       case 'address': {
         const rrset = f.rrsets[family];
-        trace?.add('fallback', rrset ? `sorry address ${rrset.records.map((r) => String(r.data)).join(', ')}` : `no IPv${family} sorry address: NODATA`);
+        trace?.add('fallback', rrset ? `sorry address ${rrsetRecords(rrset, name.name).map((r) => String(r.data)).join(', ')}` : `no IPv${family} sorry address: NODATA`);
         if (rrset) res.answer.addRRset(this.ownerImg, this.ownerNode, rrset);
         else negativeSoa(res, zone);
         return;

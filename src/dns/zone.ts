@@ -3,16 +3,14 @@
 // the image (empty non-terminals, wildcards, zone cuts, policy names), and compiling a few records into a
 // standalone RRset object (policy answers). Compile time only: nothing here runs per query.
 import { CLASS_IN, TYPE, typeName } from '../wire/types.js';
-import { encodeRdata, encodeRdataInto, type ZoneRecord, type SoaData } from '../wire/rdata.js';
+import { decodeBody, encodeRdata, encodeRdataInto, type ZoneRecord, type SoaData } from '../wire/rdata.js';
 import type { WireRRset } from '../wire/sections.js';
 import { Bytes, ImageWriter, ZoneImage, APEX, copyBytes } from '../wire/image.js';
 import type { CompiledName } from '../answer/policy.js';
 import { encodeName, encodeNameInto, canonicalName, equalsFoldedRange, foldWire, hashWireFolded, wireToName } from '../wire/name.js';
 
-/** A standalone RRset (policy answers, sorry addresses): the same wire bodies an image holds, in its own buffer. */
-export interface RRset extends WireRRset {
-  readonly records: readonly ZoneRecord[];
-}
+/** A standalone RRset (policy answers, sorry addresses): the same wire bodies an image holds, in an arena chunk. */
+export type RRset = WireRRset;
 
 /**
  * A served zone: its image (shared, immutable, perhaps a mapped file) and what this snapshot adds to it: the
@@ -35,15 +33,36 @@ export class Zone {
 
 export interface ZoneProblem { name: string; message: string }
 
-/** Record body (TYPE CLASS TTL RDLENGTH RDATA) of `rdata` at `out[at]`; returns the end. */
-function writeBody(out: Buffer, at: number, type: number, ttl: number, rdata: Buffer): number {
-  out.writeUInt16BE(type, at);
-  out.writeUInt16BE(CLASS_IN, at + 2);
-  out.writeUInt32BE(ttl >>> 0, at + 4);
-  out.writeUInt16BE(rdata.length, at + 8);
-  rdata.copy(out, at + 10);
-  return at + 10 + rdata.length;
+/**
+ * Where standalone RRsets keep their bodies: fixed-size chunks shared by many RRsets (a hundred thousand policy names
+ * have two hundred thousand answer RRsets; a Buffer and two arrays each were most of a worker's memory). An RRset
+ * never spans chunks; a chunk lives as long as any RRset in it.
+ */
+class Arena {
+  private static readonly SIZE = 64 * 1024;
+  private bodies = Buffer.allocUnsafe(Arena.SIZE);
+  private offsets = new Int32Array(Arena.SIZE / 8);
+  private used = 0;
+  private records = 0;
+
+  /** Room for `bytes` of bodies and `count` records (+1 end offset) in the current chunk, starting a new one if not. */
+  reserve(bytes: number, count: number): { bodies: Buffer; offsets: Int32Array; base: number; at: number } {
+    if (this.used + bytes > this.bodies.length || this.records + count + 1 > this.offsets.length) {
+      this.bodies = Buffer.allocUnsafe(Math.max(Arena.SIZE, bytes));
+      this.offsets = new Int32Array(Math.max(Arena.SIZE / 8, count + 1));
+      this.used = 0;
+      this.records = 0;
+    }
+    return { bodies: this.bodies, offsets: this.offsets, base: this.records, at: this.used };
+  }
+
+  /** The RRset just written took `bytes` and `count` records (their offsets and end are in place). */
+  commit(bytes: number, count: number): void {
+    this.used += bytes;
+    this.records += count + 1;
+  }
 }
+const arena = new Arena();
 
 /**
  * Compile records of one type at one name into a standalone RRset. Duplicates (same rdata) are dropped (RFC 2181
@@ -54,21 +73,39 @@ export function compileRRset(records: readonly ZoneRecord[], ttlOverride?: numbe
   let ttl = ttlOverride ?? records[0]!.ttl;
   if (ttlOverride === undefined) for (const r of records) if (r.ttl < ttl) ttl = r.ttl;
   const rdatas: Buffer[] = [];
-  const kept: ZoneRecord[] = [];
-  const seen = new Set<string>();
+  const seen = records.length > 1 ? new Set<string>() : null;
+  let bytes = 0;
   for (const r of records) {
     const rdata = encodeRdata(type, r.data);
-    const k = rdata.toString('latin1');
-    if (seen.has(k)) continue;
-    seen.add(k);
+    if (seen !== null) {
+      const k = rdata.toString('latin1');
+      if (seen.has(k)) continue;
+      seen.add(k);
+    }
     rdatas.push(rdata);
-    kept.push(r.ttl === ttl ? r : { ...r, ttl });
+    bytes += 10 + rdata.length;
   }
-  const bodies = Buffer.allocUnsafe(rdatas.reduce((n, d) => n + 10 + d.length, 0));
-  const bodyOffsets: number[] = [0];
-  let at = 0;
-  for (const rdata of rdatas) bodyOffsets.push((at = writeBody(bodies, at, type, ttl, rdata)));
-  return { type, ttl, count: kept.length, records: kept, bodies, bodyOffsets };
+  const { bodies, offsets, base, at: start } = arena.reserve(bytes, rdatas.length);
+  let at = start;
+  rdatas.forEach((rdata, k) => {
+    offsets[base + k] = at;
+    bodies.writeUInt16BE(type, at);
+    bodies.writeUInt16BE(CLASS_IN, at + 2);
+    bodies.writeUInt32BE(ttl >>> 0, at + 4);
+    bodies.writeUInt16BE(rdata.length, at + 8);
+    rdata.copy(bodies, at + 10);
+    at += 10 + rdata.length;
+  });
+  offsets[base + rdatas.length] = at;
+  arena.commit(bytes, rdatas.length);
+  return { type, ttl, count: rdatas.length, bodies, bodyOffsets: offsets, base };
+}
+
+/** The records of a standalone RRset, decoded (explain, traces, the API: allocates). */
+export function rrsetRecords(rrset: RRset, name: string): ZoneRecord[] {
+  const out: ZoneRecord[] = [];
+  for (let k = 0; k < rrset.count; k++) out.push(decodeBody(name, rrset.bodies, rrset.bodyOffsets[rrset.base + k]!));
+  return out;
 }
 
 /**

@@ -3,15 +3,19 @@
 // (image.ts); dns/lookup.ts (with the answer engine) fills the sections; nothing here knows about zone semantics.
 import type { ZoneImage } from './image.js';
 
-/** A standalone RRset as the encoders see it (policy answers): record bodies in its own buffer. */
+/**
+ * A standalone RRset as the encoders see it (policy answers): its records are bodies[bodyOffsets[base + k] …
+ * bodyOffsets[base + k + 1]), k < count. Many RRsets share one `bodies`/`bodyOffsets` pair (an arena chunk).
+ */
 export interface WireRRset {
   readonly type: number;
   readonly ttl: number;
   readonly count: number;
   /** RR bodies without owner: TYPE CLASS TTL RDLENGTH RDATA, concatenated. */
   readonly bodies: Buffer;
-  /** Offsets into `bodies` where each record starts, plus the end. */
-  readonly bodyOffsets: readonly number[];
+  /** Offsets into `bodies` where records start; this RRset's are at base … base + count (the last: its end). */
+  readonly bodyOffsets: ArrayLike<number>;
+  readonly base: number;
 }
 
 /**
@@ -48,7 +52,7 @@ export class Section {
   /** Entry i's record bodies are data(i)[offsets(i)[base(i) + k] … offsets(i)[base(i) + k + 1]), k < records(i). */
   data(i: number): Buffer { const img = this.rrImg[i]; return img ? img.data : this.rrObj[i]!.bodies; }
   offsets(i: number): ArrayLike<number> { const img = this.rrImg[i]; return img ? img.recOffs : this.rrObj[i]!.bodyOffsets; }
-  base(i: number): number { const img = this.rrImg[i]; return img ? img.base(this.rrIdx[i]!) : 0; }
+  base(i: number): number { const img = this.rrImg[i]; return img ? img.base(this.rrIdx[i]!) : this.rrObj[i]!.base; }
   records(i: number): number { const img = this.rrImg[i]; return img ? img.count(this.rrIdx[i]!) : this.rrObj[i]!.count; }
   /** True when image RRset (img, rrset) is already listed (additional targets named twice are written once). */
   has(img: ZoneImage, rrset: number): boolean {
