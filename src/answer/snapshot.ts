@@ -4,7 +4,7 @@
 // zone to another (CNAME targets, additional-section targets) are looked up when a query needs them.
 // Built by the control plane and swapped in whole; the query path only reads it and never awaits.
 import { APEX } from '../wire/image.js';
-import { canonicalName, encodeName, equalsFoldedRange, hashWireFolded } from '../wire/name.js';
+import { encodeName, equalsFoldedRange, hashWireFolded } from '../wire/name.js';
 import type { Zone } from '../dns/zone.js';
 import type { CompiledPolicy } from './policy.js';
 
@@ -81,11 +81,5 @@ export class Snapshot {
     if (zone === null) return undefined;
     const node = zone.image.find(wire, 0, wire.length);
     return node < 0 ? undefined : { zone, node };
-  }
-
-  /** The most specific served zone containing a presentation name, for answering names we do not have. */
-  zoneFor(name: string): Zone | undefined {
-    const wire = encodeName(canonicalName(name));
-    return this.zoneOfWire(wire, 0, wire.length) ?? undefined;
   }
 }

@@ -1,9 +1,9 @@
 // Loader and types for the batched UDP I/O addon (native/udp_batch.c, built by `npm ci` with node-gyp).
 // Owns: finding the compiled addon and reading a bound dgram socket's descriptor. When either is impossible the
 // reason is kept, and udp.ts answers through node:dgram instead.
-import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import type dgram from 'node:dgram';
+import { loadAddon } from '../net/addon.js';
 
 /** Per-slot layout of `meta` (Int32 words); mirrors the comment at the top of native/udp_batch.c. */
 export const META_IN_LEN = 0;
@@ -37,20 +37,7 @@ interface Addon {
   stats(handle: object): BatchStats;
 }
 
-function load(): { addon: Addon | null; reason: string } {
-  if (process.platform !== 'linux') return { addon: null, reason: 'recvmmsg/sendmmsg are Linux-only' };
-  // dist/src/dns/ when compiled; the addon sits in build/Release/ at the package root.
-  const candidates = ['../../../build/Release/waymark_udp.node', '../../build/Release/waymark_udp.node'].map((p) => new URL(p, import.meta.url));
-  const found = candidates.find((u) => fs.existsSync(u));
-  if (found === undefined) return { addon: null, reason: 'build/Release/waymark_udp.node is missing (run npm ci, or npm run install, with a C compiler)' };
-  try {
-    return { addon: createRequire(import.meta.url)(found.pathname) as Addon, reason: '' };
-  } catch (e) {
-    return { addon: null, reason: `cannot load ${found.pathname}: ${(e as Error).message}` };
-  }
-}
-
-const loaded = load();
+const loaded = loadAddon<Addon>('waymark_udp', 'recvmmsg/sendmmsg are Linux-only');
 /** The addon, or null; `batchUnavailable` then says why. */
 export const batchAddon: Addon | null = loaded.addon;
 export const batchUnavailable: string = loaded.reason;

@@ -28,7 +28,6 @@ export class Zone {
     return this.image.find(wire, 0, wire.length);
   }
 
-  get apex(): number { return APEX; }
 }
 
 export interface ZoneProblem { name: string; message: string }

@@ -139,18 +139,27 @@ function lexEntry(src: string, start: number, startLine: number, eof: boolean): 
   return { entry: some ? entry : undefined, end: i, line };
 }
 
+/** lexNext's answer when the window ends inside an entry: more text was read in, lex again. */
+const MORE = Symbol('more');
+
+/** The entry at the window's position (undefined for a blank or comment-only one), moving past it; or MORE. */
+function lexNext(zt: ZoneText): Entry | undefined | typeof MORE {
+  const lexed = lexEntry(zt.text, zt.pos, zt.line, zt.eof);
+  if (lexed === undefined) {
+    zt.more();
+    return MORE;
+  }
+  zt.pos = lexed.end;
+  zt.line = lexed.line;
+  return lexed.entry;
+}
+
 /** The entries of a window from its start, for a look through a file that is not parsed (findOrigin). */
 function* entriesOf(zt: ZoneText): Generator<Entry> {
   for (;;) {
     if (zt.pos >= zt.text.length && !zt.more()) return;
-    const lexed = lexEntry(zt.text, zt.pos, zt.line, zt.eof);
-    if (lexed === undefined) {
-      zt.more();
-      continue;
-    }
-    zt.pos = lexed.end;
-    zt.line = lexed.line;
-    if (lexed.entry !== undefined) yield lexed.entry;
+    const entry = lexNext(zt);
+    if (entry !== MORE && entry !== undefined) yield entry;
   }
 }
 
@@ -323,14 +332,8 @@ function readEntries(st: ZoneState, zt: ZoneText, scope: FileScope): void {
       }
       continue;
     }
-    const lexed = lexEntry(zt.text, zt.pos, zt.line, zt.eof);
-    if (lexed === undefined) {
-      zt.more();
-      continue;
-    }
-    zt.pos = lexed.end;
-    zt.line = lexed.line;
-    if (lexed.entry !== undefined) parseEntry(st, lexed.entry, scope);
+    const entry = lexNext(zt);
+    if (entry !== MORE && entry !== undefined) parseEntry(st, entry, scope);
   }
 }
 

@@ -92,7 +92,6 @@ export function pruneImages(dir: string, keep: ReadonlyArray<ReadonlyArray<Image
 export class ImageCache {
   private files = new Map<string, ArrayBuffer>();
   private images = new Map<string, ZoneImage>();
-  shared = true;
 
   constructor(private readonly dir: string) {}
 
@@ -107,11 +106,7 @@ export class ImageCache {
       let image = this.images.get(key) ?? images.get(key);
       if (image === undefined) {
         let bytes = files.get(r.file) ?? this.files.get(r.file);
-        if (bytes === undefined) {
-          const m = mapFile(path.join(this.dir, r.file));
-          bytes = m.bytes;
-          if (!m.shared) this.shared = false;
-        }
+        bytes ??= mapFile(path.join(this.dir, r.file)).bytes;
         files.set(r.file, bytes);
         image = new ZoneImage(new Uint8Array(bytes, r.offset, r.length));
       } else {

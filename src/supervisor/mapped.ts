@@ -2,10 +2,10 @@
 // read-only mapping addon (native/map_file.c, built by `npm ci` with node-gyp), a private-copy fallback when it is
 // missing, and the one way such a file is written (whole, to a new inode, then renamed into place).
 // Owns: mapping or reading a file, and replacing one. Never writes into a mapped file or through a mapping.
-import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { loadAddon } from '../net/addon.js';
 
 /**
  * A file's bytes. READ ONLY: when `shared`, they are the kernel's page cache mapped PROT_READ, and one store through
@@ -27,20 +27,7 @@ interface Addon {
   map(path: string): ArrayBuffer;
 }
 
-function load(): { addon: Addon | null; reason: string } {
-  if (process.platform !== 'linux') return { addon: null, reason: 'the mapping addon is built on Linux only' };
-  // dist/src/supervisor/ when compiled; the addon sits in build/Release/ at the package root.
-  const candidates = ['../../../build/Release/waymark_map.node', '../../build/Release/waymark_map.node'].map((p) => new URL(p, import.meta.url));
-  const found = candidates.find((u) => fs.existsSync(u));
-  if (found === undefined) return { addon: null, reason: 'build/Release/waymark_map.node is missing (run npm ci, or npm run install, with a C compiler)' };
-  try {
-    return { addon: createRequire(import.meta.url)(found.pathname) as Addon, reason: '' };
-  } catch (e) {
-    return { addon: null, reason: `cannot load ${found.pathname}: ${(e as Error).message}` };
-  }
-}
-
-const loaded = load();
+const loaded = loadAddon<Addon>('waymark_map', 'the mapping addon is built on Linux only');
 /** The addon, or null; `mapUnavailable` then says why, and `mapFile` reads private copies. */
 export const mapAddon: Addon | null = loaded.addon;
 export const mapUnavailable: string = loaded.reason;

@@ -146,11 +146,6 @@ export function foldWire(wire: Buffer): Buffer {
   return out;
 }
 
-/** Case-folded wire key for a presentation name (compile time). */
-export function nameKey(name: string): Buffer {
-  return foldWire(encodeName(name));
-}
-
 function escapeLabel(label: Buffer): string {
   let s = '';
   for (const b of label) {
@@ -203,17 +198,6 @@ export function hashWireFolded(buf: Buffer, off: number, end: number): number {
     h = Math.imul(h, 0x01000193);
   }
   return h >>> 0;
-}
-
-/** Compare query bytes (any case) with a folded key. */
-export function equalsFolded(buf: Buffer, off: number, end: number, key: Buffer): boolean {
-  if (end - off !== key.length) return false;
-  for (let i = 0; i < key.length; i++) {
-    let b = buf[off + i]!;
-    if (b >= 0x41 && b <= 0x5a) b |= 0x20;
-    if (b !== key[i]) return false;
-  }
-  return true;
 }
 
 /** Compare two wire names of `len` bytes, both in any case (a query's bytes against a zone image's names). */
