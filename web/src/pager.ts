@@ -55,16 +55,24 @@ export function pager(o: PagerOptions): Pager {
     back.length = 0;
     cursor = undefined;
   };
-  prev.addEventListener('click', () => {
-    if (back.length === 0) return;
-    cursor = back.pop();
+  /** A move waits for its page: until shown() both buttons are off, so a second quick click cannot reuse the cursor
+   * of the page being left (it moved one page for two clicks and stacked the same cursor twice in the history). */
+  const moving = (): void => {
+    next = null;
+    prev.disabled = true;
+    nextButton.disabled = true;
     o.changed();
+  };
+  prev.addEventListener('click', () => {
+    if (back.length === 0 || prev.disabled) return;
+    cursor = back.pop();
+    moving();
   });
   nextButton.addEventListener('click', () => {
     if (next === null) return;
     back.push(cursor);
     cursor = next;
-    o.changed();
+    moving();
   });
   filter.addEventListener('input', () => {
     if (timer !== null) clearTimeout(timer);
