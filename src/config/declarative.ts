@@ -5,6 +5,7 @@
 import crypto from 'node:crypto';
 import path from 'node:path';
 import { loadZoneFile, renderZone } from '../dns/zonefile.js';
+import { largeDigest, LARGE } from '../state/memo.js';
 import type { ConfigError } from './schema.js';
 import type { LoadedConfig, ZoneCache } from './load.js';
 import { zoneFileErrors } from './load.js';
@@ -64,12 +65,13 @@ export function inlineZoneFiles(d: Declarative, baseDir: string, loaded?: Loaded
 
 /**
  * JSON with object keys sorted, so equal configurations hash equally whatever the key order; written piece by piece
- * into `out` (a hash) rather than built as one string.
+ * into `out` (a hash) rather than built as one string. `large`: how a large string is written (its digest, so a change
+ * elsewhere does not hash a million-record zone's text again), or undefined to write it whole (the legacy hash).
  */
-function canonicalJson(v: unknown, out: crypto.Hash, inArray = false): void {
+function canonicalJson(v: unknown, out: crypto.Hash, large: ((s: string) => string) | undefined, inArray = false): void {
   if (Array.isArray(v)) {
     out.update('[');
-    v.forEach((x, i) => { if (i > 0) out.update(','); canonicalJson(x, out, true); });
+    v.forEach((x, i) => { if (i > 0) out.update(','); canonicalJson(x, out, large, true); });
     out.update(']');
     return;
   }
@@ -77,9 +79,14 @@ function canonicalJson(v: unknown, out: crypto.Hash, inArray = false): void {
     out.update('{');
     Object.keys(v).sort().forEach((k, i) => {
       out.update(`${i > 0 ? ',' : ''}${JSON.stringify(k)}:`);
-      canonicalJson((v as Record<string, unknown>)[k], out);
+      canonicalJson((v as Record<string, unknown>)[k], out, large);
     });
     out.update('}');
+    return;
+  }
+  if (large !== undefined && typeof v === 'string' && v.length >= LARGE) {
+    // '#' never appears in JSON outside a string: a digest cannot be mistaken for a value.
+    out.update(`#${large(v)}#`);
     return;
   }
   // As the joined form always wrote them: a value JSON drops is nothing in an array, "undefined" in an object.
@@ -87,8 +94,32 @@ function canonicalJson(v: unknown, out: crypto.Hash, inArray = false): void {
   out.update(json ?? (inArray ? '' : 'undefined'));
 }
 
+/** Hashes of this form (the prefix) digest large strings; older revisions carry the legacy form (no prefix). */
+const HASH_V2 = 'h2:';
+
+/** The content hash a revision of `d` is stored with: equal configurations, equal hashes. */
 export function declarativeHash(d: Declarative): string {
   const h = crypto.createHash('sha256');
-  canonicalJson(d, h);
-  return h.digest('hex');
+  canonicalJson(d, h, largeDigest);
+  return HASH_V2 + h.digest('hex');
+}
+
+/**
+ * Whether `d` is the configuration a revision with hash `stored` holds (`hash`: declarativeHash(d), when known).
+ * A revision stored before the v2 form is compared in its own (legacy) form, so an upgrade never mistakes an
+ * unchanged file for a changed one (which would let the file undo API edits).
+ */
+export function sameDeclarative(stored: string, d: Declarative, hash = declarativeHash(d)): boolean {
+  return stored.startsWith(HASH_V2) ? stored === hash : stored === legacyHash(d);
+}
+
+/** The hash revisions were stored with before v2, remembered for the last configuration asked about. */
+let legacy: { d: Declarative; hash: string } | null = null;
+function legacyHash(d: Declarative): string {
+  if (legacy?.d !== d) {
+    const h = crypto.createHash('sha256');
+    canonicalJson(d, h, undefined);
+    legacy = { d, hash: h.digest('hex') };
+  }
+  return legacy.hash;
 }

@@ -3,7 +3,7 @@
 // collecting all of them, and only the first of a chain (a problem hides those it causes).
 // Runs on the control plane (start, reload, `waymark check`), never on the query path.
 import { createHash } from 'node:crypto';
-import { LargeStringMemo, LARGE } from '../state/memo.js';
+import { largeDigest, LARGE } from '../state/memo.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
@@ -215,8 +215,6 @@ function placedKey(names: readonly string[]): string {
   return names.map((n) => n.toLowerCase()).join('\0');
 }
 
-const textDigest = new LargeStringMemo<string>(16);
-const digest = (t: string): string => createHash('sha1').update(t).digest('hex');
 
 /** The zone entries of a raw configuration as validation makes them (defaults applied), or null when one is bad. */
 export function zoneEntries(raw: Record<string, unknown>): ZoneConfig[] | null {
@@ -234,7 +232,7 @@ export function zoneEntries(raw: Record<string, unknown>): ZoneConfig[] | null {
 function zoneKey(zc: ZoneConfig, baseDir: string): string | undefined {
   const h = createHash('sha1'); // a cache key within one process, not a security boundary
   // A zone's text (a whole master file) is digested once per process, not on every change elsewhere.
-  h.update(JSON.stringify(zc, (_k, v: unknown) => (typeof v === 'string' && v.length >= LARGE ? `\0text ${textDigest.of(v, digest)}` : v)));
+  h.update(JSON.stringify(zc, (_k, v: unknown) => (typeof v === 'string' && v.length >= LARGE ? `\0text ${largeDigest(v)}` : v)));
   if (zc.file !== undefined) {
     const abs = path.resolve(baseDir, zc.file);
     try {

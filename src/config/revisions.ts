@@ -6,7 +6,7 @@
 import path from 'node:path';
 import type { Store, RevisionRecord, RevisionMeta, RevisionFilter } from '../state/store.js';
 import { ContentReader } from '../state/content.js';
-import { mergeConfig, declarativeHash, splitConfig, type Declarative, type RawConfig } from './declarative.js';
+import { mergeConfig, declarativeHash, sameDeclarative, splitConfig, type Declarative, type RawConfig } from './declarative.js';
 import { diffRoots, type DiffOptions } from './diff.js';
 import type { ConfigError } from './schema.js';
 import { compileRaw, type LoadedConfig, type ZoneCache } from './load.js';
@@ -48,9 +48,10 @@ export type ProposeResult =
  * sections replace the current revision only when they differ from it AND from the last revision made from that
  * file. An unchanged file never undoes API edits.
  */
-export function fileWins(current: RevisionMeta, lastFromFile: RevisionMeta | null, fileHash: string): boolean {
-  if (current.hash === fileHash) return false;
-  return lastFromFile === null || lastFromFile.hash !== fileHash;
+export function fileWins(current: RevisionMeta, lastFromFile: RevisionMeta | null, file: Declarative): boolean {
+  const hash = declarativeHash(file);
+  if (sameDeclarative(current.hash, file, hash)) return false;
+  return lastFromFile === null || !sameDeclarative(lastFromFile.hash, file, hash);
 }
 
 export class Revisions {
@@ -101,7 +102,7 @@ export class Revisions {
    */
   fromFile(d: Declarative, file: string, origin: string, valid?: Valid): ProposeResult {
     const cur = this.store.currentRevisionMeta();
-    if (cur && !fileWins(cur, this.store.lastRevisionFromFile(file), declarativeHash(d))) return { ok: true, revision: this.store.revision(cur.id)!, changed: false };
+    if (cur && !fileWins(cur, this.store.lastRevisionFromFile(file), d)) return { ok: true, revision: this.store.revision(cur.id)!, changed: false };
     const res = this.propose(d, { author: 'file', origin, file, source: 'file', comment: `configuration file ${path.basename(file)} changed` }, valid);
     // Without the compiled form: the caller has it already, and a result kept around must not hold a snapshot.
     return res.ok ? { ok: true, revision: res.revision, changed: res.changed } : res;
@@ -121,11 +122,13 @@ export class Revisions {
     if (!v.ok) return { ok: false, status: 400, errors: v.errors };
     const hash = declarativeHash(d);
     // Unchanged: the current revision is this configuration (equal hashes), so it is not read back from the store.
-    if (cur && cur.hash === hash && meta.source !== 'file') return { ok: true, revision: { ...cur, config: d }, changed: false };
+    if (cur && sameDeclarative(cur.hash, d, hash) && meta.source !== 'file') return { ok: true, revision: { ...cur, config: d }, changed: false };
     const revision = this.store.addRevision(
       { at: Date.now(), author: meta.author, source: meta.source, comment: meta.comment, hash, file: meta.file ?? null, config: d },
       { at: Date.now(), actor: meta.author, origin: meta.origin, action: meta.action ?? `config.${meta.source}`, target: meta.target ?? 'config', before: meta.before !== undefined ? { revision: cur?.id ?? 0, value: meta.before } : cur ? { revision: cur.id } : null, after: meta.after },
     );
+    // The configuration just stored is the current one: readers share it rather than decode it from the store.
+    this.decoded = revision;
     return { ok: true, revision, changed: true, valid: v };
   }
 

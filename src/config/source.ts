@@ -8,7 +8,7 @@ import type { SnapshotOptions } from './load.js';
 import type { ConfigError } from './schema.js';
 import { inFile } from './errors.js';
 import { readFailure } from '../dns/zonefile.js';
-import { splitConfig, mergeConfig, inlineZoneFiles, declarativeHash, type Declarative, type RawConfig } from './declarative.js';
+import { splitConfig, mergeConfig, inlineZoneFiles, type Declarative, type RawConfig } from './declarative.js';
 import { validateRaw, fileWins, type Valid } from './revisions.js';
 import { openStore, StoreError, STORE_FILE, type SqliteStore, type AdminRecord } from '../state/store.js';
 import type { Responder } from '../dns/responder.js';
@@ -104,7 +104,7 @@ export function effectiveSource(source: ConfigSource): { ok: true; value: Source
     const cur = store.currentRevisionMeta();
     const lastFile = src.value.file ? store.lastRevisionFromFile(path.resolve(src.value.file)) : null;
     // The file wins when it changed since it was last applied (the same precedence the server uses at start).
-    if (!cur || fileWins(cur, lastFile, declarativeHash(src.value.declarative))) return src;
+    if (!cur || fileWins(cur, lastFile, src.value.declarative)) return src;
     // The revision in force, validated and compiled as such (`valid` must describe `raw`, not the file).
     const declarative = store.revision(cur.id)!.config;
     const raw = mergeConfig(src.value.bootstrap, declarative);
@@ -146,7 +146,7 @@ export function exportSource(file: string): Result<ExportSource> {
   if (dir && fs.existsSync(path.join(dir, STORE_FILE))) {
     const store = openConfigStore(dir, file, { readonly: true });
     const cur = store.currentRevisionMeta();
-    const root = cur && !fileWins(cur, store.lastRevisionFromFile(path.resolve(file)), declarativeHash(inlined.value)) ? store.revisionRoot(cur.id) : null;
+    const root = cur && !fileWins(cur, store.lastRevisionFromFile(path.resolve(file)), inlined.value) ? store.revisionRoot(cur.id) : null;
     if (root !== null) return { ok: true, value: { kind: 'revision', bootstrap, root, store } };
     store.close();
   }

@@ -2,6 +2,7 @@
 // elsewhere in the configuration does not hash, encode or serialise the zone again. Owns: the memo only.
 // A Map keyed by the string itself: V8 compares keys by pointer first (the same string object: O(1)) and hashes long
 // strings by length, so a lookup costs at most one comparison of equal-length contents, never a full hash.
+import { createHash } from 'node:crypto';
 
 /** Strings shorter than this are cheap to recompute: not remembered. */
 export const LARGE = 64 * 1024;
@@ -26,4 +27,11 @@ export class LargeStringMemo<T> {
     this.set(s, v);
     return v;
   }
+}
+
+const digests = new LargeStringMemo<string>(16);
+
+/** The sha256 (hex) of a large string, remembered: a configuration holding it is hashed without reading it again. */
+export function largeDigest(s: string): string {
+  return digests.of(s, (t) => createHash('sha256').update(t).digest('hex'));
 }
