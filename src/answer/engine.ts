@@ -399,7 +399,7 @@ export class AnswerEngine {
 
 /** The negative-answer SOA of `zone` in the authority section (RFC 2308 §3). */
 function negativeSoa(res: Resolution, zone: Zone): void {
-  const img = zone.image;
+  const img = zone.top;
   res.authority.add(img, APEX, img, img.negativeSoa);
 }
 

@@ -3,7 +3,7 @@
 // reference into another), so a snapshot is cheap to make from images that did not change; names that lead from one
 // zone to another (CNAME targets, additional-section targets) are looked up when a query needs them.
 // Built by the control plane and swapped in whole; the query path only reads it and never awaits.
-import { APEX } from '../wire/image.js';
+import { APEX, type ZoneImage } from '../wire/image.js';
 import { encodeName, equalsFoldedRange, hashWireFolded } from '../wire/name.js';
 import type { Zone } from '../dns/zone.js';
 import type { CompiledPolicy } from './policy.js';
@@ -74,12 +74,12 @@ export class Snapshot {
     return null;
   }
 
-  /** Compile-time/API lookup by presentation name, in the most specific zone containing it (as queries see it). */
-  node(name: string): { zone: Zone; node: number } | undefined {
+  /** Lookup by presentation name, in the most specific zone containing it (as queries see it): tests and tools. */
+  node(name: string): { zone: Zone; image: ZoneImage; node: number } | undefined {
     const wire = encodeName(name);
     const zone = this.zoneOfWire(wire, 0, wire.length);
     if (zone === null) return undefined;
-    const node = zone.image.find(wire, 0, wire.length);
-    return node < 0 ? undefined : { zone, node };
+    const node = zone.find(wire, 0, wire.length);
+    return node < 0 ? undefined : { zone, image: zone.at, node };
   }
 }

@@ -7,7 +7,8 @@ import path from 'node:path';
 import { loadZoneFile, renderZone } from '../dns/zonefile.js';
 import { largeDigest, LARGE } from '../state/memo.js';
 import type { ConfigError } from './schema.js';
-import type { LoadedConfig, ZoneCache } from './load.js';
+import type { LoadedConfig } from './load.js';
+import type { ZoneCache } from './zone-cache.js';
 import { zoneFileErrors } from './load.js';
 
 export const BOOTSTRAP_KEYS = ['server', 'api', 'store'] as const;

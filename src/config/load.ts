@@ -2,8 +2,6 @@
 // Owns: turning every problem into a ConfigError (errors.ts) with its place: the file and field, or file and line;
 // collecting all of them, and only the first of a chain (a problem hides those it causes).
 // Runs on the control plane (start, reload, `waymark check`), never on the query path.
-import { createHash } from 'node:crypto';
-import { largeDigest, LARGE } from '../state/memo.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
@@ -12,11 +10,13 @@ import { inFile, quoteValue } from './errors.js';
 import { fastYamlValue } from './yaml.js';
 import { loadZoneFile, parseZoneText, readFailure, type ParsedZone } from '../dns/zonefile.js';
 import { tokenizeRdata, parseRdata, resolveName } from '../dns/rdata-text.js';
-import { compileZone, Zone } from '../dns/zone.js';
+import { compileZone, Zone, type ZoneLayers } from '../dns/zone.js';
+import { ZoneCache, zoneKey, baseKey } from './zone-cache.js';
 import type { ZoneImage } from '../wire/image.js';
 import { Snapshot } from '../answer/snapshot.js';
 import { typeNumber, TYPE } from '../wire/types.js';
-import { canonicalName, normalizeName, NameError } from '../wire/name.js';
+import { canonicalName, normalizeName, parentOf, NameError } from '../wire/name.js';
+export { ZoneCache } from './zone-cache.js';
 import { compilePolicy, type PolicyOptions } from '../answer/compile.js';
 import { validateHealth } from '../health/targets.js';
 import type { ZoneRecord } from '../wire/rdata.js';
@@ -24,18 +24,21 @@ import type { Validated } from './revisions.js';
 
 export type Result<T> = { ok: true; value: T } | { ok: false; errors: ConfigError[] };
 
-/** `source`: where the zone was written, for the problems found when it is compiled. */
 /**
  * A zone as loaded: `records` begins with the `fileRecords` records read from its master file (or text), followed by
- * those the configuration adds; `index` is its position in `zones`.
+ * those its configuration entry adds (inline records and `ns`) up to `addedEnd`, then what the loader synthesised (an
+ * SOA); `index` is its position in `zones`; `source`: where it was written, for the problems found compiling it.
  */
 export interface LoadedZone {
-  origin: string; records: ZoneRecord[]; fileRecords: number; index: number; source: { file?: string; path: string };
+  origin: string; records: ZoneRecord[]; fileRecords: number; addedEnd: number; index: number; source: { file?: string; path: string };
   /**
    * Compiled already (a worker given the supervisor's image, or the supervisor's ZoneCache): `records` is empty and
-   * the zone is not compiled again.
+   * the zone is not compiled again. `overlay`: a change laid over the image (ZoneCache.patch).
    */
   image?: ZoneImage;
+  overlay?: ZoneImage | null;
+  /** The overlay was made by this load (a change compiled, not a zone reused). */
+  patched?: boolean;
   /** For a cached zone: read it again (when the policy names placed in it changed, its image no longer fits). */
   reload?: () => LoadedZone | undefined;
 }
@@ -138,84 +141,6 @@ export function loadConfigFile(file: string): Result<LoadedConfig> {
   return loaded.ok ? loaded : { ok: false, errors: inFile(loaded.errors, file) };
 }
 
-/**
- * Compiled zones of the last loads, by what they were compiled from (the zone's configuration entry, its file's
- * identity, and the policy names placed in it): a reload or an API change that leaves a zone as it was does not parse
- * or compile it again. The supervisor keeps one; each load keeps only the zones it used.
- */
-export class ZoneCache {
-  private entries = new Map<string, ZoneImage>();
-  private used = new Map<string, ZoneImage>();
-  /** The policy names each cached image was compiled with (their slots are in the image). */
-  private readonly placed = new WeakMap<ZoneImage, string>();
-  /** Keys of the zones of the load in progress, by zone index (set by loadZones, read by compileSnapshot). */
-  readonly keys = new Map<number, string>();
-  /** Zones (by index) reused and compiled since resetCounts: what a reload reports. */
-  private readonly reusedZones = new Set<number>();
-  private readonly compiledZones = new Set<number>();
-  resetCounts(): void { this.reusedZones.clear(); this.compiledZones.clear(); }
-  noteReused(index: number): void { this.reusedZones.add(index); }
-  noteCompiled(index: number): void { this.compiledZones.add(index); }
-  /** A zone compiled in one pass of a reload and reused in the next counts as compiled. */
-  counts(): { reused: number; compiled: number } {
-    let reused = 0;
-    for (const i of this.reusedZones) if (!this.compiledZones.has(i)) reused++;
-    return { reused, compiled: this.compiledZones.size };
-  }
-
-  /** A file zone's master-file text as inlined into revisions, by key: an unchanged file is not rendered again. */
-  private texts = new Map<string, string>();
-  private usedTexts = new Map<string, string>();
-
-  /** The inlined text of the zone with `key`, rendering it with `render` when this cache has none. */
-  textOf(key: string, render: () => string): string {
-    const text = this.usedTexts.get(key) ?? this.texts.get(key) ?? render();
-    this.usedTexts.set(key, text);
-    return text;
-  }
-
-  get(key: string): ZoneImage | undefined {
-    const hit = this.entries.get(key) ?? this.used.get(key);
-    if (hit !== undefined) this.used.set(key, hit);
-    return hit;
-  }
-
-  put(key: string, image: ZoneImage, names: readonly string[]): void {
-    this.used.set(key, image);
-    this.placed.set(image, placedKey(names));
-  }
-
-  /** True when `image` was compiled with exactly these policy names. */
-  fits(image: ZoneImage, names: readonly string[]): boolean { return this.placed.get(image) === placedKey(names); }
-
-  /**
-   * Remember the zones of a load compiled without the cache, under the keys of `config`'s zone entries (the same
-   * zones, perhaps written differently: a file's zone inlined as text in a revision).
-   */
-  seed(zoneConfigs: readonly ZoneConfig[], baseDir: string, loaded: LoadedConfig, snapshot: Snapshot): void {
-    loaded.zones.forEach((lz, k) => {
-      const zc = zoneConfigs[lz.index];
-      const zone = snapshot.zones[k];
-      if (zc === undefined || zone === undefined) return;
-      const key = zoneKey(zc, baseDir);
-      if (key !== undefined) this.put(key, zone.image, zone.policies.map((p) => p?.name ?? ''));
-    });
-  }
-
-  /** A load was put in force: what it did not use is let go. */
-  commit(): void {
-    this.entries = this.used;
-    this.used = new Map();
-    this.texts = this.usedTexts;
-    this.usedTexts = new Map();
-  }
-}
-
-function placedKey(names: readonly string[]): string {
-  return names.map((n) => n.toLowerCase()).join('\0');
-}
-
-
 /** The zone entries of a raw configuration as validation makes them (defaults applied), or null when one is bad. */
 export function zoneEntries(raw: Record<string, unknown>): ZoneConfig[] | null {
   const zones = Array.isArray(raw.zones) ? raw.zones : [];
@@ -228,41 +153,16 @@ export function zoneEntries(raw: Record<string, unknown>): ZoneConfig[] | null {
   return out;
 }
 
-/** What a zone is compiled from, as a cache key (the policy names placed in it are added when they are known). */
-function zoneKey(zc: ZoneConfig, baseDir: string): string | undefined {
-  const h = createHash('sha1'); // a cache key within one process, not a security boundary
-  // A zone's text (a whole master file) is digested once per process, not on every change elsewhere.
-  h.update(JSON.stringify(zc, (_k, v: unknown) => (typeof v === 'string' && v.length >= LARGE ? `\0text ${largeDigest(v)}` : v)));
-  if (zc.file !== undefined) {
-    const abs = path.resolve(baseDir, zc.file);
-    try {
-      const st = fs.statSync(abs);
-      h.update(`\0${abs}\0${st.ino}\0${st.size}\0${st.mtimeMs}`);
-    } catch {
-      return undefined; // unreadable: loading it reports why
-    }
-    // Included files are part of the zone but not of this key: such zones are read every time.
-    if (/\$include/i.test(fs.readFileSync(abs, 'latin1'))) return undefined;
-  }
-  return h.digest('hex');
-}
-
 /** Resolve every zone of a validated config (files relative to `baseDir`). */
-export function loadZones(config: Config, baseDir: string, file: string | null, prebuilt?: ReadonlyMap<number, ZoneImage>, cache?: ZoneCache): Result<LoadedConfig> {
+export function loadZones(config: Config, baseDir: string, file: string | null, prebuilt?: ReadonlyMap<number, ZoneLayers>, cache?: ZoneCache): Result<LoadedConfig> {
   const errors: ConfigError[] = [];
   const zones: LoadedZone[] = [];
   const seen = new Map<string, number>();
   cache?.keys.clear();
+  cache?.baseKeys.clear();
   config.zones.forEach((zc, i) => {
-    const cacheKey = cache !== undefined ? zoneKey(zc, baseDir) : undefined;
-    if (cacheKey !== undefined) cache!.keys.set(i, cacheKey);
     const pre = prebuilt?.get(i);
-    const cached = pre === undefined && cacheKey !== undefined ? cache!.get(cacheKey) : undefined;
-    const image = pre ?? cached;
-    const z: LoadedZone | undefined = image !== undefined
-      ? { origin: image.origin, records: [], fileRecords: 0, index: i, source: { path: `zones[${i}]` }, image }
-      : loadZone(zc, i, baseDir, errors);
-    if (z !== undefined && cached !== undefined) z.reload = () => loadZone(zc, i, baseDir, []);
+    const z = pre !== undefined ? compiled(pre, i, false) : cache !== undefined ? fromCache(zc, i, baseDir, cache, errors) : loadZone(zc, i, baseDir, errors);
     if (!z) return;
     const key = canonicalName(z.origin);
     const prev = seen.get(key);
@@ -293,6 +193,39 @@ export function zoneFileErrors(parsed: ParsedZone, at: string, written: string |
     : { path: `${at}.text`, line: e.line, message: e.message }));
 }
 
+/** A zone compiled already: its layers, nothing to read. */
+function compiled(layers: ZoneLayers, i: number, patched: boolean): LoadedZone {
+  return { origin: layers.image.origin, records: [], fileRecords: 0, addedEnd: 0, index: i, source: { path: `zones[${i}]` }, image: layers.image, overlay: layers.overlay, patched };
+}
+
+/**
+ * Zone `i` as the cache has it: compiled from the same entry before; or a change to the inline records of a large
+ * zone, laid over its last whole compile; or read and compiled whole. `null`: it has errors (in `errors`).
+ */
+function fromCache(zc: ZoneConfig, i: number, baseDir: string, cache: ZoneCache, errors: ConfigError[]): LoadedZone | undefined {
+  const key = zoneKey(zc, baseDir);
+  const bk = baseKey(zc, baseDir);
+  if (key !== undefined) cache.keys.set(i, key);
+  if (bk !== undefined) cache.baseKeys.set(i, bk);
+  const reload = (): LoadedZone | undefined => loadZone(zc, i, baseDir, []);
+  const hit = key !== undefined ? cache.get(key) : undefined;
+  if (hit !== undefined) return { ...compiled(hit, i, false), reload };
+  const origin = bk !== undefined ? cache.baseOrigin(bk) : undefined;
+  if (origin !== undefined) {
+    const at = `zones[${i}]`;
+    const before = errors.length;
+    const added = addedRecords(zc, at, origin, errors);
+    if (errors.length > before) return undefined;
+    const p = cache.patch(bk!, added);
+    if (p !== null && 'problems' in p) {
+      for (const e of p.problems) errors.push({ path: at, message: e.message });
+      return undefined;
+    }
+    if (p !== null) return { ...compiled(p.layers, i, p.layers.overlay !== null), reload };
+  }
+  return loadZone(zc, i, baseDir, errors);
+}
+
 function loadZone(zc: ZoneConfig, i: number, baseDir: string, errors: ConfigError[]): LoadedZone | undefined {
   const at = `zones[${i}]`;
   let origin: string | undefined;
@@ -320,16 +253,8 @@ function loadZone(zc: ZoneConfig, i: number, baseDir: string, errors: ConfigErro
   const fileRecords = records.length;
   if (origin === undefined) return undefined;
   const before = errors.length;
-  zc.records.forEach((r, j) => {
-    const checked = checkRecord({ name: r.name, type: r.type, values: r.values ?? [r.value!], listed: r.values !== undefined }, `${at}.records[${j}]`, origin!);
-    errors.push(...checked.errors);
-    for (const c of checked.records) records.push({ ...c, ttl: r.ttl ?? zc.ttl });
-  });
-  (zc.ns ?? []).forEach((ns, k) => {
-    const target = resolveName(ns, origin!, 'ns');
-    if (!target.ok) errors.push({ path: `${at}.ns[${k}]`, message: target.error });
-    else records.push({ name: origin!, type: TYPE.NS, ttl: zc.ttl, data: target.name });
-  });
+  for (const r of addedRecords(zc, at, origin, errors)) records.push(r);
+  const addedEnd = records.length;
   if (!records.some((r) => r.type === TYPE.SOA && canonicalName(r.name) === canonicalName(origin!))) {
     // An inline zone needs no SOA boilerplate: synthesise one from `soa:` (or defaults).
     const s = zc.soa;
@@ -348,7 +273,23 @@ function loadZone(zc: ZoneConfig, i: number, baseDir: string, errors: ConfigErro
     }
   }
   if (errors.length > before) return undefined;
-  return { origin, records, fileRecords, index: i, source };
+  return { origin, records, fileRecords, addedEnd, index: i, source };
+}
+
+/** The records a zone entry adds to its master file: inline records, then `ns` (errors by field). */
+function addedRecords(zc: ZoneConfig, at: string, origin: string, errors: ConfigError[]): ZoneRecord[] {
+  const records: ZoneRecord[] = [];
+  zc.records.forEach((r, j) => {
+    const checked = checkRecord({ name: r.name, type: r.type, values: r.values ?? [r.value!], listed: r.values !== undefined }, `${at}.records[${j}]`, origin);
+    for (const e of checked.errors) errors.push(e);
+    for (const c of checked.records) records.push({ ...c, ttl: r.ttl ?? zc.ttl });
+  });
+  (zc.ns ?? []).forEach((ns, k) => {
+    const target = resolveName(ns, origin, 'ns');
+    if (!target.ok) errors.push({ path: `${at}.ns[${k}]`, message: target.error });
+    else records.push({ name: origin, type: TYPE.NS, ttl: zc.ttl, data: target.name });
+  });
+  return records;
 }
 
 /** One inline record as written (`values` holds `value` alone when `listed` is false). */
@@ -383,7 +324,7 @@ function checkRecord(r: RecordInput, rp: string, origin: string): { records: Zon
  * supervisor's images, by zone index); and the supervisor's cache of compiled zones.
  */
 export interface SnapshotOptions extends PolicyOptions {
-  prebuilt?: ReadonlyMap<number, ZoneImage>;
+  prebuilt?: ReadonlyMap<number, ZoneLayers>;
   cache?: ZoneCache;
 }
 
@@ -423,15 +364,22 @@ export function compileSnapshot(loaded: LoadedConfig, generation: number, opts: 
   loaded.zones.forEach((lz, zi) => {
     let z = lz;
     if (z.image !== undefined && (z.reload === undefined || cache?.fits(z.image, extra[zi]!))) {
-      zones.push(new Zone(z.image.origin, canonicalName(z.image.origin), z.image));
-      if (z.reload !== undefined) cache?.noteReused(z.index);
+      const zone = new Zone(z.image.origin, canonicalName(z.image.origin), z.image, z.overlay ?? null);
+      zones.push(zone);
+      const key = cache?.keys.get(z.index);
+      if (z.patched) {
+        cache?.noteCompiled(z.index);
+        if (key !== undefined) cache!.put(key, zone.layers, extra[zi]!);
+      } else if (z.reload !== undefined) cache?.noteReused(z.index);
       return;
     }
     if (z.reload !== undefined) z = z.reload() ?? z;
     const { zone, problems } = compileZone(z.origin, z.records, extra[zi]);
     cache?.noteCompiled(z.index);
     const key = cache?.keys.get(z.index);
-    if (zone !== undefined && key !== undefined) cache!.put(key, zone.image, extra[zi]!);
+    const bk = cache?.baseKeys.get(z.index);
+    if (zone !== undefined && key !== undefined) cache!.put(key, zone.layers, extra[zi]!);
+    if (zone !== undefined && bk !== undefined) cache!.putBase(bk, zone.image, z.records, z.fileRecords, z.addedEnd);
     for (const p of problems) errors.push({ ...z.source, message: p.message });
     if (zone) zones.push(zone);
   });
@@ -443,8 +391,8 @@ export function compileSnapshot(loaded: LoadedConfig, generation: number, opts: 
     const home = homes[i]!;
     if (home < 0) return;
     const zone = zones[home]!;
-    const img = zone.image;
     const node = zone.node(name.name);
+    const img = zone.at;
     const at = `names[${i}].name`;
     const cut = img.cut(node);
     if (img.rrset(node, TYPE.A) >= 0 || img.rrset(node, TYPE.AAAA) >= 0) {
@@ -472,16 +420,6 @@ export function homeZone(key: string, origins: ReadonlyMap<string, number>): num
   return -1;
 }
 
-/** The canonical name one label up ("." above a single label, null above the root); an escaped dot is no cut. */
-function parentOf(name: string): string | null {
-  if (name === '.') return null;
-  for (let i = 0; i < name.length; i++) {
-    const c = name.charCodeAt(i);
-    if (c === 0x5c) { i += /^\d{3}/.test(name.slice(i + 1, i + 4)) ? 3 : 1; continue; } // a backslash escapes the next character or \DDD
-    if (c === 0x2e) return name.slice(i + 1);
-  }
-  return '.';
-}
 
 /**
  * Parse and compile a whole raw configuration (bootstrap + declarative) as validateRaw (revisions.ts) does, with

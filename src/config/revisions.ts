@@ -11,14 +11,14 @@ import { diffRoots, type DiffOptions } from './diff.js';
 import type { ConfigError } from './schema.js';
 import { compileRaw, type LoadedConfig, type ZoneCache } from './load.js';
 import type { Snapshot } from '../answer/snapshot.js';
-import type { ZoneImage } from '../wire/image.js';
+import type { ZoneLayers } from '../dns/zone.js';
 
 /** A configuration that compiles: what was loaded and the snapshot compiled from it (kept: compiling is the cost). */
 export type Valid = { ok: true; loaded: LoadedConfig; snapshot: Snapshot };
 export type Validated = Valid | { ok: false; errors: ConfigError[] };
 
 /** Parse and compile a whole raw configuration (bootstrap + declarative) exactly as a worker will. */
-export function validateRaw(raw: RawConfig, baseDir: string, file: string | null, prebuilt?: ReadonlyMap<number, ZoneImage>, cache?: ZoneCache): Validated {
+export function validateRaw(raw: RawConfig, baseDir: string, file: string | null, prebuilt?: ReadonlyMap<number, ZoneLayers>, cache?: ZoneCache): Validated {
   return compileRaw(raw, baseDir, file, { prebuilt, cache });
 }
 

@@ -56,8 +56,8 @@ function addAdditional(res: Resolution, snapshot: Snapshot, img: ZoneImage, rrse
     const end = start + wireNameLength(data, start);
     const zone = snapshot.zoneOfWire(data, start, end);
     if (zone === null) continue;
-    const t = zone.image;
-    const node = t.find(data, start, end);
+    const node = zone.find(data, start, end);
+    const t = zone.at;
     if (node < 0 || (t.cut(node) >= 0 && type !== TYPE.NS)) continue;
     const a = t.rrset(node, TYPE.A);
     const aaaa = t.rrset(node, TYPE.AAAA);
@@ -66,10 +66,10 @@ function addAdditional(res: Resolution, snapshot: Snapshot, img: ZoneImage, rrse
   }
 }
 
-function referral(res: Resolution, snapshot: Snapshot, zone: Zone, cut: number): void {
+/** A referral from the delegation at node `cut` of `img` (one of `zone`'s layers). */
+function referral(res: Resolution, snapshot: Snapshot, img: ZoneImage, cut: number): void {
   res.referral = true;
   res.aa = false;
-  const img = zone.image;
   const ns = img.rrset(cut, TYPE.NS);
   res.authority.add(img, cut, img, ns);
   addAdditional(res, snapshot, img, ns);
@@ -77,7 +77,7 @@ function referral(res: Resolution, snapshot: Snapshot, zone: Zone, cut: number):
 
 function negative(res: Resolution, zone: Zone, rcode: number): void {
   res.rcode = rcode;
-  const img = zone.image;
+  const img = zone.top;
   res.authority.add(img, APEX, img, img.negativeSoa);
 }
 
@@ -90,13 +90,13 @@ function anyRRset(img: ZoneImage, node: number): number {
  * Answer from a node that exists (or a wildcard standing in for the question name). `ownerNode` < 0 when the
  * records are owned by the question name itself; CNAME targets after the first hop are owned by their node.
  */
-function fromNode(res: Resolution, snapshot: Snapshot, zone: Zone, node: number, qtype: number, engine: AnswerEngine | null): void {
+function fromNode(res: Resolution, snapshot: Snapshot, zone: Zone, at: ZoneImage, node: number, qtype: number, engine: AnswerEngine | null): void {
   res.aa = true;
   let z = zone;
+  let img = at;
   let current = node;
   let ownerImg: ZoneImage | null = null;
   for (let hop = 0; hop <= MAX_CNAME_CHAIN; hop++) {
-    const img = z.image;
     const slot = img.policySlot(current);
     if (slot >= 0 && engine !== null && (qtype === TYPE.A || qtype === TYPE.AAAA || qtype === TYPE.ANY)) {
       const policy = z.policies[slot] ?? null;
@@ -122,20 +122,22 @@ function fromNode(res: Resolution, snapshot: Snapshot, zone: Zone, node: number,
     const tz = snapshot.zoneOfWire(img.data, start, end);
     // Target outside what we serve: the resolver continues from here.
     if (tz === null) return;
-    const target = tz.image.find(img.data, start, end);
+    const target = tz.find(img.data, start, end);
     if (target < 0) {
       negative(res, tz, RCODE.NXDOMAIN); // inside a served zone, and it does not exist
       return;
     }
-    const cut = tz.image.cut(target);
+    const timg = tz.at;
+    const cut = timg.cut(target);
     if (cut >= 0) {
-      referral(res, snapshot, tz, cut);
+      referral(res, snapshot, timg, cut);
       res.aa = true; // the CNAME itself is authoritative data
       return;
     }
     z = tz;
+    img = timg;
     current = target;
-    ownerImg = tz.image;
+    ownerImg = timg;
   }
   // A loop or an over-long chain: return what we have, as BIND does.
 }
@@ -149,12 +151,12 @@ export function resolve(snapshot: Snapshot, q: QuestionName, qtype: number, res:
   const zone = snapshot.zoneOf(q.buf, q.off, q.end, q.labelOffs, q.labelCount);
   if (zone === null) return false;
   res.zone = zone;
-  const img = zone.image;
-  const exact = img.find(q.buf, q.off, q.end);
+  const exact = zone.find(q.buf, q.off, q.end);
   if (exact >= 0) {
+    const img = zone.at;
     const cut = img.cut(exact);
     if (cut >= 0 && !(cut === exact && qtype === TYPE.DS)) {
-      referral(res, snapshot, zone, cut);
+      referral(res, snapshot, img, cut);
       return true;
     }
     if (cut === exact) {
@@ -163,23 +165,24 @@ export function resolve(snapshot: Snapshot, q: QuestionName, qtype: number, res:
       negative(res, zone, RCODE.NOERROR);
       return true;
     }
-    fromNode(res, snapshot, zone, exact, qtype, engine);
+    fromNode(res, snapshot, zone, img, exact, qtype, engine);
     return true;
   }
   // Closest encloser: strip labels from the left until a node exists (the apex always does).
-  const apexAt = q.labelCount - img.labels(APEX);
+  const apexAt = q.labelCount - zone.image.labels(APEX);
   for (let i = 1; i <= apexAt; i++) {
-    const enc = img.find(q.buf, i === q.labelCount ? q.end - 1 : q.off + q.labelOffs[i]!, q.end);
+    const enc = zone.find(q.buf, i === q.labelCount ? q.end - 1 : q.off + q.labelOffs[i]!, q.end);
     if (enc < 0) continue;
+    const img = zone.at;
     const cut = img.cut(enc);
     if (cut >= 0) {
-      referral(res, snapshot, zone, cut);
+      referral(res, snapshot, img, cut);
       return true;
     }
     // The first existing suffix is the closest encloser; its "*" child, if any, answers (RFC 4592 §3.3.1).
     const wild = img.wildcard(enc);
     if (wild >= 0) {
-      fromNode(res, snapshot, zone, wild, qtype, engine);
+      fromNode(res, snapshot, zone, img, wild, qtype, engine);
       return true;
     }
     res.aa = true;

@@ -7,28 +7,60 @@ import { decodeBody, encodeRdata, encodeRdataInto, type ZoneRecord, type SoaData
 import type { WireRRset } from '../wire/sections.js';
 import { Bytes, ImageWriter, ZoneImage, APEX, copyBytes } from '../wire/image.js';
 import type { CompiledName } from '../answer/policy.js';
-import { encodeName, encodeNameInto, canonicalName, equalsFoldedRange, foldWire, hashWireFolded, wireToName } from '../wire/name.js';
+import { encodeName, encodeNameInto, canonicalName, equalsFoldedRange, foldWire, hashWireFolded, isAtOrBelow, parentOf, wireToName } from '../wire/name.js';
 
 /** A standalone RRset (policy answers, sorry addresses): the same wire bodies an image holds, in an arena chunk. */
 export type RRset = WireRRset;
 
 /**
- * A served zone: its image (shared, immutable, perhaps a mapped file) and what this snapshot adds to it: the
- * compiled policy name behind each policy slot.
+ * A served zone: its image (shared, immutable, perhaps a mapped file), perhaps an overlay (a small image of the
+ * names a change touched, laid over it: compileOverlay), and what this snapshot adds: the compiled policy name
+ * behind each policy slot.
  */
 export class Zone {
   readonly policies: Array<CompiledName | null>;
-  constructor(readonly origin: string, readonly key: string, readonly image: ZoneImage) {
-    this.policies = new Array<CompiledName | null>(image.policySlots).fill(null);
+  /** The image the last find() found its node in (the overlay's or the image's): read the node from it. */
+  at: ZoneImage;
+  constructor(readonly origin: string, readonly key: string, readonly image: ZoneImage, readonly overlay: ZoneImage | null = null) {
+    this.policies = new Array<CompiledName | null>(Math.max(image.policySlots, overlay?.policySlots ?? 0)).fill(null);
+    this.at = image;
   }
 
-  /** Node of a presentation name in this image, or -1 (compile time, API). */
+  /**
+   * The node whose name is buf[off, end) (any case), or -1; `at` is the image it is in. The overlay decides for the
+   * names it holds (a name it marks gone does not exist), the image for the rest. Allocation-free.
+   */
+  find(buf: Buffer, off: number, end: number): number {
+    const o = this.overlay;
+    if (o === null) {
+      this.at = this.image;
+      return this.image.find(buf, off, end);
+    }
+    const hash = hashWireFolded(buf, off, end) | 0;
+    const n = o.findHashed(buf, off, end, hash);
+    if (n >= 0) {
+      this.at = o;
+      return o.gone(n) ? -1 : n;
+    }
+    this.at = this.image;
+    return this.image.findHashed(buf, off, end, hash);
+  }
+
+  /** The image holding the apex as it is now (an overlay always holds the apex): SOA for negative answers. */
+  get top(): ZoneImage { return this.overlay ?? this.image; }
+
+  /** Node of a presentation name, or -1; `at` is its image (compile time, API). */
   node(name: string): number {
     const wire = encodeName(name);
-    return this.image.find(wire, 0, wire.length);
+    return this.find(wire, 0, wire.length);
   }
 
+  /** The layers, to hand over or cache. */
+  get layers(): ZoneLayers { return { image: this.image, overlay: this.overlay }; }
 }
+
+/** A zone's compiled data: the image and the overlay of changes laid over it (null: none). */
+export interface ZoneLayers { image: ZoneImage; overlay: ZoneImage | null }
 
 export interface ZoneProblem { name: string; message: string }
 
@@ -329,6 +361,17 @@ function byType(records: readonly ZoneRecord[], order: Int32Array, from: number,
  * names): their policy slot is their position in that list.
  */
 export function compileZone(origin: string, records: readonly ZoneRecord[], extraNames: readonly string[] = []): { zone?: Zone; problems: ZoneProblem[] } {
+  const { image, problems } = compileImage(origin, records, extraNames.map((name, slot) => ({ name, slot, gone: false })));
+  return { zone: image === undefined ? undefined : new Zone(image.origin, canonicalName(origin), image), problems };
+}
+
+/**
+ * A name the compiler adds without records of its own (it may have some too): a policy name (`slot` ≥ 0), an empty
+ * non-terminal an overlay keeps, or a name an overlay hides (`gone`).
+ */
+interface ExtraNode { name: string; slot: number; gone: boolean }
+
+function compileImage(origin: string, records: readonly ZoneRecord[], extras: readonly ExtraNode[]): { image?: ZoneImage; problems: ZoneProblem[] } {
   const problems: ZoneProblem[] = [];
   const originWire = foldWire(encodeName(origin));
   const names = new NameTable();
@@ -338,7 +381,9 @@ export function compileZone(origin: string, records: readonly ZoneRecord[], extr
   checkGroups(records, withRecords, order, start, apex, origin, problems);
   if (problems.length > 0) return { problems };
   const scratch = Buffer.allocUnsafe(256);
-  const extraGroups = extraNames.map((n) => names.intern(scratch, 0, encodeNameInto(n, scratch, 0)));
+  const extraGroups = extras.map((x) => names.intern(scratch, 0, encodeNameInto(x.name, scratch, 0)));
+  const gone = new Set<number>();
+  extras.forEach((x, i) => { if (x.gone) gone.add(extraGroups[i]!); });
   const { parent, wildcard } = linkAncestors(names, apex);
   const count = names.count;
   // Node numbers: the apex is node 0, then groups in order.
@@ -349,18 +394,24 @@ export function compileZone(origin: string, records: readonly ZoneRecord[], extr
   const w = new ImageWriter(names.name(apex), count, records.length);
   const labels = new Uint8Array(count);
   const hasNS = new Uint8Array(count);
+  const kids = new Int32Array(count);
+  for (let g = 0; g < count; g++) if (parent[g]! >= 0 && !gone.has(g)) kids[parent[g]!]!++;
   const bytes = names.bytes.buf;
   for (let n = 0; n < count; n++) {
     const g = groupOf[n]!;
     labels[g] = labelsAt(bytes, names.off[g]!);
     w.addNode(bytes, names.off[g]!, names.len[g]!, labels[g]!);
+    w.setChildren(n, kids[g]!);
     if (g < withRecords) writeNode(w, n, records, order, start[g]!, start[g + 1]!, () => { hasNS[g] = 1; });
   }
-  for (const [p, g] of wildcard) w.setWildcard(nodeOf[p]!, nodeOf[g]!);
-  extraGroups.forEach((g, slot) => w.setPolicy(nodeOf[g]!, slot));
+  for (const [p, g] of wildcard) if (!gone.has(g)) w.setWildcard(nodeOf[p]!, nodeOf[g]!);
+  extras.forEach((x, i) => {
+    const n = nodeOf[extraGroups[i]!]!;
+    if (x.slot >= 0) w.setPolicy(n, x.slot);
+    if (x.gone) w.setGone(n);
+  });
   setCuts(w, parent, labels, hasNS, nodeOf, apex);
-  const image = new ZoneImage(w.finish());
-  return { zone: new Zone(image.origin, canonicalName(origin), image), problems };
+  return { image: new ZoneImage(w.finish()), problems };
 }
 
 /** Node n's RRsets from records order[from, to) (one owner); the apex's SOA also gets its negative-answer copy. */
@@ -399,4 +450,110 @@ function setCuts(w: ImageWriter, parent: Int32Array, labels: Uint8Array, hasNS: 
       else if (hasNS[g]) w.setCut(nodeOf[g]!, nodeOf[g]!);
     }
   }
+}
+
+/** At most this many changed names go into an overlay; more, and the zone is compiled again whole. */
+export const OVERLAY_MAX_NAMES = 4096;
+
+/** What compileOverlay made: the overlay, the zone-level problems of the names it holds, or why it cannot. */
+export interface OverlayResult { overlay?: ZoneImage; problems: ZoneProblem[]; refused?: string }
+
+/** A name an overlay holds: its records now (null: as in the image), and its node in the image (-1: new). */
+interface OverlayName { name: string; labels: number; records: ZoneRecord[] | null; node: number; parent: string | null }
+
+/**
+ * An overlay: the names whose records `changed` gives (canonical name → every record the name has now, [] for none),
+ * with their ancestors and those ancestors' wildcards, compiled as a small image to lay over `base`. It decides for
+ * those names; every reference in it (cuts, wildcards, policy slots) points inside it, so a lookup that finds a name
+ * there reads only it. A delegation added, removed or changed below the apex would change cuts the base's names
+ * point to: refused (the caller compiles the zone whole). Costs the change, not the zone.
+ */
+export function compileOverlay(base: ZoneImage, changed: ReadonlyMap<string, readonly ZoneRecord[]>): OverlayResult {
+  const origin = canonicalName(base.origin);
+  const names = new Map<string, OverlayName>();
+  const baseNode = (name: string): number => { const w = encodeName(name); return base.find(w, 0, w.length); };
+  const add = (name: string, records: ZoneRecord[] | null): void => {
+    const have = names.get(name);
+    if (have !== undefined) { if (records !== null) have.records = records; return; }
+    const parent = name === origin ? null : parentOf(name);
+    let labels = 0;
+    for (let p: string | null = name; p !== null && p !== '.'; p = parentOf(p)) labels++;
+    names.set(name, { name, labels, records, node: baseNode(name), parent });
+  };
+  add(origin, null); // always: negative answers take the SOA from the overlay
+  for (const [name, records] of changed) {
+    if (!isAtOrBelow(name, origin)) return { problems: [{ name, message: `${name} is outside zone ${base.origin}` }] };
+    const refused = delegationChange(base, name, origin, baseNode(name), records);
+    if (refused !== undefined) return { problems: [], refused };
+    add(name, [...records]);
+    if (name !== origin) for (let p = parentOf(name)!; ; p = parentOf(p)!) { add(p, null); if (p === origin) break; }
+  }
+  // A wildcard answers for its parent's missing children: it comes along with its parent.
+  for (const n of [...names.values()]) {
+    const wild = n.node >= 0 ? base.wildcard(n.node) : -1;
+    if (wild >= 0) add(canonicalName(base.nodeName(wild)), null);
+  }
+  for (const n of names.values()) if (n.records === null) n.records = n.node >= 0 ? nodeRecords(base, n.node) : [];
+  const exists = existence(base, names, origin);
+  const records: ZoneRecord[] = [];
+  const extras: ExtraNode[] = [];
+  for (const n of names.values()) {
+    const slot = n.node >= 0 ? base.policySlot(n.node) : -1;
+    if (!exists.get(n.name)) { if (n.node >= 0) extras.push({ name: n.name, slot: -1, gone: true }); continue; }
+    for (const r of n.records!) records.push(r);
+    if (slot >= 0 || n.records!.length === 0) extras.push({ name: n.name, slot, gone: false });
+  }
+  const { image, problems } = compileImage(base.origin, records, extras);
+  return { overlay: image, problems };
+}
+
+/** Why a change at `name` cannot be an overlay (its NS RRset below the apex changes), or undefined. */
+function delegationChange(base: ZoneImage, name: string, origin: string, node: number, records: readonly ZoneRecord[]): string | undefined {
+  if (name === origin) return undefined;
+  const now = new Set(records.filter((r) => r.type === TYPE.NS).map((r) => encodeRdata(TYPE.NS, r.data).toString('latin1').toLowerCase()));
+  const was = new Set<string>();
+  const ns = node >= 0 ? base.rrset(node, TYPE.NS) : -1;
+  if (ns >= 0) for (let k = 0; k < base.count(ns); k++) {
+    const at = base.rdataOffset(base.base(ns) + k);
+    was.add(base.data.toString('latin1', at, at + base.rdataLength(base.base(ns) + k)).toLowerCase());
+  }
+  if (now.size === was.size && [...now].every((x) => was.has(x))) return undefined;
+  return `the delegation at ${name} changed`;
+}
+
+/** Every record of a node of `img`, decoded (the names an overlay copies unchanged). */
+function nodeRecords(img: ZoneImage, node: number): ZoneRecord[] {
+  const out: ZoneRecord[] = [];
+  const name = img.nodeName(node);
+  const first = img.firstRRset(node);
+  for (let r = first; r < first + img.rrsetCountOf(node); r++) {
+    for (let k = 0; k < img.count(r); k++) out.push(decodeBody(name, img.data, img.recOffs[img.base(r) + k]!));
+  }
+  return out;
+}
+
+/**
+ * Which overlay names exist after the change: a name with records, a policy name, the apex, or one with a child
+ * that exists. Children counts come from the base, corrected by the overlay's own names (deepest first): a base
+ * child that no longer exists takes one away, a new one adds one.
+ */
+function existence(base: ZoneImage, names: ReadonlyMap<string, OverlayName>, origin: string): Map<string, boolean> {
+  const delta = new Map<string, number>();
+  const exists = new Map<string, boolean>();
+  for (const n of [...names.values()].sort((a, b) => b.labels - a.labels)) {
+    const kids = (n.node >= 0 ? base.children(n.node) : 0) + (delta.get(n.name) ?? 0);
+    const policy = n.node >= 0 && base.policySlot(n.node) >= 0;
+    const live = n.name === origin || n.records!.length > 0 || policy || kids > 0;
+    exists.set(n.name, live);
+    const change = n.node >= 0 ? (live ? 0 : -1) : (live ? 1 : 0);
+    if (n.parent !== null && change !== 0) delta.set(n.parent, (delta.get(n.parent) ?? 0) + change);
+  }
+  return exists;
+}
+
+/** The records `img` holds at presentation name `name` ([] when it holds none), decoded. */
+export function recordsAt(img: ZoneImage, name: string): ZoneRecord[] {
+  const wire = encodeName(name);
+  const node = img.find(wire, 0, wire.length);
+  return node < 0 ? [] : nodeRecords(img, node);
 }

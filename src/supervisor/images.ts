@@ -8,11 +8,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ZoneImage } from '../wire/image.js';
-import type { Zone } from '../dns/zone.js';
+import type { Zone, ZoneLayers } from '../dns/zone.js';
 import { mapFile, writeFileAtomic } from './mapped.js';
 
-/** Where one zone's image is: a whole file, or a range of a pack. */
-export interface ImageRef { file: string; offset: number; length: number }
+/** Where one zone's image is: a whole file, or a range of a pack; and its overlay (a change laid over it), if any. */
+export interface ImageRef { file: string; offset: number; length: number; overlay?: ImageRef }
 
 /** Images smaller than this share one pack file per load (thousands of small zones are not thousands of files). */
 const PACK_BELOW = 256 * 1024;
@@ -51,28 +51,33 @@ function publish(dir: string, parts: readonly Uint8Array[]): string {
  */
 export function publishImages(dir: string, zones: ReadonlyArray<{ index: number; zone: Zone }>): Array<ImageRef | null> {
   const refs: Array<ImageRef | null> = [];
-  const small: Array<{ index: number; bytes: Uint8Array }> = [];
-  for (const { index, zone } of zones) {
-    const bytes = zone.image.bytes;
-    if (bytes.byteLength < PACK_BELOW) { small.push({ index, bytes }); continue; }
+  const small: Array<{ ref: ImageRef; bytes: Uint8Array }> = [];
+  const place = (bytes: Uint8Array): ImageRef => {
+    const ref: ImageRef = { file: '', offset: 0, length: bytes.byteLength };
+    if (bytes.byteLength < PACK_BELOW) { small.push({ ref, bytes }); return ref; }
     // An image reused from the compile cache was written before: its name is known without hashing it again.
     let name = published.get(bytes);
     if (name === undefined || !fs.existsSync(path.join(dir, name))) published.set(bytes, (name = publish(dir, [bytes])));
-    refs[index] = { file: name, offset: 0, length: bytes.byteLength };
+    ref.file = name;
+    return ref;
+  };
+  for (const { index, zone } of zones) {
+    const ref = place(zone.image.bytes);
+    if (zone.overlay !== null) ref.overlay = place(zone.overlay.bytes);
+    refs[index] = ref;
   }
   if (small.length > 0) {
     const parts: Uint8Array[] = [];
     let at = 0;
-    const placed: Array<{ index: number; offset: number; length: number }> = [];
-    for (const { index, bytes } of small) {
+    for (const { ref, bytes } of small) {
       const pad = (8 - (at % 8)) % 8;
       if (pad > 0) { parts.push(new Uint8Array(pad)); at += pad; }
-      placed.push({ index, offset: at, length: bytes.byteLength });
+      ref.offset = at;
       parts.push(bytes);
       at += bytes.byteLength;
     }
     const file = publish(dir, parts);
-    for (const p of placed) refs[p.index] = { file, offset: p.offset, length: p.length };
+    for (const { ref } of small) ref.file = file;
   }
   for (let i = 0; i < refs.length; i++) if (refs[i] === undefined) refs[i] = null;
   return refs;
@@ -81,7 +86,7 @@ export function publishImages(dir: string, zones: ReadonlyArray<{ index: number;
 /** Remove image files no reference in `keep` names (images of older loads); files being mapped stay readable. */
 export function pruneImages(dir: string, keep: ReadonlyArray<ReadonlyArray<ImageRef | null>>): void {
   const names = new Set<string>();
-  for (const refs of keep) for (const r of refs) if (r !== null) names.add(r.file);
+  for (const refs of keep) for (const r of refs) if (r !== null) { names.add(r.file); if (r.overlay) names.add(r.overlay.file); }
   for (const f of fs.readdirSync(dir)) if (f.endsWith(SUFFIX) && !names.has(f)) fs.rmSync(path.join(dir, f), { force: true });
 }
 
@@ -96,12 +101,11 @@ export class ImageCache {
   constructor(private readonly dir: string) {}
 
   /** The images a load refers to, by zone index (only zones with a reference). Throws naming a bad file. */
-  load(refs: ReadonlyArray<ImageRef | null>): Map<number, ZoneImage> {
+  load(refs: ReadonlyArray<ImageRef | null>): Map<number, ZoneLayers> {
     const files = new Map<string, ArrayBuffer>();
     const images = new Map<string, ZoneImage>();
-    const out = new Map<number, ZoneImage>();
-    refs.forEach((r, index) => {
-      if (r === null) return;
+    const out = new Map<number, ZoneLayers>();
+    const open = (r: ImageRef): ZoneImage => {
       const key = `${r.file}@${r.offset}`;
       let image = this.images.get(key) ?? images.get(key);
       if (image === undefined) {
@@ -113,7 +117,10 @@ export class ImageCache {
         files.set(r.file, this.files.get(r.file) ?? files.get(r.file)!);
       }
       images.set(key, image);
-      out.set(index, image);
+      return image;
+    };
+    refs.forEach((r, index) => {
+      if (r !== null) out.set(index, { image: open(r), overlay: r.overlay ? open(r.overlay) : null });
     });
     // What the previous load used and this one does not is let go (unmapped when collected).
     this.files = files;

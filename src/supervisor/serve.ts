@@ -146,12 +146,12 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   // inline a file's zone as text).
   const zoneCache = new ZoneCache();
   if (revisions) revisions.cache = zoneCache;
-  zoneCache.seed(checked.loaded.config.zones, source0.baseDir, checked.loaded, checked.snapshot);
+  zoneCache.seed(checked.loaded.config.zones, source0.baseDir, checked.loaded.zones, checked.snapshot.zones);
   // The file's configuration in force, its zones inlined as text (as revisions and API edits hold them): the same
   // zones under other keys. (A revision from elsewhere, an API edit, holds other zones: compiled from what it says.)
   if (declarative === fileDeclarative) {
     const inlined = zoneEntries(raw0);
-    if (inlined !== null) zoneCache.seed(inlined, source0.baseDir, checked.loaded, checked.snapshot);
+    if (inlined !== null) zoneCache.seed(inlined, source0.baseDir, checked.loaded.zones, checked.snapshot.zones);
   }
   let current: Validated | null = declarative === fileDeclarative ? checked : compileRaw(raw0, source0.baseDir, source0.file, { ...SUPERVISOR, cache: zoneCache });
   // The configuration in force is kept as JSON text at start: a large one is a fifth of the size of its parsed form
@@ -214,7 +214,7 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     // Workers still loading the previous generation may map its files: keep those one load longer.
     pruneImages(images.dir, [next.images, handOver.images]);
     handOver = next;
-    zoneCache.seed(v.loaded.config.zones, source0.baseDir, v.loaded, v.snapshot);
+    zoneCache.seed(v.loaded.config.zones, source0.baseDir, v.loaded.zones, v.snapshot.zones);
     zoneCache.commit();
     generation++;
     configJson = null;

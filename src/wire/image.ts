@@ -7,15 +7,20 @@
 import { equalsFoldedRange, hashWireFolded, wireToName } from './name.js';
 
 const MAGIC = 0x31494d57; // "WMI1" little-endian
-const VERSION = 1;
+const VERSION = 2;
 /** Header: Int32 words. */
 const H_MAGIC = 0, H_VERSION = 1, H_NODES = 2, H_RRSETS = 3, H_RECORDS = 4, H_TABLE = 5, H_NAMES_LEN = 6;
 const H_DATA_LEN = 7, H_SOA = 8, H_NEG_SOA = 9, H_ORIGIN_LEN = 10, H_POLICY = 11, H_TOTAL = 12;
 const HEADER_WORDS = 16;
 
 /** Node table: Int32 words per name. */
-export const NODE_STRIDE = 8;
-const N_NAME = 0, N_LEN = 1, N_HASH = 2, N_CUT = 3, N_WILD = 4, N_FIRST = 5, N_COUNT = 6, N_POLICY = 7;
+export const NODE_STRIDE = 9;
+const N_NAME = 0, N_LEN = 1, N_HASH = 2, N_CUT = 3, N_WILD = 4, N_FIRST = 5, N_COUNT = 6, N_POLICY = 7, N_KIDS = 8;
+/**
+ * In N_LEN, above the length (8 bits) and label count (8 bits): the name no longer exists. Only an overlay (a change
+ * laid over a zone's image, dns/zone.ts) has such nodes: they hide the name the image below still holds.
+ */
+const GONE = 1 << 16;
 /** RRset table: Int32 words per RRset (type, ttl, first record, record count). */
 export const RRSET_STRIDE = 4;
 const R_TYPE = 0, R_TTL = 1, R_BASE = 2, R_COUNT = 3;
@@ -100,12 +105,17 @@ export class ImageWriter {
     n.a[i + N_FIRST] = this.rrsetCount;
     n.a[i + N_COUNT] = 0;
     n.a[i + N_POLICY] = -1;
+    n.a[i + N_KIDS] = 0;
     names.len += len;
     n.len += NODE_STRIDE;
     return i / NODE_STRIDE;
   }
 
   setCut(node: number, cut: number): void { this.nodes.a[node * NODE_STRIDE + N_CUT] = cut; }
+  /** How many names are one label below this one (an overlay decides from it whether a name still exists). */
+  setChildren(node: number, count: number): void { this.nodes.a[node * NODE_STRIDE + N_KIDS] = count; }
+  /** The name is gone: found, but standing for no name (overlays only). */
+  setGone(node: number): void { this.nodes.a[node * NODE_STRIDE + N_LEN]! |= GONE; }
   setWildcard(node: number, wild: number): void { this.nodes.a[node * NODE_STRIDE + N_WILD] = wild; }
   /** Mark a policy name: its A/AAAA answers come from the answer engine; `slot` is its place in the zone's list. */
   setPolicy(node: number, slot: number): void {
@@ -278,6 +288,8 @@ export class ZoneImage {
   cut(node: number): number { return this.nodes[node * NODE_STRIDE + N_CUT]!; }
   wildcard(node: number): number { return this.nodes[node * NODE_STRIDE + N_WILD]!; }
   policySlot(node: number): number { return this.nodes[node * NODE_STRIDE + N_POLICY]!; }
+  children(node: number): number { return this.nodes[node * NODE_STRIDE + N_KIDS]!; }
+  gone(node: number): boolean { return (this.nodes[node * NODE_STRIDE + N_LEN]! & GONE) !== 0; }
   firstRRset(node: number): number { return this.nodes[node * NODE_STRIDE + N_FIRST]!; }
   rrsetCountOf(node: number): number { return this.nodes[node * NODE_STRIDE + N_COUNT]!; }
 

@@ -275,3 +275,14 @@ export function isPlainWireName(wire: Buffer, len: number): boolean {
   }
   return true;
 }
+
+/** The parent of a canonical presentation name (escapes respected), '.' above a top-level name, null for the root. */
+export function parentOf(name: string): string | null {
+  if (name === '.') return null;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c === 0x5c) { i += /^\d{3}/.test(name.slice(i + 1, i + 4)) ? 3 : 1; continue; } // a backslash escapes the next character or \DDD
+    if (c === 0x2e) return name.slice(i + 1);
+  }
+  return '.';
+}

@@ -106,7 +106,7 @@ pools: [ { name: eu, members: [ { address: 192.0.2.1 } ] } ]
   assert.equal(snap.value.node('www.sub.example.test')!.zone.origin, 'sub.example.test');
   assert.equal(snap.value.node('www.example.test')!.zone.origin, 'example.test');
   const placed = snap.value.node('www.sub.example.test')!;
-  assert.equal(placed.zone.policies[placed.zone.image.policySlot(placed.node)]!.name, 'www.sub.example.test');
+  assert.equal(placed.zone.policies[placed.image.policySlot(placed.node)]!.name, 'www.sub.example.test');
 });
 
 test('G1: the supervisor compilation (no answer RRsets) checks zones and placement in full; defaults are shared and frozen', () => {

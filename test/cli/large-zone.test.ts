@@ -5,7 +5,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawnWaymark, runWaymark, freePort, tempDir, query, addresses } from '../harness.js';
+import { spawnWaymark, runWaymark, freePort, tempDir, query, addresses, udpExchange, buildQuery } from '../harness.js';
 
 const RECORDS = 200_000;
 const dir = tempDir('waymark-large-');
@@ -41,6 +41,73 @@ test(`D2: a ${RECORDS.toLocaleString()}-record zone is served: first, middle and
   } finally {
     await w.stop();
   }
+});
+
+/** Image files of at least `min` bytes in `dir`: a large zone's image is one of them. */
+function bigImages(dir: string, min = 1 << 20): string[] {
+  return fs.readdirSync(dir).filter((f) => f.endsWith('.wmi') && fs.statSync(path.join(dir, f)).size >= min).sort();
+}
+
+/** Ask `name` until every one of `streak` queries in a row gives `want` (every worker has the change), within 30 s. */
+async function answeredEverywhere(port: number, name: string, want: (r: Awaited<ReturnType<typeof query>>) => boolean, streak = 24): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (let run = 0; run < streak;) {
+    assert.ok(Date.now() < deadline, `${name} not answered as expected by every worker within 30 s`);
+    run = want(await query(port, name)) ? run + 1 : 0;
+  }
+}
+
+test('C1/D1 (issue 10): records added to and removed from a 200,000-record zone through the API reach every worker under load, laid over its image', async () => {
+  const zone = path.join(dir, 'edit.zone');
+  writeZone(zone, 'edit.test', RECORDS);
+  const port = await freePort();
+  const apiPort = await freePort();
+  const boot = 'bootstrap-token-for-large-zone-tests-01';
+  const cfg = path.join(dir, 'edit.yaml');
+  fs.writeFileSync(cfg, `server: { listen: ["127.0.0.1:${port}"], workers: 2, rrl: { enabled: false } }\nstore: { path: ./edit-state }\napi: { listen: "127.0.0.1:${apiPort}" }\nzones:\n  - file: edit.zone\n`);
+  const w = await spawnWaymark(['serve', '--config', cfg], { env: { WAYMARK_BOOTSTRAP_TOKEN: boot }, timeoutMs: 120_000 });
+  const api = (method: string, url: string, body?: unknown): Promise<Response> => fetch(`http://127.0.0.1:${apiPort}${url}`, {
+    method, headers: { authorization: `Bearer ${boot}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const images = path.join(dir, 'edit-state', 'images');
+  // Queries flow the whole time (one every 2 ms); every one must be answered on its first try.
+  let stop = false;
+  let sent = 0;
+  let unanswered = 0;
+  const load = (async () => {
+    while (!stop && sent < 20_000) {
+      const i = sent++;
+      void udpExchange(port, buildQuery(`h${i % RECORDS}.edit.test`, { id: i & 0xffff }), { timeoutMs: 1500 }).then((r) => { if (!r) unanswered++; });
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  })();
+  // The load runs before, during and after the changes (they take milliseconds: it would barely have started).
+  const queriesSent = async (n: number): Promise<void> => { while (sent < n) await new Promise((r) => setTimeout(r, 20)); };
+  try {
+    await queriesSent(200);
+    const before = bigImages(images);
+    assert.equal(before.length, 1, 'the zone has one image file');
+    const added = await api('POST', '/v1/zones/edit.test/records', { name: 'new', type: 'A', value: '192.0.2.77' });
+    assert.equal(added.status, 201, await added.text());
+    await answeredEverywhere(port, 'new.edit.test', (r) => addresses(r)[0] === '192.0.2.77');
+    const wild = await api('POST', '/v1/zones/edit.test/records', { name: '*.w', type: 'TXT', value: '"laid over"' });
+    assert.equal(wild.status, 201, await wild.text());
+    await answeredEverywhere(port, 'x.y.w.edit.test', (r) => r.rcode === 'NOERROR' && (r.answers ?? []).length === 0 && r.authorities?.[0]?.type === 'SOA');
+    const removed = await api('DELETE', '/v1/zones/edit.test/records?name=new&type=A');
+    assert.equal(removed.status, 200, await removed.text());
+    await answeredEverywhere(port, 'new.edit.test', (r) => r.rcode === 'NXDOMAIN');
+    // The file's records still answer, and the zone's image was not compiled and written again.
+    for (const i of [0, RECORDS >> 1, RECORDS - 1]) assert.deepEqual(addresses(await query(port, `h${i}.edit.test`)), [address(i)], `h${i}`);
+    assert.deepEqual(bigImages(images), before, 'the changes were overlays: no new image of the whole zone');
+    await queriesSent(sent + 200);
+  } finally {
+    stop = true;
+    await load;
+    await new Promise((r) => setTimeout(r, 1600));
+    await w.stop();
+  }
+  assert.ok(sent >= 400, `the load ran (${sent} queries)`);
+  assert.equal(unanswered, 0, `${unanswered} of ${sent} queries went unanswered while the zone changed`);
 });
 
 /** `waymark check --zone FILE`: exit 1 and exactly the expected error lines (each FILE:LINE: …). */
