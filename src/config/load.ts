@@ -209,7 +209,10 @@ function fromCache(zc: ZoneConfig, i: number, baseDir: string, cache: ZoneCache,
   if (bk !== undefined) cache.baseKeys.set(i, bk);
   const reload = (): LoadedZone | undefined => loadZone(zc, i, baseDir, []);
   const hit = key !== undefined ? cache.get(key) : undefined;
-  if (hit !== undefined) return { ...compiled(hit, i, false), reload };
+  if (hit !== undefined) {
+    if (bk !== undefined) cache.keepBase(bk);
+    return { ...compiled(hit, i, false), reload };
+  }
   const origin = bk !== undefined ? cache.baseOrigin(bk) : undefined;
   if (origin !== undefined) {
     const at = `zones[${i}]`;

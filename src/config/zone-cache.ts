@@ -106,6 +106,12 @@ export class ZoneCache {
     this.usedBases.set(baseKey, { image, added, fileAt });
   }
 
+  /** The zone last compiled whole under `baseKey` stays (the zone is reused as it is): later changes lay over it. */
+  keepBase(baseKey: string): void {
+    const base = this.bases.get(baseKey) ?? this.usedBases.get(baseKey);
+    if (base !== undefined) this.usedBases.set(baseKey, base);
+  }
+
   /** The origin of the zone last compiled whole under `baseKey`, when there is one to lay changes over. */
   baseOrigin(baseKey: string): string | undefined {
     return (this.bases.get(baseKey) ?? this.usedBases.get(baseKey))?.image.origin;

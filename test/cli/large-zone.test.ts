@@ -64,7 +64,7 @@ test('C1/D1 (issue 10): records added to and removed from a 200,000-record zone 
   const apiPort = await freePort();
   const boot = 'bootstrap-token-for-large-zone-tests-01';
   const cfg = path.join(dir, 'edit.yaml');
-  fs.writeFileSync(cfg, `server: { listen: ["127.0.0.1:${port}"], workers: 2, rrl: { enabled: false } }\nstore: { path: ./edit-state }\napi: { listen: "127.0.0.1:${apiPort}" }\nzones:\n  - file: edit.zone\n`);
+  fs.writeFileSync(cfg, `server: { listen: ["127.0.0.1:${port}"], workers: 2, rrl: { enabled: false } }\nstore: { path: ./edit-state }\napi: { listen: "127.0.0.1:${apiPort}" }\nzones:\n  - file: edit.zone\n  - { origin: small.test, ns: [ns1], records: [{ name: ns1, type: A, value: 127.0.0.53 }] }\n`);
   const w = await spawnWaymark(['serve', '--config', cfg], { env: { WAYMARK_BOOTSTRAP_TOKEN: boot }, timeoutMs: 120_000 });
   const api = (method: string, url: string, body?: unknown): Promise<Response> => fetch(`http://127.0.0.1:${apiPort}${url}`, {
     method, headers: { authorization: `Bearer ${boot}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, body: body === undefined ? undefined : JSON.stringify(body),
@@ -87,6 +87,12 @@ test('C1/D1 (issue 10): records added to and removed from a 200,000-record zone 
     await queriesSent(200);
     const before = bigImages(images);
     assert.equal(before.length, 1, 'the zone has one image file');
+    // Changes to another zone first: the large zone is reused as it is, and stays what later changes lay over.
+    for (const name of ['www', 'www2']) {
+      const other = await api('POST', '/v1/zones/small.test/records', { name, type: 'A', value: '192.0.2.80' });
+      assert.equal(other.status, 201, await other.text());
+      await answeredEverywhere(port, `${name}.small.test`, (r) => addresses(r)[0] === '192.0.2.80');
+    }
     const added = await api('POST', '/v1/zones/edit.test/records', { name: 'new', type: 'A', value: '192.0.2.77' });
     assert.equal(added.status, 201, await added.text());
     await answeredEverywhere(port, 'new.edit.test', (r) => addresses(r)[0] === '192.0.2.77');
