@@ -82,6 +82,7 @@ export class AnswerEngine {
 
   /** Adopt a new snapshot's policy: health and request counts carry over by member identity; records are remapped. */
   swap(policy: CompiledPolicy): void {
+    if (policy === this.policy) return; // a snapshot of changed zones: the live state is this policy's already
     const old = this.policy;
     const map = new Int32Array(policy.members.length);
     for (const m of policy.members) map[m.index] = memberIndexOf(old, m.pool.name, memberKey(m));

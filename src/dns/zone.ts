@@ -55,6 +55,13 @@ export class Zone {
     return this.find(wire, 0, wire.length);
   }
 
+  /** This zone over other layers (the same zone changed): the policy names in its slots stay. */
+  relaid(layers: ZoneLayers): Zone {
+    const z = new Zone(this.origin, this.key, layers.image, layers.overlay);
+    for (let i = 0; i < this.policies.length && i < z.policies.length; i++) z.policies[i] = this.policies[i]!;
+    return z;
+  }
+
   /** The layers, to hand over or cache. */
   get layers(): ZoneLayers { return { image: this.image, overlay: this.overlay }; }
 }

@@ -107,6 +107,12 @@ export class QueryCounters {
 
   /** Size the tables for a new snapshot; counts made under the old one are kept by label. */
   setSnapshot(snapshot: Snapshot): void {
+    if (this.sameLabels(snapshot)) {
+      // The same zones (some over new layers) and the same policy: the tables stay, only the zone objects change.
+      this.zoneIndex = new Map(snapshot.zones.map((z, i) => [z, i]));
+      this.lastZone = null;
+      return;
+    }
     if (this.zoneLabels.length > 1 || this.names.length > 0 || this.members.length > 0) {
       this.carry = this.collect(this.carry ?? emptyDelta(), false);
     }
@@ -121,6 +127,15 @@ export class QueryCounters {
     this.nameTable = new Uint32Array(this.names.length * RCODES);
     this.members = policy ? policy.members : [];
     this.tally.answers = new Uint32Array(this.members.length);
+  }
+
+  /** True when `snapshot` counts under the labels the tables have: its zones' origins in order, the same policy. */
+  private sameLabels(snapshot: Snapshot): boolean {
+    const zones = snapshot.zones;
+    if (zones.length !== this.zoneLabels.length - 1) return false;
+    if ((snapshot.policy?.names ?? []) !== this.names || (snapshot.policy?.members ?? []) !== this.members) return false;
+    for (let i = 0; i < zones.length; i++) if (zones[i]!.origin !== this.zoneLabels[i]) return false;
+    return zones.length > 0 || this.names.length > 0;
   }
 
   /**

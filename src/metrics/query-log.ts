@@ -48,12 +48,17 @@ export class QueryLog {
     this.names = new Set((config?.names ?? []).map((n) => canonicalName(n)));
     this.sample = Math.min(1, Math.max(0, config?.sample ?? 0));
     this.sink = sink;
-    if (this.snapshot !== null) this.setSnapshot(this.snapshot);
+    if (this.snapshot !== null) this.flag(this.snapshot);
   }
 
   /** Recompute the flags for a new snapshot (policy name indexes change). */
   setSnapshot(snapshot: Snapshot): void {
+    const samePolicy = this.snapshot !== null && this.snapshot.policy === snapshot.policy;
     this.snapshot = snapshot;
+    if (!samePolicy) this.flag(snapshot); // only zone images changed: the flags are the names' as they were
+  }
+
+  private flag(snapshot: Snapshot): void {
     const names = snapshot.policy?.names ?? [];
     const flags = new Uint8Array(names.length);
     const on = this.sink !== null && this.sample > 0;

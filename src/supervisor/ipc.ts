@@ -13,14 +13,24 @@ export interface WorkerMessage {
   generation: number; errors?: string; records?: PersistRecord[]; delta?: CounterDelta; udp?: string;
   /** explained: the request it answers, and the explanation or why there is none. */
   id?: number; explanation?: Explanation; error?: string;
+  /** loaded: only zone images changed (a ZonesMessage), the policy and its live state are as they were. */
+  zonesOnly?: boolean;
+  /** load-failed: a ZonesMessage did not fit the snapshot it has; it needs the whole load. */
+  resend?: boolean;
 }
 /**
  * What a worker is given to build its snapshot from: the effective configuration as JSON text, without its zones'
  * data, and where each zone's compiled image is (by zone index, in `imageDir`).
  */
 export interface LoadMessage { type: 'load'; generation: number; config: string; baseDir: string; file: string | null; imageDir: string; images: Array<ImageRef | null> }
+/**
+ * A load whose configuration (without zones' data) is the one the worker has: only zone images changed (a record
+ * changed: a new overlay). The worker swaps those zones in, keeping its policy and live state.
+ */
+export interface ZonesMessage { type: 'zones'; generation: number; images: Array<ImageRef | null> }
 export type PrimaryMessage =
   | LoadMessage
+  | ZonesMessage
   | { type: 'persist'; records: PersistRecord[] }
   | { type: 'health'; updates: MemberHealth[] }
   | { type: 'admin'; states: AdminRecord[] }

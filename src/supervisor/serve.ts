@@ -213,6 +213,7 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     }
     // Workers still loading the previous generation may map its files: keep those one load longer.
     pruneImages(images.dir, [next.images, handOver.images]);
+    const zonesOnly = next.config === handOver.config;
     handOver = next;
     zoneCache.seed(v.loaded.config.zones, source0.baseDir, v.loaded.zones, v.snapshot.zones);
     zoneCache.commit();
@@ -225,7 +226,7 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     mirror.engine?.applyHealth(health.healthForNewState());
     mirror.engine?.applyAdmin(health.admin());
     health.reload(v.loaded.config);
-    broadcast(loadMessage());
+    broadcast(zonesOnly ? { type: 'zones', generation, images: handOver.images } : loadMessage());
     setImmediate(() => releaseAfterLoad({ compact: true }));
     return { ok: true };
   };
@@ -290,11 +291,16 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
       mirror.engine?.applyRecords(m.records);
       const relay: PrimaryMessage = { type: 'persist', records: m.records };
       for (const other of Object.values(cluster.workers ?? {})) if (other && other.id !== w.id && other.isConnected()) other.send(relay);
+    } else if (m.type === 'loaded' && m.zonesOnly) {
+      // A record changed (perhaps a hundred times a second): its policy and live state are as they were.
+      log.debug({ worker: w.process.pid, generation: m.generation }, 'worker swapped zones');
     } else if (m.type === 'loaded') {
       log.info({ worker: w.process.pid, generation: m.generation }, 'worker swapped snapshot');
       // The new snapshot may have new members: tell it every member a new LiveState does not already agree with.
       w.send({ type: 'health', updates: health.healthForNewState() } satisfies PrimaryMessage);
       w.send({ type: 'admin', states: health.admin() } satisfies PrimaryMessage);
+    } else if (m.type === 'load-failed' && m.resend) {
+      w.send(loadMessage());
     } else if (m.type === 'load-failed') {
       log.error({ worker: w.process.pid, generation: m.generation, errors: m.errors }, 'worker kept its previous snapshot');
     }

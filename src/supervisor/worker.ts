@@ -12,7 +12,9 @@ import { ImageCache } from './images.js';
 import { explainLive } from '../answer/explain.js';
 import { DnsServer } from '../dns/server.js';
 import { releaseAfterLoad } from './memory.js';
-import { PERSIST_SYNC_MS, METRICS_SHIP_MS, type WorkerMessage, type LoadMessage, type PrimaryMessage } from './ipc.js';
+import { PERSIST_SYNC_MS, METRICS_SHIP_MS, type WorkerMessage, type LoadMessage, type PrimaryMessage, type ZonesMessage } from './ipc.js';
+import { Snapshot } from '../answer/snapshot.js';
+import type { Zone, ZoneLayers } from '../dns/zone.js';
 
 /** A worker: waits for its configuration from the supervisor, then serves; later loads swap the snapshot. */
 export async function runWorker(log: Logger): Promise<number> {
@@ -69,6 +71,23 @@ export async function runWorker(log: Logger): Promise<number> {
   setInterval(() => {
     if (process.connected) process.send?.({ type: 'metrics', generation, delta: server.responder.metrics.snapshotAndReset() } satisfies WorkerMessage);
   }, METRICS_SHIP_MS).unref();
+  /** Only zone images changed: the zones with new layers are swapped in, the policy and live state stay. */
+  const swapZones = (m: ZonesMessage): void => {
+    let zones: Zone[] | null;
+    try {
+      zones = relaid(server.responder.snapshot.zones, images.load(m.images));
+    } catch (e) {
+      process.send?.({ type: 'load-failed', generation: m.generation, errors: `cannot map the compiled zones: ${(e as Error).message}` } satisfies WorkerMessage);
+      return;
+    }
+    if (zones === null) {
+      process.send?.({ type: 'load-failed', generation: m.generation, errors: 'the zones changed under a load of zones only', resend: true } satisfies WorkerMessage);
+      return;
+    }
+    generation = m.generation;
+    server.swap(new Snapshot(zones, m.generation, server.responder.snapshot.policy));
+    process.send?.({ type: 'loaded', generation, zonesOnly: true } satisfies WorkerMessage);
+  };
   process.on('message', (m: PrimaryMessage) => {
     if (m.type === 'persist') {
       server.responder.engine?.applyRecords(m.records);
@@ -90,6 +109,10 @@ export async function runWorker(log: Logger): Promise<number> {
         reply.error = (e as Error).message;
       }
       process.send?.(reply);
+      return;
+    }
+    if (m.type === 'zones') {
+      swapZones(m);
       return;
     }
     if (m.type !== 'load') return;
@@ -117,6 +140,22 @@ export async function runWorker(log: Logger): Promise<number> {
     process.on('SIGTERM', () => syncPersistence(() => { void server.close().then(() => resolve(0)); }));
     process.on('disconnect', () => { void server.close().then(() => resolve(0)); });
   });
+}
+
+/**
+ * `zones` with the layers of `layers` (by zone index, as the load that made them listed them): a zone whose layers
+ * are unchanged is kept as it is; null when they do not correspond (another list of zones).
+ */
+function relaid(zones: readonly Zone[], layers: ReadonlyMap<number, ZoneLayers>): Zone[] | null {
+  if (layers.size !== zones.length) return null;
+  const out: Zone[] = [];
+  for (let i = 0; i < zones.length; i++) {
+    const old = zones[i]!;
+    const l = layers.get(i);
+    if (l === undefined || l.image.origin !== old.image.origin) return null;
+    out.push(l.image === old.image && l.overlay === old.overlay ? old : old.relaid(l));
+  }
+  return out;
 }
 
 /**
