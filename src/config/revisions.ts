@@ -102,10 +102,16 @@ export class Revisions {
    */
   fromFile(d: Declarative, file: string, origin: string, valid?: Valid): ProposeResult {
     const cur = this.store.currentRevisionMeta();
-    if (cur && !fileWins(cur, this.store.lastRevisionFromFile(file), d)) return { ok: true, revision: this.store.revision(cur.id)!, changed: false };
+    if (cur && !this.fileWins(d, file)) return { ok: true, revision: this.store.revision(cur.id)!, changed: false };
     const res = this.propose(d, { author: 'file', origin, file, source: 'file', comment: `configuration file ${path.basename(file)} changed` }, valid);
     // Without the compiled form: the caller has it already, and a result kept around must not hold a snapshot.
     return res.ok ? { ok: true, revision: res.revision, changed: res.changed } : res;
+  }
+
+  /** Whether the file's declarative sections `d` would become a new revision (fromFile's precedence rule). */
+  fileWins(d: Declarative, file: string): boolean {
+    const cur = this.store.currentRevisionMeta();
+    return cur === null || fileWins(cur, this.store.lastRevisionFromFile(file), d);
   }
 
   /**

@@ -66,12 +66,37 @@ function readAsWritten(source: ConfigSource, opts: SourceOptions = {}): AsWritte
  * they were last compiled are neither parsed nor compiled again).
  */
 export function readSource(source: ConfigSource, opts: SourceOptions = {}): { ok: true; value: SourceConfig } | { ok: false; errors: ConfigError[] } {
+  const w = readSourceAsWritten(source, opts);
+  if (!w.ok) return w;
+  const inlined = w.value.inline();
+  if (!inlined.ok) return inlined;
+  const { bootstrap, baseDir, file, valid } = w.value;
+  return { ok: true, value: { raw: mergeConfig(bootstrap, inlined.value), bootstrap, declarative: inlined.value, baseDir, file, valid } };
+}
+
+/** A source read and compiled as written (`file:` zones as files), and how to inline its zone files when needed. */
+export interface WrittenSource extends SourceConfig {
+  /** The declarative sections with zone files inlined as text, as a revision holds them (computed once). */
+  inline(): Result<Declarative>;
+}
+
+/**
+ * readSource without inlining yet: the server's start hands the workers a configuration without zones' data, so the
+ * text of a million-record zone (half a second to render) is made after they serve.
+ */
+export function readSourceAsWritten(source: ConfigSource, opts: SourceOptions = {}): { ok: true; value: WrittenSource } | { ok: false; errors: ConfigError[] } {
   const w = readAsWritten(source, opts);
   if (!w.ok) return w;
   const { bootstrap, declarative } = splitConfig(w.raw);
-  const inlined = inlineZoneFiles(declarative, w.baseDir, w.valid.loaded, opts.cache);
-  if (!inlined.ok) return { ok: false, errors: inFile(inlined.errors, w.file) };
-  return { ok: true, value: { raw: mergeConfig(bootstrap, inlined.value), bootstrap, declarative: inlined.value, baseDir: w.baseDir, file: w.file, valid: w.valid } };
+  let inlined: Result<Declarative> | null = null;
+  const inline = (): Result<Declarative> => {
+    if (inlined === null) {
+      const r = inlineZoneFiles(declarative, w.baseDir, w.valid.loaded, opts.cache);
+      inlined = r.ok ? r : { ok: false, errors: inFile(r.errors, w.file) };
+    }
+    return inlined;
+  };
+  return { ok: true, value: { raw: w.raw, bootstrap, declarative, baseDir: w.baseDir, file: w.file, valid: w.valid, inline } };
 }
 
 /** Quick-start errors: there is no YAML, so `zones[i].file` means the i-th --zone file as given. */

@@ -7,7 +7,7 @@ import cluster, { type Worker } from 'node:cluster';
 import fs from 'node:fs';
 import { pino } from 'pino';
 import path from 'node:path';
-import { readSource, storeDir, pidFileOf, openConfigStore, loadPersistedRecords, type ConfigSource, type SourceConfig } from '../config/source.js';
+import { readSource, readSourceAsWritten, storeDir, pidFileOf, openConfigStore, loadPersistedRecords, type ConfigSource, type SourceConfig } from '../config/source.js';
 import { Snapshot } from '../answer/snapshot.js';
 import { listenControl, controlPaths, type ControlReply, type ControlRequest } from './control.js';
 import { ExplainError, type Explanation, type ExplainRequest } from '../answer/explain.js';
@@ -19,7 +19,7 @@ import type { WorkerMessage, LoadMessage, PrimaryMessage } from './ipc.js';
 import { formatErrors, serverSchema, type ConfigError } from '../config/schema.js';
 import { splitConfig, mergeConfig, type Declarative, type RawConfig } from '../config/declarative.js';
 import { Revisions, type Valid, type Validated } from '../config/revisions.js';
-import { compileRaw, zoneEntries, ZoneCache, type LoadedConfig, type SnapshotOptions } from '../config/load.js';
+import { compileRaw, zoneEntries, ZoneCache, type LoadedConfig, type Result, type SnapshotOptions } from '../config/load.js';
 import { withoutAnswers } from '../answer/compile.js';
 import { Responder } from '../dns/responder.js';
 import { PersistenceWriter, type Store } from '../state/store.js';
@@ -75,6 +75,9 @@ export interface SupervisorHandle {
   series(): ReturnType<MetricsAggregator['series']>;
 }
 
+/** How long the file's first revision waits for a worker to serve before it is written anyway. */
+const FIRST_READY_WAIT_MS = 30_000;
+
 /** Hooks other control-plane modules register on the supervisor (the API starts here). */
 export const supervisorHooks: Array<(sup: SupervisorHandle) => Promise<void> | void> = [];
 
@@ -92,7 +95,7 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     forks.killAll();
     return 1;
   };
-  let src: ReturnType<typeof readSource> | null = readSource(source, { ...SUPERVISOR, parsed: early });
+  let src: ReturnType<typeof readSourceAsWritten> | null = readSourceAsWritten(source, { ...SUPERVISOR, parsed: early });
   if (!src.ok) {
     process.stderr.write(`waymark: configuration has errors:\n${formatErrors(src.errors)}\n`);
     return abandon();
@@ -101,9 +104,17 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   // first snapshot is made, these are let go (set to null): the supervisor keeps settings and policy, not zones.
   let checked: Valid | null = src.value.valid;
   let source0 = kept(src.value);
-  // The file's declarative sections, until it is settled which configuration is in force (the file's or a revision's).
+  // The file's declarative sections as written, until it is settled which configuration is in force (the file's or a
+  // revision's); and inlined (its zone files as text, as a revision holds them), made when first needed.
   let fileDeclarative: Declarative | null = src.value.declarative;
+  let inlineFile: (() => Result<Declarative>) | null = src.value.inline;
   src = null;
+  const inlined = (): Declarative | null => {
+    const r = inlineFile!();
+    if (r.ok) return r.value;
+    process.stderr.write(`waymark: configuration has errors:\n${formatErrors(r.errors)}\n`);
+    return null;
+  };
   const server = checked.loaded.config.server;
   const workers = flags.workers ?? server.workers;
   const pidFile = flags.pidFile ? path.resolve(flags.pidFile) : pidFileOf(checked.loaded);
@@ -115,6 +126,12 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   let revisions: Revisions | null = null;
   let declarative = fileDeclarative;
   let startRevision: number | null = null;
+  /** Makes the file's configuration a revision (deferred until the workers have it), or null. */
+  let applyFile: (() => ReturnType<Revisions['fromFile']>) | null = null;
+  /** Another process committed a revision while the file's was deferred: the poll puts the store's in force. */
+  let racedAtStart = false;
+  /** Resolves the wait for the first worker to serve (set while the file's revision waits for it). */
+  let firstReady: (() => void) | null = null;
   if (dir) {
     try {
       store = openConfigStore(dir, configFile, { claim: true, adopt: flags.adoptStore });
@@ -126,8 +143,21 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     const purge = setInterval(() => { try { store?.purgeExpired(Date.now()); } catch (e) { log.error({ err: (e as Error).message }, 'purge failed'); } }, 60_000);
     purge.unref();
     revisions = new Revisions(store, source0.bootstrap, source0.baseDir);
-    if (configFile) {
-      const r = revisions.fromFile(fileDeclarative, configFile, `file ${configFile}`, checked);
+    // A store without revisions takes the file as it is: nothing to compare, so nothing inlined yet.
+    const fresh = revisions.currentMeta() === null;
+    const asRevision = configFile && !fresh ? inlined() : null;
+    if (configFile && !fresh && asRevision === null) return abandon();
+    if (configFile && (fresh || revisions.fileWins(asRevision!, configFile))) {
+      // The file is in force and becomes a new revision: written once the workers have it (inlining and storing a
+      // million-record zone's text takes most of a second, which the first answer need not wait for).
+      const r0 = revisions;
+      const valid = checked;
+      applyFile = () => {
+        const d = inlined();
+        return d === null ? { ok: false, status: 400, errors: [] } : r0.fromFile(d, configFile, `file ${configFile}`, valid);
+      };
+    } else if (configFile) {
+      const r = revisions.fromFile(asRevision!, configFile, `file ${configFile}`, checked);
       if (!r.ok) {
         process.stderr.write(`waymark: configuration has errors:\n${formatErrors(r.errors)}\n`);
         return abandon();
@@ -141,25 +171,38 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
       declarative = r.revision.source === 'file' && r.revision.file === configFile ? fileDeclarative : r.revision.config;
     }
   }
+  // Workers get it without zones' data: the file's as written does (its zone files are not inlined yet).
   const raw0 = mergeConfig(source0.bootstrap, declarative);
+  const fileInForce = declarative === fileDeclarative;
   // Zones compiled once are reused while their configuration stays the same (API changes, reloads, revisions that
   // inline a file's zone as text).
   const zoneCache = new ZoneCache();
   if (revisions) revisions.cache = zoneCache;
-  zoneCache.seed(checked.loaded.config.zones, source0.baseDir, checked.loaded.zones, checked.snapshot.zones);
-  // The file's configuration in force, its zones inlined as text (as revisions and API edits hold them): the same
-  // zones under other keys. (A revision from elsewhere, an API edit, holds other zones: compiled from what it says.)
-  if (declarative === fileDeclarative) {
-    const inlined = zoneEntries(raw0);
-    if (inlined !== null) zoneCache.seed(inlined, source0.baseDir, checked.loaded.zones, checked.snapshot.zones);
-  }
-  let current: Validated | null = declarative === fileDeclarative ? checked : compileRaw(raw0, source0.baseDir, source0.file, { ...SUPERVISOR, cache: zoneCache });
-  // The configuration in force is kept as JSON text at start: a large one is a fifth of the size of its parsed form
-  // (a hundred thousand names: 13 MB, not 64), and parsed again only when asked for. After a change it is the parsed
-  // form the current revision shares (serialised when asked for: a million-record zone's text costs 50 ms to).
-  let configJson: string | null = JSON.stringify(raw0);
+  let current: Validated | null = fileInForce ? checked : compileRaw(raw0, source0.baseDir, source0.file, { ...SUPERVISOR, cache: zoneCache });
+  // The configuration in force is kept as JSON text: a large one is a fifth of the size of its parsed form (a hundred
+  // thousand names: 13 MB, not 64), and parsed again only when asked for. After a change it is the parsed form the
+  // current revision shares (serialised when asked for: a million-record zone's text costs 50 ms to). Set once the
+  // workers serve (the file's zones inlined then).
+  let configJson: string | null = fileInForce ? null : JSON.stringify(raw0);
   let configRaw: RawConfig | null = null;
   const configText = (): string => (configJson ??= JSON.stringify(configRaw));
+  /** The zone cache learns the zones of the start, as written and as inlined (deferred with the inlining). */
+  let seedCache: (() => boolean) | null = (() => {
+    const c = checked;
+    return (): boolean => {
+      zoneCache.seed(c.loaded.config.zones, source0.baseDir, c.loaded.zones, c.snapshot.zones);
+      if (!fileInForce) return true;
+      // The file's configuration in force, its zones inlined as text (as revisions and API edits hold them): the
+      // same zones under other keys. (A revision from elsewhere holds other zones: compiled from what it says.)
+      const d = inlined();
+      if (d === null) return false;
+      const inlinedRaw = mergeConfig(source0.bootstrap, d);
+      const entries = zoneEntries(inlinedRaw);
+      if (entries !== null) zoneCache.seed(entries, source0.baseDir, c.loaded.zones, c.snapshot.zones);
+      configJson = JSON.stringify(inlinedRaw);
+      return true;
+    };
+  })();
   fileDeclarative = null;
   declarative = {};
   if (!current.ok) {
@@ -234,6 +277,13 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   let stopping = false;
   const ready = new Set<number>();
   let announced = false;
+  /** Set once the start is complete (the file's revision stored, the API listening): "ready" means all of it. */
+  let started = false;
+  const announce = (): void => {
+    if (announced || !started || ready.size < workers) return;
+    announced = true;
+    log.info({ listen: server.listen.map((l) => (l.host.includes(':') ? `[${l.host}]:${l.port}` : `${l.host}:${l.port}`)), workers, generation, udpTransport }, 'ready');
+  };
   let udpTransport = '';
   const recentDeaths: number[] = [];
   // metrics
@@ -282,10 +332,8 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
       // The garbage of the first load goes once a worker serves: collecting (and compacting) earlier held up handing
       // the workers their configuration and took a core from their compiling. Later loads collect in putInForce.
       if (ready.size === 1 && !announced) setImmediate(() => releaseAfterLoad({ compact: true }));
-      if (!announced && ready.size >= workers) {
-        announced = true;
-        log.info({ listen: server.listen.map((l) => (l.host.includes(':') ? `[${l.host}]:${l.port}` : `${l.host}:${l.port}`)), workers, generation, udpTransport }, 'ready');
-      }
+      if (ready.size === 1) firstReady?.();
+      announce();
     } else if (m.type === 'persist' && m.records) {
       writer?.push(m.records);
       mirror.engine?.applyRecords(m.records);
@@ -318,6 +366,31 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   });
   forks.handOver(onWorkerMessage);
   forks.ensure(workers);
+  // After the first worker serves: workers get their sockets through this process (node:cluster), so a second spent
+  // inlining and storing the file's zones before then is a second without answers.
+  await new Promise<void>((resolve) => {
+    firstReady = resolve;
+    setTimeout(resolve, FIRST_READY_WAIT_MS).unref();
+  });
+  firstReady = null;
+  if (!seedCache()) {
+    await health.close();
+    return abandon();
+  }
+  seedCache = null;
+  if (applyFile !== null) {
+    const r = applyFile();
+    applyFile = null;
+    if (!r.ok) {
+      process.stderr.write(`waymark: cannot record the configuration file as a revision:\n${formatErrors(r.errors)}\n`);
+      await health.close();
+      return abandon();
+    }
+    startRevision = r.revision.id;
+    racedAtStart = !r.changed;
+    log.info({ revision: r.revision.id, file: configFile }, r.changed ? 'configuration file applied as a new revision' : 'another revision was committed meanwhile: it comes into force');
+  }
+  inlineFile = null; // the file's inlined form is the revision's now (or not needed)
 
   /** Re-read the source (SIGHUP, `waymark reload`): the file's changes come into force, or nothing changes. */
   const reload = (): ReloadOutcome => {
@@ -357,7 +430,7 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   let inForce = startRevision ?? revisions?.current()?.id ?? 0;
   let refused = 0;
   if (store && revisions) {
-    let version = store.dataVersion();
+    let version = racedAtStart ? -1 : store.dataVersion();
     const poll = setInterval(() => {
       try {
         const v = store!.dataVersion();
@@ -420,6 +493,8 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
       return abandon();
     }
   }
+  started = true;
+  announce();
 
   return new Promise<number>((resolve) => {
     const stop = (signal: string): void => {
