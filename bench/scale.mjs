@@ -9,7 +9,7 @@
 // Every run is bounded: servers that are not ready in time are killed, dnsperf runs with -l and a kill timeout, the
 // change loop stops itself at the end of its window.
 // Sizes: SCALE_RECORDS (default 1000000), SCALE_HUGE_RECORDS (default 5000000, 0: skipped), SCALE_NAMES (default 100000), SCALE_WORKERS (default 2),
-// SCALE_READY_S (default 180), SCALE_QPS_S (dnsperf seconds, default 5), SCALE_CHANGES (default 100),
+// SCALE_NAME_CHANGES (default 5), SCALE_READY_S (default 180), SCALE_QPS_S (dnsperf seconds, default 5), SCALE_CHANGES (default 100),
 // SCALE_CHANGE_TIMEOUT_S (default 120: one change that is not answered by then fails the bench; the large zone's
 // series also stops starting changes once it has taken that long in all).
 // Churn: SCALE_CHURN_S (window of each dnsperf run, default 60), SCALE_CHURN_QPS (dnsperf -Q, default 5000),
@@ -78,10 +78,11 @@ zones:
   return cfg;
 }
 
-function namesConfig(n) {
-  const cfg = path.join(dir, 'names.yaml');
+function namesConfig(n, withApi = false) {
+  const cfg = path.join(dir, withApi ? 'names-api.yaml' : 'names.yaml');
   const fd = fs.openSync(cfg, 'w');
-  fs.writeSync(fd, `server: { listen: ["127.0.0.1:${DNS_PORT}"], workers: ${WORKERS}, rrl: { enabled: false } }\nzones:\n  - origin: gslb.test\n    records: [{ name: www, type: TXT, value: '"x"' }]\nnames:\n`);
+  const api = withApi ? `store: { path: ./data-names }\napi: { listen: "127.0.0.1:${API_PORT}" }\n` : '';
+  fs.writeSync(fd, `server: { listen: ["127.0.0.1:${DNS_PORT}"], workers: ${WORKERS}, rrl: { enabled: false } }\n${api}zones:\n  - origin: gslb.test\n    records: [{ name: www, type: TXT, value: '"x"' }]\nnames:\n`);
   let chunk = '';
   for (let i = 0; i < n; i++) {
     chunk += `  - { name: n${i}.gslb.test, pools: [p${i}] }\n`;
@@ -324,6 +325,34 @@ async function namesScenario() {
   await new Promise((r) => setTimeout(r, 1000));
   const m = treeMemory(proc.pid);
   console.log(`  start to first answer ${(ms / 1000).toFixed(1)} s; resident memory (PSS) ${mb(m.pss)} (${(m.pss / NAMES).toFixed(0)} bytes per name; supervisor + workers: ${m.parts.map(mb).join(' + ')}; RSS summed ${mb(m.rss)})`);
+  await stop(proc);
+  await nameChanges();
+}
+
+/**
+ * With a store and the API: one policy name added through the API at a time, timed until 20 queries in a row answer
+ * it (every worker has it). A name change compiles the whole policy again (so far): SCALE_NAME_CHANGES (default 5).
+ */
+async function nameChanges() {
+  const count = num('SCALE_NAME_CHANGES', 5);
+  const { proc } = await startAndTime(namesConfig(NAMES, true), `n${NAMES - 1}.gslb.test`);
+  const lat = [];
+  for (let i = 0; i < count; i++) {
+    const name = `added${i}.gslb.test`;
+    const t0 = performance.now();
+    const res = await fetch(`http://127.0.0.1:${API_PORT}/v1/names`, {
+      method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name, pools: [`p${i}`] }), signal: AbortSignal.timeout(CHANGE_TIMEOUT_MS),
+    });
+    if (res.status !== 201) throw new Error(`API: ${res.status} ${await res.text()}`);
+    for (let streak = 0; streak < 20;) {
+      if (performance.now() - t0 > CHANGE_TIMEOUT_MS) throw new Error(`${name} not answered within ${CHANGE_TIMEOUT_MS / 1000} s`);
+      const r = await ask(name, 1000);
+      streak = r && r.answers && r.answers.length > 0 ? streak + 1 : 0;
+    }
+    lat.push(performance.now() - t0);
+  }
+  console.log(`  one policy name added through the API, answered by ${WORKERS} workers (20 queries in a row), ${count} changes: p50 ${pct(lat, 50).toFixed(0)} ms, max ${Math.max(...lat).toFixed(0)} ms`);
   await stop(proc);
 }
 
