@@ -129,21 +129,35 @@ function treeMemory(pid) {
   return out;
 }
 
-/** Start `waymark serve --config cfg`; resolve once `probe` answers, with the time it took and the process. */
+/**
+ * Start `waymark serve --config cfg`; resolve once `probe` answers, with the time it took, the process, and `ready`:
+ * a promise of the supervisor's "ready" line (every worker serving, the start complete: the file's revision stored,
+ * the API listening), which memory readings and API calls wait for.
+ */
 async function startAndTime(cfg, probe) {
   if (await ask(probe, 300)) throw new Error(`something already answers on 127.0.0.1:${DNS_PORT} (another bench:scale?); stop it first`);
   const t0 = performance.now();
-  const proc = spawn(process.execPath, [CLI, 'serve', '--config', cfg], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, WAYMARK_BOOTSTRAP_TOKEN: TOKEN } });
+  const proc = spawn(process.execPath, [CLI, 'serve', '--config', cfg], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WAYMARK_BOOTSTRAP_TOKEN: TOKEN } });
   running.add(proc);
   let err = '';
   proc.stderr.on('data', (d) => { err += d; });
   let exited = null;
   proc.on('exit', (code, sig) => { exited = `${code ?? sig}`; running.delete(proc); });
+  const ready = new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`no "ready" within ${READY_MS / 1000} s`)), READY_MS);
+    proc.stdout.on('data', (d) => {
+      out = (out + d).slice(-4096); // only the tail matters: the line being looked for
+      if (/"msg":"ready"/.test(out)) { clearTimeout(timer); resolve(); proc.stdout.resume(); out = ''; }
+    });
+    proc.on('exit', () => { clearTimeout(timer); reject(new Error('waymark exited before "ready"')); });
+  });
+  ready.catch(() => {}); // awaited by the scenarios that need it
   for (;;) {
     if (exited !== null) throw new Error(`waymark exited (${exited}) before answering:\n${err.slice(-2000)}`);
     if (performance.now() - t0 > READY_MS) { proc.kill('SIGKILL'); throw new Error(`no answer within ${READY_MS / 1000} s`); }
     const r = await ask(probe, 200);
-    if (r && r.answers && r.answers.length > 0) return { ms: performance.now() - t0, proc };
+    if (r && r.answers && r.answers.length > 0) return { ms: performance.now() - t0, proc, ready };
     await new Promise((res) => setTimeout(res, 50));
   }
 }
@@ -293,8 +307,9 @@ async function zoneScenario() {
   const zoneFile = path.join(dir, 'big.zone');
   const bytes = writeZone(zoneFile, 'big.test', RECORDS);
   console.log(`zone: ${RECORDS.toLocaleString()} A records, ${mb(bytes)} master file; ${WORKERS} workers`);
-  const { ms, proc } = await startAndTime(zoneConfig(zoneFile), `h${RECORDS - 1}.big.test`);
-  await new Promise((r) => setTimeout(r, 1000)); // let the other workers finish loading before reading memory
+  const { ms, proc, ready } = await startAndTime(zoneConfig(zoneFile), `h${RECORDS - 1}.big.test`);
+  await ready;
+  await new Promise((r) => setTimeout(r, 1000)); // the start's garbage collected before reading memory
   const m = treeMemory(proc.pid);
   console.log(`  start to first answer ${(ms / 1000).toFixed(1)} s; resident memory (PSS, shared pages once) ${mb(m.pss)} (${(m.pss / RECORDS).toFixed(0)} bytes per record; supervisor + workers: ${m.parts.map(mb).join(' + ')}; RSS summed ${mb(m.rss)})`);
   const probes = ['h0.big.test', `h${RECORDS >> 1}.big.test`, 'x.wild.big.test', 'missing.big.test'];
@@ -321,7 +336,8 @@ async function zoneScenario() {
 
 async function namesScenario() {
   console.log(`names: ${NAMES.toLocaleString()} policy names, one 2-member pool each; ${WORKERS} workers`);
-  const { ms, proc } = await startAndTime(namesConfig(NAMES), `n${NAMES - 1}.gslb.test`);
+  const { ms, proc, ready } = await startAndTime(namesConfig(NAMES), `n${NAMES - 1}.gslb.test`);
+  await ready;
   await new Promise((r) => setTimeout(r, 1000));
   const m = treeMemory(proc.pid);
   console.log(`  start to first answer ${(ms / 1000).toFixed(1)} s; resident memory (PSS) ${mb(m.pss)} (${(m.pss / NAMES).toFixed(0)} bytes per name; supervisor + workers: ${m.parts.map(mb).join(' + ')}; RSS summed ${mb(m.rss)})`);
@@ -335,7 +351,8 @@ async function namesScenario() {
  */
 async function nameChanges() {
   const count = num('SCALE_NAME_CHANGES', 5);
-  const { proc } = await startAndTime(namesConfig(NAMES, true), `n${NAMES - 1}.gslb.test`);
+  const { proc, ready } = await startAndTime(namesConfig(NAMES, true), `n${NAMES - 1}.gslb.test`);
+  await ready;
   const lat = [];
   for (let i = 0; i < count; i++) {
     const name = `added${i}.gslb.test`;
@@ -361,7 +378,8 @@ async function hugeScenario() {
   const zoneFile = path.join(dir, 'huge.zone');
   const bytes = writeZone(zoneFile, 'big.test', HUGE);
   console.log(`huge zone: ${HUGE.toLocaleString()} A records, ${mb(bytes)} master file; ${WORKERS} workers`);
-  const { ms, proc } = await startAndTime(zoneConfig(zoneFile, 'huge'), `h${HUGE - 1}.big.test`);
+  const { ms, proc, ready } = await startAndTime(zoneConfig(zoneFile, 'huge'), `h${HUGE - 1}.big.test`);
+  await ready;
   await new Promise((r) => setTimeout(r, 1000));
   const m = treeMemory(proc.pid);
   console.log(`  start to first answer ${(ms / 1000).toFixed(1)} s; resident memory (PSS) ${mb(m.pss)} (${(m.pss / HUGE).toFixed(0)} bytes per record; supervisor + workers: ${m.parts.map(mb).join(' + ')}; RSS summed ${mb(m.rss)})`);
