@@ -16,7 +16,6 @@ import type { ZoneImage } from '../wire/image.js';
 import { Snapshot } from '../answer/snapshot.js';
 import { typeNumber, TYPE } from '../wire/types.js';
 import { canonicalName, normalizeName, parentOf, NameError } from '../wire/name.js';
-export { ZoneCache } from './zone-cache.js';
 import { compilePolicy, type PolicyOptions } from '../answer/compile.js';
 import { validateHealth } from '../health/targets.js';
 import type { ZoneRecord } from '../wire/rdata.js';

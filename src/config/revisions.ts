@@ -9,7 +9,8 @@ import { ContentReader } from '../state/content.js';
 import { mergeConfig, declarativeHash, sameDeclarative, splitConfig, type Declarative, type RawConfig } from './declarative.js';
 import { diffRoots, type DiffOptions } from './diff.js';
 import type { ConfigError } from './schema.js';
-import { compileRaw, type LoadedConfig, type ZoneCache } from './load.js';
+import { compileRaw, type LoadedConfig } from './load.js';
+import type { ZoneCache } from './zone-cache.js';
 import type { Snapshot } from '../answer/snapshot.js';
 import type { ZoneLayers } from '../dns/zone.js';
 

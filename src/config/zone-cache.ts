@@ -108,13 +108,18 @@ export class ZoneCache {
 
   /** The zone last compiled whole under `baseKey` stays (the zone is reused as it is): later changes lay over it. */
   keepBase(baseKey: string): void {
-    const base = this.bases.get(baseKey) ?? this.usedBases.get(baseKey);
+    const base = this.base(baseKey);
     if (base !== undefined) this.usedBases.set(baseKey, base);
+  }
+
+  /** The last whole compile under `baseKey`, from this load or the one in force. */
+  private base(baseKey: string): ZoneBase | undefined {
+    return this.usedBases.get(baseKey) ?? this.bases.get(baseKey);
   }
 
   /** The origin of the zone last compiled whole under `baseKey`, when there is one to lay changes over. */
   baseOrigin(baseKey: string): string | undefined {
-    return (this.bases.get(baseKey) ?? this.usedBases.get(baseKey))?.image.origin;
+    return this.base(baseKey)?.image.origin;
   }
 
   /**
@@ -122,7 +127,7 @@ export class ZoneCache {
    * the owners whose records differ; null when there is no such compile or the change is not one for an overlay.
    */
   patch(baseKey: string, added: readonly ZoneRecord[]): Patched {
-    const base = this.bases.get(baseKey) ?? this.usedBases.get(baseKey);
+    const base = this.base(baseKey);
     if (base === undefined) return null;
     const now = byOwner(added, 0, added.length);
     const changed = new Map<string, ZoneRecord[]>();
