@@ -119,7 +119,7 @@ export class PoolCandidates extends Candidates {
     this.count = name.pools.length;
     return this;
   }
-  counterSlot(): number { return this.ctx.policy.pools.length + this.name.index; }
+  counterSlot(): number { return this.ctx.policy.poolRoom + this.name.index; }
   slot(i: number): number { return this.base + i; }
   /** A pool is available when it has at least one available member of the asked family. */
   available(i: number): boolean {

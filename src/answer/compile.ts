@@ -11,6 +11,7 @@ import { methodById, METHODS } from './methods/index.js';
 import type { Method } from './method.js';
 import { compileTopology, TopologyTable } from './topology.js';
 import { compileResolverGroups, ResolverGroups } from './resolver-groups.js';
+import { LayeredMap } from './layered.js';
 import { METRICS, memberKey, type CompiledMember, type CompiledName, type CompiledPolicy, type CompiledPool, type Fallback, type PersistencePolicy } from './policy.js';
 
 export type PolicyResult = { ok: true; policy: CompiledPolicy } | { ok: false; errors: ConfigError[] };
@@ -154,17 +155,23 @@ function uniqueMembers(pc: Config['pools'][number], i: number, errors: ConfigErr
   return dups === 0 ? list : list.filter((_, j) => !dup[j]);
 }
 
-/** Compile one pool at `index`, its members appended to `members`. */
-function compilePool(pc: Config['pools'][number], i: number, index: number, members: CompiledMember[], interned: Interned, errors: ConfigError[]): CompiledPool {
+/**
+ * Compile one pool at slot `index`, its members put in `members`: at the index `reuse` gives for a member's key (the
+ * same member in the pool this one replaces), else appended.
+ */
+function compilePool(pc: Config['pools'][number], i: number, index: number, members: CompiledMember[], interned: Interned, errors: ConfigError[], reuse?: (key: string) => number): CompiledPool {
   // The pool object is made first: members point at it. Its member lists (exact-size arrays, made by map: an array
   // grown by push keeps room for 16 or more elements) are set right after.
   const pool = { index, name: pc.name, members: NO_MEMBERS, select: interned.chain(pc.select, 'member', 'pools', i, errors), ipv4: NO_MEMBERS, ipv6: NO_MEMBERS };
-  const base = members.length;
-  pool.members = uniqueMembers(pc, i, errors).map((mc, slot): CompiledMember => ({
-    index: base + slot, pool, slot, address: mc.address, family: net.isIP(mc.address) === 6 ? 6 : 4,
-    port: mc.port, weight: mc.weight, enabled: mc.enabled, metrics: memberMetrics(mc),
-  }));
-  for (const m of pool.members) members.push(m);
+  pool.members = uniqueMembers(pc, i, errors).map((mc, slot): CompiledMember => {
+    const at = reuse?.(memberKey(mc)) ?? -1;
+    const m: CompiledMember = {
+      index: at >= 0 ? at : members.length, pool, slot, address: mc.address, family: net.isIP(mc.address) === 6 ? 6 : 4,
+      port: mc.port, weight: mc.weight, enabled: mc.enabled, metrics: memberMetrics(mc),
+    };
+    members[m.index] = m;
+    return m;
+  });
   pool.ipv4 = ofFamily(pool.members, 4);
   pool.ipv6 = ofFamily(pool.members, 6);
   return pool;
@@ -205,6 +212,45 @@ function compilePersistence(nc: Config['names'][number]): PersistencePolicy | nu
   };
 }
 
+type NameConfig = Config['names'][number];
+type PoolConfig = Config['pools'][number];
+
+/**
+ * Compile name `nc` (names[i]) into slot `index` with its pool slots from `slotBase`; undefined when its name is no
+ * name (reported). Duplicates are the caller's to find.
+ */
+function compileName(nc: NameConfig, i: number, index: number, slotBase: number, pools: readonly CompiledPool[], poolIndex: ReadonlyMap<string, number>, interned: Interned, answers: boolean, errors: ConfigError[]): CompiledName | undefined {
+  let name: string;
+  try {
+    name = normalizeName(nc.name);
+  } catch (e) {
+    errors.push({ path: `names[${i}].name`, message: e instanceof NameError ? e.message : String(e) });
+    return undefined;
+  }
+  const own = namePools(nc, i, pools, poolIndex, errors);
+  return linkName({
+    index, poolSlotBase: slotBase, name, ttl: nc.ttl, pools: own, select: interned.chain(nc.select, 'pool', 'names', i, errors),
+    fallback: compileFallback(nc, name, answers), persistence: compilePersistence(nc), count: nc.answer.count,
+    poolRRsets: NO_ANSWERS, hasFamily: HAS_FAMILY[0],
+  }, own, interned, answers);
+}
+
+/** `n` with pools `own`: the answers and families that follow from them (n's pool slots must fit `own`). */
+function linkName(n: CompiledName, own: readonly CompiledPool[], interned: Interned, answers: boolean): CompiledName {
+  const v4 = own.some((p) => p.ipv4.length > 0);
+  const v6 = own.some((p) => p.ipv6.length > 0);
+  const poolRRsets = answers ? own.map((pool) => interned.poolAnswers(pool, n.name, n.ttl)) : NO_ANSWERS;
+  return { ...n, pools: own, poolRRsets, hasFamily: HAS_FAMILY[(v4 ? 1 : 0) + (v6 ? 2 : 0)]! };
+}
+
+/**
+ * Room a compilation leaves for changes: slots up to this many members (pools) may be taken by later changes
+ * before the policy is compiled afresh (index spaces are fixed within a layout: see CompiledPolicy.layout).
+ */
+function roomFor(n: number): number {
+  return Math.max(1024, n * 2);
+}
+
 export function compilePolicy(config: Config, opts: PolicyOptions = {}): PolicyResult {
   const answers = opts.answers ?? true;
   const errors: ConfigError[] = [];
@@ -230,32 +276,19 @@ export function compilePolicy(config: Config, opts: PolicyOptions = {}): PolicyR
 
   const names: CompiledName[] = [];
   const nameIndex = new Map<string, number>();
-  let slotBase = members.length;
+  const memberRoom = roomFor(members.length);
+  let slotBase = memberRoom;
   config.names.forEach((nc, i) => {
-    let name: string;
-    try {
-      name = normalizeName(nc.name);
-    } catch (e) {
-      errors.push({ path: `names[${i}].name`, message: e instanceof NameError ? e.message : String(e) });
-      return;
-    }
-    const key = canonicalName(name);
+    const n = compileName(nc, i, names.length, slotBase, pools, poolIndex, interned, answers, errors);
+    if (n === undefined) return;
+    const key = canonicalName(n.name);
     if (nameIndex.has(key)) {
-      errors.push({ path: `names[${i}].name`, message: `duplicate name ${name} (also names[${nameIndex.get(key)}])` });
+      errors.push({ path: `names[${i}].name`, message: `duplicate name ${n.name} (also names[${nameIndex.get(key)}])` });
       return;
     }
-    const own = namePools(nc, i, pools, poolIndex, errors);
-    const select = interned.chain(nc.select, 'pool', 'names', i, errors);
-    const poolRRsets = answers ? own.map((pool) => interned.poolAnswers(pool, name, nc.ttl)) : NO_ANSWERS;
-    const v4 = own.some((p) => p.ipv4.length > 0);
-    const v6 = own.some((p) => p.ipv6.length > 0);
     nameIndex.set(key, names.length);
-    names.push({
-      index: names.length, poolSlotBase: slotBase, name, ttl: nc.ttl, pools: own, select,
-      fallback: compileFallback(nc, name, answers), persistence: compilePersistence(nc),
-      count: nc.answer.count, poolRRsets, hasFamily: HAS_FAMILY[(v4 ? 1 : 0) + (v6 ? 2 : 0)]!,
-    });
-    slotBase += own.length;
+    names.push(n);
+    slotBase += n.pools.length;
   });
 
   if (errors.length > 0) return { ok: false, errors };
@@ -266,8 +299,158 @@ export function compilePolicy(config: Config, opts: PolicyOptions = {}): PolicyR
       topology: topology.ok ? topology.table : TopologyTable.empty(),
       groups: groups.ok ? groups.groups : ResolverGroups.empty(),
       poolIndex, nameIndex,
+      memberRoom, poolRoom: roomFor(pools.length), nameSlots: slotBase - memberRoom,
+      ordered: { names, pools }, layout: {}, touched: null,
     },
   };
+}
+
+/** One change to a list of the configuration: `remove` entries at position `at` replaced by `insert`. */
+export interface Splice<T> { at: number; remove: number; insert: readonly T[] }
+/** A change to the names and pools sections only (null: that section is unchanged). */
+export interface PolicyEdit { names: Splice<NameConfig> | null; pools: Splice<PoolConfig> | null }
+
+/** `list` with `s` applied (a copy). */
+export function spliced<T>(list: readonly T[], s: Splice<T> | null): T[] {
+  const out = list.slice(0, s === null ? list.length : s.at);
+  if (s === null) return out;
+  for (const x of s.insert) out.push(x);
+  for (let i = s.at + s.remove; i < list.length; i++) out.push(list[i]!);
+  return out;
+}
+
+/**
+ * `prev` with `edit` applied, in time proportional to the change (plus copying arrays of references): the pools and
+ * names it replaces are compiled again, the names that use a replaced pool relinked; everything else is shared with
+ * `prev`, indexes included, so the live state carries over by index (LiveState.derive). A replaced pool's members
+ * keep their indexes (by key); removed ones stay behind as unreachable entries. `config` supplies the sections an
+ * edit never changes (topology, resolver groups). Null when the layout has no room left for the change: compile
+ * afresh. Errors carry the paths of the configuration after the change.
+ */
+export function updatePolicy(prev: CompiledPolicy, edit: PolicyEdit, config: Config, opts: PolicyOptions = {}): PolicyResult | null {
+  const answers = opts.answers ?? true;
+  const errors: ConfigError[] = [];
+  const interned = new Interned();
+  const members = prev.members.slice();
+  const pools = prev.pools.slice();
+  const poolIndex = new LayeredMap(prev.poolIndex);
+  const touched: number[] = [];
+  /** Pools taken out by the edit → the pool of the same name put in (null: none). */
+  const replaced = new Map<CompiledPool, CompiledPool | null>();
+  let orderedPools = prev.ordered.pools;
+  let poolNamesChanged = false;
+  if (edit.pools !== null) {
+    const s = edit.pools;
+    const gone = new Map<string, CompiledPool>();
+    for (const p of prev.ordered.pools.slice(s.at, s.at + s.remove)) {
+      gone.set(p.name, p);
+      poolIndex.delete(p.name);
+      replaced.set(p, null);
+    }
+    const made: CompiledPool[] = [];
+    s.insert.forEach((pc, k) => {
+      const i = s.at + k;
+      if (poolIndex.has(pc.name)) {
+        const other = otherPosition(prev.ordered.pools.map((p) => p.name), { ...s, insert: s.insert.map((x) => x.name) }, pc.name, i);
+        errors.push({ path: `pools[${i}].name`, message: `duplicate pool "${pc.name}" (also pools[${other}])` });
+        return;
+      }
+      const old = gone.get(pc.name);
+      if (old === undefined) poolNamesChanged = true;
+      const keys = old === undefined ? null : new Map(old.members.map((m) => [memberKey(m), m.index]));
+      const pool = compilePool(pc, i, old?.index ?? pools.length, members, interned, errors, (key) => keys?.get(key) ?? -1);
+      for (const m of pool.members) touched.push(m.index);
+      pools[pool.index] = pool;
+      poolIndex.set(pc.name, pool.index);
+      if (old !== undefined) replaced.set(old, pool);
+      made.push(pool);
+    });
+    if (pools.length > prev.poolRoom || members.length > prev.memberRoom) return null;
+    for (const name of gone.keys()) if (!poolIndex.has(name)) poolNamesChanged = true;
+    orderedPools = spliced(prev.ordered.pools, { ...s, insert: made });
+  }
+  interned.pools(pools.length);
+  const names = prev.names.slice();
+  const nameIndex = new LayeredMap(prev.nameIndex);
+  let slotEnd = prev.memberRoom + prev.nameSlots;
+  let orderedNames = prev.ordered.names.slice();
+  if (edit.names !== null) {
+    const s = edit.names;
+    const gone = new Map<string, CompiledName>();
+    for (const n of prev.ordered.names.slice(s.at, s.at + s.remove)) {
+      const key = canonicalName(n.name);
+      gone.set(key, n);
+      nameIndex.delete(key);
+    }
+    const made: CompiledName[] = [];
+    s.insert.forEach((nc, k) => {
+      const i = s.at + k;
+      const fresh = compileName(nc, i, 0, 0, pools, poolIndex, interned, answers, errors);
+      if (fresh === undefined) return;
+      const key = canonicalName(fresh.name);
+      if (nameIndex.has(key)) {
+        const other = otherPosition(prev.ordered.names.map((n) => canonicalName(n.name)), { ...s, insert: s.insert.map((x) => safeKey(x.name)) }, key, i);
+        errors.push({ path: `names[${i}].name`, message: `duplicate name ${fresh.name} (also names[${other}])` });
+        return;
+      }
+      // The same name keeps its index (its persistence records stay valid) and its pool slots while they fit.
+      const old = gone.get(key);
+      const reuse = old !== undefined && old.pools.length >= fresh.pools.length;
+      const n: CompiledName = { ...fresh, index: old?.index ?? names.length, poolSlotBase: reuse ? old.poolSlotBase : slotEnd };
+      if (!reuse) slotEnd += n.pools.length;
+      names[n.index] = n;
+      nameIndex.set(key, n.index);
+      made.push(n);
+    });
+    // Names taken out stay behind (unreachable) until the next fresh compilation; not without bound.
+    if (names.length > 2 * orderedNames.length + 1024) return null;
+    orderedNames = spliced(prev.ordered.names, { ...s, insert: made });
+  }
+  if (replaced.size > 0) relink(orderedNames, names, replaced, interned, answers, errors);
+  let topology = prev.topology;
+  if (poolNamesChanged) {
+    const t = compileTopology(config.topology, poolIndex);
+    if (!t.ok) errors.push(...t.errors);
+    else topology = t.table;
+  }
+  if (errors.length > 0) return { ok: false, errors };
+  return {
+    ok: true,
+    policy: {
+      names, pools, members, topology, groups: prev.groups, poolIndex, nameIndex,
+      memberRoom: prev.memberRoom, poolRoom: prev.poolRoom, nameSlots: slotEnd - prev.memberRoom,
+      ordered: { names: orderedNames, pools: orderedPools }, layout: prev.layout, touched,
+    },
+  };
+}
+
+/** The names using a pool the edit replaced, linked to its replacement (or reported: the pool is gone). */
+function relink(ordered: CompiledName[], names: CompiledName[], replaced: ReadonlyMap<CompiledPool, CompiledPool | null>, interned: Interned, answers: boolean, errors: ConfigError[]): void {
+  ordered.forEach((n, i) => {
+    if (!n.pools.some((p) => replaced.has(p))) return;
+    const own = n.pools.map((p) => (replaced.has(p) ? replaced.get(p) ?? null : p));
+    own.forEach((p, j) => {
+      if (p === null) errors.push({ path: `names[${i}].pools[${j}]`, message: `unknown pool "${n.pools[j]!.name}"` });
+    });
+    if (own.includes(null)) return;
+    const linked = linkName(n, own as CompiledPool[], interned, answers);
+    ordered[i] = linked;
+    names[n.index] = linked;
+  });
+}
+
+/** Position, in `before` after splice `s`, of the entry called `key` other than the one at `self` (a duplicate's). */
+function otherPosition(before: readonly string[], s: Splice<string>, key: string, self: number): number {
+  return spliced(before, s).findIndex((k, j) => k === key && j !== self);
+}
+
+/** A name's canonical form, or the text itself when it is no name (it matches nothing then). */
+function safeKey(name: string): string {
+  try {
+    return canonicalName(name);
+  } catch {
+    return name;
+  }
 }
 
 /** `policy` as a compilation with `answers: false` makes it (the same object when it has no answer RRsets already). */

@@ -84,6 +84,15 @@ export class AnswerEngine {
   swap(policy: CompiledPolicy): void {
     if (policy === this.policy) return; // a snapshot of changed zones: the live state is this policy's already
     const old = this.policy;
+    if (policy.layout === old.layout) {
+      // Made from this policy by a change: indexes mean what they meant, so state and records stay where they are
+      // (a record whose member was removed points at an entry no name reaches: choose() ignores it).
+      this.live = LiveState.derive(this.live, policy);
+      this.policy = policy;
+      this.ctx.live = this.live;
+      this.ctx.policy = policy;
+      return;
+    }
     const map = new Int32Array(policy.members.length);
     for (const m of policy.members) map[m.index] = memberIndexOf(old, m.pool.name, memberKey(m));
     const live = new LiveState(policy);
@@ -348,7 +357,7 @@ export class AnswerEngine {
           negativeSoa(res, zone);
           return;
         }
-        const slot = this.policy.pools.length + name.index;
+        const slot = this.policy.poolRoom + name.index;
         const n = this.live.counter[slot]!;
         this.live.counter[slot] = (n + 1) >>> 0;
         const m = all[n % all.length]!;

@@ -46,11 +46,10 @@ export class LiveState {
   readonly memberCount: number;
   readonly slotCount: number;
 
-  constructor(policy: CompiledPolicy) {
+  constructor(policy: CompiledPolicy, configured = true) {
     const m = policy.members.length;
-    const poolSlots = policy.names.reduce((n, name) => n + name.pools.length, 0);
     this.memberCount = m;
-    this.slotCount = m + poolSlots;
+    this.slotCount = policy.memberRoom + policy.nameSlots;
     this.up = new Uint8Array(m).fill(1);
     this.sticky = new Uint8Array(m).fill(1);
     this.health = new Uint8Array(m).fill(1);
@@ -58,10 +57,10 @@ export class LiveState {
     this.agentDrain = new Uint8Array(m);
     this.weightScale = new Float64Array(m).fill(1);
     this.metrics = new Float64Array(m * METRICS.length);
-    policy.members.forEach((member) => this.metrics.set(member.metrics, member.index * METRICS.length));
+    if (configured) policy.members.forEach((member) => this.metrics.set(member.metrics, member.index * METRICS.length));
     this.marked = new Uint8Array(this.slotCount).fill(1);
     this.current = new Float64Array(this.slotCount);
-    this.counter = new Uint32Array(policy.pools.length + policy.names.length);
+    this.counter = new Uint32Array(policy.poolRoom + policy.names.length);
     this.requests = new Float64Array(m);
     this.requestsAt = new Float64Array(m);
     this.excluded = new Uint8Array(this.slotCount);
@@ -100,6 +99,31 @@ export class LiveState {
     }
     const arrays = ['up', 'sticky', 'health', 'admin', 'agentDrain', 'weightScale', 'metrics', 'marked', 'current', 'counter', 'requests', 'requestsAt'] as const;
     for (const k of arrays) (this[k] as Uint8Array).set(src[k] as Uint8Array);
+  }
+
+  /**
+   * The live state of `policy`, made by a change from the policy `prev` belongs to (same layout: an index means the
+   * same member, pool or name): everything carries over by index, except that the members the change compiled
+   * again or added (policy.touched) start with their configured metrics and fresh rotation marks. Costs copying
+   * the arrays, not a lookup per member.
+   */
+  static derive(prev: LiveState, policy: CompiledPolicy): LiveState {
+    const live = new LiveState(policy, false);
+    const arrays = ['up', 'sticky', 'health', 'admin', 'agentDrain', 'weightScale', 'metrics', 'marked', 'current', 'counter', 'requests', 'requestsAt'] as const;
+    for (const k of arrays) {
+      const from = prev[k] as Uint8Array;
+      const to = live[k] as Uint8Array;
+      to.set(from.length <= to.length ? from : from.subarray(0, to.length));
+    }
+    const fresh = (i: number): void => {
+      const member = policy.members[i]!;
+      live.metrics.set(member.metrics, i * METRICS.length);
+      live.marked[i] = 1;
+      live.current[i] = 0;
+    };
+    for (let i = prev.memberCount; i < live.memberCount; i++) fresh(i);
+    for (const i of policy.touched ?? []) fresh(i);
+    return live;
   }
 
   /** Carry health, admin state and measured values over from a previous snapshot's LiveState (members matched by key). */

@@ -79,11 +79,31 @@ export interface CompiledName {
   readonly poolRRsets: ReadonlyArray<ReadonlyArray<RRset>>;
 }
 
-/** Everything policy-related in a snapshot. */
+/**
+ * Everything policy-related in a snapshot. `names`, `pools` and `members` are indexed by slot (a compiled object's
+ * `index`); a change (updatePolicy) replaces what it changes and may leave entries behind that nothing reaches any
+ * more (a removed member, pool or name), so they are slot tables, not the configuration's lists: `ordered` has those.
+ */
 export interface CompiledPolicy {
   readonly names: readonly CompiledName[];
   readonly pools: readonly CompiledPool[];
   readonly members: readonly CompiledMember[];
+  /** The names and pools in configuration order (names[i] of the configuration is ordered.names[i]). */
+  readonly ordered: { readonly names: readonly CompiledName[]; readonly pools: readonly CompiledPool[] };
+  /**
+   * Per-candidate slots (LiveState.marked, current, excluded): members take [0, memberRoom), names' pool slots
+   * [memberRoom, memberRoom + nameSlots). Rotating counters: pools take [0, poolRoom), names poolRoom + index.
+   */
+  readonly memberRoom: number;
+  readonly nameSlots: number;
+  readonly poolRoom: number;
+  /**
+   * Shared by the policies made from one fresh compilation by changes (updatePolicy): within it an index means the
+   * same member, pool or name, so live state carries over by index.
+   */
+  readonly layout: object;
+  /** Made by a change: the indexes of the members it compiled again or added (their live state starts afresh). */
+  readonly touched: readonly number[] | null;
   readonly topology: TopologyTable;
   readonly groups: ResolverGroups;
   /** Pool name → index into `pools` (health, admin states and persistence records name pools). */

@@ -95,6 +95,22 @@ function editableCopy<T>(v: T): T {
   return v;
 }
 
+/**
+ * The configuration to edit: its top-level object and lists copied, their entries shared with the current revision
+ * (an edit replaces the entry it changes with an editableCopy: see poolOf, zoneOf). So the proposal shares every
+ * entry it leaves alone, and is compiled as an edit of the configuration in force (config/edit.ts), not in full.
+ */
+function editableRoot(d: Declarative): Declarative {
+  const out: Declarative = {};
+  for (const k of Object.keys(d)) {
+    const v = d[k];
+    const x = Array.isArray(v) ? v.slice() : v;
+    if (k === '__proto__') Object.defineProperty(out, k, { value: x, enumerable: true, writable: true, configurable: true });
+    else out[k] = x;
+  }
+  return out;
+}
+
 /** Propose `mutate`'s change as a new revision; reply with the result and the new ETag. */
 export function commit(ctx: ApiContext, req: FastifyRequest, reply: FastifyReply, mutate: (d: Declarative) => Edit): FastifyReply {
   const ifMatch = parseIfMatch(req.headers['if-match']);
@@ -103,7 +119,7 @@ export function commit(ctx: ApiContext, req: FastifyRequest, reply: FastifyReply
     reply.header('ETag', etag(base.id));
     throw new HttpError(412, `the configuration changed: current revision is ${base.id}, not ${ifMatch}; read it again and retry`, undefined, { revision: base.id });
   }
-  const next = editableCopy(base.config);
+  const next = editableRoot(base.config);
   const edit = mutate(next);
   const actor = actorOf(req);
   const comment = typeof (req.query as Obj | undefined)?.comment === 'string' ? String((req.query as Obj).comment) : `${edit.action} ${edit.target}`;
@@ -341,7 +357,8 @@ function memberRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const pools = listIn(d, 'pools');
     const index = pools.findIndex((p) => named(p) === name);
     if (index < 0) throw new HttpError(404, `no pool "${name}"`);
-    const pool = pools[index] as Obj;
+    const pool = editableCopy(pools[index]) as Obj; // the revision's own entry is shared: never edited in place
+    pools[index] = pool;
     if (!Array.isArray(pool.members)) pool.members = [];
     return { pool, index, members: pool.members as unknown[] };
   };
@@ -478,7 +495,8 @@ function recordRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const zones = listIn(d, 'zones');
     const index = zones.findIndex((z) => isObj(z) && typeof z.origin === 'string' && canonicalDnsName(z.origin) === canonicalDnsName(origin));
     if (index < 0) throw new HttpError(404, `no zone "${origin}"`);
-    const zone = zones[index] as Obj;
+    const zone = editableCopy(zones[index]) as Obj; // the revision's own entry is shared: never edited in place
+    zones[index] = zone;
     if (!Array.isArray(zone.records)) zone.records = [];
     return { zone, index, records: zone.records as unknown[] };
   };

@@ -5,7 +5,7 @@
 import crypto from 'node:crypto';
 import path from 'node:path';
 import { loadZoneFile, renderZone } from '../dns/zonefile.js';
-import { largeDigest, LARGE } from '../state/memo.js';
+import { largeDigest, LARGE, ChunkMemo } from '../state/memo.js';
 import type { ConfigError } from './schema.js';
 import type { LoadedConfig } from './load.js';
 import type { ZoneCache } from './zone-cache.js';
@@ -64,13 +64,27 @@ export function inlineZoneFiles(d: Declarative, baseDir: string, loaded?: Loaded
   return { ok: true, value: { ...d, zones: out } };
 }
 
+/** Where canonicalJson writes: a hash, or a string being built. */
+interface Sink { update(s: string): unknown }
+
+/** How canonicalJson writes what is large: a large string's digest, a large array's chunk digests (undefined: whole). */
+interface Large { text: (s: string) => string; arrays: ChunkMemo<string> | null }
+
 /**
  * JSON with object keys sorted, so equal configurations hash equally whatever the key order; written piece by piece
  * into `out` (a hash) rather than built as one string. `large`: how a large string is written (its digest, so a change
- * elsewhere does not hash a million-record zone's text again), or undefined to write it whole (the legacy hash).
+ * elsewhere does not hash a million-record zone's text again) and a large array (the digests of its content-defined
+ * chunks, remembered by their elements: an edit of one of 100,000 names digests one chunk), or undefined to write
+ * them whole (the legacy hash; v2 digests large strings only).
  */
-function canonicalJson(v: unknown, out: crypto.Hash, large: ((s: string) => string) | undefined, inArray = false): void {
+function canonicalJson(v: unknown, out: Sink, large: Large | undefined, inArray = false): void {
   if (Array.isArray(v)) {
+    if (large?.arrays && v.length > LARGE_ARRAY) {
+      // '#' never appears in JSON outside a string: a digest cannot be mistaken for a value.
+      const chunks = large.arrays.cut(v, (x) => { const b = new TextSink(); canonicalJson(x, b, large, true); return b.text; }, chunkDigest);
+      out.update(`[#${chunks.join('#')}#]`);
+      return;
+    }
     out.update('[');
     v.forEach((x, i) => { if (i > 0) out.update(','); canonicalJson(x, out, large, true); });
     out.update(']');
@@ -86,8 +100,7 @@ function canonicalJson(v: unknown, out: crypto.Hash, large: ((s: string) => stri
     return;
   }
   if (large !== undefined && typeof v === 'string' && v.length >= LARGE) {
-    // '#' never appears in JSON outside a string: a digest cannot be mistaken for a value.
-    out.update(`#${large(v)}#`);
+    out.update(`#${large.text(v)}#`);
     return;
   }
   // As the joined form always wrote them: a value JSON drops is nothing in an array, "undefined" in an object.
@@ -95,32 +108,49 @@ function canonicalJson(v: unknown, out: crypto.Hash, large: ((s: string) => stri
   out.update(json ?? (inArray ? '' : 'undefined'));
 }
 
-/** Hashes of this form (the prefix) digest large strings; older revisions carry the legacy form (no prefix). */
+class TextSink implements Sink {
+  text = '';
+  update(s: string): this { this.text += s; return this; }
+}
+
+function chunkDigest(texts: string[]): string {
+  const h = crypto.createHash('sha256');
+  for (const t of texts) h.update(t).update(',');
+  return `${h.digest('hex')}:${texts.length}`;
+}
+
+/** Arrays longer than this are hashed by chunks (as content.ts stores them). */
+const LARGE_ARRAY = 512;
+const CHUNKS = new ChunkMemo<string>({ min: 64, mask: 511, max: 2048 });
+
+/** Hashes of these forms (the prefix) digest large strings (v2) and large arrays by chunks (v3); older revisions carry the legacy form (no prefix). */
 const HASH_V2 = 'h2:';
+const HASH_V3 = 'h3:';
 
 /** The content hash a revision of `d` is stored with: equal configurations, equal hashes. */
 export function declarativeHash(d: Declarative): string {
   const h = crypto.createHash('sha256');
-  canonicalJson(d, h, largeDigest);
-  return HASH_V2 + h.digest('hex');
+  canonicalJson(d, h, { text: largeDigest, arrays: CHUNKS });
+  return HASH_V3 + h.digest('hex');
 }
 
 /**
  * Whether `d` is the configuration a revision with hash `stored` holds (`hash`: declarativeHash(d), when known).
- * A revision stored before the v2 form is compared in its own (legacy) form, so an upgrade never mistakes an
- * unchanged file for a changed one (which would let the file undo API edits).
+ * A revision stored with an older form is compared in its own form, so an upgrade never mistakes an unchanged
+ * file for a changed one (which would let the file undo API edits).
  */
 export function sameDeclarative(stored: string, d: Declarative, hash = declarativeHash(d)): boolean {
-  return stored.startsWith(HASH_V2) ? stored === hash : stored === legacyHash(d);
+  if (stored.startsWith(HASH_V3)) return stored === hash;
+  return stored === olderHash(d, stored.startsWith(HASH_V2));
 }
 
-/** The hash revisions were stored with before v2, remembered for the last configuration asked about. */
-let legacy: { d: Declarative; hash: string } | null = null;
-function legacyHash(d: Declarative): string {
-  if (legacy?.d !== d) {
+/** The hash of an older form (v2, or legacy), remembered for the last configuration asked about. */
+let older: { d: Declarative; v2: boolean; hash: string } | null = null;
+function olderHash(d: Declarative, v2: boolean): string {
+  if (older?.d !== d || older.v2 !== v2) {
     const h = crypto.createHash('sha256');
-    canonicalJson(d, h, undefined);
-    legacy = { d, hash: h.digest('hex') };
+    canonicalJson(d, h, v2 ? { text: largeDigest, arrays: null } : undefined);
+    older = { d, v2, hash: (v2 ? HASH_V2 : '') + h.digest('hex') };
   }
-  return legacy.hash;
+  return older.hash;
 }

@@ -20,6 +20,8 @@ import { compilePolicy, type PolicyOptions } from '../answer/compile.js';
 import { validateHealth } from '../health/targets.js';
 import type { ZoneRecord } from '../wire/rdata.js';
 import type { Validated } from './revisions.js';
+import type { RawConfig } from './declarative.js';
+import { applyEdit, findEdit, type Compiled } from './edit.js';
 
 export type Result<T> = { ok: true; value: T } | { ok: false; errors: ConfigError[] };
 
@@ -328,7 +330,15 @@ function checkRecord(r: RecordInput, rp: string, origin: string): { records: Zon
 export interface SnapshotOptions extends PolicyOptions {
   prebuilt?: ReadonlyMap<number, ZoneLayers>;
   cache?: ZoneCache;
+  /**
+   * The configuration in force as raw and compiled: a configuration that differs from it only in names and pools
+   * (by identity: see edit.ts) is compiled as that change, not in full.
+   */
+  previous?: InForce;
 }
+
+/** The configuration in force: raw (as the store and API hold it), validated, and compiled (the zones as loaded). */
+export interface InForce extends Compiled { raw: RawConfig; zones: LoadedZone[] }
 
 /**
  * Compile loaded zones and the policy (names, pools, topology…) into a Snapshot, reporting zone-level problems
@@ -428,7 +438,17 @@ export function homeZone(key: string, origins: ReadonlyMap<string, number>): num
  * compile options: the supervisor, which never answers, compiles without answer RRsets.
  */
 export function compileRaw(raw: unknown, baseDir: string, file: string | null, opts: SnapshotOptions): Validated {
+  const prev = opts.previous;
+  const edit = prev !== undefined && isRaw(raw) ? findEdit(prev.raw, raw) : null;
+  if (prev !== undefined && edit !== null) {
+    const r = applyEdit(prev, edit, opts);
+    if (r !== null) return r.ok ? { ok: true, loaded: { config: r.config, zones: prev.zones, file }, snapshot: r.snapshot, edit } : r;
+  }
   return compileValidated(validateConfig(raw, baseDir), baseDir, file, opts);
+}
+
+function isRaw(v: unknown): v is RawConfig {
+  return isObject(v);
 }
 
 /**

@@ -9,18 +9,19 @@ import { ContentReader } from '../state/content.js';
 import { mergeConfig, declarativeHash, sameDeclarative, splitConfig, type Declarative, type RawConfig } from './declarative.js';
 import { diffRoots, type DiffOptions } from './diff.js';
 import type { ConfigError } from './schema.js';
-import { compileRaw, type LoadedConfig } from './load.js';
+import { compileRaw, type InForce, type LoadedConfig } from './load.js';
+import type { RawEdit } from './edit.js';
 import type { ZoneCache } from './zone-cache.js';
 import type { Snapshot } from '../answer/snapshot.js';
 import type { ZoneLayers } from '../dns/zone.js';
 
 /** A configuration that compiles: what was loaded and the snapshot compiled from it (kept: compiling is the cost). */
-export type Valid = { ok: true; loaded: LoadedConfig; snapshot: Snapshot };
+export type Valid = { ok: true; loaded: LoadedConfig; snapshot: Snapshot; edit?: RawEdit };
 export type Validated = Valid | { ok: false; errors: ConfigError[] };
 
 /** Parse and compile a whole raw configuration (bootstrap + declarative) exactly as a worker will. */
-export function validateRaw(raw: RawConfig, baseDir: string, file: string | null, prebuilt?: ReadonlyMap<number, ZoneLayers>, cache?: ZoneCache): Validated {
-  return compileRaw(raw, baseDir, file, { prebuilt, cache });
+export function validateRaw(raw: RawConfig, baseDir: string, file: string | null, prebuilt?: ReadonlyMap<number, ZoneLayers>, cache?: ZoneCache, previous?: InForce): Validated {
+  return compileRaw(raw, baseDir, file, { prebuilt, cache, previous });
 }
 
 /** Who proposes a change and from where (both audited), what kind it is, and the audit entry's details. */
@@ -58,6 +59,8 @@ export function fileWins(current: RevisionMeta, lastFromFile: RevisionMeta | nul
 export class Revisions {
   /** Compiled zones to reuse when a proposal leaves them unchanged (the supervisor's). */
   cache: ZoneCache | undefined;
+  /** The configuration in force (the supervisor's): a proposal that only edits names and pools is compiled as an edit of it. */
+  inForce: (() => InForce | undefined) | undefined;
   /** Sections of revisions read for the API, cached by content hash. */
   readonly reader: ContentReader;
 
@@ -125,7 +128,7 @@ export class Revisions {
       return { ok: false, status: 409, errors: [{ path: '(revision)', message: `the configuration changed: current revision is ${cur?.id ?? 0}, not ${meta.ifMatch}; reload and retry` }] };
     }
     // `valid`: the caller has just validated exactly this configuration (the file as read): not again.
-    const v = valid ?? validateRaw(mergeConfig(this.bootstrap, d), this.baseDir, null, undefined, this.cache);
+    const v = valid ?? validateRaw(mergeConfig(this.bootstrap, d), this.baseDir, null, undefined, this.cache, this.inForce?.());
     if (!v.ok) return { ok: false, status: 400, errors: v.errors };
     const hash = declarativeHash(d);
     // Unchanged: the current revision is this configuration (equal hashes), so it is not read back from the store.

@@ -62,6 +62,13 @@ export class Zone {
     return z;
   }
 
+  /** This zone with other compiled policy names in some of its slots (a policy change: the images stay). */
+  withNames(changes: ReadonlyArray<readonly [slot: number, name: CompiledName]>): Zone {
+    const z = this.relaid(this.layers);
+    for (const [slot, name] of changes) z.policies[slot] = name;
+    return z;
+  }
+
   /** The layers, to hand over or cache. */
   get layers(): ZoneLayers { return { image: this.image, overlay: this.overlay }; }
 }

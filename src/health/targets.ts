@@ -58,16 +58,21 @@ export function validateHealth(config: Config): ConfigError[] {
       try { new RegExp(re); } catch (e) { errors.push({ path: `monitors[${i}].expect`, message: `not a regular expression: ${(e as Error).message}` }); }
     }
   });
-  config.pools.forEach((p, i) => {
-    const list = poolMonitorNames(p);
-    list.forEach((name, j) => {
-      if (!names.has(name)) errors.push({ path: p.monitors ? `pools[${i}].monitors[${j}]` : `pools[${i}].monitor`, message: `unknown monitor "${name}"`, ...didYouMean(name, names.keys()) });
-    });
-    if (typeof p.rule === 'object' && p.rule.atLeast > list.length) {
-      errors.push({ path: `pools[${i}].rule.atLeast`, message: `${p.rule.atLeast} is more than the ${list.length} monitor(s) of this pool` });
-    }
-  });
+  config.pools.forEach((p, i) => { for (const e of poolHealthErrors(p, i, names)) errors.push(e); });
   const h = config.health;
   if (h.quorum !== undefined && h.quorum > h.replicas) errors.push({ path: 'health.quorum', message: `${h.quorum} is more than health.replicas (${h.replicas})` });
+  return errors;
+}
+
+/** Problems of pools[i]'s monitors and rule (`monitors`: the configured monitors' names). */
+export function poolHealthErrors(p: Config['pools'][number], i: number, monitors: ReadonlyMap<string, unknown>): ConfigError[] {
+  const errors: ConfigError[] = [];
+  const list = poolMonitorNames(p);
+  list.forEach((name, j) => {
+    if (!monitors.has(name)) errors.push({ path: p.monitors ? `pools[${i}].monitors[${j}]` : `pools[${i}].monitor`, message: `unknown monitor "${name}"`, ...didYouMean(name, monitors.keys()) });
+  });
+  if (typeof p.rule === 'object' && p.rule.atLeast > list.length) {
+    errors.push({ path: `pools[${i}].rule.atLeast`, message: `${p.rule.atLeast} is more than the ${list.length} monitor(s) of this pool` });
+  }
   return errors;
 }

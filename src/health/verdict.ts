@@ -112,32 +112,61 @@ export class HealthBook {
       if (list) list.push(c);
       else byMember.set(key, [c]);
     }
-    const previous = new Map(this.members.map((m) => [`${m.health.pool}/${m.health.member}`, m]));
     const members: MemberState[] = [];
     const monitoredMembers: MemberState[] = [];
+    const evaluated: MemberState[] = [];
     this.pending = [];
     this.changedCount = 0;
     for (const pool of config.pools) {
       const monitored = poolMonitorNames(pool).length > 0;
+      const prev = this.byPool.get(pool.name);
+      if (prev !== undefined && prev.config === pool && !monitored) {
+        // The same pool without monitors (most pools of a large configuration, on an edit of one): kept as it is.
+        for (const state of prev.states) {
+          state.listed = false;
+          members.push(state);
+          if (!isDefaultHealth(state.health) || state.changed || state.metricsChanged) { state.changed = false; this.markChanged(state); }
+        }
+        continue;
+      }
+      const before = new Map((prev?.states ?? []).map((st) => [st.health.member, st]));
+      const states: MemberState[] = [];
       for (const m of pool.members) {
         const member = memberKey(m);
-        const key = `${pool.name}/${member}`;
-        const old = previous.get(key);
-        const own = monitored ? byMember.get(key) ?? NO_CHECKS : NO_CHECKS;
+        const old = before.get(member);
+        const own = monitored ? byMember.get(`${pool.name}/${member}`) ?? NO_CHECKS : NO_CHECKS;
         const health = old?.health ?? { pool: pool.name, member, up: true, drain: false, weightScale: 1, metrics: NO_MEASUREMENTS, detail: monitored ? 'not checked yet' : 'no monitor', since: now };
         const state: MemberState = { health, checks: own, rule: pool.rule, rtt: old?.rtt ?? NaN, changed: false, metricsChanged: false, listed: false };
+        states.push(state);
         members.push(state);
+        evaluated.push(state);
         for (const c of own) c.member = state;
         if (own.length > 0) monitoredMembers.push(state);
         // Reported after a (re)load: every monitored member (its verdict starts or goes on), any other member
         // workers may not assume (it was down, drained, weighted or measured), and any change not yet reported.
         if (monitored || !isDefaultHealth(health) || old?.changed || old?.metricsChanged) this.markChanged(state);
       }
+      this.byPool.set(pool.name, { config: pool, states });
     }
+    // Pools taken out (or named twice) leave entries behind: start the index again from what is configured.
+    if (this.byPool.size !== config.pools.length) this.reindex(config, members);
     this.checks = checks;
     this.members = members;
     this.monitored = monitoredMembers;
-    for (const m of members) this.evaluate(m, now);
+    for (const m of evaluated) this.evaluate(m, now);
+  }
+
+  /** Each pool's member states, by pool name, as the last configure() left them (reused while its config is). */
+  private byPool = new Map<string, { config: Config['pools'][number]; states: MemberState[] }>();
+
+  private reindex(config: Config, members: readonly MemberState[]): void {
+    const byPool = new Map<string, { config: Config['pools'][number]; states: MemberState[] }>();
+    let at = 0;
+    for (const pool of config.pools) {
+      byPool.set(pool.name, { config: pool, states: members.slice(at, at + pool.members.length) });
+      at += pool.members.length;
+    }
+    this.byPool = byPool;
   }
 
   private markChanged(member: MemberState): void {

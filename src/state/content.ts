@@ -14,8 +14,7 @@
 // Decoding gives back exactly the JSON that was encoded, key order included.
 // Owns: the encoded form, encoding, decoding and lazy reading. Never does I/O: the store passes `put` and `load`.
 import crypto from 'node:crypto';
-import { fmix } from '../net/hash.js';
-import { LargeStringMemo } from './memo.js';
+import { LargeStringMemo, ChunkMemo, boundaryHash } from './memo.js';
 
 /** Stores one blob (its JSON under its hash); called only for blobs the store does not have yet is up to the store. */
 export type PutBlob = (hash: string, json: string) => void;
@@ -43,12 +42,6 @@ export function sha256(json: string): string {
   return crypto.createHash('sha256').update(json).digest('hex');
 }
 
-/** FNV-1a over UTF-16 units, finished by murmur's mixer: cheap, and every bit of the input moves the low bits. */
-function boundaryHash(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return fmix(h);
-}
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -125,10 +118,12 @@ function* encodedTexts(arr: readonly unknown[], put: PutBlob, memo?: TextMemo): 
 export class TextMemo {
   private readonly known = new LargeStringMemo<LinesNode>(16);
   private pending: Array<[string, LinesNode]> = [];
+  /** Chunks of large arrays, by their elements: an edit of one name among 100,000 stores (and encodes) one chunk. */
+  readonly arrays = new ChunkMemo<[string, number]>({ min: CHUNK_MIN, mask: CHUNK_MASK, max: CHUNK_MAX }, true);
   get(text: string): LinesNode | undefined { return this.known.get(text); }
   add(text: string, node: LinesNode): void { this.pending.push([text, node]); }
-  commit(): void { for (const [t, n] of this.pending) this.known.set(t, n); this.pending = []; }
-  rollback(): void { this.pending = []; }
+  commit(): void { for (const [t, n] of this.pending) this.known.set(t, n); this.pending = []; this.arrays.commit(); }
+  rollback(): void { this.pending = []; this.arrays.rollback(); }
 }
 
 /** A value in encoded form; big arrays and texts are stored through `put` as they are met. */
@@ -146,7 +141,14 @@ export function encodeValue(value: unknown, put: PutBlob, memo?: TextMemo): unkn
   if (v === null || typeof v !== 'object') return v;
   if (Array.isArray(v)) {
     if (v.length <= INLINE_MAX) return v.map((x) => (dropped(asJson(x)) ? null : encodeValue(x, put, memo)));
-    return { $chunks: storeChunks(encodedTexts(v, put, memo), (ts) => `[${ts.join(',')}]`, put, CHUNK_MIN, CHUNK_MASK, CHUNK_MAX) };
+    if (memo === undefined) return { $chunks: storeChunks(encodedTexts(v, put, memo), (ts) => `[${ts.join(',')}]`, put, CHUNK_MIN, CHUNK_MASK, CHUNK_MAX) };
+    const text = (x: unknown): string => JSON.stringify(encodeValue(x, put, memo)) ?? 'null';
+    return { $chunks: memo.arrays.cut(v, text, (texts) => {
+      const json = `[${texts.join(',')}]`;
+      const hash = sha256(json);
+      put(hash, json);
+      return [hash, texts.length];
+    }) };
   }
   const out: Record<string, unknown> = {};
   let escape = false;

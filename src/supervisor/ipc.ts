@@ -7,6 +7,7 @@ import type { MemberHealth } from '../health/verdict.js';
 import type { CounterDelta } from '../metrics/counters.js';
 import type { AdminRecord } from '../state/store.js';
 import type { ImageRef } from './images.js';
+import type { RawEdit } from '../config/edit.js';
 
 export interface WorkerMessage {
   type: 'hello' | 'ready' | 'loaded' | 'load-failed' | 'persist' | 'metrics' | 'explained';
@@ -15,6 +16,8 @@ export interface WorkerMessage {
   id?: number; explanation?: Explanation; error?: string;
   /** loaded: only zone images changed (a ZonesMessage), the policy and its live state are as they were. */
   zonesOnly?: boolean;
+  /** loaded: an edit of names and pools (a PolicyMessage) was applied. */
+  edited?: boolean;
   /** load-failed: a ZonesMessage did not fit the snapshot it has; it needs the whole load. */
   resend?: boolean;
 }
@@ -28,9 +31,15 @@ export interface LoadMessage { type: 'load'; generation: number; config: string;
  * changed: a new overlay). The worker swaps those zones in, keeping its policy and live state.
  */
 export interface ZonesMessage { type: 'zones'; generation: number; images: Array<ImageRef | null> }
+/**
+ * An edit of names and pools (config/edit.ts) to apply to the snapshot of generation `base`: a worker with another
+ * generation asks for the whole load instead (load-failed, resend).
+ */
+export interface PolicyMessage { type: 'policy'; generation: number; base: number; edit: RawEdit }
 export type PrimaryMessage =
   | LoadMessage
   | ZonesMessage
+  | PolicyMessage
   | { type: 'persist'; records: PersistRecord[] }
   | { type: 'health'; updates: MemberHealth[] }
   | { type: 'admin'; states: AdminRecord[] }

@@ -19,7 +19,7 @@ import type { WorkerMessage, LoadMessage, PrimaryMessage } from './ipc.js';
 import { formatErrors, serverSchema, type ConfigError } from '../config/schema.js';
 import { splitConfig, mergeConfig, type Declarative, type RawConfig } from '../config/declarative.js';
 import { Revisions, type Valid, type Validated } from '../config/revisions.js';
-import { compileRaw, zoneEntries, type LoadedConfig, type Result, type SnapshotOptions } from '../config/load.js';
+import { compileRaw, zoneEntries, type InForce, type LoadedConfig, type Result, type SnapshotOptions } from '../config/load.js';
 import { ZoneCache } from '../config/zone-cache.js';
 import { withoutAnswers } from '../answer/compile.js';
 import { Responder } from '../dns/responder.js';
@@ -228,7 +228,7 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   const broadcast = (msg: PrimaryMessage): void => {
     for (const w of Object.values(cluster.workers ?? {})) if (w?.isConnected()) w.send(msg);
   };
-  const loadMessage = (): LoadMessage => ({ type: 'load', generation, config: handOver.config, baseDir: source0.baseDir, file: source0.file, imageDir: images.dir, images: handOver.images });
+  const loadMessage = (): LoadMessage => ({ type: 'load', generation, config: handOverJson(handOver), baseDir: source0.baseDir, file: source0.file, imageDir: images.dir, images: handOver.images });
   const mirror = new Responder(firstPolicy, loaded.config.server.udpPayload, loaded.config.persistence.maxRecords);
   loadPersistedRecords(loaded, mirror);
   // Health: probes run here (and in joined probers), never in workers; workers get verdicts as they change.
@@ -245,10 +245,36 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     return abandon();
   }
 
+  /**
+   * The configuration in force, raw and compiled, once it is known raw (after the first change: at the start it is
+   * kept as JSON text only): a change to its names and pools is compiled as an edit of it (config/edit.ts).
+   */
+  const inForceNow = (): InForce | undefined => (configRaw === null ? undefined : { raw: configRaw, config: loaded.config, snapshot: mirror.snapshot, zones: loaded.zones });
+  if (revisions) revisions.inForce = inForceNow;
+  /** The mirror takes a new compiled configuration, and health its targets. */
+  const mirrorOf = (v: Valid): void => {
+    const light = lighten(v);
+    loaded = light.loaded;
+    mirror.setSnapshot(light.policy);
+    mirror.engine?.applyHealth(health.healthForNewState());
+    mirror.engine?.applyAdmin(health.admin());
+    health.reload(v.loaded.config);
+  };
   /** Make `raw` the configuration in force: validate, then every worker and the mirror swap snapshots. */
   const putInForce = (nextRaw: RawConfig, valid?: Valid): { ok: true } | { ok: false; errors: ConfigError[] } => {
-    const v = valid ?? compileRaw(nextRaw, source0.baseDir, source0.file, { ...SUPERVISOR, cache: zoneCache });
+    const v = valid ?? compileRaw(nextRaw, source0.baseDir, source0.file, { ...SUPERVISOR, cache: zoneCache, previous: inForceNow() });
     if (!v.ok) return v;
+    if (v.edit !== undefined) {
+      // Names and pools edited: workers are sent the edit (not the configuration), zones and images stay.
+      handOver = { ...handOver, raw: nextRaw, config: null };
+      generation++;
+      configJson = null;
+      configRaw = nextRaw;
+      // The edit first: the health the reload reports (of the members it adds) must find them in the workers.
+      broadcast({ type: 'policy', generation, base: generation - 1, edit: v.edit });
+      mirrorOf(v);
+      return { ok: true };
+    }
     let next: HandOver;
     try {
       next = handOverOf(images.dir, nextRaw, v);
@@ -257,19 +283,14 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     }
     // Workers still loading the previous generation may map its files: keep those one load longer.
     pruneImages(images.dir, [next.images, handOver.images]);
-    const zonesOnly = next.config === handOver.config;
+    const zonesOnly = handOverJson(next) === handOverJson(handOver);
     handOver = next;
     zoneCache.seed(v.loaded.config.zones, source0.baseDir, v.loaded.zones, v.snapshot.zones);
     zoneCache.commit();
     generation++;
     configJson = null;
     configRaw = nextRaw;
-    const light = lighten(v);
-    loaded = light.loaded;
-    mirror.setSnapshot(light.policy);
-    mirror.engine?.applyHealth(health.healthForNewState());
-    mirror.engine?.applyAdmin(health.admin());
-    health.reload(v.loaded.config);
+    mirrorOf(v);
     broadcast(zonesOnly ? { type: 'zones', generation, images: handOver.images } : loadMessage());
     setImmediate(() => releaseAfterLoad({ compact: true }));
     return { ok: true };
@@ -344,9 +365,12 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
       // A record changed (perhaps a hundred times a second): its policy and live state are as they were.
       log.debug({ worker: w.process.pid, generation: m.generation }, 'worker swapped zones');
     } else if (m.type === 'loaded') {
-      log.info({ worker: w.process.pid, generation: m.generation }, 'worker swapped snapshot');
+      if (m.edited) log.debug({ worker: w.process.pid, generation: m.generation }, 'worker applied an edit of names and pools');
+      else log.info({ worker: w.process.pid, generation: m.generation }, 'worker swapped snapshot');
       // The new snapshot may have new members: tell it every member a new LiveState does not already agree with.
-      w.send({ type: 'health', updates: health.healthForNewState() } satisfies PrimaryMessage);
+      // After an edit its live state carried over, and the health of the members the edit added comes with the
+      // health service's reload (every member it reports changed); admin states may name them already.
+      if (!m.edited) w.send({ type: 'health', updates: health.healthForNewState() } satisfies PrimaryMessage);
       w.send({ type: 'admin', states: health.admin() } satisfies PrimaryMessage);
     } else if (m.type === 'load-failed' && m.resend) {
       w.send(loadMessage());
@@ -525,13 +549,23 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   });
 }
 
-/** What workers get for one load: the configuration (JSON text) without zone data, and where the zones' images are. */
-interface HandOver { config: string; images: Array<ImageRef | null> }
+/**
+ * What workers get for one load: the configuration without zone data (as JSON text, made when first asked for:
+ * after an edit of names and pools only a worker that starts needs it), and where the zones' images are.
+ */
+interface HandOver { raw: RawConfig | null; config: string | null; images: Array<ImageRef | null>; origins: ReadonlyMap<number, string> }
 function handOverOf(dir: string, raw: RawConfig, v: Valid): HandOver {
   const zones = v.snapshot.zones.map((zone, k) => ({ index: v.loaded.zones[k]!.index, zone }));
   const refs = publishImages(dir, zones);
-  const origins = new Map(zones.map((z) => [z.index, z.zone.origin]));
-  return { config: JSON.stringify(withoutZoneData(raw, refs, origins)), images: refs };
+  return { raw, config: null, images: refs, origins: new Map(zones.map((z) => [z.index, z.zone.origin])) };
+}
+
+function handOverJson(h: HandOver): string {
+  if (h.config === null) {
+    h.config = JSON.stringify(withoutZoneData(h.raw!, h.images, h.origins));
+    h.raw = null; // the text is a fifth of the parsed form's size (the file's, at the start, is held by nothing else)
+  }
+  return h.config;
 }
 
 /** The worker count a parsed, not yet validated, configuration asks for (null when its server.workers is invalid). */
@@ -558,7 +592,8 @@ function kept(s: SourceConfig): KeptSource {
  */
 function lighten(v: Valid): { loaded: LoadedConfig; policy: Snapshot } {
   const policy = v.snapshot.policy;
-  return { loaded: { ...v.loaded, zones: [] }, policy: new Snapshot([], v.snapshot.generation, policy && withoutAnswers(policy)) };
+  // An edit is made from the mirror's policy, which has no answers already (the scan is a pass over every name).
+  return { loaded: { ...v.loaded, zones: [] }, policy: new Snapshot([], v.snapshot.generation, policy && (v.edit !== undefined ? policy : withoutAnswers(policy))) };
 }
 
 /**

@@ -12,7 +12,8 @@ import { ImageCache } from './images.js';
 import { explainLive } from '../answer/explain.js';
 import { DnsServer } from '../dns/server.js';
 import { releaseAfterLoad } from './memory.js';
-import { PERSIST_SYNC_MS, METRICS_SHIP_MS, type WorkerMessage, type LoadMessage, type PrimaryMessage, type ZonesMessage } from './ipc.js';
+import { PERSIST_SYNC_MS, METRICS_SHIP_MS, type WorkerMessage, type LoadMessage, type PolicyMessage, type PrimaryMessage, type ZonesMessage } from './ipc.js';
+import { applyEdit } from '../config/edit.js';
 import { Snapshot } from '../answer/snapshot.js';
 import type { Zone, ZoneLayers } from '../dns/zone.js';
 
@@ -42,7 +43,7 @@ export async function runWorker(log: Logger): Promise<number> {
     return 1;
   }
   const snapshot = v.snapshot;
-  const loaded = settingsOf(v.loaded);
+  let loaded = settingsOf(v.loaded);
   v = null;
   // Not serving yet, so no query waits on this collection (it ran right after 'ready', in the way of the first ones).
   // No forced compaction: it cost 0.3-1 s here for ~50 MB, which V8's memory reducer gives back by itself once the
@@ -88,7 +89,24 @@ export async function runWorker(log: Logger): Promise<number> {
     server.swap(new Snapshot(zones, m.generation, server.responder.snapshot.policy));
     process.send?.({ type: 'loaded', generation, zonesOnly: true } satisfies WorkerMessage);
   };
+  /** An edit of names and pools, applied to the snapshot of the generation it was made from. */
+  const applyPolicy = (m: PolicyMessage): void => {
+    const r = m.base === generation ? applyEdit({ config: loaded.config, snapshot: server.responder.snapshot }, m.edit) : null;
+    if (r === null || !r.ok) {
+      // Another generation (a load this worker did not take), or the layout has no room: the whole load instead.
+      process.send?.({ type: 'load-failed', generation: m.generation, errors: r === null ? 'the edit does not apply here' : formatErrors(r.errors), resend: true } satisfies WorkerMessage);
+      return;
+    }
+    syncPersistence();
+    generation = m.generation;
+    server.swap(new Snapshot(r.snapshot.zones, m.generation, r.snapshot.policy));
+    process.send?.({ type: 'loaded', generation, edited: true } satisfies WorkerMessage);
+  };
   process.on('message', (m: PrimaryMessage) => {
+    if (m.type === 'policy') {
+      applyPolicy(m);
+      return;
+    }
     if (m.type === 'persist') {
       server.responder.engine?.applyRecords(m.records);
       return;
@@ -130,6 +148,7 @@ export async function runWorker(log: Logger): Promise<number> {
     syncPersistence();
     generation = m.generation;
     server.swap(next.snapshot);
+    loaded = settingsOf(next.loaded);
     setImmediate(releaseAfterLoad); // the old snapshot and this message are garbage once the handler returns
     server.responder.queryLog.configure(next.loaded.config.queryLog, queryLogSink); // metrics
     process.send?.({ type: 'loaded', generation } satisfies WorkerMessage);

@@ -102,6 +102,8 @@ export function makeFixture(specs: PoolSpec[], opts: FixtureOptions = {}): Fixtu
     groups: {} as CompiledPolicy['groups'],
     poolIndex: new Map(pools.map((p, i) => [p.name, i])),
     nameIndex: new Map([['www.example.com', 0]]),
+    ordered: { names: [name], pools },
+    memberRoom: members.length, nameSlots: pools.length, poolRoom: pools.length, layout: {}, touched: null,
   };
   const live = new LiveState(policy);
   const ctx = new DecisionContext();
