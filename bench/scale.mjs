@@ -8,7 +8,7 @@
 // time) arrive at a fixed rate; lost queries, p50/p99/max latency of each run and the p99 ratio.
 // Every run is bounded: servers that are not ready in time are killed, dnsperf runs with -l and a kill timeout, the
 // change loop stops itself at the end of its window.
-// Sizes: SCALE_RECORDS (default 1000000), SCALE_HUGE_RECORDS (default 5000000, 0: skipped), SCALE_NAMES (default 100000), SCALE_WORKERS (default 2),
+// Scenarios: SCALE_SCENARIOS (default zone,huge,names). Sizes: SCALE_RECORDS (default 1000000), SCALE_HUGE_RECORDS (default 5000000, 0: skipped), SCALE_NAMES (default 100000), SCALE_WORKERS (default 2),
 // SCALE_NAME_CHANGES (default 5), SCALE_READY_S (default 180), SCALE_QPS_S (dnsperf seconds, default 5), SCALE_CHANGES (default 100),
 // SCALE_CHANGE_TIMEOUT_S (default 120: one change that is not answered by then fails the bench; the large zone's
 // series also stops starting changes once it has taken that long in all).
@@ -346,30 +346,50 @@ async function namesScenario() {
 }
 
 /**
- * With a store and the API: one policy name added through the API at a time, timed until 20 queries in a row answer
- * it (every worker has it). A name change compiles the whole policy again (so far): SCALE_NAME_CHANGES (default 5).
+ * With a store and the API: one member added to a pool (an edit of names and pools: workers apply it, nothing is
+ * compiled again), SCALE_MEMBER_CHANGES times (default 40; the first after the start compiles in full and is left
+ * out), then one policy name added, SCALE_NAME_CHANGES times (default 5: a new name changes the zone's image, which is
+ * compiled again). Each timed until 20 queries in a row answer with it (every worker has it).
  */
 async function nameChanges() {
-  const count = num('SCALE_NAME_CHANGES', 5);
   const { proc, ready } = await startAndTime(namesConfig(NAMES, true), `n${NAMES - 1}.gslb.test`);
   await ready;
+  const post = async (url, body) => {
+    const res = await fetch(`http://127.0.0.1:${API_PORT}${url}`, {
+      method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body), signal: AbortSignal.timeout(CHANGE_TIMEOUT_MS),
+    });
+    if (res.status !== 201) throw new Error(`API: ${res.status} ${await res.text()}`);
+  };
+  const answered = async (name, t0, want) => {
+    for (let streak = 0; streak < 20;) {
+      if (performance.now() - t0 > CHANGE_TIMEOUT_MS) throw new Error(`${name} not answered within ${CHANGE_TIMEOUT_MS / 1000} s`);
+      const r = await ask(name, 1000);
+      streak = r && want(r.answers ?? []) ? streak + 1 : 0;
+    }
+    return performance.now() - t0;
+  };
+  const members = num('SCALE_MEMBER_CHANGES', 40);
+  const mlat = [];
+  for (let i = 0; i <= members; i++) {
+    // A pool's two members are answered in turn: once 20 queries in a row leave the removed one out, every worker has it.
+    const t0 = performance.now();
+    const removed = `10.${(i >> 8) & 255}.${i & 255}.1`;
+    const res = await fetch(`http://127.0.0.1:${API_PORT}/v1/pools/p${i}/members/${removed}`, { method: 'DELETE', headers: { authorization: `Bearer ${TOKEN}` }, signal: AbortSignal.timeout(CHANGE_TIMEOUT_MS) });
+    if (res.status !== 200) throw new Error(`API: ${res.status} ${await res.text()}`);
+    const ms = await answered(`n${i}.gslb.test`, t0, (a) => a.length > 0 && a.every((x) => x.data !== removed));
+    if (i > 0) mlat.push(ms);
+  }
+  console.log(`  one member removed from a pool through the API (an edit: workers apply it), API call to answered by ${WORKERS} workers, ${members} changes: p50 ${pct(mlat, 50).toFixed(0)} ms, p99 ${pct(mlat, 99).toFixed(0)} ms, max ${Math.max(...mlat).toFixed(0)} ms`);
+  const count = num('SCALE_NAME_CHANGES', 5);
   const lat = [];
   for (let i = 0; i < count; i++) {
     const name = `added${i}.gslb.test`;
     const t0 = performance.now();
-    const res = await fetch(`http://127.0.0.1:${API_PORT}/v1/names`, {
-      method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name, pools: [`p${i}`] }), signal: AbortSignal.timeout(CHANGE_TIMEOUT_MS),
-    });
-    if (res.status !== 201) throw new Error(`API: ${res.status} ${await res.text()}`);
-    for (let streak = 0; streak < 20;) {
-      if (performance.now() - t0 > CHANGE_TIMEOUT_MS) throw new Error(`${name} not answered within ${CHANGE_TIMEOUT_MS / 1000} s`);
-      const r = await ask(name, 1000);
-      streak = r && r.answers && r.answers.length > 0 ? streak + 1 : 0;
-    }
-    lat.push(performance.now() - t0);
+    await post('/v1/names', { name, pools: [`p${i}`] });
+    lat.push(await answered(name, t0, (a) => a.length > 0));
   }
-  console.log(`  one policy name added through the API, answered by ${WORKERS} workers (20 queries in a row), ${count} changes: p50 ${pct(lat, 50).toFixed(0)} ms, max ${Math.max(...lat).toFixed(0)} ms`);
+  console.log(`  one policy name added through the API (its zone compiled again), answered by ${WORKERS} workers (20 queries in a row), ${count} changes: p50 ${pct(lat, 50).toFixed(0)} ms, max ${Math.max(...lat).toFixed(0)} ms`);
   await stop(proc);
 }
 
@@ -390,9 +410,10 @@ async function hugeScenario() {
 const cleanup = () => { for (const p of running) p.kill('SIGKILL'); fs.rmSync(dir, { recursive: true, force: true }); };
 process.on('SIGINT', () => { cleanup(); process.exit(130); });
 try {
-  await zoneScenario();
-  await hugeScenario();
-  await namesScenario();
+  const only = new Set((process.env.SCALE_SCENARIOS ?? 'zone,huge,names').split(','));
+  if (only.has('zone')) await zoneScenario();
+  if (only.has('huge')) await hugeScenario();
+  if (only.has('names')) await namesScenario();
 } catch (e) {
   console.error(`bench:scale: ${e.message}`);
   process.exitCode = 1;

@@ -70,6 +70,7 @@ const NO_MEASUREMENTS: MemberHealth['metrics'] = Object.freeze({});
  */
 export function isDefaultHealth(h: MemberHealth): boolean {
   if (!h.up || h.drain || h.weightScale !== 1) return false;
+  if (h.metrics === NO_MEASUREMENTS) return true; // the common case, without a for-in (a fifth of a configure)
   for (const _ in h.metrics) return false;
   return true;
 }

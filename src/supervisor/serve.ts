@@ -256,7 +256,8 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     const light = lighten(v);
     loaded = light.loaded;
     mirror.setSnapshot(light.policy);
-    mirror.engine?.applyHealth(health.healthForNewState());
+    // After an edit the mirror's live state carried over (as the workers' did); a new one must be told.
+    if (v.edit === undefined) mirror.engine?.applyHealth(health.healthForNewState());
     mirror.engine?.applyAdmin(health.admin());
     health.reload(v.loaded.config);
   };
