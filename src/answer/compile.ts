@@ -426,8 +426,17 @@ export function updatePolicy(prev: CompiledPolicy, edit: PolicyEdit, config: Con
 
 /** The names using a pool the edit replaced, linked to its replacement (or reported: the pool is gone). */
 function relink(ordered: CompiledName[], names: CompiledName[], replaced: ReadonlyMap<CompiledPool, CompiledPool | null>, interned: Interned, answers: boolean, errors: ConfigError[]): void {
+  // Slots of replaced pools, marked: the pass over every name reads a byte per pool it uses, no map.
+  let top = 0;
+  for (const p of replaced.keys()) top = Math.max(top, p.index + 1);
+  const marked = new Uint8Array(top);
+  for (const p of replaced.keys()) marked[p.index] = 1;
+  const uses = (n: CompiledName): boolean => {
+    for (const p of n.pools) if (p.index < top && marked[p.index] === 1 && replaced.has(p)) return true;
+    return false;
+  };
   ordered.forEach((n, i) => {
-    if (!n.pools.some((p) => replaced.has(p))) return;
+    if (!uses(n)) return;
     const own = n.pools.map((p) => (replaced.has(p) ? replaced.get(p) ?? null : p));
     own.forEach((p, j) => {
       if (p === null) errors.push({ path: `names[${i}].pools[${j}]`, message: `unknown pool "${n.pools[j]!.name}"` });

@@ -87,9 +87,8 @@ export class AnswerEngine {
     if (policy.layout === old.layout) {
       // Made from this policy by a change: indexes mean what they meant, so state and records stay where they are
       // (a record whose member was removed points at an entry no name reaches: choose() ignores it).
-      this.live = LiveState.derive(this.live, policy);
+      this.live.adopt(policy);
       this.policy = policy;
-      this.ctx.live = this.live;
       this.ctx.policy = policy;
       return;
     }

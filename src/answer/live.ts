@@ -14,42 +14,54 @@ export const ADMIN_CODES: Record<AdminState, number> = { auto: ADMIN_AUTO, up: A
 /** Recent requests decay with this time constant (least-requests: "fewest answers given recently", seed 000). */
 export const REQUEST_DECAY_MS = 10_000;
 
+/** The arrays a LiveState copies (excluded is per query: never copied). */
+const ARRAYS = ['up', 'sticky', 'health', 'admin', 'agentDrain', 'weightScale', 'metrics', 'marked', 'current', 'counter', 'requests', 'requestsAt'] as const;
+
+/** Room for `n` and some more: an edit that adds a few members, slots or names fits without growing the arrays. */
+function withRoom(n: number): number {
+  return n + (n >> 3) + 64;
+}
+
 export class LiveState {
   /**
    * Usable for new answers, per member: derived from health, admin state and agent drain by refresh(). Methods and
    * candidate lists read only this.
    */
-  readonly up: Uint8Array;
+  up: Uint8Array;
   /** Usable for an existing persistence record: like `up`, but a drained member keeps the clients it has. */
-  readonly sticky: Uint8Array;
+  sticky: Uint8Array;
   /** Monitor verdict per member (1 up). Members without monitors stay up. */
-  readonly health: Uint8Array;
+  health: Uint8Array;
   /** Operator admin state per member (ADMIN_*). */
-  readonly admin: Uint8Array;
+  admin: Uint8Array;
   /** The member's own agent asked for drain. */
-  readonly agentDrain: Uint8Array;
+  agentDrain: Uint8Array;
   /** Agent weight:NN% as a factor of the configured weight. */
-  readonly weightScale: Float64Array;
+  weightScale: Float64Array;
   /** Metric values per member, METRICS.length per member: configured values, overwritten by probes and agents. */
-  readonly metrics: Float64Array;
+  metrics: Float64Array;
   /** Static-stripe "marked up" per candidate slot (members, then name/pool slots). */
-  readonly marked: Uint8Array;
+  marked: Uint8Array;
   /** Smooth weighted round robin accumulators per candidate slot. */
-  readonly current: Float64Array;
+  current: Float64Array;
   /** Rotating counters per candidate list (pools' member lists, then names' pool lists). */
-  readonly counter: Uint32Array;
+  counter: Uint32Array;
   /** Decayed answer counts per member, and when each was last decayed. */
-  readonly requests: Float64Array;
-  readonly requestsAt: Float64Array;
+  requests: Float64Array;
+  requestsAt: Float64Array;
   /** Per-query exclusion of already chosen candidates (multi-value answers). */
-  readonly excluded: Uint8Array;
-  readonly memberCount: number;
-  readonly slotCount: number;
+  excluded: Uint8Array;
+  /** Members, candidate slots and counters of the policy this state is of (the arrays may hold room for more). */
+  memberCount: number;
+  slotCount: number;
+  counterCount: number;
 
-  constructor(policy: CompiledPolicy, configured = true) {
-    const m = policy.members.length;
-    this.memberCount = m;
+  constructor(policy: CompiledPolicy) {
+    this.memberCount = policy.members.length;
     this.slotCount = policy.memberRoom + policy.nameSlots;
+    this.counterCount = policy.poolRoom + policy.names.length;
+    const m = withRoom(this.memberCount);
+    const slots = withRoom(this.slotCount);
     this.up = new Uint8Array(m).fill(1);
     this.sticky = new Uint8Array(m).fill(1);
     this.health = new Uint8Array(m).fill(1);
@@ -57,13 +69,13 @@ export class LiveState {
     this.agentDrain = new Uint8Array(m);
     this.weightScale = new Float64Array(m).fill(1);
     this.metrics = new Float64Array(m * METRICS.length);
-    if (configured) policy.members.forEach((member) => this.metrics.set(member.metrics, member.index * METRICS.length));
-    this.marked = new Uint8Array(this.slotCount).fill(1);
-    this.current = new Float64Array(this.slotCount);
-    this.counter = new Uint32Array(policy.poolRoom + policy.names.length);
+    policy.members.forEach((member) => this.metrics.set(member.metrics, member.index * METRICS.length));
+    this.marked = new Uint8Array(slots).fill(1);
+    this.current = new Float64Array(slots);
+    this.counter = new Uint32Array(withRoom(this.counterCount));
     this.requests = new Float64Array(m);
     this.requestsAt = new Float64Array(m);
-    this.excluded = new Uint8Array(this.slotCount);
+    this.excluded = new Uint8Array(slots);
   }
 
   /** Count one answer given with member `i` at time `now` (ms). */
@@ -94,36 +106,54 @@ export class LiveState {
    * would, without moving any of the worker's own counters.
    */
   copyFrom(src: LiveState): void {
-    if (src.memberCount !== this.memberCount || src.slotCount !== this.slotCount || src.counter.length !== this.counter.length) {
+    if (src.memberCount !== this.memberCount || src.slotCount !== this.slotCount || src.counterCount !== this.counterCount) {
       throw new RangeError('live state copy: the two states belong to different policies');
     }
-    const arrays = ['up', 'sticky', 'health', 'admin', 'agentDrain', 'weightScale', 'metrics', 'marked', 'current', 'counter', 'requests', 'requestsAt'] as const;
-    for (const k of arrays) (this[k] as Uint8Array).set(src[k] as Uint8Array);
+    for (const k of ARRAYS) {
+      const from = src[k] as Uint8Array;
+      const to = this[k] as Uint8Array;
+      to.set(from.length <= to.length ? from : from.subarray(0, to.length));
+    }
   }
 
   /**
-   * The live state of `policy`, made by a change from the policy `prev` belongs to (same layout: an index means the
-   * same member, pool or name): everything carries over by index, except that the members the change compiled
-   * again or added (policy.touched) start with their configured metrics and fresh rotation marks. Costs copying
-   * the arrays, not a lookup per member.
+   * Become the live state of `policy`, made by a change from the policy this state is of (same layout: an index
+   * means the same member, pool or name): everything stays where it is, except that the members the change compiled
+   * again or added (policy.touched, and new indexes) start with their configured metrics and fresh rotation marks.
+   * The arrays keep room for more (withRoom), so an edit costs what it changes, not a copy of every array.
    */
-  static derive(prev: LiveState, policy: CompiledPolicy): LiveState {
-    const live = new LiveState(policy, false);
-    const arrays = ['up', 'sticky', 'health', 'admin', 'agentDrain', 'weightScale', 'metrics', 'marked', 'current', 'counter', 'requests', 'requestsAt'] as const;
-    for (const k of arrays) {
-      const from = prev[k] as Uint8Array;
-      const to = live[k] as Uint8Array;
-      to.set(from.length <= to.length ? from : from.subarray(0, to.length));
-    }
+  adopt(policy: CompiledPolicy): void {
+    const before = this.memberCount;
+    this.memberCount = policy.members.length;
+    this.slotCount = policy.memberRoom + policy.nameSlots;
+    this.counterCount = policy.poolRoom + policy.names.length;
+    if (this.memberCount > this.up.length || this.slotCount > this.marked.length || this.counterCount > this.counter.length) this.grow();
     const fresh = (i: number): void => {
-      const member = policy.members[i]!;
-      live.metrics.set(member.metrics, i * METRICS.length);
-      live.marked[i] = 1;
-      live.current[i] = 0;
+      this.metrics.set(policy.members[i]!.metrics, i * METRICS.length);
+      this.marked[i] = 1;
+      this.current[i] = 0;
     };
-    for (let i = prev.memberCount; i < live.memberCount; i++) fresh(i);
+    for (let i = before; i < this.memberCount; i++) fresh(i);
     for (const i of policy.touched ?? []) fresh(i);
-    return live;
+  }
+
+  /** Arrays with room for the counts set now, holding what the old ones held (the rest in their initial state). */
+  private grow(): void {
+    const m = withRoom(this.memberCount);
+    const slots = withRoom(this.slotCount);
+    const sizes = {
+      up: m, sticky: m, health: m, admin: m, agentDrain: m, weightScale: m, metrics: m * METRICS.length, requests: m, requestsAt: m,
+      marked: slots, current: slots, excluded: slots, counter: withRoom(this.counterCount),
+    };
+    const initial: Partial<Record<keyof typeof sizes, number>> = { up: 1, sticky: 1, health: 1, weightScale: 1, marked: 1 };
+    for (const k of [...ARRAYS, 'excluded'] as const) {
+      const old = this[k];
+      // The same kind of typed array, larger (the union of their constructors is not callable as one).
+      const next = new (old.constructor as Float64ArrayConstructor)(sizes[k]) as typeof old;
+      if (initial[k] !== undefined) next.fill(initial[k]);
+      next.set(old as Float64Array);
+      this[k] = next as never;
+    }
   }
 
   /** Carry health, admin state and measured values over from a previous snapshot's LiveState (members matched by key). */

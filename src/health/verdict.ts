@@ -82,8 +82,6 @@ const FRESH_INTERVALS = 3;
 
 export class HealthBook {
   private checks = new Map<string, CheckState>();
-  /** Every member of the configuration, in its order (no map by name: a key string per member was 100 bytes). */
-  private members: MemberState[] = [];
   /** The members with checks: the only ones whose verdict time can change (expire). */
   private monitored: MemberState[] = [];
   /** Members with something to report (changed or metricsChanged), each once; `urgent` counts the changed ones. */
@@ -113,9 +111,10 @@ export class HealthBook {
       if (list) list.push(c);
       else byMember.set(key, [c]);
     }
-    const members: MemberState[] = [];
     const monitoredMembers: MemberState[] = [];
     const evaluated: MemberState[] = [];
+    const before = this.pending;
+    const epoch = ++this.epoch;
     this.pending = [];
     this.changedCount = 0;
     for (const pool of config.pools) {
@@ -123,23 +122,19 @@ export class HealthBook {
       const prev = this.byPool.get(pool.name);
       if (prev !== undefined && prev.config === pool && !monitored) {
         // The same pool without monitors (most pools of a large configuration, on an edit of one): kept as it is.
-        for (const state of prev.states) {
-          state.listed = false;
-          members.push(state);
-          if (!isDefaultHealth(state.health) || state.changed || state.metricsChanged) { state.changed = false; this.markChanged(state); }
-        }
+        // Workers that start a new LiveState are told every member not in its default state (healthForNewState).
+        prev.kept = epoch;
         continue;
       }
-      const before = new Map((prev?.states ?? []).map((st) => [st.health.member, st]));
+      const olds = new Map((prev?.states ?? []).map((st) => [st.health.member, st]));
       const states: MemberState[] = [];
       for (const m of pool.members) {
         const member = memberKey(m);
-        const old = before.get(member);
+        const old = olds.get(member);
         const own = monitored ? byMember.get(`${pool.name}/${member}`) ?? NO_CHECKS : NO_CHECKS;
         const health = old?.health ?? { pool: pool.name, member, up: true, drain: false, weightScale: 1, metrics: NO_MEASUREMENTS, detail: monitored ? 'not checked yet' : 'no monitor', since: now };
         const state: MemberState = { health, checks: own, rule: pool.rule, rtt: old?.rtt ?? NaN, changed: false, metricsChanged: false, listed: false };
         states.push(state);
-        members.push(state);
         evaluated.push(state);
         for (const c of own) c.member = state;
         if (own.length > 0) monitoredMembers.push(state);
@@ -147,27 +142,35 @@ export class HealthBook {
         // workers may not assume (it was down, drained, weighted or measured), and any change not yet reported.
         if (monitored || !isDefaultHealth(health) || old?.changed || old?.metricsChanged) this.markChanged(state);
       }
-      this.byPool.set(pool.name, { config: pool, states });
+      this.byPool.set(pool.name, { config: pool, states, kept: 0 });
     }
-    // Pools taken out (or named twice) leave entries behind: start the index again from what is configured.
-    if (this.byPool.size !== config.pools.length) this.reindex(config, members);
+    // What a kept pool had still to report is reported still.
+    for (const st of before) {
+      if (this.byPool.get(st.health.pool)?.kept !== epoch) continue;
+      st.listed = false;
+      if (st.changed) { st.changed = false; this.markChanged(st); } else if (st.metricsChanged) this.list(st);
+    }
+    // Pools taken out (or named twice) leave entries behind.
+    if (this.byPool.size !== config.pools.length) {
+      const names = new Set(config.pools.map((pool) => pool.name));
+      for (const name of this.byPool.keys()) if (!names.has(name)) this.byPool.delete(name);
+    }
+    this.order = config.pools;
     this.checks = checks;
-    this.members = members;
     this.monitored = monitoredMembers;
     for (const m of evaluated) this.evaluate(m, now);
   }
 
   /** Each pool's member states, by pool name, as the last configure() left them (reused while its config is). */
-  private byPool = new Map<string, { config: Config['pools'][number]; states: MemberState[] }>();
+  private byPool = new Map<string, { config: Config['pools'][number]; states: MemberState[]; kept: number }>();
+  /** Counts configure() calls: a pool's entry is stamped with the call that kept it. */
+  private epoch = 0;
+  /** The pools in configuration order (members are listed in it). */
+  private order: ReadonlyArray<Config['pools'][number]> = [];
 
-  private reindex(config: Config, members: readonly MemberState[]): void {
-    const byPool = new Map<string, { config: Config['pools'][number]; states: MemberState[] }>();
-    let at = 0;
-    for (const pool of config.pools) {
-      byPool.set(pool.name, { config: pool, states: members.slice(at, at + pool.members.length) });
-      at += pool.members.length;
-    }
-    this.byPool = byPool;
+  /** Every member, in configuration order. */
+  private *everyMember(): Generator<MemberState> {
+    for (const pool of this.order) yield* this.byPool.get(pool.name)?.states ?? [];
   }
 
   private markChanged(member: MemberState): void {
@@ -303,7 +306,7 @@ export class HealthBook {
 
   /** Every member, with its latest metrics: shown by status and the metrics. */
   all(): MemberHealth[] {
-    return this.members.map((m) => ({ ...m.health, metrics: { ...m.health.metrics } }));
+    return [...this.everyMember()].map((m) => ({ ...m.health, metrics: { ...m.health.metrics } }));
   }
 
   /**
@@ -312,7 +315,7 @@ export class HealthBook {
    */
   notDefault(): MemberHealth[] {
     const out: MemberHealth[] = [];
-    for (const m of this.members) if (!isDefaultHealth(m.health)) out.push({ ...m.health, metrics: { ...m.health.metrics } });
+    for (const m of this.everyMember()) if (!isDefaultHealth(m.health)) out.push({ ...m.health, metrics: { ...m.health.metrics } });
     return out;
   }
 }

@@ -142,7 +142,7 @@ test('G1 (issue 10): 400 random edits of pools and names, applied one after anot
   assert.ok(applied >= 300, `${applied} edits applied as edits`);
 });
 
-test('G1/H2 (issue 10): after an edit, health, admin state and rotation carry over by index; a replaced pool keeps its members\' health by key, its new members start fresh', () => {
+test('G1/H2 (issue 10): after an edit, health, admin state and rotation carry over by index (also when the arrays grow); a replaced pool keeps its members\' health by key, its new members start fresh', () => {
   const base = config('names: []');
   const pools = [pool('a', ['192.0.2.1', '192.0.2.2']), pool('b', ['192.0.2.3'])];
   const names = [named('x.example.test', ['a']), named('y.example.test', ['b'])];
@@ -155,18 +155,31 @@ test('G1/H2 (issue 10): after an edit, health, admin state and rotation carry ov
   // Another pool edited: everything stays.
   const e1 = updatePolicy(p0, { pools: { at: 1, remove: 1, insert: [pool('b', ['192.0.2.4'])] }, names: null }, { ...base, pools, names });
   assert.ok(e1?.ok);
-  const l1 = LiveState.derive(live, e1.policy);
+  live.adopt(e1.policy);
+  const l1 = live;
   assert.equal(l1.health[memberIndexOf(e1.policy, 'a', '192.0.2.1')], 0, 'the down member is still down');
   assert.equal(l1.up[memberIndexOf(e1.policy, 'a', '192.0.2.1')], 0);
   assert.equal(l1.counter[e1.policy.pools[0]!.index], 7, 'the rotation goes on');
   // Its own pool edited, the member kept: still down; the new member is up.
   const e2 = updatePolicy(e1.policy, { pools: { at: 0, remove: 1, insert: [pool('a', ['192.0.2.9', '192.0.2.1'])] }, names: null }, { ...base, pools, names });
   assert.ok(e2?.ok);
-  const l2 = LiveState.derive(l1, e2.policy);
+  l1.adopt(e2.policy);
+  const l2 = l1;
   assert.equal(memberIndexOf(e2.policy, 'a', '192.0.2.1'), down, 'the same member keeps its index');
   assert.equal(l2.up[down], 0);
   assert.equal(l2.up[memberIndexOf(e2.policy, 'a', '192.0.2.9')], 1);
   assert.equal(e2.policy.names[e2.policy.nameIndex.get('x.example.test')!]!.pools[0]!.members.length, 2, 'the name that uses the pool sees its new members');
+  // Many members added: the arrays grow, and hold what they held.
+  const many = Array.from({ length: 300 }, (_, i) => `198.51.100.${i % 250}`).map((a, i) => (i < 250 ? a : `203.0.113.${i - 250}`));
+  const e3 = updatePolicy(e2.policy, { pools: { at: 1, remove: 1, insert: [pool('b', many)] }, names: null }, { ...base, pools, names });
+  assert.ok(e3?.ok);
+  const upBefore = l2.up.length;
+  l2.adopt(e3.policy);
+  assert.ok(l2.up.length > upBefore, 'grown');
+  assert.equal(l2.up[down], 0, 'still down after growing');
+  assert.equal(l2.counter[e3.policy.pools[0]!.index], 7);
+  assert.equal(l2.up[memberIndexOf(e3.policy, 'b', '203.0.113.49')], 1, 'a new member is up');
+  assert.equal(l2.weightScale[memberIndexOf(e3.policy, 'b', '203.0.113.49')], 1);
 });
 
 test('G1 (issue 10): an edit that breaks the policy is reported at the paths after the edit; one beyond the layout\'s room gives null', () => {
