@@ -61,7 +61,7 @@ class Interned {
 
   /** Make room for the answers of `count` pools (a packed array: pools are looked up by index). */
   pools(count: number): void {
-    this.answers = Array.from({ length: count }, () => null);
+    this.answers = new Array<null>(count).fill(null);
   }
 
   /**
