@@ -10,7 +10,7 @@ import { inFile, quoteValue } from './errors.js';
 import { fastYamlValue } from './yaml.js';
 import { loadZoneFile, parseZoneText, readFailure, type ParsedZone } from '../dns/zonefile.js';
 import { tokenizeRdata, parseRdata, resolveName } from '../dns/rdata-text.js';
-import { compileZone, Zone, type ZoneLayers } from '../dns/zone.js';
+import { compileZone, homeZone, policyNameProblem, outsideZones, Zone, type ZoneLayers } from '../dns/zone.js';
 import { ZoneCache, zoneKey, baseKey } from './zone-cache.js';
 import type { ZoneImage } from '../wire/image.js';
 import { Snapshot } from '../answer/snapshot.js';
@@ -369,7 +369,7 @@ export function compileSnapshot(loaded: LoadedConfig, generation: number, opts: 
     const best = homeZone(key, originIndex);
     homes.push(best);
     slots.push(best < 0 ? -1 : extra[best]!.length);
-    if (best < 0) errors.push({ path: `names[${i}].name`, message: `${n.name} is not inside any zone served here${origins.length ? ` (zones: ${origins.join(', ')})` : ''}` });
+    if (best < 0) errors.push({ path: `names[${i}].name`, message: outsideZones(n.name, origins) });
     else extra[best]!.push(name);
   });
   const zones: Zone[] = [];
@@ -403,35 +403,13 @@ export function compileSnapshot(loaded: LoadedConfig, generation: number, opts: 
     const home = homes[i]!;
     if (home < 0) return;
     const zone = zones[home]!;
-    const node = zone.node(name.name);
-    const img = zone.at;
-    const at = `names[${i}].name`;
-    const cut = img.cut(node);
-    if (img.rrset(node, TYPE.A) >= 0 || img.rrset(node, TYPE.AAAA) >= 0) {
-      errors.push({ path: at, message: `${name.name} also has static A/AAAA records in zone ${zone.origin}; a policy name answers A and AAAA itself` });
-    } else if (img.rrset(node, TYPE.CNAME) >= 0) {
-      errors.push({ path: at, message: `${name.name} is a CNAME in zone ${zone.origin}` });
-    } else if (cut >= 0) {
-      errors.push({ path: at, message: `${name.name} is at or below the delegation ${img.nodeName(cut)}` });
-    }
+    const problem = policyNameProblem(zone, name.name);
+    if (problem !== null) errors.push({ path: `names[${i}].name`, message: problem });
     zone.policies[slots[i]!] = name;
   });
   if (errors.length > 0) return { ok: false, errors };
   return { ok: true, value: snapshot };
 }
-
-/**
- * Index (into `origins`, canonical origin → zone index) of the most specific served zone at or above canonical name
- * `key`, or -1: its ancestors looked up one by one, so many zones do not make many names quadratic.
- */
-export function homeZone(key: string, origins: ReadonlyMap<string, number>): number {
-  for (let name: string | null = key; name !== null; name = parentOf(name)) {
-    const zi = origins.get(name);
-    if (zi !== undefined) return zi;
-  }
-  return -1;
-}
-
 
 /**
  * Parse and compile a whole raw configuration (bootstrap + declarative) as validateRaw (revisions.ts) does, with
@@ -442,7 +420,7 @@ export function compileRaw(raw: unknown, baseDir: string, file: string | null, o
   const edit = prev !== undefined && isRaw(raw) ? findEdit(prev.raw, raw) : null;
   if (prev !== undefined && edit !== null) {
     const r = applyEdit(prev, edit, opts);
-    if (r !== null) return r.ok ? { ok: true, loaded: { config: r.config, zones: prev.zones, file }, snapshot: r.snapshot, edit } : r;
+    if (r !== null) return r.ok ? { ok: true, loaded: { config: r.config, zones: prev.zones, file }, snapshot: r.snapshot, edit, relaid: r.relaid } : r;
   }
   return compileValidated(validateConfig(raw, baseDir), baseDir, file, opts);
 }

@@ -16,7 +16,11 @@ import type { Snapshot } from '../answer/snapshot.js';
 import type { ZoneLayers } from '../dns/zone.js';
 
 /** A configuration that compiles: what was loaded and the snapshot compiled from it (kept: compiling is the cost). */
-export type Valid = { ok: true; loaded: LoadedConfig; snapshot: Snapshot; edit?: RawEdit };
+/**
+ * `edit`: the configuration differs from the one in force only by this edit of names and pools (config/edit.ts),
+ * and `relaid` gives the zones the edit laid new overlays over (names added or removed), by zone index.
+ */
+export type Valid = { ok: true; loaded: LoadedConfig; snapshot: Snapshot; edit?: RawEdit; relaid?: ReadonlyMap<number, ZoneLayers> };
 export type Validated = Valid | { ok: false; errors: ConfigError[] };
 
 /** Parse and compile a whole raw configuration (bootstrap + declarative) exactly as a worker will. */

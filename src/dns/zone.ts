@@ -73,6 +73,36 @@ export class Zone {
   get layers(): ZoneLayers { return { image: this.image, overlay: this.overlay }; }
 }
 
+/**
+ * Why policy name `name`, placed in `zone` (its node there), cannot be one: it has static A/AAAA records, is a
+ * CNAME, or is at or below a delegation; null when it can.
+ */
+export function policyNameProblem(zone: Zone, name: string): string | null {
+  const node = zone.node(name);
+  const img = zone.at;
+  if (img.rrset(node, TYPE.A) >= 0 || img.rrset(node, TYPE.AAAA) >= 0) return `${name} also has static A/AAAA records in zone ${zone.origin}; a policy name answers A and AAAA itself`;
+  if (img.rrset(node, TYPE.CNAME) >= 0) return `${name} is a CNAME in zone ${zone.origin}`;
+  const cut = img.cut(node);
+  return cut >= 0 ? `${name} is at or below the delegation ${img.nodeName(cut)}` : null;
+}
+
+/**
+ * Index (into `origins`, canonical origin → zone index) of the most specific served zone at or above canonical name
+ * `key`, or -1: its ancestors looked up one by one, so many zones do not make many names quadratic.
+ */
+export function homeZone(key: string, origins: ReadonlyMap<string, number>): number {
+  for (let name: string | null = key; name !== null; name = parentOf(name)) {
+    const zi = origins.get(name);
+    if (zi !== undefined) return zi;
+  }
+  return -1;
+}
+
+/** The problem of a policy name no served zone holds (`origins`: the canonical origins served). */
+export function outsideZones(name: string, origins: readonly string[]): string {
+  return `${name} is not inside any zone served here${origins.length ? ` (zones: ${origins.join(', ')})` : ''}`;
+}
+
 /** A zone's compiled data: the image and the overlay of changes laid over it (null: none). */
 export interface ZoneLayers { image: ZoneImage; overlay: ZoneImage | null }
 
@@ -472,8 +502,11 @@ export const OVERLAY_MAX_NAMES = 4096;
 /** What compileOverlay made: the overlay, the zone-level problems of the names it holds, or why it cannot. */
 export interface OverlayResult { overlay?: ZoneImage; problems: ZoneProblem[]; refused?: string }
 
-/** A name an overlay holds: its records now (null: as in the image), and its node in the image (-1: new). */
-interface OverlayName { name: string; labels: number; records: ZoneRecord[] | null; node: number; parent: string | null }
+/**
+ * A name an overlay holds: its records now (null: as in the image), its node in the image (-1: new) and its policy
+ * slot (-1: none).
+ */
+interface OverlayName { name: string; labels: number; records: ZoneRecord[] | null; node: number; parent: string | null; slot: number }
 
 /**
  * An overlay: the names whose records `changed` gives (canonical name → every record the name has now, [] for none),
@@ -482,7 +515,7 @@ interface OverlayName { name: string; labels: number; records: ZoneRecord[] | nu
  * there reads only it. A delegation added, removed or changed below the apex would change cuts the base's names
  * point to: refused (the caller compiles the zone whole). Costs the change, not the zone.
  */
-export function compileOverlay(base: ZoneImage, changed: ReadonlyMap<string, readonly ZoneRecord[]>): OverlayResult {
+export function compileOverlay(base: ZoneImage, changed: ReadonlyMap<string, readonly ZoneRecord[]>, policy: ReadonlyMap<string, number> = NO_POLICY): OverlayResult {
   const origin = canonicalName(base.origin);
   const names = new Map<string, OverlayName>();
   const baseNode = (name: string): number => { const w = encodeName(name); return base.find(w, 0, w.length); };
@@ -492,15 +525,23 @@ export function compileOverlay(base: ZoneImage, changed: ReadonlyMap<string, rea
     const parent = name === origin ? null : parentOf(name);
     let labels = 0;
     for (let p: string | null = name; p !== null && p !== '.'; p = parentOf(p)) labels++;
-    names.set(name, { name, labels, records, node: baseNode(name), parent });
+    const node = baseNode(name);
+    names.set(name, { name, labels, records, node, parent, slot: policy.get(name) ?? (node >= 0 ? base.policySlot(node) : -1) });
+  };
+  const withAncestors = (name: string, records: ZoneRecord[] | null): void => {
+    add(name, records);
+    if (name !== origin) for (let p = parentOf(name)!; ; p = parentOf(p)!) { add(p, null); if (p === origin) break; }
   };
   add(origin, null); // always: negative answers take the SOA from the overlay
   for (const [name, records] of changed) {
     if (!isAtOrBelow(name, origin)) return { problems: [{ name, message: `${name} is outside zone ${base.origin}` }] };
     const refused = delegationChange(base, name, origin, baseNode(name), records);
     if (refused !== undefined) return { problems: [], refused };
-    add(name, [...records]);
-    if (name !== origin) for (let p = parentOf(name)!; ; p = parentOf(p)!) { add(p, null); if (p === origin) break; }
+    withAncestors(name, [...records]);
+  }
+  for (const name of policy.keys()) {
+    if (!isAtOrBelow(name, origin)) return { problems: [{ name, message: `${name} is outside zone ${base.origin}` }] };
+    withAncestors(name, null);
   }
   // A wildcard answers for its parent's missing children: it comes along with its parent.
   for (const n of [...names.values()]) {
@@ -512,7 +553,7 @@ export function compileOverlay(base: ZoneImage, changed: ReadonlyMap<string, rea
   const records: ZoneRecord[] = [];
   const extras: ExtraNode[] = [];
   for (const n of names.values()) {
-    const slot = n.node >= 0 ? base.policySlot(n.node) : -1;
+    const slot = n.slot;
     if (!exists.get(n.name)) { if (n.node >= 0) extras.push({ name: n.name, slot: -1, gone: true }); continue; }
     for (const r of n.records!) records.push(r);
     if (slot >= 0 || n.records!.length === 0) extras.push({ name: n.name, slot, gone: false });
@@ -556,13 +597,29 @@ function existence(base: ZoneImage, names: ReadonlyMap<string, OverlayName>, ori
   const exists = new Map<string, boolean>();
   for (const n of [...names.values()].sort((a, b) => b.labels - a.labels)) {
     const kids = (n.node >= 0 ? base.children(n.node) : 0) + (delta.get(n.name) ?? 0);
-    const policy = n.node >= 0 && base.policySlot(n.node) >= 0;
-    const live = n.name === origin || n.records!.length > 0 || policy || kids > 0;
+    const live = n.name === origin || n.records!.length > 0 || n.slot >= 0 || kids > 0;
     exists.set(n.name, live);
     const change = n.node >= 0 ? (live ? 0 : -1) : (live ? 1 : 0);
     if (n.parent !== null && change !== 0) delta.set(n.parent, (delta.get(n.parent) ?? 0) + change);
   }
   return exists;
+}
+
+const NO_POLICY: ReadonlyMap<string, number> = new Map();
+
+/**
+ * What `overlay` says, as compileOverlay takes it: every name it holds with its records ([] for a name it marks
+ * gone) and its policy slot (-1: none), so a further change can be laid over the same base with these.
+ */
+export function overlayChanges(overlay: ZoneImage): { changed: Map<string, ZoneRecord[]>; policy: Map<string, number> } {
+  const changed = new Map<string, ZoneRecord[]>();
+  const policy = new Map<string, number>();
+  for (let n = 0; n < overlay.nodeCount; n++) {
+    const name = canonicalName(overlay.nodeName(n));
+    changed.set(name, overlay.gone(n) ? [] : nodeRecords(overlay, n));
+    policy.set(name, overlay.gone(n) ? -1 : overlay.policySlot(n));
+  }
+  return { changed, policy };
 }
 
 /** The records `img` holds at presentation name `name` ([] when it holds none), decoded. */

@@ -66,6 +66,33 @@ export function publishImages(dir: string, zones: ReadonlyArray<{ index: number;
     if (zone.overlay !== null) ref.overlay = place(zone.overlay.bytes);
     refs[index] = ref;
   }
+  pack(dir, small);
+  for (let i = 0; i < refs.length; i++) if (refs[i] === undefined) refs[i] = null;
+  return refs;
+}
+
+/**
+ * `refs` with new overlays for some zones (by index; null: none), their images as they were: the overlays are
+ * written (into one pack), the images not even read.
+ */
+export function publishOverlays(dir: string, refs: ReadonlyArray<ImageRef | null>, overlays: ReadonlyMap<number, ZoneImage | null>): Array<ImageRef | null> {
+  const small: Array<{ ref: ImageRef; bytes: Uint8Array }> = [];
+  const out = refs.map((r, i) => {
+    const overlay = overlays.get(i);
+    if (r === null || overlay === undefined) return r;
+    const next: ImageRef = { file: r.file, offset: r.offset, length: r.length };
+    if (overlay !== null) {
+      next.overlay = { file: '', offset: 0, length: overlay.bytes.byteLength };
+      small.push({ ref: next.overlay, bytes: overlay.bytes });
+    }
+    return next;
+  });
+  pack(dir, small);
+  return out;
+}
+
+/** Write small images together into one pack file, each at an 8-byte aligned offset, and say where in their refs. */
+function pack(dir: string, small: ReadonlyArray<{ ref: ImageRef; bytes: Uint8Array }>): void {
   if (small.length > 0) {
     const parts: Uint8Array[] = [];
     let at = 0;
@@ -79,8 +106,6 @@ export function publishImages(dir: string, zones: ReadonlyArray<{ index: number;
     const file = publish(dir, parts);
     for (const { ref } of small) ref.file = file;
   }
-  for (let i = 0; i < refs.length; i++) if (refs[i] === undefined) refs[i] = null;
-  return refs;
 }
 
 /** Remove image files no reference in `keep` names (images of older loads); files being mapped stay readable. */

@@ -33,9 +33,10 @@ export interface LoadMessage { type: 'load'; generation: number; config: string;
 export interface ZonesMessage { type: 'zones'; generation: number; images: Array<ImageRef | null> }
 /**
  * An edit of names and pools (config/edit.ts) to apply to the snapshot of generation `base`: a worker with another
- * generation asks for the whole load instead (load-failed, resend).
+ * generation asks for the whole load instead (load-failed, resend). `images`: the zones' images, when the edit laid
+ * overlays (policy names added or removed).
  */
-export interface PolicyMessage { type: 'policy'; generation: number; base: number; edit: RawEdit }
+export interface PolicyMessage { type: 'policy'; generation: number; base: number; edit: RawEdit; images?: Array<ImageRef | null> }
 export type PrimaryMessage =
   | LoadMessage
   | ZonesMessage

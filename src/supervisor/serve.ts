@@ -14,7 +14,7 @@ import { ExplainError, type Explanation, type ExplainRequest } from '../answer/e
 import { runWorker } from './worker.js';
 import { WorkerForks } from './workers.js';
 import { releaseAfterLoad } from './memory.js';
-import { imageDir, publishImages, pruneImages, withoutZoneData, type ImageRef } from './images.js';
+import { imageDir, ImageCache, publishImages, publishOverlays, pruneImages, withoutZoneData, type ImageRef } from './images.js';
 import type { WorkerMessage, LoadMessage, PrimaryMessage } from './ipc.js';
 import { formatErrors, serverSchema, type ConfigError } from '../config/schema.js';
 import { splitConfig, mergeConfig, type Declarative, type RawConfig } from '../config/declarative.js';
@@ -218,6 +218,16 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   const images = imageDir(dir);
   let handOver = handOverOf(images.dir, raw0, current);
   pruneImages(images.dir, [handOver.images]);
+  /**
+   * The images of the last few loads: a worker still busy with an older load may map those files yet (a change a
+   * second, or a hundred, each an overlay: small files, kept for KEEP_LOADS loads).
+   */
+  const recent: Array<ReadonlyArray<ImageRef | null>> = [handOver.images];
+  const keepImages = (refs: ReadonlyArray<ImageRef | null>): void => {
+    recent.push(refs);
+    if (recent.length > KEEP_LOADS) recent.shift();
+    pruneImages(images.dir, recent);
+  };
   let first: ReturnType<typeof lighten> | null = lighten(current);
   let loaded = first.loaded;
   const firstPolicy = first.policy;
@@ -249,7 +259,9 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
    * The configuration in force, raw and compiled, once it is known raw (after the first change: at the start it is
    * kept as JSON text only): a change to its names and pools is compiled as an edit of it (config/edit.ts).
    */
-  const inForceNow = (): InForce | undefined => (configRaw === null ? undefined : { raw: configRaw, config: loaded.config, snapshot: mirror.snapshot, zones: loaded.zones });
+  const inForceNow = (): InForce | undefined => (configRaw === null ? undefined : { raw: configRaw, config: loaded.config, snapshot: mirror.snapshot, zones: loaded.zones, layers: () => mapped.load(handOver.images) });
+  /** The zones in force as the workers map them (an edit that adds a policy name lays an overlay over its zone). */
+  const mapped = new ImageCache(images.dir);
   if (revisions) revisions.inForce = inForceNow;
   /** The mirror takes a new compiled configuration, and health its targets. */
   const mirrorOf = (v: Valid): void => {
@@ -266,13 +278,23 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     const v = valid ?? compileRaw(nextRaw, source0.baseDir, source0.file, { ...SUPERVISOR, cache: zoneCache, previous: inForceNow() });
     if (!v.ok) return v;
     if (v.edit !== undefined) {
-      // Names and pools edited: workers are sent the edit (not the configuration), zones and images stay.
-      handOver = { ...handOver, raw: nextRaw, config: null };
+      // Names and pools edited: workers are sent the edit (not the configuration), and the new overlays of the
+      // zones that gained or lost policy names; other zones and their images stay.
+      let refs = handOver.images;
+      if (v.relaid !== undefined && v.relaid.size > 0) {
+        try {
+          refs = publishOverlays(images.dir, handOver.images, new Map([...v.relaid].map(([i, l]) => [i, l.overlay])));
+        } catch (e) {
+          return { ok: false, errors: [{ path: '', message: `cannot write the compiled zones to ${images.dir}: ${(e as Error).message}` }] };
+        }
+        keepImages(refs);
+      }
+      handOver = { ...handOver, raw: nextRaw, config: null, images: refs };
       generation++;
       configJson = null;
       configRaw = nextRaw;
       // The edit first: the health the reload reports (of the members it adds) must find them in the workers.
-      broadcast({ type: 'policy', generation, base: generation - 1, edit: v.edit });
+      broadcast({ type: 'policy', generation, base: generation - 1, edit: v.edit, ...(v.relaid !== undefined && v.relaid.size > 0 ? { images: refs } : {}) });
       mirrorOf(v);
       return { ok: true };
     }
@@ -282,8 +304,8 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     } catch (e) {
       return { ok: false, errors: [{ path: '', message: `cannot write the compiled zones to ${images.dir}: ${(e as Error).message}` }] };
     }
-    // Workers still loading the previous generation may map its files: keep those one load longer.
-    pruneImages(images.dir, [next.images, handOver.images]);
+    // Workers still loading an older generation may map its files: the last few loads keep theirs.
+    keepImages(next.images);
     const zonesOnly = handOverJson(next) === handOverJson(handOver);
     handOver = next;
     zoneCache.seed(v.loaded.config.zones, source0.baseDir, v.loaded.zones, v.snapshot.zones);
@@ -338,6 +360,8 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     if (m.explanation) p.resolve(m.explanation);
     else p.reject(new ExplainError(m.error ?? 'the worker could not explain'));
   };
+  /** The generation each worker was last sent a whole load for, when it asked for one. */
+  const resent = new Map<number, number>();
   const onWorkerMessage = (w: Worker, m: WorkerMessage): void => {
     if (m.type === 'metrics') { // metrics
       if (m.delta) metrics.add(m.delta);
@@ -374,6 +398,10 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
       if (!m.edited) w.send({ type: 'health', updates: health.healthForNewState() } satisfies PrimaryMessage);
       w.send({ type: 'admin', states: health.admin() } satisfies PrimaryMessage);
     } else if (m.type === 'load-failed' && m.resend) {
+      // Once per generation: the edits queued behind the first one that did not apply fail too, and the whole load
+      // sent now covers them all.
+      if (resent.get(w.id) === generation) return;
+      resent.set(w.id, generation);
       w.send(loadMessage());
     } else if (m.type === 'load-failed') {
       log.error({ worker: w.process.pid, generation: m.generation, errors: m.errors }, 'worker kept its previous snapshot');
@@ -602,6 +630,9 @@ function lighten(v: Valid): { loaded: LoadedConfig; policy: Snapshot } {
  * policy name's size) and without indexing its zones: the supervisor never answers a query (explain runs in a worker).
  */
 const SUPERVISOR: SnapshotOptions = { answers: false };
+
+/** Loads whose image files stay on disk (see keepImages). */
+const KEEP_LOADS = 8;
 
 /** The control socket's operations, as the supervisor offers them. */
 interface ControlOps { file: string | null; reload: () => ReloadOutcome; explain: (req: ExplainRequest) => Promise<Explanation>; status: () => Record<string, unknown> }

@@ -91,7 +91,18 @@ export async function runWorker(log: Logger): Promise<number> {
   };
   /** An edit of names and pools, applied to the snapshot of the generation it was made from. */
   const applyPolicy = (m: PolicyMessage): void => {
-    const r = m.base === generation ? applyEdit({ config: loaded.config, snapshot: server.responder.snapshot }, m.edit) : null;
+    let snapshot: Snapshot | null = server.responder.snapshot;
+    if (m.images !== undefined) {
+      // Names added or removed: their zones' new overlays first, then the edit places the names in them.
+      let zones: Zone[] | null = null;
+      try {
+        zones = relaid(snapshot.zones, images.load(m.images));
+      } catch {
+        zones = null; // its files are gone (a load long ago): the whole load instead
+      }
+      snapshot = zones === null ? null : new Snapshot(zones, snapshot.generation, snapshot.policy);
+    }
+    const r = m.base === generation && snapshot !== null ? applyEdit({ config: loaded.config, snapshot }, m.edit) : null;
     if (r === null || !r.ok) {
       // Another generation (a load this worker did not take), or the layout has no room: the whole load instead.
       process.send?.({ type: 'load-failed', generation: m.generation, errors: r === null ? 'the edit does not apply here' : formatErrors(r.errors), resend: true } satisfies WorkerMessage);
@@ -163,7 +174,9 @@ export async function runWorker(log: Logger): Promise<number> {
 
 /**
  * `zones` with the layers of `layers` (by zone index, as the load that made them listed them): a zone whose layers
- * are unchanged is kept as it is; null when they do not correspond (another list of zones).
+ * are unchanged is kept as it is; null when they do not correspond (another list of zones), or when a zone holding
+ * policy names has a new image: its slots are numbered as that compilation placed the names, which edits laid over
+ * the old image may have numbered otherwise (the whole load places them again).
  */
 function relaid(zones: readonly Zone[], layers: ReadonlyMap<number, ZoneLayers>): Zone[] | null {
   if (layers.size !== zones.length) return null;
@@ -172,6 +185,7 @@ function relaid(zones: readonly Zone[], layers: ReadonlyMap<number, ZoneLayers>)
     const old = zones[i]!;
     const l = layers.get(i);
     if (l === undefined || l.image.origin !== old.image.origin) return null;
+    if (l.image !== old.image && old.policies.some((p) => p !== null)) return null;
     out.push(l.image === old.image && l.overlay === old.overlay ? old : old.relaid(l));
   }
   return out;

@@ -2,7 +2,8 @@
 // supervisor's compilation without answer RRsets, the lookups by pool, member and name, and the home zone of a name.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseConfigText, loadZones, compileSnapshot, homeZone } from '../../src/config/load.js';
+import { parseConfigText, loadZones, compileSnapshot } from '../../src/config/load.js';
+import { homeZone } from '../../src/dns/zone.js';
 import { compilePolicy, withoutAnswers } from '../../src/answer/compile.js';
 import { memberIndexOf, nameIndexOf, familyMembers } from '../../src/answer/policy.js';
 import { formatErrors, type Config } from '../../src/config/schema.js';

@@ -1,7 +1,7 @@
-// Issue 10, G1/H2/C1: edits of pools, members and names through the API at 20,000 names reach every worker as
-// edits (workers apply them to what they serve; no worker loads the configuration again), under load with no query
-// lost; live state (an operator's admin state) carries over; bad edits are refused with their paths; a worker that
-// starts afterwards gets the edited configuration.
+// Issue 10, G1/H2/C1: edits of pools, members and names (changed, added, removed) through the API at 20,000 names
+// reach every worker as edits (workers apply them to what they serve; no worker loads the configuration again),
+// under load with no query lost; live state (an operator's admin state) carries over; bad edits are refused with
+// their paths; a worker that starts afterwards gets the edited configuration.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -23,7 +23,7 @@ async function answeredEverywhere(port: number, name: string, want: string[], st
   }
 }
 
-test('G1/H2 (issue 10): pool, member and name edits at 20,000 names reach every worker as edits under load; admin states carry over; bad edits are refused by path', async () => {
+test('G1/H2 (issue 10): pool, member and name edits (names added and removed too) at 20,000 names reach every worker as edits under load; admin states carry over; bad edits are refused by path', async () => {
   const dir = tempDir('waymark-edit-');
   const port = await freePort();
   const apiPort = await freePort();
@@ -81,7 +81,16 @@ test('G1/H2 (issue 10): pool, member and name edits at 20,000 names reach every 
     // A name edited to use another pool.
     await ok('PUT', '/v1/names/n11.gslb.test', { name: 'n11.gslb.test', pools: ['p0'] });
     await answeredEverywhere(port, 'n11.gslb.test', ['192.0.2.100']);
+    // A name added (laid over its zone as an overlay) and one removed, as edits too.
+    await ok('POST', '/v1/names', { name: 'added.gslb.test', pools: ['p10'] });
+    await answeredEverywhere(port, 'added.gslb.test', ['192.0.2.110']);
+    await ok('DELETE', '/v1/names/n14.gslb.test');
+    await answeredEverywhere(port, 'n14.gslb.test', []);
+    assert.equal((await query(port, 'n14.gslb.test')).rcode, 'NXDOMAIN');
     // Refused, with the path of what is wrong; nothing changes.
+    const outside = await api('POST', '/v1/names', { name: 'www.elsewhere.test', pools: ['p0'] });
+    assert.equal(outside.status, 400, outside.text);
+    assert.match(outside.text, /not inside any zone served here/);
     const used = await api('DELETE', '/v1/pools/p12');
     assert.equal(used.status, 400, used.text);
     assert.match(used.text, /names\[12\]\.pools\[0\]/);
@@ -92,6 +101,12 @@ test('G1/H2 (issue 10): pool, member and name edits at 20,000 names reach every 
     await answeredEverywhere(port, 'n12.gslb.test', [member(12, 1), member(12, 2)]);
     await answeredEverywhere(port, 'n13.gslb.test', [member(13, 1), member(13, 2)]);
     assert.equal(loads(), loadsBefore, 'every edit reached the workers as an edit, none as a whole load');
+    // A record changed in the zone the edits laid names over: it is compiled whole again, its policy names placed
+    // anew (not by the slots the edits numbered), and every name still answers what it did.
+    await ok('POST', '/v1/zones/gslb.test/records', { name: 'www', type: 'TXT', value: '"after the edits"' });
+    for (const [name, want] of [['added.gslb.test', ['192.0.2.110']], ['n9.gslb.test', ['192.0.2.109']], ['n11.gslb.test', ['192.0.2.100']], [`n${NAMES - 1}.gslb.test`, [member(NAMES - 1, 1), member(NAMES - 1, 2)]], ['n14.gslb.test', []]] as const) {
+      await answeredEverywhere(port, name, [...want]);
+    }
     await queriesSent(sent + 200);
   } finally {
     stop = true;
@@ -113,6 +128,8 @@ test('G1/H2 (issue 10): pool, member and name edits at 20,000 names reach every 
     assert.equal(after.length, 2);
     await answeredEverywhere(port, 'n9.gslb.test', ['192.0.2.109'], 40);
     await answeredEverywhere(port, 'n11.gslb.test', ['192.0.2.100'], 40);
+    await answeredEverywhere(port, 'added.gslb.test', ['192.0.2.110'], 40);
+    await answeredEverywhere(port, 'n14.gslb.test', [], 40);
   } finally {
     await w.stop();
     fs.rmSync(dir, { recursive: true, force: true });
