@@ -1,6 +1,7 @@
 // Compile the policy part of the configuration (names, pools, members, topology, resolver groups) into the
-// immutable CompiledPolicy the answer engine reads. Every problem becomes a ConfigError with its YAML path.
-// Control plane only: runs at start and reload, never per query.
+// immutable CompiledPolicy the answer engine reads, whole (compilePolicy) or as an edit of one (updatePolicy: what
+// the edit replaces, indexes kept). Every problem becomes a ConfigError with its YAML path.
+// Control plane only: runs at start, reload and on changes, never per query.
 import net from 'node:net';
 import type { Config, ConfigError } from '../config/schema.js';
 import { didYouMean } from '../config/errors.js';

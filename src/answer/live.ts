@@ -1,6 +1,7 @@
 // Live, per-worker state the answer engine reads and updates between snapshot swaps: health as last reported,
 // static-stripe marks, rotating counters, smooth-weight accumulators and recent-request counts.
-// Owns: fixed-size typed arrays sized from a CompiledPolicy. Never allocates per query; never touches a database.
+// Owns: typed arrays sized from a CompiledPolicy, with room for an edit to grow into (adopt). Never allocates per
+// query; never touches a database.
 import { METRICS, type CompiledPolicy } from './policy.js';
 
 /** Operator admin state per member (persisted in the store, SPEC H2): automatic, forced up, forced down, drain. */

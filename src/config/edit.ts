@@ -1,8 +1,9 @@
 // Changes to the names and pools sections (an API edit of one member, pool or name; soon leases and site
 // registrations), applied without compiling the configuration again. Owns: finding such a change between two raw
 // configurations (by identity: an API edit shares every entry it does not touch with the configuration it edits),
-// validating only the entries it puts in, and applying it to a compiled snapshot (updatePolicy, then the zones'
-// policy slots of the names it changed). The supervisor finds and applies an edit; workers are sent it and apply it.
+// validating only the entries it puts in, and applying it to a compiled snapshot (updatePolicy; names it adds or
+// removes laid over their zones as overlays; the zones' policy slots of the names it changed). The supervisor finds
+// and applies an edit; workers are sent it (and the overlays) and apply it.
 import { issuesToErrors, nameSchema, poolSchema, type Config, type ConfigError } from './schema.js';
 import type { RawConfig } from './declarative.js';
 import { updatePolicy, spliced, type PolicyEdit, type PolicyOptions, type Splice } from '../answer/compile.js';

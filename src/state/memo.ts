@@ -1,5 +1,6 @@
-// Values derived from large strings (a million-record zone inlined as master-file text), remembered so a change
-// elsewhere in the configuration does not hash, encode or serialise the zone again. Owns: the memo only.
+// Values derived from large strings (a million-record zone inlined as master-file text) and from the chunks of large
+// arrays (100,000 names), remembered so a change elsewhere in the configuration does not hash, encode or serialise
+// them again. Owns: the memos and where chunks end (boundaryHash).
 // A Map keyed by the string itself: V8 compares keys by pointer first (the same string object: O(1)) and hashes long
 // strings by length, so a lookup costs at most one comparison of equal-length contents, never a full hash.
 import { createHash } from 'node:crypto';
