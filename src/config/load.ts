@@ -355,7 +355,6 @@ export function compileSnapshot(loaded: LoadedConfig, generation: number, opts: 
   const originIndex = new Map(origins.map((o, zi) => [o, zi]));
   const extra = loaded.zones.map(() => [] as string[]);
   const homes: number[] = [];
-  const slots: number[] = [];
   loaded.config.names.forEach((n, i) => {
     let key: string;
     let name: string;
@@ -368,7 +367,6 @@ export function compileSnapshot(loaded: LoadedConfig, generation: number, opts: 
     }
     const best = homeZone(key, originIndex);
     homes.push(best);
-    slots.push(best < 0 ? -1 : extra[best]!.length);
     if (best < 0) errors.push({ path: `names[${i}].name`, message: outsideZones(n.name, origins) });
     else extra[best]!.push(name);
   });
@@ -403,9 +401,17 @@ export function compileSnapshot(loaded: LoadedConfig, generation: number, opts: 
     const home = homes[i]!;
     if (home < 0) return;
     const zone = zones[home]!;
-    const problem = policyNameProblem(zone, name.name);
+    // Placed by the slot its node has: an image given (a worker's, from the supervisor) may hold names an edit laid
+    // over it in an overlay, numbered after the image's own.
+    const node = zone.node(name.name);
+    const slot = node >= 0 ? zone.at.policySlot(node) : -1;
+    if (slot < 0) {
+      errors.push({ path: `names[${i}].name`, message: `${name.name} has no place in the compiled zone ${zone.origin}` });
+      return;
+    }
+    const problem = policyNameProblem(zone, name.name, node);
     if (problem !== null) errors.push({ path: `names[${i}].name`, message: problem });
-    zone.policies[slots[i]!] = name;
+    zone.policies[slot] = name;
   });
   if (errors.length > 0) return { ok: false, errors };
   return { ok: true, value: snapshot };

@@ -74,12 +74,11 @@ export class Zone {
 }
 
 /**
- * Why policy name `name`, placed in `zone` (its node there), cannot be one: it has static A/AAAA records, is a
+ * Why policy name `name`, placed in `zone` (its node there: found by the caller just before, or now), cannot be one: it has static A/AAAA records, is a
  * CNAME, or is at or below a delegation; null when it can.
  */
-export function policyNameProblem(zone: Zone, name: string): string | null {
-  const node = zone.node(name);
-  const img = zone.at;
+export function policyNameProblem(zone: Zone, name: string, node = zone.node(name)): string | null {
+  const img = zone.at; // the image of the find that gave `node`
   if (img.rrset(node, TYPE.A) >= 0 || img.rrset(node, TYPE.AAAA) >= 0) return `${name} also has static A/AAAA records in zone ${zone.origin}; a policy name answers A and AAAA itself`;
   if (img.rrset(node, TYPE.CNAME) >= 0) return `${name} is a CNAME in zone ${zone.origin}`;
   const cut = img.cut(node);

@@ -88,6 +88,16 @@ test('G1 (issue 10): names added and removed by an edit are laid over their zone
     prev = { config: supervisor.config, snapshot: worker.snapshot };
   }
   assert.deepEqual(prev.config.names.map((n) => n.name), ['b.gslb.test', 'txt.gslb.test', 'deep.er.gslb.test']);
+  // A worker that starts now is given these layers (images with the edits' overlay) and compiles the configuration
+  // with them: every name is placed at its own node's slot, not by its position in the list.
+  const prebuilt = new Map<number, ZoneLayers>(prev.snapshot.zones.map((z, i) => [i, z.layers]));
+  assert.ok(prev.snapshot.zones[0]!.overlay !== null, 'the zone has the edits\' overlay');
+  const loaded = loadZones(prev.config, process.cwd(), null, prebuilt);
+  assert.ok(loaded.ok);
+  const fresh = compileSnapshot(loaded.value, 2);
+  assert.ok(fresh.ok, fresh.ok ? '' : formatErrors(fresh.errors));
+  for (const n of ['b.gslb.test', 'txt.gslb.test', 'deep.er.gslb.test']) assert.equal(policyAt(fresh.value, n), n, n);
+  assert.equal(fresh.value.node('a.gslb.test'), undefined);
 });
 
 test('G1/C1 (issue 10): a name added where a full compilation refuses one is refused in the same words, by its path', () => {
