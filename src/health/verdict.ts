@@ -58,6 +58,17 @@ interface MemberState {
   listed: boolean;
 }
 
+/**
+ * A pool's members as the last configure() left them: the states of a monitored pool's members, null for a pool
+ * without monitors (see unmonitored()); `since`: when its configuration last changed.
+ */
+interface PoolEntry { config: Config['pools'][number]; states: MemberState[] | null; kept: number; since: number }
+
+/** The health of a member of a pool without monitors: always this (nothing measures or judges it). */
+function unmonitored(pool: string, member: string, since: number): MemberHealth {
+  return { pool, member, up: true, drain: false, weightScale: 1, metrics: NO_MEASUREMENTS, detail: 'no monitor', since };
+}
+
 /** The checks of a member without monitors: shared, never written. */
 const NO_CHECKS: readonly CheckState[] = [];
 /** The metrics of a member nothing measured yet: shared, replaced by its own object on the first value (setMetric). */
@@ -120,10 +131,16 @@ export class HealthBook {
     for (const pool of config.pools) {
       const monitored = poolMonitorNames(pool).length > 0;
       const prev = this.byPool.get(pool.name);
-      if (prev !== undefined && prev.config === pool && !monitored) {
+      if (!monitored && prev !== undefined && prev.config === pool) {
         // The same pool without monitors (most pools of a large configuration, on an edit of one): kept as it is.
-        // Workers that start a new LiveState are told every member not in its default state (healthForNewState).
         prev.kept = epoch;
+        continue;
+      }
+      if (!monitored && !(prev?.states ?? []).some((st) => !isDefaultHealth(st.health) || st.changed || st.metricsChanged)) {
+        // A pool without monitors keeps no state per member: they are up, undrained, at full weight and unmeasured
+        // (most pools of a large configuration: 40 MB at 200,000 members). Members that had monitors and were not
+        // so (down, or measured) keep their states instead, below.
+        this.byPool.set(pool.name, { config: pool, states: null, kept: 0, since: now });
         continue;
       }
       const olds = new Map((prev?.states ?? []).map((st) => [st.health.member, st]));
@@ -142,7 +159,7 @@ export class HealthBook {
         // workers may not assume (it was down, drained, weighted or measured), and any change not yet reported.
         if (monitored || !isDefaultHealth(health) || old?.changed || old?.metricsChanged) this.markChanged(state);
       }
-      this.byPool.set(pool.name, { config: pool, states, kept: 0 });
+      this.byPool.set(pool.name, { config: pool, states, kept: 0, since: prev?.since ?? now });
     }
     // What a kept pool had still to report is reported still.
     for (const st of before) {
@@ -162,15 +179,20 @@ export class HealthBook {
   }
 
   /** Each pool's member states, by pool name, as the last configure() left them (reused while its config is). */
-  private byPool = new Map<string, { config: Config['pools'][number]; states: MemberState[]; kept: number }>();
+  private byPool = new Map<string, PoolEntry>();
   /** Counts configure() calls: a pool's entry is stamped with the call that kept it. */
   private epoch = 0;
   /** The pools in configuration order (members are listed in it). */
   private order: ReadonlyArray<Config['pools'][number]> = [];
 
-  /** Every member, in configuration order. */
-  private *everyMember(): Generator<MemberState> {
-    for (const pool of this.order) yield* this.byPool.get(pool.name)?.states ?? [];
+  /** Every member's health, in configuration order (members without monitors as they are: unmonitored()). */
+  private *everyMember(): Generator<MemberHealth> {
+    for (const pool of this.order) {
+      const e = this.byPool.get(pool.name);
+      if (e === undefined) continue;
+      if (e.states !== null) for (const st of e.states) yield st.health;
+      else for (const m of pool.members) yield unmonitored(pool.name, memberKey(m), e.since);
+    }
   }
 
   private markChanged(member: MemberState): void {
@@ -306,7 +328,7 @@ export class HealthBook {
 
   /** Every member, with its latest metrics: shown by status and the metrics. */
   all(): MemberHealth[] {
-    return [...this.everyMember()].map((m) => ({ ...m.health, metrics: { ...m.health.metrics } }));
+    return [...this.everyMember()].map((h) => ({ ...h, metrics: { ...h.metrics } }));
   }
 
   /**
@@ -315,7 +337,9 @@ export class HealthBook {
    */
   notDefault(): MemberHealth[] {
     const out: MemberHealth[] = [];
-    for (const m of this.everyMember()) if (!isDefaultHealth(m.health)) out.push({ ...m.health, metrics: { ...m.health.metrics } });
+    for (const pool of this.order) {
+      for (const st of this.byPool.get(pool.name)?.states ?? []) if (!isDefaultHealth(st.health)) out.push({ ...st.health, metrics: { ...st.health.metrics } });
+    }
     return out;
   }
 }
