@@ -423,16 +423,12 @@ export function compileSnapshot(loaded: LoadedConfig, generation: number, opts: 
  */
 export function compileRaw(raw: unknown, baseDir: string, file: string | null, opts: SnapshotOptions): Validated {
   const prev = opts.previous;
-  const edit = prev !== undefined && isRaw(raw) ? findEdit(prev.raw, raw) : null;
+  const edit = prev !== undefined && isObject(raw) ? findEdit(prev.raw, raw) : null;
   if (prev !== undefined && edit !== null) {
     const r = applyEdit(prev, edit, opts);
     if (r !== null) return r.ok ? { ok: true, loaded: { config: r.config, zones: prev.zones, file }, snapshot: r.snapshot, edit, relaid: r.relaid } : r;
   }
   return compileValidated(validateConfig(raw, baseDir), baseDir, file, opts);
-}
-
-function isRaw(v: unknown): v is RawConfig {
-  return isObject(v);
 }
 
 /**
