@@ -148,7 +148,8 @@ export function spawnWaymark(args: string[], o: { cwd?: string; timeoutMs?: numb
   const stdout: string[] = [];
   const stderr: string[] = [];
   const stop = (): Promise<number | null> => new Promise((resolve) => {
-    if (proc.exitCode !== null) return resolve(proc.exitCode);
+    // Exited already (by itself, or killed by a signal: then exitCode stays null and no 'exit' comes again).
+    if (proc.exitCode !== null || proc.signalCode !== null) return resolve(proc.exitCode);
     const kill = setTimeout(() => proc.kill('SIGKILL'), 5000);
     proc.once('exit', (code) => { clearTimeout(kill); resolve(code); });
     proc.kill('SIGTERM');
