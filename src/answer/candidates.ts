@@ -97,7 +97,7 @@ export class MemberCandidates extends Candidates {
     const m = this.members[i]!;
     return m.weight * this.ctx.live.weightScale[m.index]!;
   }
-  metric(i: number, m: number): number { return this.ctx.live.metrics[this.members[i]!.index * METRICS.length + m]!; }
+  metric(i: number, m: number): number { return this.ctx.live.metric(this.members[i]!.index, m); }
   recentRequests(i: number): number { return this.ctx.live.recentRequests(this.members[i]!.index, this.ctx.now); }
   pool(): CompiledPool { return this.poolRef; }
   label(i: number): string {
@@ -156,7 +156,7 @@ export class PoolCandidates extends Candidates {
     let n = 0;
     for (let k = 0; k < members.length; k++) {
       const m = members[k]!;
-      const v = live.metrics[m.index * METRICS.length + metric]!;
+      const v = live.metric(m.index, metric);
       if (m.enabled && live.up[m.index] === 1 && v === v) { sum += v; n++; }
     }
     return n === 0 ? NaN : sum / n;

@@ -117,7 +117,7 @@ export class AnswerEngine {
       live.weightScale[i] = u.weightScale;
       for (const [name, v] of Object.entries(u.metrics)) {
         const k = METRIC_INDEX[name as MetricName];
-        if (k !== undefined && v !== undefined) live.metrics[i * METRICS.length + k] = v;
+        if (k !== undefined && v !== undefined) live.setMetric(i, k, v);
       }
       live.refresh(i);
       applied++;

@@ -10,6 +10,14 @@ import type { WorkerMessage } from './ipc.js';
 /** The program a worker runs: worker-main.ts, which loads only what a worker needs (not the command line). */
 const WORKER_MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'worker-main.js');
 
+/**
+ * A worker's young generation: 2 MB semi-spaces instead of V8's 16. A worker allocates little once it serves (the
+ * query path is allocation-light), so the larger young generation only stayed resident: 27 MB per worker at 100,000
+ * names, and no change in q/s (measured with dnsperf, same run). Given first, so a flag the operator passes to node
+ * wins.
+ */
+const WORKER_FLAGS = ['--max-semi-space-size=2'];
+
 export type WorkerHandler = (w: Worker, m: WorkerMessage) => void;
 
 export class WorkerForks {
@@ -53,6 +61,6 @@ export class WorkerForks {
     this.configured = true;
     // Every worker accepts on the shared sockets itself, rather than the supervisor handing out connections.
     cluster.schedulingPolicy = cluster.SCHED_NONE;
-    cluster.setupPrimary({ exec: WORKER_MAIN, serialization: 'json' });
+    cluster.setupPrimary({ exec: WORKER_MAIN, serialization: 'json', execArgv: [...WORKER_FLAGS, ...process.execArgv] });
   }
 }

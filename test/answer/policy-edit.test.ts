@@ -220,3 +220,37 @@ test('G1 (issue 10): a layered index reads as the map it was made from with its 
   assert.equal(b.size, 100);
   assert.deepEqual(new Map(b), new Map([...base].map(([k, v]) => [k, k === 'k1' ? 101 : v] as const)));
 });
+
+test('G2/H4 (issue 10): metrics live in no array until a member has one; a measured or configured value reads back, every other one is unknown (NaN), also after an edit grows the arrays', () => {
+  const base = config('names: []');
+  const pools = [pool('a', ['192.0.2.1', '192.0.2.2'])];
+  const names = [named('x.example.test', ['a'])];
+  const p0 = compiled({ ...base, pools, names });
+  const live = new LiveState(p0);
+  const one = memberIndexOf(p0, 'a', '192.0.2.2');
+  assert.equal(live.metrics.length, 0, 'nothing measured: no array');
+  assert.ok(Number.isNaN(live.metric(one, 3)));
+  live.setMetric(one, 3, 12.5);
+  assert.ok(live.metrics.length >= live.up.length * 7, 'one value: the array for every member');
+  assert.equal(live.metric(one, 3), 12.5);
+  assert.ok(Number.isNaN(live.metric(one, 2)), 'the other metrics of that member are unknown');
+  assert.ok(Number.isNaN(live.metric(memberIndexOf(p0, 'a', '192.0.2.1'), 3)), 'and those of the other members');
+  // Grown by an edit: the value stays, a new member's are unknown.
+  const many = Array.from({ length: 300 }, (_, i) => `198.51.100.${i % 250}`).map((a, i) => (i < 250 ? a : `203.0.113.${i - 250}`));
+  const e1 = updatePolicy(p0, { pools: { at: 1, remove: 0, insert: [pool('b', many)] }, names: null }, { ...base, pools, names });
+  assert.ok(e1?.ok);
+  live.adopt(e1.policy);
+  assert.equal(live.metric(one, 3), 12.5);
+  assert.ok(Number.isNaN(live.metric(memberIndexOf(e1.policy, 'b', '203.0.113.49'), 3)));
+  // A member configured with a metric: the array is made for it, by a fresh state and by an edit.
+  const measured = poolSchema.parse({ name: 'm', members: [{ address: '192.0.2.7', metrics: { rtt: 40 } }] });
+  const p1 = compiled({ ...base, pools: [...pools, measured], names });
+  const fresh = new LiveState(p1);
+  assert.equal(fresh.metric(memberIndexOf(p1, 'm', '192.0.2.7'), 3), 40);
+  const plain = new LiveState(p0);
+  const e2 = updatePolicy(p0, { pools: { at: 1, remove: 0, insert: [measured] }, names: null }, { ...base, pools, names });
+  assert.ok(e2?.ok);
+  plain.adopt(e2.policy);
+  assert.equal(plain.metric(memberIndexOf(e2.policy, 'm', '192.0.2.7'), 3), 40);
+  assert.ok(Number.isNaN(plain.metric(memberIndexOf(e2.policy, 'a', '192.0.2.1'), 3)));
+});
