@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
 import type { PersistRecord } from '../answer/persistence.js';
 import { decodeRoot, encodeRoot, TextMemo, type LoadBlob, type PutBlob } from './content.js';
 
@@ -102,6 +103,11 @@ export class StoreError extends Error {
     this.code = code;
   }
 }
+
+/** How often the background checkpointer runs (checkpointInBackground). */
+const CHECKPOINT_INTERVAL_MS = 1000;
+/** SQLite's default automatic checkpoint, in WAL pages: what a store falls back to without the background thread. */
+const AUTO_CHECKPOINT_PAGES = 1000;
 
 export interface OpenStoreOptions {
   /** Open an existing database for reading only (no directory creation, no migration, no writes). */
@@ -308,6 +314,9 @@ export class SqliteStore implements Store {
   readonly loadBlob: LoadBlob = (hash) => this.blob(hash);
   /** Zone texts whose chunks this store holds (content.ts). */
   private readonly texts = new TextMemo();
+  /** The background checkpointer (checkpointInBackground), and the last error it reported. */
+  private checkpointer: Worker | null = null;
+  checkpointError: string | null = null;
 
   constructor(db: Database, file: string, readonly: boolean) {
     db = withStatementCache(db);
@@ -552,10 +561,41 @@ export class SqliteStore implements Store {
     return String(this.open().pragma('journal_mode', { simple: true }));
   }
 
+  /**
+   * Checkpoint the WAL from a thread of its own (state/checkpointer.ts) instead of inside whichever commit makes the
+   * WAL reach 1,000 pages: for the serving supervisor, whose commits are API changes someone waits for. If the thread
+   * fails, SQLite's automatic checkpoint comes back on.
+   */
+  checkpointInBackground(intervalMs = CHECKPOINT_INTERVAL_MS): void {
+    if (this.readonly || this.checkpointer !== null) return;
+    const db = this.open();
+    const worker = new Worker(new URL('./checkpointer.js', import.meta.url), { workerData: { file: this.file, intervalMs } });
+    worker.unref();
+    this.checkpointer = worker;
+    db.pragma('wal_autocheckpoint = 0');
+    const fallBack = (): void => {
+      if (this.checkpointer !== worker) return;
+      this.checkpointer = null;
+      if (this.db) this.db.pragma(`wal_autocheckpoint = ${AUTO_CHECKPOINT_PAGES}`);
+    };
+    worker.on('message', (m: { error?: string }) => { if (m.error !== undefined) this.checkpointError = m.error; });
+    worker.on('error', (e) => { this.checkpointError = e.message; fallBack(); });
+    worker.on('exit', fallBack);
+  }
+
+  /** Whether the WAL is checkpointed by the background thread (false once it failed: see checkpointError). */
+  checkpointsInBackground(): boolean {
+    return this.checkpointer !== null;
+  }
+
   close(): void {
     if (!this.db) return;
     const db = this.db;
     this.db = null;
+    const w = this.checkpointer;
+    this.checkpointer = null;
+    // The thread closes its connection itself; whichever connection closes last checkpoints what is left.
+    w?.postMessage('stop');
     db.close();
   }
 

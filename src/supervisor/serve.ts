@@ -135,7 +135,10 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   let firstReady: (() => void) | null = null;
   if (dir) {
     try {
-      store = openConfigStore(dir, configFile, { claim: true, adopt: flags.adoptStore });
+      const opened = openConfigStore(dir, configFile, { claim: true, adopt: flags.adoptStore });
+      // API changes are commits someone waits for: none of them pays for a WAL checkpoint.
+      opened.checkpointInBackground();
+      store = opened;
     } catch (e) {
       process.stderr.write(`waymark: ${(e as Error).message}\n`);
       return abandon();

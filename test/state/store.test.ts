@@ -265,3 +265,34 @@ test('H2: member admin states persist in the store and other connections see the
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('C2 (issue 10): a serving store checkpoints its WAL from a thread of its own, never inside a commit; what it committed is all there after a restart', async () => {
+  const background = tempDir();
+  const control = tempDir();
+  const a = openStore(background);
+  const b = openStore(control);
+  a.checkpointInBackground(50);
+  assert.ok(a.checkpointsInBackground());
+  const size = (dir: string): number => fs.statSync(path.join(dir, STORE_FILE)).size;
+  const before = [size(background), size(control)];
+  // Fewer pages than SQLite's automatic checkpoint (1,000) waits for: without the thread they stay in the WAL.
+  const batch = Array.from({ length: 2000 }, (_, i) => record({ key: i, keyText: `198.51.100.${i % 256}/${i}`, member: `192.0.2.${i % 250}` }));
+  for (let i = 0; i < 10; i++) {
+    a.savePersistence(batch.slice(i * 200, (i + 1) * 200));
+    b.savePersistence(batch.slice(i * 200, (i + 1) * 200));
+  }
+  const deadline = Date.now() + 5000;
+  while (size(background) <= before[0]! && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(size(background) > before[0]!, 'the thread moved the committed pages into the database file');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(size(control), before[1], 'a store without the thread still holds them in its WAL (nothing checkpointed them)');
+  assert.equal(a.checkpointError, null);
+  a.close();
+  b.close();
+  const again = openStore(background);
+  try {
+    assert.equal(again.loadPersistence(T0).length, 2000);
+  } finally {
+    again.close();
+  }
+});
