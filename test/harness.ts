@@ -181,6 +181,17 @@ export function runWaymark(args: string[], o: { cwd?: string; env?: Record<strin
 }
 
 /** A free loopback port for both UDP and TCP (bind both, then release). */
+/** A deterministic generator (mulberry32): each call gives an integer in [0, n); a failing seed replays. */
+export function rng(seed: number): (n: number) => number {
+  let a = seed;
+  return (n) => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) % n;
+  };
+}
+
 export async function freePort(): Promise<number> {
   for (;;) {
     const srv = net.createServer();

@@ -234,6 +234,45 @@ export function decodeRoot(rootJson: string, load: LoadBlob): Record<string, unk
   return decodeOwned(JSON.parse(rootJson), load) as Record<string, unknown>;
 }
 
+/** The hashes an encoded value references directly (its own blobs; what those reference is in them). */
+export function refsOf(e: unknown, out: string[] = []): string[] {
+  if (e === null || typeof e !== 'object') return out;
+  if (Array.isArray(e)) {
+    for (const x of e) refsOf(x, out);
+    return out;
+  }
+  const o = e as Record<string, unknown>;
+  switch (specialKind(o)) {
+    case '$ref': out.push(o.$ref as string); return out;
+    case '$chunks': for (const [hash] of o.$chunks as ChunkList) out.push(hash); return out;
+    case '$lines': for (const [hash] of o.$lines as ChunkList) out.push(hash); return out;
+    case '$obj': return refsOf(Object.values(o.$obj as Record<string, unknown>), out);
+    default: for (const k of Object.keys(o)) refsOf(o[k], out); return out;
+  }
+}
+
+/**
+ * Every blob a root needs, fetched level by level (`fetch` gets the hashes not fetched yet, and returns those it
+ * has): for a store whose reads are asynchronous, so decodeRoot can then run on what is in memory. A root a few
+ * levels deep (sections, their chunks, the texts in those) takes one fetch per level. Hashes the store does not
+ * have are left out of the result; decoding then fails on them through its `load`.
+ */
+export async function blobsOf(rootJson: string, fetch: (hashes: string[]) => Promise<Map<string, string>>): Promise<Map<string, string>> {
+  const have = new Map<string, string>();
+  let want = refsOf(JSON.parse(rootJson));
+  while (want.length > 0) {
+    const missing = [...new Set(want)].filter((h) => !have.has(h));
+    if (missing.length === 0) break;
+    const got = await fetch(missing);
+    want = [];
+    for (const [hash, json] of got) {
+      have.set(hash, json);
+      refsOf(JSON.parse(json), want);
+    }
+  }
+  return have;
+}
+
 /** The elements an encoded array node holds (an inline array's length, or the sum of its chunk counts). */
 export function countOf(e: unknown): number | null {
   if (Array.isArray(e)) return e.length;

@@ -11,6 +11,7 @@ import { memberIndexOf, memberKey, type CompiledPolicy } from '../../src/answer/
 import { formatErrors, nameSchema, poolSchema, type Config } from '../../src/config/schema.js';
 import { canonicalName } from '../../src/wire/name.js';
 import { LayeredMap } from '../../src/answer/layered.js';
+import { rng } from '../harness.js';
 
 type Pool = Config['pools'][number];
 type Name = Config['names'][number];
@@ -19,17 +20,6 @@ function config(yaml: string): Config {
   const parsed = parseConfigText(yaml);
   assert.ok(parsed.ok, parsed.ok ? '' : formatErrors(parsed.errors));
   return parsed.value;
-}
-
-/** A deterministic generator (mulberry32). */
-function rng(seed: number): (n: number) => number {
-  let a = seed;
-  return (n) => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return (((t ^ (t >>> 14)) >>> 0) % n);
-  };
 }
 
 function compiled(c: Config): CompiledPolicy {

@@ -52,58 +52,8 @@ test('C2: the store creates its data directory and one waymark.db in WAL mode wi
   db.close();
 });
 
-test('C2: persistence records survive a restart', () => {
-  const dir = tempDir();
-  const records = [
-    record(),
-    record({ key: 2 ** 53 - 1, keyText: 'resolver-group:isp-a', hits: 17, ts: T0 + 0.5 }),
-    record({ name: 'api.example.com.', key: 0, pool: 'west', member: '2001:db8::1' }),
-  ];
-  const first = openStore(dir);
-  first.savePersistence(records);
-  first.close();
-  const second = openStore(dir);
-  try {
-    const loaded = second.loadPersistence(T0 + 1);
-    const byKey = (a: PersistRecord, b: PersistRecord) => a.name.localeCompare(b.name) || a.key - b.key;
-    assert.deepEqual(loaded.sort(byKey), [...records].sort(byKey));
-  } finally {
-    second.close();
-  }
-});
-
-test('C2: expired records are not loaded, and purgeExpired removes them', () => {
-  const dir = tempDir();
-  const store = openStore(dir);
-  try {
-    store.savePersistence([record({ key: 1, ttlMs: 1000 }), record({ key: 2, ttlMs: 5000 }), record({ key: 3, ttlMs: 10_000 })]);
-    assert.deepEqual(store.loadPersistence(T0 + 1000).map((r) => r.key).sort(), [1, 2, 3], 'now = ts + ttl is still live');
-    assert.deepEqual(store.loadPersistence(T0 + 5001).map((r) => r.key), [3]);
-    assert.equal(store.purgeExpired(T0 + 5001), 2);
-    assert.equal(store.purgeExpired(T0 + 5001), 0);
-    assert.deepEqual(store.loadPersistence(0).map((r) => r.key), [3]);
-  } finally {
-    store.close();
-  }
-});
-
-test('G6: the store keeps the last writer by timestamp; ttlMs = 0 deletes unless the stored record is newer', () => {
-  const store = openStore(tempDir());
-  try {
-    store.savePersistence([record({ ts: T0 + 100, member: '192.0.2.11', hits: 5 })]);
-    store.savePersistence([record({ ts: T0 + 50, member: '192.0.2.10', hits: 1 })]);
-    assert.deepEqual(store.loadPersistence(T0).map((r) => [r.member, r.hits]), [['192.0.2.11', 5]]);
-    store.savePersistence([record({ ts: T0 + 100, member: '192.0.2.12', hits: 6 })]);
-    assert.deepEqual(store.loadPersistence(T0).map((r) => [r.member, r.hits]), [['192.0.2.12', 6]], 'a tie goes to the newcomer');
-    store.savePersistence([record({ ts: T0 + 99, ttlMs: 0, pool: '', member: '' })]);
-    assert.equal(store.loadPersistence(T0).length, 1, 'an older deletion is ignored');
-    store.savePersistence([record({ ts: T0 + 100, ttlMs: 0, pool: '', member: '' })]);
-    assert.equal(store.loadPersistence(T0).length, 0);
-    assert.throws(() => store.savePersistence([record({ key: 1.5 })]), RangeError);
-  } finally {
-    store.close();
-  }
-});
+// What every backend must do with records, revisions, tokens and audit is in store-contract.test.ts (run against
+// SQLite and PostgreSQL); what is SQLite's own (WAL, the data directory, read-only, the writer) is here.
 
 test('C2: an unusable data directory or database gives a clear error, not a crash', () => {
   const base = tempDir();

@@ -1,0 +1,427 @@
+// The cluster store (issue 11, SPEC C2): the same state as the SQLite file (revisions as content-addressed blobs,
+// tokens, audit, admin states, persistence records, the store's owner) in a PostgreSQL database that several nodes
+// share, through the maintained `pg` driver. Owns: the PostgreSQL schema and its versioned migrations, connecting
+// (the password from the URL, PGPASSWORD or a file, never shown), and the SQL of every StateStore operation.
+// Never called per query: like the SQLite store, it takes persistence changes in batches.
+import fs from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import type { PersistRecord } from '../answer/persistence.js';
+import { blobsOf, decodeRoot, encodeRoot, TextMemo } from './content.js';
+import type { StateStore } from './async.js';
+import {
+  invalidField, StoreError,
+  type AdminRecord, type AuditFilter, type AuditRecord, type RevisionFilter, type RevisionMeta, type RevisionRecord, type StoreOwner, type TokenRecord,
+} from './store.js';
+
+/** Where the database is: `url` as `store.postgres` gives it; the password may instead come from a file. */
+export interface PostgresOptions {
+  url: string;
+  /** A file holding the password (its first line), for a URL without one; PGPASSWORD is the other way. */
+  passwordFile?: string;
+  /** Connections in the pool (default 4). */
+  connections?: number;
+}
+
+/** int8 (counts, ids, millisecond times) as numbers: every one the store keeps is below 2^53. */
+const INT8_OID = 20;
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
+};
+
+/** Migrations, one transaction each: MIGRATIONS[i] takes the schema from version i to i + 1. Append only. */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE persistence (
+     name     text             NOT NULL,
+     key      bigint           NOT NULL,
+     key_text text             NOT NULL,
+     pool     text             NOT NULL,
+     member   text             NOT NULL,
+     ts       double precision NOT NULL,
+     ttl_ms   bigint           NOT NULL,
+     expires  double precision NOT NULL,
+     hits     bigint           NOT NULL,
+     PRIMARY KEY (name, key)
+   );
+   CREATE INDEX persistence_expires ON persistence (expires);
+   CREATE TABLE member_admin (
+     pool   text   NOT NULL,
+     member text   NOT NULL,
+     state  text   NOT NULL CHECK (state IN ('up', 'down', 'drain')),
+     by     text   NOT NULL,
+     at     bigint NOT NULL,
+     PRIMARY KEY (pool, member)
+   );
+   CREATE TABLE blob (hash text PRIMARY KEY, data text NOT NULL);
+   CREATE TABLE revision (
+     id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+     at      bigint NOT NULL,
+     author  text   NOT NULL,
+     source  text   NOT NULL,
+     comment text   NOT NULL,
+     hash    text   NOT NULL,
+     root    text   NOT NULL,
+     file    text
+   );
+   CREATE TABLE token (
+     id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+     name       text   NOT NULL,
+     role       text   NOT NULL CHECK (role IN ('read', 'operator', 'admin')),
+     hash       text   NOT NULL UNIQUE,
+     created_at bigint NOT NULL,
+     created_by text   NOT NULL,
+     revoked_at bigint
+   );
+   CREATE TABLE audit (
+     id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+     at     bigint NOT NULL,
+     actor  text   NOT NULL,
+     origin text   NOT NULL,
+     action text   NOT NULL,
+     target text   NOT NULL,
+     before text,
+     after  text
+   );
+   CREATE INDEX audit_target ON audit (target, id);
+   CREATE TABLE meta (key text PRIMARY KEY, value text NOT NULL);`,
+];
+export const PG_SCHEMA_VERSION = MIGRATIONS.length;
+/** The advisory lock nodes take while migrating, so two starting at once do not both apply a step. */
+const MIGRATION_LOCK = 0x77_61_79_6d; // "waym"
+
+/** The URL as it may be shown: without its password. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    return u.toString();
+  } catch {
+    return '(an unparsable URL)';
+  }
+}
+
+/** Connect, migrate, and return the store; errors name the setting and never show the password. */
+export async function openPostgresStore(opts: PostgresOptions): Promise<PostgresStore> {
+  const shown = redactUrl(opts.url);
+  let password: string | undefined;
+  if (opts.passwordFile !== undefined) {
+    try {
+      password = fs.readFileSync(opts.passwordFile, 'utf8').split(/\r?\n/)[0];
+    } catch (e) {
+      throw new StoreError('STORE_OPEN', `store.passwordFile ${opts.passwordFile}: cannot read it (${(e as Error).message})`);
+    }
+  }
+  let url: URL;
+  try {
+    url = new URL(opts.url); // pg's own parser accepts some malformed URLs silently
+  } catch {
+    throw new StoreError('STORE_OPEN', `store.postgres: ${shown} is not a postgresql:// URL`);
+  }
+  if (url.protocol !== 'postgresql:' && url.protocol !== 'postgres:') throw new StoreError('STORE_OPEN', `store.postgres: ${shown} is not a postgresql:// URL`);
+  // A password from the file goes into the URL, in memory only (pg lets the URL's fields override separate ones).
+  if (password !== undefined && url.password === '') url.password = encodeURIComponent(password);
+  const config: pg.PoolConfig = { connectionString: url.toString(), max: opts.connections ?? 4, types };
+  const pool = new pg.Pool(config);
+  // An idle connection the server closes (a restart) is an error event on the pool; the next query reconnects.
+  pool.on('error', () => {});
+  try {
+    await migrate(pool, shown);
+  } catch (e) {
+    await pool.end().catch(() => {});
+    if (e instanceof StoreError) throw e;
+    throw new StoreError('STORE_OPEN', `store.postgres ${shown}: cannot use the database (${(e as Error).message})`, { cause: e });
+  }
+  return new PostgresStore(pool, shown);
+}
+
+async function migrate(pool: pg.Pool, shown: string): Promise<void> {
+  const c = await pool.connect();
+  try {
+    await c.query('BEGIN');
+    await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await c.query('CREATE TABLE IF NOT EXISTS waymark_schema (version integer NOT NULL)');
+    const row = (await c.query<{ version: number }>('SELECT version FROM waymark_schema')).rows[0];
+    let version = row?.version ?? 0;
+    if (row === undefined) await c.query('INSERT INTO waymark_schema (version) VALUES (0)');
+    if (version > PG_SCHEMA_VERSION) {
+      throw new StoreError('STORE_SCHEMA', `store.postgres ${shown}: the schema is version ${version}, newer than this Waymark knows (${PG_SCHEMA_VERSION}); upgrade Waymark on this node`);
+    }
+    for (; version < PG_SCHEMA_VERSION; version++) await c.query(MIGRATIONS[version]!);
+    await c.query('UPDATE waymark_schema SET version = $1', [version]);
+    await c.query('COMMIT');
+  } catch (e) {
+    await c.query('ROLLBACK').catch(() => {});
+    throw e;
+  } finally {
+    c.release();
+  }
+}
+
+/** The record that wins for each key of a batch: the latest by ts, the later one of equal ts (as one at a time would). */
+function lastPerKey(records: readonly PersistRecord[]): PersistRecord[] {
+  const byKey = new Map<string, PersistRecord>();
+  for (const r of records) {
+    const k = `${r.key} ${r.name}`;
+    const was = byKey.get(k);
+    if (was === undefined || r.ts >= was.ts) byKey.set(k, r);
+  }
+  return [...byKey.values()];
+}
+
+const META_COLUMNS = 'id, at, author, source, comment, hash, file';
+
+interface Where { sql: string; params: unknown[] }
+/** SQL for filters, numbering parameters after `first` (LIKE with backslash escapes; ILIKE: case-insensitive). */
+function revisionWhere(f: RevisionFilter, first: number): Where {
+  const w: Where = { sql: '', params: [] };
+  const p = (v: unknown): string => `$${first + w.params.push(v) - 1}`;
+  if (f.source !== undefined) w.sql += ` AND source = ${p(f.source)}`;
+  if (f.q !== undefined && f.q !== '') { const q = p(likeSubstring(f.q)); w.sql += ` AND (author ILIKE ${q} OR comment ILIKE ${q})`; }
+  return w;
+}
+
+function auditWhere(target: string | undefined, f: AuditFilter, first: number): Where {
+  const w: Where = { sql: '', params: [] };
+  const p = (v: unknown): string => `$${first + w.params.push(v) - 1}`;
+  if (target !== undefined) w.sql += ` AND target = ${p(target)}`;
+  if (f.action !== undefined) w.sql += ` AND action = ${p(f.action)}`;
+  if (f.actor !== undefined) w.sql += ` AND actor = ${p(f.actor)}`;
+  if (f.q !== undefined && f.q !== '') { const q = p(likeSubstring(f.q)); w.sql += ` AND (actor ILIKE ${q} OR action ILIKE ${q} OR target ILIKE ${q})`; }
+  return w;
+}
+
+function likeSubstring(q: string): string {
+  return `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+type Row = Record<string, unknown>;
+
+export class PostgresStore implements StateStore {
+  readonly backend = 'postgres';
+  /** Zone texts and large arrays whose chunks the database holds (content.ts), as the SQLite store keeps them. */
+  private readonly texts = new TextMemo();
+  private closed = false;
+
+  constructor(private readonly pool: pg.Pool, readonly shown: string) {}
+
+  private async q<R extends Row = Row>(sql: string, params: unknown[] = []): Promise<R[]> {
+    if (this.closed) throw new StoreError('STORE_CLOSED', `store.postgres ${this.shown}: the store is closed`);
+    return (await this.pool.query<R>(sql, params)).rows;
+  }
+
+  /** `fn` in one transaction on one connection. */
+  private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    if (this.closed) throw new StoreError('STORE_CLOSED', `store.postgres ${this.shown}: the store is closed`);
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN');
+      const out = await fn(c);
+      await c.query('COMMIT');
+      return out;
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => {});
+      throw e;
+    } finally {
+      c.release();
+    }
+  }
+
+  async loadPersistence(now: number): Promise<PersistRecord[]> {
+    const rows = await this.q('SELECT name, key, key_text, pool, member, ts, ttl_ms, hits FROM persistence WHERE expires >= $1 ORDER BY ts', [now]);
+    return rows.map((r) => ({
+      name: r.name as string, key: r.key as number, keyText: r.key_text as string, pool: r.pool as string, member: r.member as string,
+      ts: r.ts as number, ttlMs: r.ttl_ms as number, hits: r.hits as number,
+    }));
+  }
+
+  async savePersistence(records: readonly PersistRecord[]): Promise<void> {
+    for (const r of records) {
+      const bad = invalidField(r);
+      if (bad) throw new RangeError(`persistence record for ${JSON.stringify(r.name)} key ${r.key}: invalid ${bad}`);
+    }
+    if (records.length === 0) return;
+    const last = lastPerKey(records);
+    const put = last.filter((r) => r.ttlMs !== 0);
+    const del = last.filter((r) => r.ttlMs === 0);
+    await this.tx(async (c) => {
+      if (put.length > 0) {
+        await c.query(
+          `INSERT INTO persistence (name, key, key_text, pool, member, ts, ttl_ms, expires, hits)
+           SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::bigint[], $8::float8[], $9::bigint[])
+           ON CONFLICT (name, key) DO UPDATE SET
+             key_text = excluded.key_text, pool = excluded.pool, member = excluded.member,
+             ts = excluded.ts, ttl_ms = excluded.ttl_ms, expires = excluded.expires, hits = excluded.hits
+           WHERE excluded.ts >= persistence.ts`,
+          [put.map((r) => r.name), put.map((r) => r.key), put.map((r) => r.keyText), put.map((r) => r.pool), put.map((r) => r.member),
+            put.map((r) => r.ts), put.map((r) => r.ttlMs), put.map((r) => r.ts + r.ttlMs), put.map((r) => r.hits)],
+        );
+      }
+      if (del.length > 0) {
+        await c.query(
+          `DELETE FROM persistence p USING unnest($1::text[], $2::bigint[], $3::float8[]) AS d(name, key, ts)
+           WHERE p.name = d.name AND p.key = d.key AND p.ts <= d.ts`,
+          [del.map((r) => r.name), del.map((r) => r.key), del.map((r) => r.ts)],
+        );
+      }
+    });
+  }
+
+  async purgeExpired(now: number): Promise<number> {
+    if (this.closed) throw new StoreError('STORE_CLOSED', `store.postgres ${this.shown}: the store is closed`);
+    return (await this.pool.query('DELETE FROM persistence WHERE expires < $1', [now])).rowCount ?? 0;
+  }
+
+  async loadAdmin(): Promise<AdminRecord[]> {
+    return (await this.q('SELECT pool, member, state, by, at FROM member_admin ORDER BY pool, member')) as unknown as AdminRecord[];
+  }
+
+  async setAdmin(r: AdminRecord): Promise<void> {
+    if (r.state === 'auto') await this.q('DELETE FROM member_admin WHERE pool = $1 AND member = $2', [r.pool, r.member]);
+    else await this.q('INSERT INTO member_admin (pool, member, state, by, at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (pool, member) DO UPDATE SET state = excluded.state, by = excluded.by, at = excluded.at', [r.pool, r.member, r.state, r.by, r.at]);
+  }
+
+  async currentRevision(): Promise<RevisionRecord | null> {
+    return this.revisionRow((await this.q(`SELECT ${META_COLUMNS}, root FROM revision ORDER BY id DESC LIMIT 1`))[0]);
+  }
+
+  async currentRevisionMeta(): Promise<RevisionMeta | null> {
+    return metaRow((await this.q(`SELECT ${META_COLUMNS} FROM revision ORDER BY id DESC LIMIT 1`))[0]);
+  }
+
+  async lastRevisionFromFile(file: string): Promise<RevisionMeta | null> {
+    return metaRow((await this.q(`SELECT ${META_COLUMNS} FROM revision WHERE source = 'file' AND file = $1 ORDER BY id DESC LIMIT 1`, [path.resolve(file)]))[0]);
+  }
+
+  async revision(id: number): Promise<RevisionRecord | null> {
+    return this.revisionRow((await this.q(`SELECT ${META_COLUMNS}, root FROM revision WHERE id = $1`, [id]))[0]);
+  }
+
+  async revisionMeta(id: number): Promise<RevisionMeta | null> {
+    return metaRow((await this.q(`SELECT ${META_COLUMNS} FROM revision WHERE id = $1`, [id]))[0]);
+  }
+
+  async revisionRoot(id: number): Promise<string | null> {
+    return ((await this.q('SELECT root FROM revision WHERE id = $1', [id]))[0]?.root as string | undefined) ?? null;
+  }
+
+  async blob(hash: string): Promise<string> {
+    const row = (await this.q('SELECT data FROM blob WHERE hash = $1', [hash]))[0];
+    if (!row) throw this.missing(hash);
+    return row.data as string;
+  }
+
+  async listRevisions(limit: number, beforeId = Number.MAX_SAFE_INTEGER, filter: RevisionFilter = {}): Promise<RevisionMeta[]> {
+    const w = revisionWhere(filter, 3);
+    const rows = await this.q(`SELECT ${META_COLUMNS} FROM revision WHERE id < $1${w.sql} ORDER BY id DESC LIMIT $2`, [beforeId, limit, ...w.params]);
+    return rows.map((r) => metaRow(r)!);
+  }
+
+  async countRevisions(filter: RevisionFilter = {}): Promise<number> {
+    const w = revisionWhere(filter, 1);
+    return (await this.q(`SELECT count(*) AS n FROM revision WHERE true${w.sql}`, w.params))[0]!.n as number;
+  }
+
+  async addRevision(r: Omit<RevisionRecord, 'id'>, audit: Omit<AuditRecord, 'id' | 'after'> & { after?: unknown }): Promise<RevisionRecord> {
+    // The revision, its new parts and its audit entry commit together, as in the SQLite store.
+    const blobs = new Map<string, string>();
+    const root = encodeRoot(r.config, (hash, json) => { blobs.set(hash, json); }, this.texts);
+    try {
+      const id = await this.tx(async (c) => {
+        if (blobs.size > 0) {
+          await c.query('INSERT INTO blob (hash, data) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (hash) DO NOTHING', [[...blobs.keys()], [...blobs.values()]]);
+        }
+        const rid = (await c.query<{ id: number }>('INSERT INTO revision (at, author, source, comment, hash, root, file) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id',
+          [r.at, r.author, r.source, r.comment, r.hash, root, r.file === null ? null : path.resolve(r.file)])).rows[0]!.id;
+        await c.query('INSERT INTO audit (at, actor, origin, action, target, before, after) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+          [audit.at, audit.actor, audit.origin, audit.action, audit.target, JSON.stringify(audit.before ?? null), JSON.stringify(audit.after === undefined ? { revision: rid } : { revision: rid, value: audit.after })]);
+        return rid;
+      });
+      this.texts.commit();
+      return { ...r, file: r.file === null ? null : path.resolve(r.file), id };
+    } catch (e) {
+      this.texts.rollback();
+      throw e;
+    }
+  }
+
+  async addToken(t: Omit<TokenRecord, 'id' | 'revokedAt'>): Promise<TokenRecord> {
+    const id = (await this.q('INSERT INTO token (name, role, hash, created_at, created_by) VALUES ($1, $2, $3, $4, $5) RETURNING id', [t.name, t.role, t.hash, t.createdAt, t.createdBy]))[0]!.id as number;
+    return { ...t, id, revokedAt: null };
+  }
+
+  async tokenByHash(hash: string): Promise<TokenRecord | null> {
+    return tokenRow((await this.q('SELECT * FROM token WHERE hash = $1', [hash]))[0]);
+  }
+
+  async listTokens(): Promise<TokenRecord[]> {
+    return (await this.q('SELECT * FROM token ORDER BY id')).map((r) => tokenRow(r)!);
+  }
+
+  async revokeToken(id: number, at: number): Promise<boolean> {
+    if (this.closed) throw new StoreError('STORE_CLOSED', `store.postgres ${this.shown}: the store is closed`);
+    return (await this.pool.query('UPDATE token SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL', [at, id])).rowCount === 1;
+  }
+
+  async addAudit(a: Omit<AuditRecord, 'id'>): Promise<void> {
+    await this.q('INSERT INTO audit (at, actor, origin, action, target, before, after) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+      [a.at, a.actor, a.origin, a.action, a.target, JSON.stringify(a.before ?? null), JSON.stringify(a.after ?? null)]);
+  }
+
+  async listAudit(limit: number, beforeId = Number.MAX_SAFE_INTEGER, target?: string, filter: AuditFilter = {}): Promise<AuditRecord[]> {
+    const w = auditWhere(target, filter, 3);
+    const rows = await this.q(`SELECT * FROM audit WHERE id < $1${w.sql} ORDER BY id DESC LIMIT $2`, [beforeId, limit, ...w.params]);
+    return rows.map((r) => ({
+      id: r.id as number, at: r.at as number, actor: r.actor as string, origin: r.origin as string, action: r.action as string, target: r.target as string,
+      before: JSON.parse((r.before as string | null) ?? 'null'), after: JSON.parse((r.after as string | null) ?? 'null'),
+    }));
+  }
+
+  async countAudit(target?: string, filter: AuditFilter = {}): Promise<number> {
+    const w = auditWhere(target, filter, 1);
+    return (await this.q(`SELECT count(*) AS n FROM audit WHERE true${w.sql}`, w.params))[0]!.n as number;
+  }
+
+  async owner(): Promise<StoreOwner | null> {
+    const rows = await this.q("SELECT key, value FROM meta WHERE key IN ('owner', 'owner_since')");
+    const file = rows.find((r) => r.key === 'owner')?.value as string | undefined;
+    if (file === undefined) return null;
+    return { file, since: Number(rows.find((r) => r.key === 'owner_since')?.value ?? 0) };
+  }
+
+  async setOwner(file: string, at: number): Promise<void> {
+    await this.q("INSERT INTO meta (key, value) VALUES ('owner', $1), ('owner_since', $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value", [path.resolve(file), String(at)]);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+
+  private missing(hash: string): StoreError {
+    return new StoreError('STORE_CORRUPT', `store.postgres ${this.shown}: configuration part ${hash} is missing; restore the database from a backup`);
+  }
+
+  /** A revision with its configuration: every blob its root needs, fetched level by level, then decoded. */
+  private async revisionRow(row: Row | undefined): Promise<RevisionRecord | null> {
+    const meta = metaRow(row);
+    if (!meta) return null;
+    const root = row!.root as string;
+    const have = await blobsOf(root, async (hashes) => {
+      const rows = await this.q('SELECT hash, data FROM blob WHERE hash = ANY($1::text[])', [hashes]);
+      return new Map(rows.map((r) => [r.hash as string, r.data as string]));
+    });
+    return { ...meta, config: decodeRoot(root, (hash) => { const json = have.get(hash); if (json === undefined) throw this.missing(hash); return json; }) };
+  }
+}
+
+function metaRow(row: Row | undefined): RevisionMeta | null {
+  if (!row) return null;
+  return { id: row.id as number, at: row.at as number, author: row.author as string, source: row.source as RevisionRecord['source'], comment: row.comment as string, hash: row.hash as string, file: (row.file as string | null) ?? null };
+}
+
+function tokenRow(row: Row | undefined): TokenRecord | null {
+  if (!row) return null;
+  return { id: row.id as number, name: row.name as string, role: row.role as TokenRecord['role'], hash: row.hash as string, createdAt: row.created_at as number, createdBy: row.created_by as string, revokedAt: (row.revoked_at as number | null) ?? null };
+}
