@@ -1,7 +1,7 @@
 // Candidate lists the methods pick from: a name's pools, or one pool's members of one address family.
 // Owns: what "available", "weight", "metric" and "recent requests" mean at each level, so every method is written
 // once for both levels. Two reusable instances per engine; set() re-targets them without allocating.
-import { METRICS, familyMembers, type CompiledMember, type CompiledName, type CompiledPool } from './policy.js';
+import { METRICS, familyMembers, nameCounter, type CompiledMember, type CompiledName, type CompiledPool } from './policy.js';
 import type { DecisionContext } from './context.js';
 
 /** lowest() by recent requests rather than by a metric. */
@@ -51,8 +51,9 @@ export abstract class Candidates {
   }
 
   /**
-   * Advance this list's rotating counter and return the first candidate from there that is available — or, with
-   * `ignoreHealth`, enabled and not already chosen for this answer; -1 when none is. The one rotating scan of the
+   * Return the first candidate from this list's rotating counter that is available — or, with `ignoreHealth`,
+   * enabled and not already chosen for this answer — and advance the counter; -1 when none is, and the counter
+   * stays (a turn that answers nothing, a fallback's, takes no turn from the rotation). The one rotating scan of the
    * engine (round robin, static stripe's N = 0 rule, the end of every member chain).
    */
   rotate(ignoreHealth: boolean): number {
@@ -62,12 +63,14 @@ export abstract class Candidates {
     const slot = this.counterSlot();
     // LiveState.counter is a Uint32Array: the increment wraps at 2^32 by itself; >>> 0 keeps the read unsigned.
     const start = live.counter[slot]! >>> 0;
-    live.counter[slot] = (start + 1) >>> 0;
     this.lastCounter = start;
     const first = start % n;
     for (let k = 0; k < n; k++) {
       const i = first + k < n ? first + k : first + k - n;
-      if (ignoreHealth ? this.enabled(i) && live.excluded[this.slot(i)] === 0 : this.available(i)) return i;
+      if (ignoreHealth ? this.enabled(i) && live.excluded[this.slot(i)] === 0 : this.available(i)) {
+        live.counter[slot] = (start + 1) >>> 0;
+        return i;
+      }
     }
     return -1;
   }
@@ -119,7 +122,7 @@ export class PoolCandidates extends Candidates {
     this.count = name.pools.length;
     return this;
   }
-  counterSlot(): number { return this.ctx.policy.poolRoom + this.name.index; }
+  counterSlot(): number { return nameCounter(this.ctx.policy, this.name.index); }
   slot(i: number): number { return this.base + i; }
   /** A pool is available when it has at least one available member of the asked family. */
   available(i: number): boolean {

@@ -13,7 +13,7 @@ import { PersistenceTable, type PersistRecord } from './persistence.js';
 import type { Method } from './method.js';
 import { roundRobin } from './methods/round-robin.js';
 import { METHODS } from './methods/index.js';
-import { METRICS, METRIC_INDEX, familyMembers, memberIndexOf, nameIndexOf, type MetricName, type CompiledMember, type CompiledName, type CompiledPolicy } from './policy.js';
+import { METRICS, METRIC_INDEX, fallbackCounter, familyMembers, memberIndexOf, nameIndexOf, type MetricName, type CompiledMember, type CompiledName, type CompiledPolicy } from './policy.js';
 import { ADMIN_AUTO, ADMIN_CODES, type AdminState } from './live.js';
 import type { MemberHealth } from '../health/verdict.js';
 import type { Resolution } from '../dns/lookup.js';
@@ -356,7 +356,7 @@ export class AnswerEngine {
           negativeSoa(res, zone);
           return;
         }
-        const slot = this.policy.poolRoom + name.index;
+        const slot = fallbackCounter(this.policy, name.index);
         const n = this.live.counter[slot]!;
         this.live.counter[slot] = (n + 1) >>> 0;
         const m = all[n % all.length]!;

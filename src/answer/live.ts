@@ -2,7 +2,7 @@
 // static-stripe marks, rotating counters, smooth-weight accumulators and recent-request counts.
 // Owns: typed arrays sized from a CompiledPolicy, with room for an edit to grow into (adopt). Never allocates per
 // query; never touches a database.
-import { METRICS, type CompiledPolicy } from './policy.js';
+import { METRICS, counterCount, type CompiledPolicy } from './policy.js';
 
 /** Operator admin state per member (persisted in the store, SPEC H2): automatic, forced up, forced down, drain. */
 export const ADMIN_AUTO = 0;
@@ -78,7 +78,7 @@ export class LiveState {
   constructor(policy: CompiledPolicy) {
     this.memberCount = policy.members.length;
     this.slotCount = policy.memberRoom + policy.nameSlots;
-    this.counterCount = policy.poolRoom + policy.names.length;
+    this.counterCount = counterCount(policy);
     const m = withRoom(this.memberCount);
     const slots = withRoom(this.slotCount);
     this.up = new Uint8Array(m).fill(1);
@@ -167,7 +167,7 @@ export class LiveState {
     const before = this.memberCount;
     this.memberCount = policy.members.length;
     this.slotCount = policy.memberRoom + policy.nameSlots;
-    this.counterCount = policy.poolRoom + policy.names.length;
+    this.counterCount = counterCount(policy);
     if (this.memberCount > this.up.length || this.slotCount > this.marked.length || this.counterCount > this.counter.length) this.grow();
     const fresh = (i: number): void => {
       this.setMetrics(i, policy.members[i]!.metrics);

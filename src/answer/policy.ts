@@ -92,7 +92,8 @@ export interface CompiledPolicy {
   readonly ordered: { readonly names: readonly CompiledName[]; readonly pools: readonly CompiledPool[] };
   /**
    * Per-candidate slots (LiveState.marked, current, excluded): members take [0, memberRoom), names' pool slots
-   * [memberRoom, memberRoom + nameSlots). Rotating counters: pools take [0, poolRoom), names poolRoom + index.
+   * [memberRoom, memberRoom + nameSlots). Rotating counters: pools take [0, poolRoom), then two per name (nameCounter:
+   * its pool rotation; fallbackCounter: its fail-open rotation), so neither moves the other.
    */
   readonly memberRoom: number;
   readonly nameSlots: number;
@@ -123,6 +124,21 @@ export function memberKey(m: { address: string; port?: number | undefined }): st
 }
 
 /** Index of the member `member` (its memberKey) of pool `pool`, or -1. Pools are small: one pool is scanned. */
+/** The rotating counter of name `index`'s pool list (LiveState.counter). */
+export function nameCounter(policy: CompiledPolicy, index: number): number {
+  return policy.poolRoom + 2 * index;
+}
+
+/** The rotating counter of name `index`'s round-robin-ignore-health fallback: its own, not the pools' rotation. */
+export function fallbackCounter(policy: CompiledPolicy, index: number): number {
+  return policy.poolRoom + 2 * index + 1;
+}
+
+/** How many rotating counters a policy uses: its pools', then two per name. */
+export function counterCount(policy: CompiledPolicy): number {
+  return policy.poolRoom + 2 * policy.names.length;
+}
+
 export function memberIndexOf(policy: CompiledPolicy, pool: string, member: string): number {
   const p = policy.pools[policy.poolIndex.get(pool) ?? -1];
   if (p === undefined) return -1;

@@ -257,22 +257,49 @@ pools:
 });
 
 test('G2: method chains: a metric method with no metrics passes to the next; with metrics the lowest wins', async () => {
+  // The next method rotates: a metric method that wrongly chose (the first member, say) instead of passing would not.
   const s = await serve(`
 names:
   - { name: www.gslb.test, pools: [p] }
   - { name: cpu.gslb.test, pools: [q] }
 pools:
   - name: p
-    select: [least-connections, global-availability]
+    select: [least-connections, round-robin]
     members: [ { address: 127.0.1.1 }, { address: 127.0.1.2 } ]
   - name: q
     select: [cpu, global-availability]
     members: [ { address: 127.0.2.1, metrics: { cpu: 80 } }, { address: 127.0.2.2, metrics: { cpu: 20 } } ]
 `);
-  for (let i = 0; i < 3; i++) {
-    assert.deepEqual(addresses(await query(s.port, 'www.gslb.test')), ['127.0.1.1']);
-    assert.deepEqual(addresses(await query(s.port, 'cpu.gslb.test')), ['127.0.2.2']);
+  const www: string[] = [];
+  for (let i = 0; i < 4; i++) {
+    www.push(addresses(await query(s.port, 'www.gslb.test'))[0]!);
+    assert.deepEqual(addresses(await query(s.port, 'cpu.gslb.test')), ['127.0.2.2'], 'the lowest cpu, not the first member');
   }
+  assert.deepEqual(www, [www[0], www[1], www[0], www[1]]);
+  assert.notEqual(www[0], www[1], 'round robin took over: both members, in turn');
+});
+
+test('G2: the round-robin-ignore-health fallback rotates on a counter of its own: the name\'s pool rotation goes on undisturbed between fallbacks', async () => {
+  const s = await serve(`
+names:
+  - { name: rr.gslb.test, pools: [a, b], select: [round-robin], fallback: { method: round-robin-ignore-health } }
+pools:
+  - { name: a, members: [ { address: 127.0.1.1 } ] }
+  - { name: b, members: [ { address: 127.0.2.1 } ] }
+`);
+  const rotation: string[] = [];
+  const fallback: string[] = [];
+  for (let i = 0; i < 6; i++) {
+    setHealth(s, 'a', '127.0.1.1', true);
+    setHealth(s, 'b', '127.0.2.1', true);
+    rotation.push(addresses(await query(s.port, 'rr.gslb.test'))[0]!);
+    setHealth(s, 'a', '127.0.1.1', false);
+    setHealth(s, 'b', '127.0.2.1', false);
+    fallback.push(addresses(await query(s.port, 'rr.gslb.test'))[0]!);
+  }
+  const alternates = (xs: string[]): boolean => xs.every((x, i) => x === xs[i % 2]) && xs[0] !== xs[1];
+  assert.ok(alternates(rotation), `the pools in turn: ${rotation.join(' ')}`);
+  assert.ok(alternates(fallback), `the fallback's members in turn: ${fallback.join(' ')}`);
 });
 
 test('H2: a drained member keeps the resolvers persisting on it but takes no new ones; forced down moves them too', async () => {
