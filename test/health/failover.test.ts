@@ -10,12 +10,15 @@ import { spawnWaymark, runWaymark, freePort, tempDir, query, addresses, type Spa
 class Backend {
   mode: 'ok' | 'fail' | 'flap' = 'ok';
   agent = 'up';
+  /** Health probes received (the agent path not counted): proof that monitoring runs, not just that members start up. */
+  probes = 0;
   private flip = false;
   private server: http.Server | null = null;
   constructor(readonly address: string, readonly port: number) {}
   async start(): Promise<void> {
     this.server = http.createServer((req, res) => {
       if (req.url === '/agent') return void res.end(this.agent);
+      this.probes++;
       let ok = this.mode === 'ok';
       if (this.mode === 'flap') ok = this.flip = !this.flip;
       res.statusCode = ok ? 200 : 503;
@@ -52,6 +55,15 @@ async function serveConfig(yaml: (port: number) => string, workers = 1): Promise
   return { port, dir, cfg, w };
 }
 
+/** Wait until every backend has been probed `n` times (members start up, so an answer alone proves no probe ran). */
+async function probed(list: Backend[], n: number, limitMs = 10_000): Promise<void> {
+  const start = Date.now();
+  while (list.some((b) => b.probes < n)) {
+    if (Date.now() - start > limitMs) throw new Error(`probes so far: ${list.map((b) => `${b.address} ${b.probes}`).join(', ')}; wanted ${n} each`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /** Poll the answer until `pred` holds; returns ms waited, or throws after `limitMs`. */
 async function waitFor(port: number, name: string, pred: (a: string[]) => boolean, limitMs = 10_000): Promise<number> {
   const start = Date.now();
@@ -74,6 +86,7 @@ monitors: [ { name: web, type: http, path: /health, expect: { status: [200], bod
 names: [ { name: www.health.test, ttl: 1, pools: [p], select: [global-availability] } ]
 pools: [ { name: p, select: [global-availability], monitor: web, members: [ { address: 127.0.3.1, port: 18080 }, { address: 127.0.3.2, port: 18080 } ] } ]
 `);
+  await probed([a!, b!], 2); // rise 2: both verdicts are "up" from probes now, not from the start
   await waitFor(port, 'www.health.test', (x) => x[0] === '127.0.3.1');
   await a!.stop();
   const down = await waitFor(port, 'www.health.test', (x) => x[0] === '127.0.3.2');
@@ -83,11 +96,10 @@ pools: [ { name: p, select: [global-availability], monitor: web, members: [ { ad
   await a!.start();
   const back = await waitFor(port, 'www.health.test', (x) => x[0] === '127.0.3.1');
   assert.ok(back >= 900, `came back after ${back} ms: rise 2 needs two successful probes one interval apart`);
-  void b;
 });
 
 test('H1: a flapping backend does not flap the answers (rise/fall damping)', async () => {
-  const [a] = await backends([['127.0.3.11', 18081], ['127.0.3.12', 18081]]);
+  const [a, b] = await backends([['127.0.3.11', 18081], ['127.0.3.12', 18081]]);
   const { port } = await serveConfig((p) => `
 server: { listen: ["127.0.0.1:${p}"], rrl: { enabled: false } }
 ${zone}
@@ -95,14 +107,17 @@ monitors: [ { name: web, type: http, path: /health, interval: 1s, timeout: 300ms
 names: [ { name: www.health.test, ttl: 1, pools: [p] } ]
 pools: [ { name: p, select: [global-availability], monitor: web, members: [ { address: 127.0.3.11, port: 18081 }, { address: 127.0.3.12, port: 18081 } ] } ]
 `);
+  await probed([a!, b!], 1);
   await waitFor(port, 'www.health.test', (x) => x[0] === '127.0.3.11');
   a!.mode = 'flap'; // ok, fail, ok, fail…: never 3 failures in a row
+  const before = a!.probes;
   const seen = new Set<string>();
   const end = Date.now() + 5000;
   while (Date.now() < end) {
     seen.add(addresses(await query(port, 'www.health.test'))[0]!);
     await new Promise((r) => setTimeout(r, 50));
   }
+  assert.ok(a!.probes - before >= 3, `probed ${a!.probes - before} times while flapping: damping, not an idle monitor, kept the answer`);
   assert.deepEqual([...seen], ['127.0.3.11']);
   // Steady failure does take it out after `fall` probes.
   a!.mode = 'fail';

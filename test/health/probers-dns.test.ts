@@ -22,8 +22,8 @@ function backend(address: string, port: number): Promise<http.Server> {
   return new Promise((r) => s.listen(port, address, () => r(s)));
 }
 
-test('H3: probers share the work; killing one moves its targets without a false down; a dead backend leaves the answers', async () => {
-  const a = await backend('127.0.4.1', 18090);
+test('H3: verdicts come from the probers; killing one moves its targets without a false down; a dead backend leaves the answers', async () => {
+  // 127.0.4.1 is not listening yet: members start up, so only a prober's verdict can move the answer off it.
   await backend('127.0.4.2', 18090);
   const dir = tempDir();
   const port = await freePort();
@@ -44,12 +44,18 @@ pools: [ { name: p, select: [global-availability], monitor: web, members: [ { ad
       procs.push(p);
       return p;
     });
-    // Verdicts arrive from the probers (no in-process prober): the first member answers.
-    const deadline = Date.now() + 10_000;
-    while (addresses(await query(port, 'www.probe.test'))[0] !== '127.0.4.1') {
-      assert.ok(Date.now() < deadline, 'answers never settled');
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    // Verdicts arrive from the probers (no in-process prober): the first member, not listening, leaves the answers;
+    // once it listens, it comes back.
+    const settle = async (want: string, what: string): Promise<void> => {
+      const deadline = Date.now() + 10_000;
+      while (addresses(await query(port, 'www.probe.test'))[0] !== want) {
+        assert.ok(Date.now() < deadline, what);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    await settle('127.0.4.2', 'no prober verdict took the dead first member out of the answers');
+    const a = await backend('127.0.4.1', 18090);
+    await settle('127.0.4.1', 'no prober verdict brought the first member back');
     // Kill a prober: for the next 5 s (past its dead-after and reassignment) the answer never changes.
     probers[0]!.kill('SIGKILL');
     const until = Date.now() + 5000;
