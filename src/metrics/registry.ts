@@ -143,6 +143,7 @@ export class MetricsAggregator {
   private readonly latency: AggregatedHistogram;
   private readonly rrl: Counter<'action'>;
   private readonly messages: Counter<'path'>;
+  private readonly workerResponses: Counter<'worker'>;
   private readonly udp: Counter<'event'>;
   private readonly verdictChanges: Counter<'pool' | 'member' | 'to'>;
 
@@ -168,6 +169,7 @@ export class MetricsAggregator {
     this.registry.registerMetric(this.latency as unknown as Metric);
     this.rrl = new Counter({ name: 'waymark_rrl_responses_total', help: 'UDP responses seen by response rate limiting, by action (passed, dropped, slipped).', labelNames: ['action'], registers });
     this.messages = new Counter({ name: 'waymark_responder_messages_total', help: 'DNS messages by responder path: fast parser, general codec, dropped without answer, internal error.', labelNames: ['path'], registers });
+    this.workerResponses = new Counter({ name: 'waymark_worker_responses_total', help: 'DNS responses by the worker that gave them (the supervisor\'s number for it; a replaced worker gets a new one): how the kernel spreads queries over workers.', labelNames: ['worker'], registers });
     this.udp = new Counter({ name: 'waymark_udp_io_total', help: 'Batched UDP transport: recvmmsg batches, datagrams received, datagrams dropped for exceeding 4096 bytes, responses the kernel refused to send (send_error).', labelNames: ['event'], registers });
     this.verdictChanges = new Counter({ name: 'waymark_health_verdict_changes_total', help: 'Member health verdict changes (flaps), by the verdict changed to.', labelNames: ['pool', 'member', 'to'], registers });
     const self = this;
@@ -202,10 +204,16 @@ export class MetricsAggregator {
     this.sources = sources;
   }
 
-  /** Add one worker's delta (from its QueryCounters.snapshotAndReset()). */
-  add(delta: CounterDelta): void {
+  /** Add one worker's delta (from its QueryCounters.snapshotAndReset()); `worker`: the supervisor's number for it. */
+  add(delta: CounterDelta, worker?: number): void {
     this.advance();
-    for (const [zone, qtype, rcode, n] of delta.queries ?? []) if (count(n) > 0) this.queries.inc({ zone, qtype, rcode }, n);
+    let responses = 0;
+    for (const [zone, qtype, rcode, n] of delta.queries ?? []) {
+      if (count(n) === 0) continue;
+      this.queries.inc({ zone, qtype, rcode }, n);
+      responses += n;
+    }
+    if (worker !== undefined && responses > 0) this.workerResponses.inc({ worker: String(worker) }, responses);
     for (const [name, rcode, n] of delta.names ?? []) {
       if (count(n) === 0) continue;
       this.nameQueries.inc({ name, rcode }, n);

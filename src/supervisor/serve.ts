@@ -367,7 +367,7 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   const resent = new Map<number, number>();
   const onWorkerMessage = (w: Worker, m: WorkerMessage): void => {
     if (m.type === 'metrics') { // metrics
-      if (m.delta) metrics.add(m.delta);
+      if (m.delta) metrics.add(m.delta, w.id);
       return;
     }
     if (m.type === 'explained') return onExplained(m);

@@ -18,25 +18,41 @@ pools: [ { name: p, select: [round-robin], members: [ { address: 127.0.1.1 }, { 
 
 const resolvers = Array.from({ length: 10 }, (_, i) => `127.0.0.${41 + i}`);
 
-test('G6: the workers of one node share persistence records', async () => {
+test('G5: the two workers of one node share persistence records: every resolver gets its first member from both', async () => {
   const dir = tempDir();
   const port = await freePort();
+  const api = await freePort();
   const cfg = path.join(dir, 'waymark.yaml');
-  fs.writeFileSync(cfg, config(port));
+  fs.writeFileSync(cfg, config(port) + `api: { listen: "127.0.0.1:${api}" }\n`);
   const w = await spawnWaymark(['serve', '--config', cfg, '--workers', '2']);
   try {
     const first = new Map<string, string>();
     for (const r of resolvers) first.set(r, addresses(await query(port, 'www.sticky.test', { from: r }))[0]!);
-    // The kernel spreads the next queries over both workers; records reach the other worker within ~100 ms.
+    assert.ok(new Set(first.values()).size > 1, 'round robin spread the resolvers');
+    // Records reach the other worker within ~100 ms. Then query until both workers have answered (the kernel picks
+    // which one reads each query; bounded), every answer the resolver's first member.
     await new Promise((r) => setTimeout(r, 400));
-    for (let round = 0; round < 4; round++) {
+    const deadline = Date.now() + 10_000;
+    let workers: number[] = [];
+    for (let round = 0; workers.length < 2 || round < 4; round++) {
+      assert.ok(Date.now() < deadline, `only worker(s) ${workers.join(', ')} answered in ${round} rounds`);
       for (const r of resolvers) assert.equal(addresses(await query(port, 'www.sticky.test', { from: r }))[0], first.get(r), `resolver ${r} round ${round}`);
+      workers = await answeringWorkers(api);
     }
+    assert.equal(workers.length, 2);
   } finally {
     await w.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/** The workers that have given responses, from the supervisor's per-worker counter (deltas arrive in batches). */
+async function answeringWorkers(apiPort: number): Promise<number[]> {
+  const text = await (await fetch(`http://127.0.0.1:${apiPort}/metrics`)).text();
+  const out: number[] = [];
+  for (const m of text.matchAll(/^waymark_worker_responses_total\{worker="(\d+)"\} (\d+)/gm)) if (Number(m[2]) > 0) out.push(Number(m[1]));
+  return out;
+}
 
 test('G5/C2: persistence records survive a restart (SQLite store), and explain reads them', async () => {
   const dir = tempDir();

@@ -169,7 +169,7 @@ test('C3: a name with every member down is decided by the fallback', async () =>
   assert.equal(sumOf(m, 'waymark_member_answers_total'), 0);
 });
 
-test('C3: deltas from two workers add up', async () => {
+test('C3: deltas from two workers add up, and each worker\'s responses are counted under its number', async () => {
   const s = await serve();
   await sendMix(s.port);
   const first = s.server.responder.metrics.snapshotAndReset();
@@ -179,9 +179,12 @@ test('C3: deltas from two workers add up', async () => {
   one.add(first);
   const single = await exposition(one);
   const both = new MetricsAggregator({ defaultMetrics: false });
-  both.add(first);
-  both.add(JSON.parse(JSON.stringify(second)) as CounterDelta); // as it arrives over IPC
+  both.add(first, 1);
+  both.add(JSON.parse(JSON.stringify(second)) as CounterDelta, 2); // as it arrives over IPC
   const m = await exposition(both);
+  const perWorker = sumOf(single, 'waymark_queries_total');
+  assert.deepEqual([m.get(key('waymark_worker_responses_total', { worker: '1' })), m.get(key('waymark_worker_responses_total', { worker: '2' }))], [perWorker, perWorker], 'each worker\'s responses under its own number');
+  assert.equal(single.get(key('waymark_worker_responses_total', { worker: '1' })), undefined, 'a delta of no known worker is counted in the totals only');
   assert.equal(m.get(key('waymark_queries_total', { zone: 'metrics.test', qtype: 'A', rcode: 'NOERROR' })), 8);
   assert.equal(m.get(key('waymark_name_queries_total', { name: 'www.metrics.test', rcode: 'NOERROR' })), 8);
   assert.equal(m.get('waymark_answer_latency_seconds_count'), 18);
