@@ -138,7 +138,7 @@ test('G5: delete removes a record; list skips stale ones when given now; clear e
   assert.notEqual(t.put(0, 1, 'a', 0, T0, TTL), -1);
 });
 
-test('G6: drainDirty reports each changed record once, with names, then nothing until the next change', () => {
+test('G5 (one table, the share and merge that G6 builds on): drainDirty reports each changed record once, with names, then nothing until the next change', () => {
   const t = new PersistenceTable(10);
   const a = t.put(0, 1, 'a', 0, T0, TTL);
   t.hit(a, T0 + 1);
@@ -157,7 +157,7 @@ test('G6: drainDirty reports each changed record once, with names, then nothing 
   assert.deepEqual(t.drainDirty(nameOf, memberOf), []);
 });
 
-test('G6: deleted records are reported with ttlMs = 0; expiry and eviction are not deletions', () => {
+test('G5 (one table, the share and merge that G6 builds on): deleted records are reported with ttlMs = 0; expiry and eviction are not deletions', () => {
   const t = new PersistenceTable(2);
   const a = t.put(0, 1, 'a', 0, T0, TTL);
   t.put(0, 2, 'b', 0, T0, 10);
@@ -180,7 +180,7 @@ test('G6: deleted records are reported with ttlMs = 0; expiry and eviction are n
   ]);
 });
 
-test('G6: a changed record evicted before the drain is still reported', () => {
+test('G5 (one table, the share and merge that G6 builds on): a changed record evicted before the drain is still reported', () => {
   const t = new PersistenceTable(2);
   t.put(0, 1, 'a', 0, T0, TTL);
   t.put(0, 2, 'b', 1, T0 + 1, TTL);
@@ -192,7 +192,7 @@ test('G6: a changed record evicted before the drain is still reported', () => {
   ]);
 });
 
-test('G6: apply() merges others\' records without making them dirty (no echo)', () => {
+test('G5 (one table, the share and merge that G6 builds on): apply() merges others\' records without making them dirty (no echo)', () => {
   const t = new PersistenceTable(10);
   const n = t.apply([record(), record({ key: 43, name: NAMES[2]!, member: '198.51.100.10', pool: 'west', hits: 9 })], nameIndex, memberIndex);
   assert.equal(n, 2);
@@ -208,7 +208,7 @@ test('G6: apply() merges others\' records without making them dirty (no echo)', 
   assert.equal(t.memberOf(t.find(2, 43, T0 + 2)), 0);
 });
 
-test('G6: apply() skips unknown names, unknown members and malformed records', () => {
+test('G5 (one table, the share and merge that G6 builds on): apply() skips unknown names, unknown members and malformed records', () => {
   const t = new PersistenceTable(10);
   const n = t.apply(
     [
@@ -227,7 +227,7 @@ test('G6: apply() skips unknown names, unknown members and malformed records', (
   assert.notEqual(t.find(0, 7, T0), -1);
 });
 
-test('G6: apply() keeps the last writer by timestamp', () => {
+test('G5 (one table, the share and merge that G6 builds on): apply() keeps the last writer by timestamp', () => {
   const t = new PersistenceTable(10);
   t.apply([record({ ts: T0 + 100, member: '192.0.2.11', hits: 5 })], nameIndex, memberIndex);
   assert.equal(t.apply([record({ ts: T0 + 50, member: '192.0.2.10' })], nameIndex, memberIndex), 0, 'older is ignored');
@@ -244,7 +244,7 @@ test('G6: apply() keeps the last writer by timestamp', () => {
   assert.equal(t.memberOf(s), 0);
 });
 
-test('G6: deletes propagate to other holders, unless they saw a later hit', () => {
+test('G5 (one table, the share and merge that G6 builds on): deletes propagate to other holders, unless they saw a later hit', () => {
   const a = new PersistenceTable(10);
   const b = new PersistenceTable(10);
   const c = new PersistenceTable(10);

@@ -1,4 +1,4 @@
-// G5/G6/C2: persistence records through the real CLI: shared by the workers of one node, and kept across a restart
+// G5/C2: persistence records through the real CLI: shared by the workers of one node, and kept across a restart
 // in the SQLite store.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -51,7 +51,7 @@ function randomIPv4(): string {
   return `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
 }
 
-test('R1: a client under its rate is always answered', () => {
+test('D7 (RRL): a client under its rate is always answered', () => {
   const r = limiter({ responsesPerSecond: 5 });
   // 5/s spread evenly over ten seconds, plus an initial burst that exactly spends the second of credit.
   assert.deepEqual(burst(r, '192.0.2.1', 5, T0), { pass: 5, drop: 0, slip: 0 });
@@ -59,13 +59,13 @@ test('R1: a client under its rate is always answered', () => {
   assert.deepEqual(r.stats, { passed: 55, dropped: 0, slipped: 0 });
 });
 
-test('R2: a burst above the rate gets exactly `rate` answers, and slip 2 truncates half of the rest', () => {
+test('D7 (RRL): a burst above the rate gets exactly `rate` answers, and slip 2 truncates half of the rest', () => {
   const r = limiter({ responsesPerSecond: 10, slip: 2 });
   assert.deepEqual(burst(r, '192.0.2.1', 100, T0), { pass: 10, drop: 45, slip: 45 });
   assert.deepEqual(r.stats, { passed: 10, dropped: 45, slipped: 45 });
 });
 
-test('R2: limited responses alternate drop, slip for slip 2; slip 3 truncates every third', () => {
+test('D7 (RRL): limited responses alternate drop, slip for slip 2; slip 3 truncates every third', () => {
   const two = limiter({ slip: 2 });
   burst(two, '192.0.2.1', 10, T0);
   const seq: RrlVerdict[] = [];
@@ -76,12 +76,12 @@ test('R2: limited responses alternate drop, slip for slip 2; slip 3 truncates ev
   assert.deepEqual(burst(three, '192.0.2.1', 10 + 300, T0), { pass: 10, drop: 200, slip: 100 });
 });
 
-test('R2: slip 1 truncates every limited response, slip 0 drops them all', () => {
+test('D7 (RRL): slip 1 truncates every limited response, slip 0 drops them all', () => {
   assert.deepEqual(burst(limiter({ slip: 1 }), '192.0.2.1', 50, T0), { pass: 10, drop: 0, slip: 40 });
   assert.deepEqual(burst(limiter({ slip: 0 }), '192.0.2.1', 50, T0), { pass: 10, drop: 40, slip: 0 });
 });
 
-test('R2: over one second at four times the rate, a client gets its credit plus what refills before it runs dry', () => {
+test('D7 (RRL): over one second at four times the rate, a client gets its credit plus what refills before it runs dry', () => {
   // 8/s credit, one response every 31.25 ms (0.25 token refill each, exact in binary): the balance after the
   // n-th response is 8 + 0.25(n-1) - n, non-negative up to n = 10; after that refill never catches up.
   const r = limiter({ responsesPerSecond: 8, slip: 0 });
@@ -90,7 +90,7 @@ test('R2: over one second at four times the rate, a client gets its credit plus 
   assert.equal(passed, 10);
 });
 
-test('R3: clients in the same /24 share a bucket; other /24s have their own', () => {
+test('D7 (RRL): clients in the same /24 share a bucket; other /24s have their own', () => {
   const r = limiter({ responsesPerSecond: 5, slip: 0 });
   assert.equal(burst(r, '192.0.2.1', 5, T0).pass, 5);
   assert.equal(r.account('192.0.2.200', RRL_ANSWER, T0), RRL_DROP);
@@ -99,14 +99,14 @@ test('R3: clients in the same /24 share a bucket; other /24s have their own', ()
   assert.equal(burst(r, '198.51.100.1', 5, T0).pass, 5);
 });
 
-test('R3: the IPv4 prefix length is configurable', () => {
+test('D7 (RRL): the IPv4 prefix length is configurable', () => {
   const r = limiter({ responsesPerSecond: 5, slip: 0, ipv4PrefixLength: 32 });
   assert.equal(burst(r, '192.0.2.1', 5, T0).pass, 5);
   assert.equal(r.account('192.0.2.2', RRL_ANSWER, T0), RRL_PASS);
   assert.equal(r.account('192.0.2.1', RRL_ANSWER, T0), RRL_DROP);
 });
 
-test('R4: IPv6 clients are grouped by /56', () => {
+test('D7 (RRL): IPv6 clients are grouped by /56', () => {
   const r = limiter({ responsesPerSecond: 5, slip: 0 });
   assert.equal(burst(r, '2001:db8:0:ff00::1', 5, T0).pass, 5);
   // Same first 56 bits (2001:0db8:0000:ff..): same bucket, whatever the rest and any zone index.
@@ -119,20 +119,20 @@ test('R4: IPv6 clients are grouped by /56', () => {
   assert.equal(burst(r, '32.1.13.184', 5, T0).pass, 5);
 });
 
-test('R5: answers, NXDOMAINs and errors are separate buckets with their own rates', () => {
+test('D7 (RRL): answers, NXDOMAINs and errors are separate buckets with their own rates', () => {
   const r = limiter({ responsesPerSecond: 10, nxdomainsPerSecond: 3, errorsPerSecond: 1, slip: 0 });
   assert.equal(burst(r, '192.0.2.1', 20, T0, RRL_ANSWER).pass, 10);
   assert.equal(burst(r, '192.0.2.1', 20, T0, RRL_NXDOMAIN).pass, 3);
   assert.equal(burst(r, '192.0.2.1', 20, T0, RRL_ERROR).pass, 1);
 });
 
-test('R5: a category with rate 0 is never limited', () => {
+test('D7 (RRL): a category with rate 0 is never limited', () => {
   const r = limiter({ responsesPerSecond: 0, nxdomainsPerSecond: 2, slip: 0 });
   assert.equal(burst(r, '192.0.2.1', 1000, T0, RRL_ANSWER).pass, 1000);
   assert.equal(burst(r, '192.0.2.1', 10, T0, RRL_NXDOMAIN).pass, 2);
 });
 
-test('R6: credit refills at the rate as time passes, capped at one second of it', () => {
+test('D7 (RRL): credit refills at the rate as time passes, capped at one second of it', () => {
   const r = limiter({ responsesPerSecond: 10, slip: 0 });
   burst(r, '192.0.2.1', 11, T0); // spends the credit and one more: balance -1
   // Half a second refills 5 tokens: balance 4, so four answers and then the limit again.
@@ -141,13 +141,13 @@ test('R6: credit refills at the rate as time passes, capped at one second of it'
   assert.deepEqual(burst(r, '192.0.2.1', 30, T0 + 60_000), { pass: 10, drop: 20, slip: 0 });
 });
 
-test('R6: a clock stepping backwards earns no credit', () => {
+test('D7 (RRL): a clock stepping backwards earns no credit', () => {
   const r = limiter({ responsesPerSecond: 10, slip: 0 });
   burst(r, '192.0.2.1', 10, T0);
   assert.equal(r.account('192.0.2.1', RRL_ANSWER, T0 - 5000), RRL_DROP);
 });
 
-test('R7: a flooder owes up to `window` seconds of debt and stays limited until it is repaid', () => {
+test('D7 (RRL): a flooder owes up to `window` seconds of debt and stays limited until it is repaid', () => {
   const flood = (window: number) => {
     const r = limiter({ responsesPerSecond: 10, window, slip: 0 });
     burst(r, '192.0.2.1', 10_000, T0); // far above the rate: the balance sinks to the floor, -window × rate
@@ -162,7 +162,7 @@ test('R7: a flooder owes up to `window` seconds of debt and stays limited until 
   assert.equal(flood(1).account('192.0.2.1', RRL_ANSWER, T0 + 1100), RRL_PASS);
 });
 
-test('R7: a client sending at twice the rate gets its first second of credit, then nothing while it keeps it up', () => {
+test('D7 (RRL): a client sending at twice the rate gets its first second of credit, then nothing while it keeps it up', () => {
   const r = limiter({ responsesPerSecond: 10, window: 2, slip: 0 });
   // 20/s: each response refills 0.5 and spends 1, so the balance after the n-th is 9.5 - 0.5n until it
   // reaches the floor (-20); answers stop after n = 19 and never resume at this pace.
@@ -172,7 +172,7 @@ test('R7: a client sending at twice the rate gets its first second of credit, th
   assert.ok(verdicts.slice(19).every((v) => v === RRL_DROP));
 });
 
-test('R8: a flood from 1,000,000 random sources leaves memory unchanged and a real flooder still limited', () => {
+test('D7 (RRL): a flood from 1,000,000 random sources leaves memory unchanged and a real flooder still limited', () => {
   const r = limiter({ responsesPerSecond: 10, slip: 0, tableSize: 65536 });
   const bytes = r.memoryBytes;
   assert.equal(r.capacity, 65536);
@@ -192,7 +192,7 @@ test('R8: a flood from 1,000,000 random sources leaves memory unchanged and a re
   assert.equal(burst(r, '198.51.100.1', 100, t).pass, 10);
 });
 
-test('R8: a flood of random IPv6 sources is bounded the same way', () => {
+test('D7 (RRL): a flood of random IPv6 sources is bounded the same way', () => {
   const r = limiter({ responsesPerSecond: 10, slip: 0, tableSize: 1024 });
   const bytes = r.memoryBytes;
   const hex = () => ((Math.random() * 0x10000) >>> 0).toString(16);
@@ -202,14 +202,14 @@ test('R8: a flood of random IPv6 sources is bounded the same way', () => {
   assert.equal(burst(r, '2001:db8::1', 100, T0, RRL_NXDOMAIN).pass, 10);
 });
 
-test('R8: a table of one slot still limits correctly', () => {
+test('D7 (RRL): a table of one slot still limits correctly', () => {
   const r = limiter({ tableSize: 1, slip: 0 });
   assert.equal(burst(r, '192.0.2.1', 20, T0).pass, 10);
   assert.equal(burst(r, '198.51.100.1', 20, T0).pass, 10);
   assert.equal(r.occupied, 1);
 });
 
-test('R9: accounting an IPv4 or IPv6 client allocates nothing', () => {
+test('D7 (RRL): accounting an IPv4 or IPv6 client allocates nothing', () => {
   const r = limiter({ responsesPerSecond: 5, tableSize: 8192 });
   const v4: string[] = [];
   const v6: string[] = [];
@@ -232,7 +232,7 @@ test('R9: accounting an IPv4 or IPv6 client allocates nothing', () => {
   }
 });
 
-test('R10: when disabled, everything passes', () => {
+test('D7 (RRL): when disabled, everything passes', () => {
   const r = limiter({ enabled: false, responsesPerSecond: 1 });
   assert.equal(burst(r, '192.0.2.1', 1000, T0).pass, 1000);
   assert.equal(burst(r, '2001:db8::1', 1000, T0, RRL_ERROR).pass, 1000);
@@ -240,13 +240,13 @@ test('R10: when disabled, everything passes', () => {
   assert.equal(r.occupied, 0);
 });
 
-test('R11: unparseable addresses pass rather than share a bucket', () => {
+test('D7 (RRL): unparseable addresses pass rather than share a bucket', () => {
   const r = limiter({ responsesPerSecond: 1 });
   assert.equal(burst(r, 'not-an-address', 10, T0).pass, 10);
   assert.equal(r.occupied, 0);
 });
 
-test('R12: invalid options name the offending field', () => {
+test('D7 (RRL): invalid options name the offending field', () => {
   assert.throws(() => limiter({ window: 0 }), (e: unknown) => e instanceof RrlOptionsError && e.path === 'rrl.window');
   assert.throws(() => limiter({ tableSize: 0 }), (e: unknown) => e instanceof RrlOptionsError && e.path === 'rrl.tableSize');
   assert.throws(() => limiter({ ipv6PrefixLength: 129 }), /rrl\.ipv6PrefixLength/);
