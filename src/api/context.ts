@@ -2,7 +2,7 @@
 // secrets for callers below admin. Owns: the request's actor and what a role may see. Never handles a route.
 import type { FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import type { SupervisorHandle } from '../supervisor/serve.js';
+import type { SupervisorHandle } from '../supervisor/handle.js';
 import type { Revisions } from '../config/revisions.js';
 import type { Declarative } from '../config/declarative.js';
 import type { Store } from '../state/store.js';

@@ -7,7 +7,6 @@ import { memberKey } from '../answer/compile.js';
 import { ExplainError } from '../answer/explain.js';
 import type { PersistRecord } from '../answer/persistence.js';
 import { parseAddress } from '../net/address.js';
-import { supervisorMetrics } from '../supervisor/serve.js';
 import type { AdminRecord, RevisionMeta } from '../state/store.js';
 import { newToken } from './auth.js';
 import { actorOf, redactConfig, type ApiContext } from './context.js';
@@ -390,20 +389,16 @@ function onlySeries<S extends { names: Record<string, number[]>; members: Record
   };
 }
 
-/** Metrics come from the supervisor handle when it offers them, else from the aggregator serve.ts exports. */
+/** Metrics: every worker's counters, added up by the supervisor, and its gauges. */
 function metricsRoutes(app: FastifyInstance, ctx: ApiContext): void {
-  const fromHandle = (ctx.sup as { metrics?: () => Promise<string> }).metrics;
   app.get('/metrics', {
     schema: {
       tags: ['system'], summary: 'Prometheus metrics', security: [],
-      description: 'No authentication, like most exporters: expose the API address only where scrapers may reach it. 404 when this build collects no metrics.',
-      response: { 200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } }, 404: ERR },
+      description: 'No authentication, like most exporters: expose the API address only where scrapers may reach it.',
+      response: { 200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } },
     },
   }, async (_req, reply: FastifyReply) => {
-    const agg = supervisorMetrics();
-    if (fromHandle) return reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8').send(await fromHandle.call(ctx.sup));
-    if (agg) return reply.header('content-type', agg.contentType).send(await agg.metrics());
-    throw new HttpError(404, 'metrics are not collected by this server');
+    return reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8').send(await ctx.sup.metrics());
   });
 
   app.get<{ Querystring: { name?: string[]; pool?: string[] } }>('/v1/metrics/series', {
@@ -412,14 +407,10 @@ function metricsRoutes(app: FastifyInstance, ctx: ApiContext): void {
       tags: ['system'], summary: 'Rates over the last hour for the dashboard',
       description: 'Role: read. Queries per second per name and answers per second per member ("pool/member"), one value per `step` seconds, oldest first. With `name` or `pool` (each repeatable), only what they name: those names, the members of those pools.',
       querystring: { type: 'object', properties: { name: { type: 'array', items: { type: 'string' } }, pool: { type: 'array', items: { type: 'string' } } } },
-      response: { 200: { type: 'object', properties: { step: { type: 'number' }, names: { type: 'object', additionalProperties: { type: 'array', items: { type: 'number' } } }, members: { type: 'object', additionalProperties: { type: 'array', items: { type: 'number' } } } } }, ...AUTH_ERRORS, 404: ERR },
+      response: { 200: { type: 'object', properties: { step: { type: 'number' }, names: { type: 'object', additionalProperties: { type: 'array', items: { type: 'number' } } }, members: { type: 'object', additionalProperties: { type: 'array', items: { type: 'number' } } } } }, ...AUTH_ERRORS },
     },
   }, async (req) => {
-    const fromHandle = (ctx.sup as { series?: () => unknown }).series;
-    const agg = supervisorMetrics();
-    if (!fromHandle && !agg) throw new HttpError(404, 'metrics are not collected by this server');
-    const all = (fromHandle ? fromHandle.call(ctx.sup) : agg!.series()) as { step: number; names: Record<string, number[]>; members: Record<string, number[]> };
-    return onlySeries(all, req.query.name, req.query.pool);
+    return onlySeries(ctx.sup.series(), req.query.name, req.query.pool);
   });
 }
 

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import { pino } from 'pino';
-import type { SupervisorHandle } from '../supervisor/serve.js';
+import type { SupervisorHandle } from '../supervisor/handle.js';
 import { Authenticator, BOOTSTRAP_ENV, roleAllows } from './auth.js';
 import { configRoutes } from './config-routes.js';
 import type { ApiContext } from './context.js';

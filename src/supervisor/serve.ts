@@ -27,19 +27,11 @@ import { PersistenceWriter, type Store } from '../state/store.js';
 import { HealthService } from '../health/service.js';
 import type { PersistRecord } from '../answer/persistence.js';
 import { MetricsAggregator } from '../metrics/registry.js';
+import type { SupervisorHandle } from './handle.js';
+
+export type { SupervisorHandle } from './handle.js';
 
 const log = pino({ base: { pid: process.pid, role: cluster.isPrimary ? 'supervisor' : 'worker' } });
-
-// metrics: every worker ships its query-path counters once a second; the supervisor adds them up for GET /metrics.
-let metricsAggregator: MetricsAggregator | null = null;
-/** In a serving supervisor: the Prometheus metrics of all workers (and the dashboard's rate series); else null. */
-export function supervisorMetrics(): MetricsAggregator | null {
-  return metricsAggregator;
-}
-/** The Prometheus text exposition of a serving supervisor ('' elsewhere); content type: supervisorMetrics().contentType. */
-export async function metricsText(): Promise<string> {
-  return metricsAggregator ? metricsAggregator.metrics() : '';
-}
 
 export interface ServeFlags { workers?: number; pidFile?: string; adoptStore?: boolean }
 
@@ -48,33 +40,6 @@ export type ReloadOutcome =
   /** `zones`: how many zones were taken as compiled before (unchanged) and how many were compiled for this reload. */
   | { ok: true; generation: number; revision: number | null; changed: boolean; zones: { reused: number; compiled: number } }
   | { ok: false; errors: ConfigError[] };
-
-/**
- * What the supervisor offers the control plane (the REST API): the state, the configuration in force, and a mirror
- * Responder — no sockets, same snapshot and same updates as the workers — for explain and persistence views.
- */
-export interface SupervisorHandle {
-  readonly store: Store | null;
-  readonly revisions: Revisions | null;
-  readonly health: HealthService;
-  readonly mirror: Responder;
-  /** The configuration in force, as raw sections (bootstrap + declarative). */
-  raw(): RawConfig;
-  declarative(): Declarative;
-  loaded(): LoadedConfig;
-  /** A revision was committed (by the API): make it the one in force everywhere. */
-  revisionCommitted(committed?: { revision: number; valid?: Valid }): { ok: true } | { ok: false; errors: ConfigError[] };
-  /** Persistence records changed by the control plane (e.g. deleted): tell every worker and the store. */
-  persistenceChanged(records: PersistRecord[]): void;
-  workerCount(): number;
-  generation(): number;
-  /** Explain as a worker's next query would be answered (its live state; the worker changes in nothing). */
-  explain(req: ExplainRequest): Promise<Explanation>;
-  /** Prometheus text of all workers' counters plus the supervisor's gauges (GET /metrics). */
-  metrics(): Promise<string>;
-  /** Queries/s per name and answers/s per member over the last hour (the dashboard's charts). */
-  series(): ReturnType<MetricsAggregator['series']>;
-}
 
 /** How long the file's first revision waits for a worker to serve before it is written anyway. */
 const FIRST_READY_WAIT_MS = 30_000;
@@ -337,7 +302,6 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   // metrics
   const metrics = new MetricsAggregator();
   metrics.setSources({ health: () => health, workers: () => ready.size });
-  metricsAggregator = metrics;
 
   // Explain runs in a worker, over a copy of that worker's live state: what its next query would get.
   const explaining = new Map<number, { resolve: (e: Explanation) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
