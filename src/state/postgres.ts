@@ -4,6 +4,7 @@
 // (the password from the URL, PGPASSWORD or a file, never shown), and the SQL of every StateStore operation.
 // Never called per query: like the SQLite store, it takes persistence changes in batches.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import type { PersistRecord } from '../answer/persistence.js';
@@ -11,7 +12,7 @@ import { blobsOf, decodeRoot, encodeRoot, TextMemo } from './content.js';
 import type { StateStore } from './async.js';
 import {
   invalidField, StoreError,
-  type AdminRecord, type AuditFilter, type AuditRecord, type RevisionFilter, type RevisionMeta, type RevisionRecord, type StoreOwner, type TokenRecord,
+  type AdminRecord, type Change, type ChangeKind, type AuditFilter, type AuditRecord, type RevisionFilter, type RevisionMeta, type RevisionRecord, type StoreOwner, type TokenRecord,
 } from './store.js';
 
 /** Where the database is: `url` as `store.postgres` gives it; the password may instead come from a file. */
@@ -21,6 +22,8 @@ export interface PostgresOptions {
   passwordFile?: string;
   /** Connections in the pool (default 4). */
   connections?: number;
+  /** The node name its changes carry in the feed (default: the host name). */
+  node?: string;
 }
 
 /** int8 (counts, ids, millisecond times) as numbers: every one the store keeps is below 2^53. */
@@ -85,6 +88,19 @@ const MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX audit_target ON audit (target, id);
    CREATE TABLE meta (key text PRIMARY KEY, value text NOT NULL);`,
+  // The change feed. A change takes its position from feed_head's one row, updated in the change's own transaction:
+  // the row lock makes writers take positions in commit order, so a node reading "after p" never later finds a
+  // position below p committed (an identity column would let a later-committing transaction hold a smaller one),
+  // and a rolled-back change gives its position back.
+  `CREATE TABLE feed_head (position bigint NOT NULL);
+   INSERT INTO feed_head (position) VALUES (0);
+   CREATE TABLE change (
+     position bigint PRIMARY KEY,
+     at       bigint NOT NULL,
+     node     text   NOT NULL,
+     kind     text   NOT NULL,
+     data     text   NOT NULL
+   );`,
 ];
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;
 /** The advisory lock nodes take while migrating, so two starting at once do not both apply a step. */
@@ -132,7 +148,7 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Postgres
     if (e instanceof StoreError) throw e;
     throw new StoreError('STORE_OPEN', `store.postgres ${shown}: cannot use the database (${(e as Error).message})`, { cause: e });
   }
-  return new PostgresStore(pool, shown);
+  return new PostgresStore(pool, shown, opts.node ?? os.hostname());
 }
 
 async function migrate(pool: pg.Pool, shown: string): Promise<void> {
@@ -203,7 +219,7 @@ export class PostgresStore implements StateStore {
   private readonly texts = new TextMemo();
   private closed = false;
 
-  constructor(private readonly pool: pg.Pool, readonly shown: string) {}
+  constructor(private readonly pool: pg.Pool, readonly shown: string, readonly node: string) {}
 
   private async q<R extends Row = Row>(sql: string, params: unknown[] = []): Promise<R[]> {
     if (this.closed) throw new StoreError('STORE_CLOSED', `store.postgres ${this.shown}: the store is closed`);
@@ -264,6 +280,7 @@ export class PostgresStore implements StateStore {
           [del.map((r) => r.name), del.map((r) => r.key), del.map((r) => r.ts)],
         );
       }
+      await this.append(c, 'persistence', records);
     });
   }
 
@@ -277,8 +294,31 @@ export class PostgresStore implements StateStore {
   }
 
   async setAdmin(r: AdminRecord): Promise<void> {
-    if (r.state === 'auto') await this.q('DELETE FROM member_admin WHERE pool = $1 AND member = $2', [r.pool, r.member]);
-    else await this.q('INSERT INTO member_admin (pool, member, state, by, at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (pool, member) DO UPDATE SET state = excluded.state, by = excluded.by, at = excluded.at', [r.pool, r.member, r.state, r.by, r.at]);
+    await this.tx(async (c) => {
+      if (r.state === 'auto') await c.query('DELETE FROM member_admin WHERE pool = $1 AND member = $2', [r.pool, r.member]);
+      else await c.query('INSERT INTO member_admin (pool, member, state, by, at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (pool, member) DO UPDATE SET state = excluded.state, by = excluded.by, at = excluded.at', [r.pool, r.member, r.state, r.by, r.at]);
+      await this.append(c, 'admin', r);
+    });
+  }
+
+  /** Add one change to the feed, inside the caller's transaction (its position: see the feed migration). */
+  private async append(c: pg.PoolClient, kind: ChangeKind, data: unknown): Promise<void> {
+    const position = (await c.query<{ position: number }>('UPDATE feed_head SET position = position + 1 RETURNING position')).rows[0]!.position;
+    await c.query('INSERT INTO change (position, at, node, kind, data) VALUES ($1, $2, $3, $4, $5)', [position, Date.now(), this.node, kind, JSON.stringify(data)]);
+  }
+
+  async changesSince(position: number, limit: number): Promise<Change[]> {
+    const rows = await this.q('SELECT position, at, node, kind, data FROM change WHERE position > $1 ORDER BY position LIMIT $2', [position, limit]);
+    return rows.map((r) => ({ position: r.position as number, at: r.at as number, node: r.node as string, kind: r.kind as ChangeKind, data: JSON.parse(r.data as string) as unknown }));
+  }
+
+  async pruneChanges(at: number): Promise<number> {
+    if (this.closed) throw new StoreError('STORE_CLOSED', `store.postgres ${this.shown}: the store is closed`);
+    return (await this.pool.query('DELETE FROM change WHERE at < $1', [at])).rowCount ?? 0;
+  }
+
+  async feedHead(): Promise<number> {
+    return (await this.q('SELECT position FROM feed_head'))[0]!.position as number;
   }
 
   async currentRevision(): Promise<RevisionRecord | null> {
@@ -335,6 +375,7 @@ export class PostgresStore implements StateStore {
           [r.at, r.author, r.source, r.comment, r.hash, root, r.file === null ? null : path.resolve(r.file)])).rows[0]!.id;
         await c.query('INSERT INTO audit (at, actor, origin, action, target, before, after) VALUES ($1, $2, $3, $4, $5, $6, $7)',
           [audit.at, audit.actor, audit.origin, audit.action, audit.target, JSON.stringify(audit.before ?? null), JSON.stringify(audit.after === undefined ? { revision: rid } : { revision: rid, value: audit.after })]);
+        await this.append(c, 'revision', { id: rid, hash: r.hash });
         return rid;
       });
       this.texts.commit();

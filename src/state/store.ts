@@ -5,6 +5,7 @@
 // the `blob` table every part once, so twenty small changes of a large configuration store it about once.
 // Must never be called per query: the query path hands changes to PersistenceWriter, which writes in batches.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
@@ -52,11 +53,35 @@ export interface Store {
   addAudit(a: Omit<AuditRecord, 'id'>): void;
   listAudit(limit: number, beforeId?: number, target?: string, filter?: AuditFilter): AuditRecord[];
   countAudit(target?: string, filter?: AuditFilter): number;
+  /**
+   * The change feed (issue 11, SPEC C2): every revision, admin state and persistence batch committed, each with a
+   * position in one order; a node applies them from the last position it applied, so it misses none and applies none
+   * twice. Written in the same transaction as the change itself. At most `limit` changes after `position`, oldest
+   * first.
+   */
+  changesSince(position: number, limit: number): Change[];
+  /** The position of the newest change (0 before any). */
+  feedHead(): number;
+  /** Drop changes made before `at` (ms); returns how many. A node further behind must load the state whole. */
+  pruneChanges(at: number): number;
   /** The configuration file this store belongs to (absolute path), and since when; null before any server claimed it. */
   owner(): StoreOwner | null;
   setOwner(file: string, at: number): void;
   close(): void;
 }
+
+/** One committed change in the feed: where it stands, when and on which node it was made, what it was. */
+export interface Change {
+  position: number;
+  at: number;
+  node: string;
+  kind: ChangeKind;
+  /** revision: { id, hash }; admin: an AdminRecord; persistence: the PersistRecord[] of one batch. */
+  data: unknown;
+}
+export type ChangeKind = 'revision' | 'admin' | 'persistence';
+/** How long the feed keeps a change: a node down for longer loads the state whole instead of catching up. */
+export const FEED_RETENTION_MS = 60 * 60 * 1000;
 
 /** Which configuration file feeds a store's revisions (SPEC C2: one store, one configuration). */
 export interface StoreOwner { file: string; since: number }
@@ -114,6 +139,8 @@ export interface OpenStoreOptions {
   readonly?: boolean;
   /** How long a write waits for another process holding the database lock (default 2000 ms). */
   busyTimeoutMs?: number;
+  /** The node name its changes carry in the feed (default: the host name). */
+  node?: string;
 }
 
 // ---- better-sqlite3, typed to the parts used here (the package ships no typings) ----
@@ -241,6 +268,14 @@ const MIGRATIONS: readonly Migration[] = [
     for (const { id } of ids) setRoot.run(encodeRoot(JSON.parse((read.get(id) as { config: string }).config) as Record<string, unknown>, put), id);
     db.exec('ALTER TABLE revision DROP COLUMN config');
   },
+  // The change feed: one row per committed change, in commit order (SQLite has one writer at a time).
+  `CREATE TABLE change (
+     position INTEGER PRIMARY KEY AUTOINCREMENT,
+     at       INTEGER NOT NULL,
+     node     TEXT    NOT NULL,
+     kind     TEXT    NOT NULL,
+     data     TEXT    NOT NULL
+   );`,
 ];
 
 /** Stores a blob unless the store has it already (SELECT first: a known part is not even handed to SQLite). */
@@ -318,11 +353,15 @@ export class SqliteStore implements Store {
   private checkpointer: Worker | null = null;
   checkpointError: string | null = null;
 
-  constructor(db: Database, file: string, readonly: boolean) {
+  /** The node name this store's changes carry in the feed. */
+  readonly node: string;
+
+  constructor(db: Database, file: string, readonly: boolean, node: string = os.hostname()) {
     db = withStatementCache(db);
     this.db = db;
     this.file = file;
     this.readonly = readonly;
+    this.node = node;
     this.selectBlob = db.prepare('SELECT data FROM blob WHERE hash = ?');
     this.selectLive = db.prepare(
       'SELECT name, key, key_text, pool, member, ts, ttl_ms, hits FROM persistence WHERE expires >= ? ORDER BY ts',
@@ -348,6 +387,7 @@ export class SqliteStore implements Store {
         if (r.ttlMs === 0) remove.run(r.name, r.key, r.ts);
         else upsert.run(r.name, r.key, r.keyText, r.pool, r.member, r.ts, r.ttlMs, r.ts + r.ttlMs, r.hits);
       }
+      this.append(db, 'persistence', records);
     });
   }
 
@@ -390,8 +430,30 @@ export class SqliteStore implements Store {
   setAdmin(r: AdminRecord): void {
     const db = this.open();
     if (this.readonly) throw new StoreError('STORE_OPEN', `${this.file}: opened read-only, cannot save`);
-    if (r.state === 'auto') db.prepare('DELETE FROM member_admin WHERE pool = ? AND member = ?').run(r.pool, r.member);
-    else db.prepare('INSERT INTO member_admin (pool, member, state, by, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (pool, member) DO UPDATE SET state = excluded.state, by = excluded.by, at = excluded.at').run(r.pool, r.member, r.state, r.by, r.at);
+    db.transaction(() => {
+      if (r.state === 'auto') db.prepare('DELETE FROM member_admin WHERE pool = ? AND member = ?').run(r.pool, r.member);
+      else db.prepare('INSERT INTO member_admin (pool, member, state, by, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (pool, member) DO UPDATE SET state = excluded.state, by = excluded.by, at = excluded.at').run(r.pool, r.member, r.state, r.by, r.at);
+      this.append(db, 'admin', r);
+    })();
+  }
+
+  /** Add one change to the feed, inside the caller's transaction. */
+  private append(db: Database, kind: ChangeKind, data: unknown): void {
+    db.prepare('INSERT INTO change (at, node, kind, data) VALUES (?, ?, ?, ?)').run(Date.now(), this.node, kind, JSON.stringify(data));
+  }
+
+  changesSince(position: number, limit: number): Change[] {
+    const rows = this.open().prepare('SELECT position, at, node, kind, data FROM change WHERE position > ? ORDER BY position LIMIT ?').all(position, limit) as Array<Record<string, unknown>>;
+    return rows.map((r) => ({ position: r.position as number, at: r.at as number, node: r.node as string, kind: r.kind as ChangeKind, data: JSON.parse(r.data as string) as unknown }));
+  }
+
+  feedHead(): number {
+    // AUTOINCREMENT's counter, not max(position): pruning the feed must not move its head back.
+    return ((this.open().prepare("SELECT seq FROM sqlite_sequence WHERE name = 'change'").get() as { seq: number } | undefined)?.seq) ?? 0;
+  }
+
+  pruneChanges(at: number): number {
+    return this.writable().prepare('DELETE FROM change WHERE at < ?').run(at).changes;
   }
 
   dataVersion(): number {
@@ -484,6 +546,7 @@ export class SqliteStore implements Store {
         .run(r.at, r.author, r.source, r.comment, r.hash, root, r.file === null ? null : this.relative(r.file)) as RunResult & { lastInsertRowid: number | bigint }).lastInsertRowid);
       db.prepare('INSERT INTO audit (at, actor, origin, action, target, before, after) VALUES (?, ?, ?, ?, ?, ?, ?)')
         .run(audit.at, audit.actor, audit.origin, audit.action, audit.target, JSON.stringify(audit.before ?? null), JSON.stringify(audit.after === undefined ? { revision: id } : { revision: id, value: audit.after }));
+      this.append(db, 'revision', { id, hash: r.hash });
     });
     try {
       write();
@@ -652,7 +715,7 @@ export function openStore(dir: string, opts: OpenStoreOptions = {}): SqliteStore
       db.pragma('synchronous = FULL');
     }
     migrate(db, file, readonly);
-    return new SqliteStore(db, file, readonly);
+    return new SqliteStore(db, file, readonly, opts.node);
   } catch (err) {
     db.close();
     if (err instanceof StoreError) throw err;

@@ -23,7 +23,7 @@ import { compileRaw, zoneEntries, type InForce, type LoadedConfig, type Result, 
 import { ZoneCache } from '../config/zone-cache.js';
 import { withoutAnswers } from '../answer/compile.js';
 import { Responder } from '../dns/responder.js';
-import { PersistenceWriter, type Store } from '../state/store.js';
+import { FEED_RETENTION_MS, PersistenceWriter, type Store } from '../state/store.js';
 import { HealthService } from '../health/service.js';
 import type { PersistRecord } from '../answer/persistence.js';
 import { MetricsAggregator } from '../metrics/registry.js';
@@ -109,7 +109,14 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
       return abandon();
     }
     writer = new PersistenceWriter(store, { onError: (err) => log.error({ err: err.message }, 'persistence write failed; will retry') });
-    const purge = setInterval(() => { try { store?.purgeExpired(Date.now()); } catch (e) { log.error({ err: (e as Error).message }, 'purge failed'); } }, 60_000);
+    const purge = setInterval(() => {
+      try {
+        store?.purgeExpired(Date.now());
+        store?.pruneChanges(Date.now() - FEED_RETENTION_MS);
+      } catch (e) {
+        log.error({ err: (e as Error).message }, 'purge failed');
+      }
+    }, 60_000);
     purge.unref();
     revisions = new Revisions(store, source0.bootstrap, source0.baseDir);
     // A store without revisions takes the file as it is: nothing to compare, so nothing inlined yet.

@@ -53,7 +53,7 @@ async function newDatabase(): Promise<string> {
 interface Backend {
   name: 'sqlite' | 'postgres';
   /** A new, empty store, and how to open the same one again (a restart). */
-  fresh(): Promise<{ store: StateStore; reopen(): Promise<StateStore>; newerSchema(): Promise<void> }>;
+  fresh(): Promise<{ store: StateStore; reopen(): Promise<StateStore>; newerSchema(): Promise<void>; another(node: string): Promise<StateStore> }>;
 }
 
 const backends: Backend[] = [
@@ -62,8 +62,9 @@ const backends: Backend[] = [
     async fresh() {
       const dir = tempDir();
       return {
-        store: sqliteStateStore(openStore(dir)),
+        store: sqliteStateStore(openStore(dir, { node: 'dns-a' })),
         reopen: async () => sqliteStateStore(openStore(dir)),
+        another: async (node) => sqliteStateStore(openStore(dir, { node, busyTimeoutMs: 10_000 })),
         newerSchema: async () => {
           const Database = createRequire(import.meta.url)('better-sqlite3') as new (f: string) => { exec(s: string): void; close(): void };
           const db = new Database(path.join(dir, STORE_FILE));
@@ -78,8 +79,9 @@ const backends: Backend[] = [
     async fresh() {
       const url = await newDatabase();
       return {
-        store: await openPostgresStore({ url }),
+        store: await openPostgresStore({ url, node: 'dns-a' }),
         reopen: () => openPostgresStore({ url }),
+        another: (node) => openPostgresStore({ url, node }),
         newerSchema: async () => {
           const c = new pg.Client({ connectionString: url });
           await c.connect();
@@ -258,6 +260,69 @@ for (const b of backends) {
     await assert.rejects(store.loadAdmin(), (e: unknown) => e instanceof StoreError && e.code === 'STORE_CLOSED');
     await newerSchema();
     await assert.rejects(reopen(), (e: unknown) => e instanceof StoreError && e.code === 'STORE_SCHEMA' && /newer/.test(e.message));
+  });
+}
+
+for (const b of backends) {
+  test(`C2 (${b.name}): the change feed holds every revision, admin state and persistence batch, in commit order, with its node; it pages from a position and is pruned by age`, async () => {
+    const { store } = await b.fresh();
+    assert.equal(await store.feedHead(), 0);
+    assert.deepEqual(await store.changesSince(0, 10), []);
+    const admin = { pool: 'east', member: '192.0.2.1', state: 'down' as const, by: 'alice', at: T0 };
+    await store.setAdmin(admin);
+    await store.savePersistence([record(), record({ key: 7 })]);
+    const rev = await store.addRevision({ at: T0, author: 'alice', source: 'api', comment: 'c', hash: 'h1', file: null, config: { names: [] } },
+      { at: T0, actor: 'alice', origin: 'test', action: 'config.api', target: 'config', before: null });
+    await store.addToken({ name: 't', role: 'read', hash: 'd'.repeat(64), createdAt: T0, createdBy: 'x' }); // not state nodes share by the feed
+    const all = await store.changesSince(0, 10);
+    assert.deepEqual(all.map((c) => [c.kind, c.node]), [['admin', 'dns-a'], ['persistence', 'dns-a'], ['revision', 'dns-a']]);
+    assert.deepEqual(all[0]!.data, admin);
+    assert.deepEqual((all[1]!.data as PersistRecord[]).map((r) => r.key), [42, 7]);
+    assert.deepEqual(all[2]!.data, { id: rev.id, hash: 'h1' });
+    assert.ok(all[0]!.position < all[1]!.position && all[1]!.position < all[2]!.position);
+    assert.equal(await store.feedHead(), all[2]!.position);
+    assert.deepEqual((await store.changesSince(all[0]!.position, 1)).map((c) => c.kind), ['persistence'], 'after a position, at most limit');
+    assert.deepEqual(await store.changesSince(all[2]!.position, 10), []);
+    // Pruned by age: gone from the feed, the head stays where it was.
+    assert.equal(await store.pruneChanges(all[0]!.at - 1), 0);
+    assert.equal(await store.pruneChanges(Date.now() + 1), 3);
+    assert.deepEqual(await store.changesSince(0, 10), []);
+    assert.equal(await store.feedHead(), all[2]!.position);
+    await store.setAdmin({ ...admin, state: 'auto' });
+    assert.deepEqual((await store.changesSince(0, 10)).map((c) => c.position), [all[2]!.position + 1], 'positions go on after a prune');
+    await store.close();
+  });
+
+  test(`C2 (${b.name}): four nodes writing at once while a fifth follows the feed: it sees every change exactly once, positions only ever increasing`, async () => {
+    const { store: follower, another } = await b.fresh();
+    const nodes = await Promise.all(['n1', 'n2', 'n3', 'n4'].map((n) => another(n)));
+    const written = new Set<string>();
+    const writing = Promise.all(nodes.map(async (s, k) => {
+      for (let i = 0; i < 40; i++) {
+        const name = `n${k + 1}-${i}.example.`;
+        await s.savePersistence([record({ name })]);
+        written.add(name);
+      }
+    }));
+    const seen: string[] = [];
+    let last = 0;
+    let done = false;
+    void writing.then(() => { done = true; });
+    for (let idle = 0; idle < 2;) {
+      const got = await follower.changesSince(last, 25);
+      for (const c of got) {
+        assert.ok(c.position > last, `position ${c.position} after ${last}`);
+        last = c.position;
+        for (const r of c.data as PersistRecord[]) seen.push(r.name);
+      }
+      // Caught up after the writers finished, twice in a row: nothing can come any more.
+      if (got.length === 0) { if (done) idle++; else await new Promise((r) => setTimeout(r, 1)); } else idle = 0;
+    }
+    await writing;
+    assert.equal(seen.length, 160, 'no change missed, none seen twice');
+    assert.deepEqual(new Set(seen), written);
+    assert.equal(await follower.feedHead(), last);
+    await Promise.all([follower.close(), ...nodes.map((s) => s.close())]);
   });
 }
 
