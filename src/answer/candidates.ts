@@ -27,6 +27,11 @@ export abstract class Candidates {
   abstract pool(i: number): CompiledPool;
   /** Human label for explain. */
   abstract label(i: number): string;
+  /**
+   * A 32-bit hash of what candidate i is (a member's address and port, a pool's name), the same in every worker and
+   * on every node: resolver-hash ranks by it. Computed from the strings, allocating nothing.
+   */
+  abstract identity(i: number): number;
   /** The counter value the last rotate() started from (for explain). */
   lastCounter = 0;
   /** The value lowest() chose by (for explain). */
@@ -107,6 +112,10 @@ export class MemberCandidates extends Candidates {
     const m = this.members[i]!;
     return m.port !== undefined ? `${m.address}:${m.port}` : m.address;
   }
+  identity(i: number): number {
+    const m = this.members[i]!;
+    return fnv1a(m.address, m.port ?? 0);
+  }
 }
 
 export class PoolCandidates extends Candidates {
@@ -173,6 +182,16 @@ export class PoolCandidates extends Candidates {
   }
   pool(i: number): CompiledPool { return this.name.pools[i]!; }
   label(i: number): string { return `pool ${this.name.pools[i]!.name}`; }
+  identity(i: number): number { return fnv1a(this.name.pools[i]!.name, 0); }
+}
+
+/** FNV-1a of a string's UTF-16 code units, then of `extra`'s two low bytes (a port): 32 bits, no allocation. */
+function fnv1a(s: string, extra: number): number {
+  let h = 0x811c9dc5;
+  for (let k = 0; k < s.length; k++) h = Math.imul(h ^ s.charCodeAt(k), 0x01000193);
+  h = Math.imul(h ^ (extra & 0xff), 0x01000193);
+  h = Math.imul(h ^ ((extra >>> 8) & 0xff), 0x01000193);
+  return h >>> 0;
 }
 
 export { METRICS };

@@ -123,7 +123,6 @@ export function memberKey(m: { address: string; port?: number | undefined }): st
   return m.port !== undefined ? (m.address.includes(':') ? `[${m.address}]:${m.port}` : `${m.address}:${m.port}`) : m.address;
 }
 
-/** Index of the member `member` (its memberKey) of pool `pool`, or -1. Pools are small: one pool is scanned. */
 /** The rotating counter of name `index`'s pool list (LiveState.counter). */
 export function nameCounter(policy: CompiledPolicy, index: number): number {
   return policy.poolRoom + 2 * index;
@@ -139,6 +138,7 @@ export function counterCount(policy: CompiledPolicy): number {
   return policy.poolRoom + 2 * policy.names.length;
 }
 
+/** Index of the member `member` (its memberKey) of pool `pool`, or -1. Pools are small: one pool is scanned. */
 export function memberIndexOf(policy: CompiledPolicy, pool: string, member: string): number {
   const p = policy.pools[policy.poolIndex.get(pool) ?? -1];
   if (p === undefined) return -1;

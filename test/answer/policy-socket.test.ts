@@ -337,3 +337,22 @@ pools:
   assert.equal(r.rcode, 'NOERROR');
   assert.deepEqual(addresses(r), ['192.0.2.1'], "answered from the name's own pool, not the stale record's");
 });
+
+test('G5/G6: resolver-hash over real sockets: two independent servers give every resolver the same member, query after query, with no record shared', async () => {
+  const yaml = `
+names: [ { name: www.gslb.test, pools: [p] } ]
+pools: [ { name: p, select: [resolver-hash], members: [ { address: 127.0.1.1 }, { address: 127.0.1.2 }, { address: 127.0.1.3 } ] } ]
+`;
+  const [a, b] = [await serve(yaml), await serve(yaml)];
+  const seen = new Set<string>();
+  for (let i = 0; i < 30; i++) {
+    const from = `127.0.2.${i + 1}`;
+    const first = addresses(await query(a.port, 'www.gslb.test', { from }))[0]!;
+    seen.add(first);
+    for (let k = 0; k < 2; k++) {
+      assert.equal(addresses(await query(a.port, 'www.gslb.test', { from }))[0], first, `${from} again on the same server`);
+      assert.equal(addresses(await query(b.port, 'www.gslb.test', { from }))[0], first, `${from} on the other server`);
+    }
+  }
+  assert.equal(seen.size, 3, 'the resolvers spread over every member');
+});

@@ -8,6 +8,7 @@ import { leastRequests } from './least-requests.js';
 import { METRIC_METHODS, leastConnections } from './dynamic-metric.js';
 import { staticStripe } from './static-stripe.js';
 import { topology } from './topology.js';
+import { resolverHashMethod } from './resolver-hash.js';
 
 function registry(): ReadonlyMap<string, Method> {
   const map = new Map<string, Method>();
@@ -15,7 +16,7 @@ function registry(): ReadonlyMap<string, Method> {
     if (map.has(id)) throw new Error(`method id ${id} registered twice`);
     map.set(id, m);
   };
-  for (const m of [roundRobin, ratio, globalAvailability, leastRequests, leastConnections, staticStripe, topology, ...METRIC_METHODS]) {
+  for (const m of [roundRobin, ratio, globalAvailability, leastRequests, leastConnections, staticStripe, topology, resolverHashMethod, ...METRIC_METHODS]) {
     add(m.id, m);
   }
   add('weighted', ratio); // alias: "weighted" and "ratio" are the same smooth weighted round robin
@@ -29,4 +30,4 @@ export function methodById(id: string): Method | undefined {
   return METHODS.get(id);
 }
 
-export { roundRobin, ratio, globalAvailability, leastRequests, leastConnections, METRIC_METHODS, staticStripe, topology };
+export { roundRobin, ratio, globalAvailability, leastRequests, leastConnections, METRIC_METHODS, staticStripe, topology, resolverHashMethod };

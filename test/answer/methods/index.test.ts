@@ -30,7 +30,7 @@ function levels(m: Method): Array<'pool' | 'member'> {
 
 test('G2: the registry holds every method by id', () => {
   const ids = ['round-robin', 'ratio', 'weighted', 'global-availability', 'least-requests', 'least-connections',
-    'static-stripe', 'topology', ...METRICS];
+    'static-stripe', 'topology', 'resolver-hash', ...METRICS];
   assert.deepEqual([...METHODS.keys()].sort(), [...ids].sort());
   for (const [id, m] of METHODS) {
     assert.equal(methodById(id), m);
