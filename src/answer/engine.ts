@@ -136,6 +136,20 @@ export class AnswerEngine {
     for (let i = 0; i < live.memberCount; i++) live.refresh(i);
   }
 
+  /**
+   * Recent answers per member combined over every worker (supervisor/requests.ts): they replace this worker's own
+   * counts, which its next answers add to until the next totals come.
+   */
+  applyRequestTotals(totals: ReadonlyArray<readonly [pool: string, member: string, count: number, at: number]>): void {
+    const live = this.live;
+    for (const [pool, member, count, at] of totals) {
+      const i = memberIndexOf(this.policy, pool, member);
+      if (i < 0) continue;
+      live.requests[i] = count;
+      live.requestsAt[i] = at;
+    }
+  }
+
   /** Records from other workers, nodes or the store. */
   applyRecords(records: readonly PersistRecord[]): number {
     const p = this.policy;

@@ -37,6 +37,8 @@ export interface ZonesMessage { type: 'zones'; generation: number; images: Array
  * overlays (policy names added or removed).
  */
 export interface PolicyMessage { type: 'policy'; generation: number; base: number; edit: RawEdit; images?: Array<ImageRef | null> }
+import type { RequestTotal } from './requests.js';
+
 export type PrimaryMessage =
   | LoadMessage
   | ZonesMessage
@@ -44,6 +46,8 @@ export type PrimaryMessage =
   | { type: 'persist'; records: PersistRecord[] }
   | { type: 'health'; updates: MemberHealth[] }
   | { type: 'admin'; states: AdminRecord[] }
+  /** Recent answers per member over all workers (supervisor/requests.ts): adopted for least-requests. */
+  | { type: 'requests'; totals: RequestTotal[] }
   | { type: 'explain'; id: number; request: ExplainRequest };
 
 /** How often a worker hands its changed persistence records to the supervisor (and so to the other workers). */

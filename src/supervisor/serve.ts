@@ -15,7 +15,7 @@ import { runWorker } from './worker.js';
 import { WorkerForks } from './workers.js';
 import { releaseAfterLoad } from './memory.js';
 import { imageDir, ImageCache, publishImages, publishOverlays, pruneImages, withoutZoneData, type ImageRef } from './images.js';
-import type { WorkerMessage, LoadMessage, PrimaryMessage } from './ipc.js';
+import { METRICS_SHIP_MS, type WorkerMessage, type LoadMessage, type PrimaryMessage } from './ipc.js';
 import { formatErrors, serverSchema, type ConfigError } from '../config/schema.js';
 import { splitConfig, mergeConfig, type Declarative, type RawConfig } from '../config/declarative.js';
 import { Revisions, type Valid, type Validated } from '../config/revisions.js';
@@ -28,6 +28,7 @@ import { HealthService } from '../health/service.js';
 import type { PersistRecord } from '../answer/persistence.js';
 import { MetricsAggregator } from '../metrics/registry.js';
 import type { SupervisorHandle } from './handle.js';
+import { RequestTotals } from './requests.js';
 
 export type { SupervisorHandle } from './handle.js';
 
@@ -336,9 +337,21 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   };
   /** The generation each worker was last sent a whole load for, when it asked for one. */
   const resent = new Map<number, number>();
+  // least-requests compares what the whole node answered: totals back to every worker each time workers ship counts.
+  const requestTotals = new RequestTotals();
+  const shareRequests = setInterval(() => {
+    const totals = requestTotals.take(Date.now());
+    if (totals === null) return;
+    mirror.engine?.applyRequestTotals(totals);
+    broadcast({ type: 'requests', totals });
+  }, METRICS_SHIP_MS);
+  shareRequests.unref();
   const onWorkerMessage = (w: Worker, m: WorkerMessage): void => {
     if (m.type === 'metrics') { // metrics
-      if (m.delta) metrics.add(m.delta, w.id);
+      if (m.delta) {
+        metrics.add(m.delta, w.id);
+        requestTotals.add(m.delta.answers ?? [], Date.now());
+      }
       return;
     }
     if (m.type === 'explained') return onExplained(m);

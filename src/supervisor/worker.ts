@@ -131,6 +131,10 @@ export async function runWorker(log: Logger): Promise<number> {
       server.responder.engine?.applyAdmin(m.states);
       return;
     }
+    if (m.type === 'requests') {
+      server.responder.engine?.applyRequestTotals(m.totals);
+      return;
+    }
     if (m.type === 'explain') {
       const reply: WorkerMessage = { type: 'explained', generation, id: m.id };
       try {

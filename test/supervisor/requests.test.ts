@@ -1,0 +1,67 @@
+// least-requests over a whole node (issue 11 §5): the supervisor's totals of every worker's answers, decayed as a
+// worker's own counts are, and a real `waymark serve` with two workers whose least-requests counts are the node's.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { RequestTotals } from '../../src/supervisor/requests.js';
+import { REQUEST_DECAY_MS } from '../../src/answer/live.js';
+import { spawnWaymark, freePort, tempDir, query } from '../harness.js';
+
+test('G2 (issue 11): request totals add every worker\'s answers, decay like a worker\'s counts, and are handed out only when they changed', () => {
+  const t = new RequestTotals();
+  const t0 = 1_700_000_000_000;
+  assert.equal(t.take(t0), null, 'nothing yet');
+  t.add([['p', '192.0.2.1', 30], ['p', '192.0.2.2', 5]], t0); // worker 1
+  t.add([['p', '192.0.2.1', 20]], t0); // worker 2
+  assert.deepEqual(t.take(t0), [['p', '192.0.2.1', 50, t0], ['p', '192.0.2.2', 5, t0]]);
+  assert.equal(t.take(t0 + 1000), null, 'unchanged since: nothing to send');
+  t.add([['p', '192.0.2.2', 1]], t0 + REQUEST_DECAY_MS);
+  const later = t.take(t0 + REQUEST_DECAY_MS)!;
+  assert.ok(Math.abs(later[0]![2] - 50 / Math.E) < 1e-9, 'one time constant later: 1/e of it');
+  assert.ok(Math.abs(later[1]![2] - (5 / Math.E + 1)) < 1e-9);
+  // Long idle: totals that no longer tell members apart are dropped.
+  t.add([['q', '192.0.2.9', 1]], t0 + 100 * REQUEST_DECAY_MS);
+  assert.deepEqual(t.take(t0 + 100 * REQUEST_DECAY_MS)!.map((x) => x[1]), ['192.0.2.9']);
+});
+
+test('G2 (issue 11): with two workers, least-requests counts what the whole node answered (explain shows the node\'s count, not one worker\'s share)', async () => {
+  const dir = tempDir();
+  const port = await freePort();
+  const api = await freePort();
+  const token = 'requests-test-token-0123456789abcdef';
+  const cfg = path.join(dir, 'waymark.yaml');
+  fs.writeFileSync(cfg, `
+server: { listen: ["127.0.0.1:${port}"], rrl: { enabled: false } }
+api: { listen: "127.0.0.1:${api}" }
+store: { path: ./data }
+zones: [ { origin: lr.test, ns: [ns1], records: [ { name: ns1, type: A, value: 127.0.0.53 } ] } ]
+names: [ { name: www.lr.test, pools: [p], ttl: 1 } ]
+pools: [ { name: p, select: [least-requests], members: [ { address: 127.0.1.1 }, { address: 127.0.1.2 } ] } ]
+`);
+  const w = await spawnWaymark(['serve', '--config', cfg, '--workers', '2'], { env: { WAYMARK_BOOTSTRAP_TOKEN: token } });
+  try {
+    // 400 answers over both workers: about 200 per member for the node, about 100 per member in each worker.
+    for (let i = 0; i < 400; i++) await query(port, 'www.lr.test', { from: `127.0.3.${1 + (i % 200)}` });
+    const fewest = async (): Promise<number> => {
+      const res = await fetch(`http://127.0.0.1:${api}/v1/explain?name=www.lr.test&resolver=127.0.3.250`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(res.status, 200);
+      const body = (await res.json()) as { steps: Array<{ step: string; detail: string }> };
+      const step = body.steps.find((s) => s.step === 'least-requests');
+      assert.ok(step, JSON.stringify(body.steps));
+      return Number(/fewest recent requests \(([\d.]+)\)/.exec(step.detail)![1]);
+    };
+    // Workers ship their counts each second and the totals come back a second later at most; decay over ~3 s
+    // leaves about 0.75 of 200. One worker's own count would be about 100.
+    const deadline = Date.now() + 8000;
+    let n = await fewest();
+    while (n < 140 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 250));
+      n = await fewest();
+    }
+    assert.ok(n >= 140 && n <= 205, `the member with fewest recent requests has ${n}: the node's count (about 150-200), not one worker's (about 100)`);
+  } finally {
+    await w.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
