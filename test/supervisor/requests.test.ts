@@ -65,3 +65,40 @@ pools: [ { name: p, select: [least-requests], members: [ { address: 127.0.1.1 },
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('G2 (issue 11): round robin and ratio stay per worker, and a node of two workers keeps their proportions (3 : 1 and 1 : 1)', async () => {
+  const dir = tempDir();
+  const port = await freePort();
+  const cfg = path.join(dir, 'waymark.yaml');
+  fs.writeFileSync(cfg, `
+server: { listen: ["127.0.0.1:${port}"], rrl: { enabled: false } }
+zones: [ { origin: rr.test, ns: [ns1], records: [ { name: ns1, type: A, value: 127.0.0.53 } ] } ]
+names:
+  - { name: ratio.rr.test, pools: [w], ttl: 1 }
+  - { name: plain.rr.test, pools: [r], ttl: 1 }
+pools:
+  - { name: w, select: [ratio], members: [ { address: 127.0.1.1, weight: 3 }, { address: 127.0.1.2, weight: 1 } ] }
+  - { name: r, select: [round-robin], members: [ { address: 127.0.2.1 }, { address: 127.0.2.2 } ] }
+`);
+  const w = await spawnWaymark(['serve', '--config', cfg, '--workers', '2']);
+  try {
+    const count = async (name: string): Promise<Map<string, number>> => {
+      const c = new Map<string, number>();
+      for (let i = 0; i < 800; i++) {
+        const a = (await query(port, name)).answers.map((x) => String(x.data))[0] ?? '(none)';
+        c.set(a, (c.get(a) ?? 0) + 1);
+      }
+      return c;
+    };
+    const ratio = await count('ratio.rr.test');
+    const heavy = ratio.get('127.0.1.1') ?? 0;
+    // Each worker is exact over every window of 4 answers; whatever share each worker takes, the sum is within a
+    // window per worker of 600 : 200.
+    assert.ok(Math.abs(heavy - 600) <= 8 && heavy + (ratio.get('127.0.1.2') ?? 0) === 800, `3 : 1 over the node: ${JSON.stringify([...ratio])}`);
+    const plain = await count('plain.rr.test');
+    assert.ok(Math.abs((plain.get('127.0.2.1') ?? 0) - 400) <= 4, `1 : 1 over the node: ${JSON.stringify([...plain])}`);
+  } finally {
+    await w.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
