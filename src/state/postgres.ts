@@ -11,7 +11,7 @@ import type { PersistRecord } from '../answer/persistence.js';
 import { blobsOf, decodeRoot, encodeRoot, TextMemo } from './content.js';
 import type { StateStore } from './async.js';
 import {
-  invalidField, StoreError,
+  invalidField, likeSubstring, StoreError,
   type AdminRecord, type Change, type ChangeKind, type AuditFilter, type AuditRecord, type RevisionFilter, type RevisionMeta, type RevisionRecord, type StoreOwner, type TokenRecord,
 } from './store.js';
 
@@ -207,10 +207,6 @@ function auditWhere(target: string | undefined, f: AuditFilter, first: number): 
   return w;
 }
 
-function likeSubstring(q: string): string {
-  return `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-}
-
 type Row = Record<string, unknown>;
 
 export class PostgresStore implements StateStore {
@@ -221,15 +217,19 @@ export class PostgresStore implements StateStore {
 
   constructor(private readonly pool: pg.Pool, readonly shown: string, readonly node: string) {}
 
-  private async q<R extends Row = Row>(sql: string, params: unknown[] = []): Promise<R[]> {
+  /** The pool, unless the store is closed. */
+  private open(): pg.Pool {
     if (this.closed) throw new StoreError('STORE_CLOSED', `store.postgres ${this.shown}: the store is closed`);
-    return (await this.pool.query<R>(sql, params)).rows;
+    return this.pool;
+  }
+
+  private async q<R extends Row = Row>(sql: string, params: unknown[] = []): Promise<R[]> {
+    return (await this.open().query<R>(sql, params)).rows;
   }
 
   /** `fn` in one transaction on one connection. */
   private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    if (this.closed) throw new StoreError('STORE_CLOSED', `store.postgres ${this.shown}: the store is closed`);
-    const c = await this.pool.connect();
+    const c = await this.open().connect();
     try {
       await c.query('BEGIN');
       const out = await fn(c);
@@ -285,8 +285,7 @@ export class PostgresStore implements StateStore {
   }
 
   async purgeExpired(now: number): Promise<number> {
-    if (this.closed) throw new StoreError('STORE_CLOSED', `store.postgres ${this.shown}: the store is closed`);
-    return (await this.pool.query('DELETE FROM persistence WHERE expires < $1', [now])).rowCount ?? 0;
+    return (await this.open().query('DELETE FROM persistence WHERE expires < $1', [now])).rowCount ?? 0;
   }
 
   async loadAdmin(): Promise<AdminRecord[]> {
@@ -313,8 +312,7 @@ export class PostgresStore implements StateStore {
   }
 
   async pruneChanges(at: number): Promise<number> {
-    if (this.closed) throw new StoreError('STORE_CLOSED', `store.postgres ${this.shown}: the store is closed`);
-    return (await this.pool.query('DELETE FROM change WHERE at < $1', [at])).rowCount ?? 0;
+    return (await this.open().query('DELETE FROM change WHERE at < $1', [at])).rowCount ?? 0;
   }
 
   async feedHead(): Promise<number> {
@@ -400,8 +398,7 @@ export class PostgresStore implements StateStore {
   }
 
   async revokeToken(id: number, at: number): Promise<boolean> {
-    if (this.closed) throw new StoreError('STORE_CLOSED', `store.postgres ${this.shown}: the store is closed`);
-    return (await this.pool.query('UPDATE token SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL', [at, id])).rowCount === 1;
+    return (await this.open().query('UPDATE token SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL', [at, id])).rowCount === 1;
   }
 
   async addAudit(a: Omit<AuditRecord, 'id'>): Promise<void> {

@@ -294,8 +294,8 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 /** The columns of a revision's metadata (everything but its configuration's root). */
 const META_COLUMNS = 'id, at, author, source, comment, hash, file';
 
-/** SQL LIKE pattern of a substring, with LIKE's wildcards in it matched literally. */
-function likeSubstring(q: string): string {
+/** SQL LIKE pattern of a substring, with LIKE's wildcards in it matched literally (backslash escapes; both backends). */
+export function likeSubstring(q: string): string {
   return `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
