@@ -150,6 +150,12 @@ export class AnswerEngine {
     }
   }
 
+  /** The records held (of name index `name` only, when given), described by name; with `now`, live ones only. */
+  records(now?: number, name = -1): PersistRecord[] {
+    const p = this.policy;
+    return this.persistence.list((n) => p.names[n]!.name, (m) => ({ pool: p.members[m]!.pool.name, member: memberKey(p.members[m]!) }), now, name);
+  }
+
   /** Records from other workers, nodes or the store. */
   applyRecords(records: readonly PersistRecord[]): number {
     const p = this.policy;
@@ -403,8 +409,7 @@ export class AnswerEngine {
     // Not a policy name (or no domain name at all): nothing of it to copy (explain reports the name itself).
     const n = nameIndexOf(p, name);
     if (n < 0) return;
-    const records = src.persistence.list((i) => p.names[i]!.name, (m) => ({ pool: p.members[m]!.pool.name, member: memberKey(p.members[m]!) }), this.clock(), n);
-    this.applyRecords(records);
+    this.applyRecords(src.records(this.clock(), n));
   }
 
   /** Run a decision with a trace: what `waymark explain` and the API show. */

@@ -212,8 +212,10 @@ export class PersistenceTable {
   /**
    * Apply records from another worker / node / the store WITHOUT marking them dirty (no echo). Unknown names or
    * members (resolvers return -1) and malformed records are skipped; ttlMs = 0 deletes; a record older (by ts) than
-   * the one held is ignored, ties go to the incoming record (last writer by timestamp wins). Returns how many changed
-   * the table.
+   * the one held is ignored (the last hit wins: it is what the resolver was last answered). An equal ts goes to the
+   * incoming record for the same member (keeping the larger hit count) and to the member first in the configuration
+   * otherwise, so every holder ends with the same record whatever order records reach it in. Returns how many
+   * changed the table.
    */
   apply(records: readonly PersistRecord[], nameIndex: (name: string) => number, memberIndex: (pool: string, member: string) => number): number {
     let applied = 0;
@@ -233,9 +235,14 @@ export class PersistenceTable {
       }
       const mi = memberIndex(r.pool, r.member);
       if (!Number.isInteger(mi) || mi < 0) continue;
+      // Two nodes that chose different members in the same millisecond: the member first in the configuration wins
+      // on both, whichever record each got first, so they converge (the same member: one record, the larger count).
+      if (held >= 0 && r.ts === this.stamps[held] && this.members[held] !== mi && this.members[held] < mi) continue;
+      const hits = Number.isFinite(r.hits) && r.hits >= 0 ? r.hits : 1;
+      const merged = held >= 0 && this.members[held] === mi ? Math.max(hits, this.hitCounts[held]) : hits;
       const slot = held >= 0 ? held : this.upsert(ni, r.key);
       if (held >= 0) this.touch(slot);
-      this.write(slot, r.keyText, mi, r.ts, r.ttlMs, Number.isFinite(r.hits) && r.hits >= 0 ? r.hits : 1);
+      this.write(slot, r.keyText, mi, r.ts, r.ttlMs, merged);
       // The incoming record supersedes an undrained local change: it has nothing newer to tell anyone.
       if (this.dirtyState[slot] === DIRTY) this.dirtyState[slot] = LISTED;
       applied++;

@@ -3,7 +3,8 @@
 // Owns: token format, hashing, role order and the decision "who is this and may they". Never stores a token in clear
 // and never logs one.
 import crypto from 'node:crypto';
-import type { Store, TokenRecord } from '../state/store.js';
+import { StoreError, type TokenRecord } from '../state/store.js';
+import type { StateStore } from '../state/async.js';
 
 export type Role = TokenRecord['role'];
 export const ROLES: readonly Role[] = ['read', 'operator', 'admin'];
@@ -41,8 +42,23 @@ export function newToken(): { token: string; hash: string } {
 export class Authenticator {
   private readonly bootstrapHash: Buffer | null;
 
-  constructor(private readonly store: Pick<Store, 'tokenByHash'>, bootstrapToken: string | undefined) {
+  constructor(private readonly store: Pick<StateStore, 'tokenByHash'>, bootstrapToken: string | undefined) {
     this.bootstrapHash = bootstrapToken ? Buffer.from(hashToken(bootstrapToken), 'hex') : null;
+  }
+
+  /** Tokens as last read, by hash: used only while the store cannot be reached (a revocation reaches us once it can). */
+  private readonly known = new Map<string, TokenRecord | null>();
+
+  private async lookup(hash: string): Promise<TokenRecord | null> {
+    try {
+      const t = await this.store.tokenByHash(hash);
+      if (this.known.size >= 10_000 && !this.known.has(hash)) this.known.delete(this.known.keys().next().value!);
+      this.known.set(hash, t);
+      return t;
+    } catch (e) {
+      if (e instanceof StoreError && e.code === 'STORE_UNAVAILABLE' && this.known.has(hash)) return this.known.get(hash)!;
+      throw e;
+    }
   }
 
   get hasBootstrap(): boolean {
@@ -50,7 +66,7 @@ export class Authenticator {
   }
 
   /** `origin` says where the request came from (`api 127.0.0.1`), for the audit log. */
-  authenticate(authorization: string | undefined, origin = 'api'): AuthResult {
+  async authenticate(authorization: string | undefined, origin = 'api'): Promise<AuthResult> {
     if (!authorization) return { ok: false, status: 401, message: 'authentication required: send Authorization: Bearer <token>' };
     const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
     if (!m) return { ok: false, status: 401, message: 'the Authorization header must be "Bearer <token>"' };
@@ -59,7 +75,7 @@ export class Authenticator {
       return { ok: true, actor: { name: BOOTSTRAP_ACTOR, role: 'admin', tokenId: null, origin } };
     }
     // Only the hash reaches the database, so lookup timing reveals nothing useful about a valid token.
-    const t = this.store.tokenByHash(hash);
+    const t = await this.lookup(hash);
     if (!t) return { ok: false, status: 401, message: 'unknown token' };
     if (t.revokedAt !== null) return { ok: false, status: 401, message: 'this token was revoked' };
     return { ok: true, actor: { name: t.name, role: t.role, tokenId: t.id, origin } };

@@ -62,8 +62,8 @@ export function canonicalDnsName(s: string): string {
 }
 
 /** The revision the next change is based on: the newest in the store (the truth, even before it is in force here). */
-function baseOf(ctx: ApiContext): { id: number; config: Declarative } {
-  const cur = ctx.revisions.current();
+async function baseOf(ctx: ApiContext): Promise<{ id: number; config: Declarative }> {
+  const cur = await ctx.revisions.current();
   return cur ? { id: cur.id, config: cur.config } : { id: 0, config: ctx.sup.declarative() };
 }
 
@@ -112,9 +112,15 @@ function editableRoot(d: Declarative): Declarative {
 }
 
 /** Propose `mutate`'s change as a new revision; reply with the result and the new ETag. */
-export function commit(ctx: ApiContext, req: FastifyRequest, reply: FastifyReply, mutate: (d: Declarative) => Edit): FastifyReply {
+export function commit(ctx: ApiContext, req: FastifyRequest, reply: FastifyReply, mutate: (d: Declarative) => Edit): Promise<FastifyReply> {
+  // One change at a time per node: a second request reads the base the first one committed (across nodes, the
+  // store's check of the base answers 409 instead).
+  return ctx.writes.run(() => commitNow(ctx, req, reply, mutate));
+}
+
+async function commitNow(ctx: ApiContext, req: FastifyRequest, reply: FastifyReply, mutate: (d: Declarative) => Edit): Promise<FastifyReply> {
   const ifMatch = parseIfMatch(req.headers['if-match']);
-  const base = baseOf(ctx);
+  const base = await baseOf(ctx);
   if (ifMatch !== undefined && ifMatch !== base.id) {
     reply.header('ETag', etag(base.id));
     throw new HttpError(412, `the configuration changed: current revision is ${base.id}, not ${ifMatch}; read it again and retry`, undefined, { revision: base.id });
@@ -123,14 +129,14 @@ export function commit(ctx: ApiContext, req: FastifyRequest, reply: FastifyReply
   const edit = mutate(next);
   const actor = actorOf(req);
   const comment = typeof (req.query as Obj | undefined)?.comment === 'string' ? String((req.query as Obj).comment) : `${edit.action} ${edit.target}`;
-  const r = ctx.revisions.propose(next, {
+  const r = await ctx.revisions.propose(next, {
     author: actor.name, origin: actor.origin, source: 'api', comment, ifMatch: ifMatch ?? base.id,
     action: edit.action, target: edit.target, before: edit.before, after: edit.after,
   });
   if (!r.ok) {
     if (r.status === 409) {
       // Another process committed between our read and our write.
-      const cur = ctx.revisions.current()?.id ?? 0;
+      const cur = (await ctx.revisions.currentMeta())?.id ?? 0;
       reply.header('ETag', etag(cur));
       throw new HttpError(ifMatch !== undefined ? 412 : 409, r.errors[0]?.message ?? 'the configuration changed; retry', undefined, { revision: cur });
     }
@@ -138,7 +144,7 @@ export function commit(ctx: ApiContext, req: FastifyRequest, reply: FastifyReply
     throw new HttpError(r.status, r.status === 400 ? errorsMessage('the configuration would have errors', errors) : r.errors[0]?.message ?? 'not found', errors);
   }
   if (r.changed) {
-    const inForce = ctx.sup.revisionCommitted({ revision: r.revision.id, valid: r.valid });
+    const inForce = await ctx.sup.revisionCommitted({ revision: r.revision.id, valid: r.valid });
     if (!inForce.ok) {
       ctx.log.error({ revision: r.revision.id, errors: inForce.errors }, 'committed revision could not be put in force');
       throw new HttpError(500, `revision ${r.revision.id} was committed but could not be put in force`, fieldErrors(inForce.errors));
@@ -153,10 +159,10 @@ export function commit(ctx: ApiContext, req: FastifyRequest, reply: FastifyReply
  * One section of the current revision, and that revision's id (the ETag of the read). Large nested parts (a zone's
  * records) may be Lazy; the value is shared with other reads: never change it.
  */
-function sectionOf(ctx: ApiContext, key: string): { id: number; value: unknown } {
-  const cur = ctx.revisions.currentMeta();
+async function sectionOf(ctx: ApiContext, key: string): Promise<{ id: number; value: unknown }> {
+  const cur = await ctx.revisions.currentMeta();
   if (!cur) return { id: 0, value: ctx.sup.declarative()[key] };
-  return { id: cur.id, value: ctx.revisions.section(cur.id, key) };
+  return { id: cur.id, value: await ctx.revisions.section(cur.id, key) };
 }
 
 /** A section's elements (an absent or malformed section has none). */
@@ -165,9 +171,9 @@ function itemsOf(value: unknown): readonly unknown[] {
 }
 
 /** A read of one section: the value picked from it and the ETag of the revision it comes from. */
-function read(ctx: ApiContext, reply: FastifyReply, key: string, pick: (section: unknown, revision: number) => unknown): FastifyReply {
-  const { id, value } = sectionOf(ctx, key);
-  return reply.header('ETag', etag(id)).send(pick(value, id));
+async function read(ctx: ApiContext, reply: FastifyReply, key: string, pick: (section: unknown, revision: number) => unknown): Promise<FastifyReply> {
+  const { id, value } = await sectionOf(ctx, key);
+  return reply.header('ETag', etag(id)).send(await pick(value, id));
 }
 
 interface Section {
@@ -237,9 +243,9 @@ function usedPools(names: readonly unknown[]): Set<string> {
 }
 
 /** The elements of a section a list query asks for, in configuration order. */
-function filtered(ctx: ApiContext, s: Section, items: readonly unknown[], q: ListQuery, revision: number): readonly unknown[] {
+async function filtered(ctx: ApiContext, s: Section, items: readonly unknown[], q: ListQuery, revision: number): Promise<readonly unknown[]> {
   const names = q.name ? new Set(q.name.map((n) => s.normalise(n))) : null;
-  const unused = s.key === 'pools' && q.unused ? usedPools(itemsOf(revision === 0 ? ctx.sup.declarative().names : ctx.revisions.section(revision, 'names'))) : null;
+  const unused = s.key === 'pools' && q.unused ? usedPools(itemsOf(revision === 0 ? ctx.sup.declarative().names : await ctx.revisions.section(revision, 'names'))) : null;
   if (!names && !unused && !q.q) return items;
   return items.filter((o) => {
     const id = s.idOf(o);
@@ -275,8 +281,8 @@ function sectionRoutes(app: FastifyInstance, ctx: ApiContext, s: Section): void 
       tags, summary: `List ${s.url}, a page at a time`, description: `Role: read. ETag: the revision read. In configuration order; \`limit\` per page (default 100, at most 1000), then \`cursor=\` the \`next\` of the reply.`,
       querystring: listQuery(s), response: { 200: { ...listOf(s.key, s.schema), properties: { ...(listOf(s.key, s.schema).properties as object), [s.key]: { type: 'array', items: listItems } } }, ...AUTH_ERRORS, 400: errorResponse('a bad parameter or cursor') },
     },
-  }, async (req, reply) => read(ctx, reply, s.key, (section, revision) => {
-    const items = filtered(ctx, s, itemsOf(section), req.query, revision);
+  }, async (req, reply) => read(ctx, reply, s.key, async (section, revision) => {
+    const items = await filtered(ctx, s, itemsOf(section), req.query, revision);
     const page = pageOf(items, (o) => s.idOf(o) ?? fingerprint(o), req.query);
     const shown = s.key === 'zones' && req.query.view === 'summary' ? page.items.map((z) => zoneSummary(ctx, z)) : page.items;
     return { revision, [s.key]: shown, total: page.total, next: page.next };
@@ -587,7 +593,7 @@ function wholeConfigRoutes(app: FastifyInstance, ctx: ApiContext): void {
     config: { role: 'read' },
     schema: { tags, summary: 'The declarative configuration in force', description: 'Role: read (secrets such as the prober token are shown to admins only). ETag: the revision.', response: { 200: withRevision, ...AUTH_ERRORS } },
   }, async (req, reply) => {
-    const base = baseOf(ctx);
+    const base = await baseOf(ctx);
     return reply.header('ETag', etag(base.id)).send({ revision: base.id, config: redactConfig(base.config, actorOf(req).role) });
   });
 

@@ -5,15 +5,18 @@ import type { Logger } from 'pino';
 import type { SupervisorHandle } from '../supervisor/handle.js';
 import type { Revisions } from '../config/revisions.js';
 import type { Declarative } from '../config/declarative.js';
-import type { Store } from '../state/store.js';
+import type { StateStore } from '../state/async.js';
+import type { Serial } from '../supervisor/serial.js';
 import type { Actor, Role } from './auth.js';
 import { HttpError } from './http.js';
 
 export interface ApiContext {
   sup: SupervisorHandle;
-  store: Store;
+  store: StateStore;
   revisions: Revisions;
   log: Logger;
+  /** Configuration changes of this node, one at a time. */
+  writes: Serial;
 }
 
 declare module 'fastify' {

@@ -2,6 +2,7 @@
 // persistence records, decision explain, configuration revisions (diff, rollback), status, tokens and the audit log.
 // Owns: reading the supervisor's live state for people. Every change it makes is audited; it never edits the
 // declarative configuration (config-routes.ts does).
+import { hostname } from 'node:os';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { memberKey } from '../answer/compile.js';
 import { ExplainError } from '../answer/explain.js';
@@ -47,11 +48,11 @@ function memberStateRoute(app: FastifyInstance, ctx: ApiContext): void {
     if (!p) throw new HttpError(404, `no pool "${pool}"`);
     if (!p.members.some((m) => memberKey(m) === member)) throw new HttpError(404, `pool "${pool}" has no member "${member}" (members: ${p.members.map(memberKey).join(', ')})`);
     const actor = actorOf(req);
-    const previous = ctx.store.loadAdmin().find((a) => a.pool === pool && a.member === member)?.state ?? 'auto';
+    const previous = (await ctx.store.loadAdmin()).find((a) => a.pool === pool && a.member === member)?.state ?? 'auto';
     const record: AdminRecord = { pool, member, state: req.body.state, by: actor.name, at: Date.now() };
-    ctx.store.setAdmin(record);
-    ctx.store.addAudit({ at: record.at, actor: actor.name, origin: actor.origin, action: 'member.state', target: `pools/${pool}/members/${member}`, before: { state: previous }, after: { state: record.state } });
-    ctx.sup.health.adminChanged();
+    await ctx.store.setAdmin(record);
+    await ctx.store.addAudit({ at: record.at, actor: actor.name, origin: actor.origin, action: 'member.state', target: `pools/${pool}/members/${member}`, before: { state: previous }, after: { state: record.state } });
+    await ctx.sup.adminChanged();
     ctx.log.info({ pool, member, state: record.state, previous, actor: actor.name }, 'member admin state set through the API');
     return { ...record, previous };
   });
@@ -71,7 +72,7 @@ function healthRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const pools = req.query.pool ? new Set(req.query.pool) : null;
     const all = ctx.sup.health.health().filter((h) => (!pools || pools.has(h.pool)) && matchesQ(req.query.q, h.member));
     const page = pageOf(all, (h) => `${h.pool}/${h.member}`, req.query);
-    const admin = new Map(ctx.store.loadAdmin().map((a) => [`${a.pool}/${a.member}`, a]));
+    const admin = new Map((await ctx.store.loadAdmin()).map((a) => [`${a.pool}/${a.member}`, a]));
     return {
       members: page.items.map((h) => {
         const a = admin.get(`${h.pool}/${h.member}`);
@@ -107,17 +108,14 @@ function healthRoutes(app: FastifyInstance, ctx: ApiContext): void {
   }, async (req) => {
     const actor = actorOf(req);
     if (!ctx.sup.health.drainProber(req.params.name)) throw new HttpError(404, `no active prober "${req.params.name}"`);
-    ctx.store.addAudit({ at: Date.now(), actor: actor.name, origin: actor.origin, action: 'prober.drain', target: `probers/${req.params.name}`, before: { state: 'active' }, after: { state: 'draining' } });
+    await ctx.store.addAudit({ at: Date.now(), actor: actor.name, origin: actor.origin, action: 'prober.drain', target: `probers/${req.params.name}`, before: { state: 'active' }, after: { state: 'draining' } });
     return { name: req.params.name, state: 'draining' };
   });
 }
 
 /** The persistence records held by the supervisor's mirror (every worker's changes reach it within ~100 ms). */
 function persistenceRecords(ctx: ApiContext): PersistRecord[] {
-  const engine = ctx.sup.mirror.engine;
-  const policy = ctx.sup.mirror.snapshot.policy;
-  if (!engine || !policy) return [];
-  return engine.persistence.list((n) => policy.names[n]!.name, (m) => ({ pool: policy.members[m]!.pool.name, member: memberKey(policy.members[m]!) }), Date.now());
+  return ctx.sup.mirror.engine?.records(Date.now()) ?? [];
 }
 
 /** What a `resolver` or `key` filter matches: the key text of that resolver (its group or prefix), or the text as given. */
@@ -167,9 +165,9 @@ function persistenceRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const now = Date.now();
     const deletions = found.map((r) => ({ ...r, ttlMs: 0, ts: Math.max(now, r.ts) }));
     // Durable before the reply; then every worker and the mirror drop them.
-    ctx.store.savePersistence(deletions);
+    await ctx.store.savePersistence(deletions);
     ctx.sup.persistenceChanged(deletions);
-    ctx.store.addAudit({ at: now, actor: actor.name, origin: actor.origin, action: 'persistence.delete', target: `persistence/${canonicalDnsName(req.query.name)}`, before: found, after: null });
+    await ctx.store.addAudit({ at: now, actor: actor.name, origin: actor.origin, action: 'persistence.delete', target: `persistence/${canonicalDnsName(req.query.name)}`, before: found, after: null });
     return { deleted: found.length, records: found };
   });
 }
@@ -199,7 +197,7 @@ function explainRoute(app: FastifyInstance, ctx: ApiContext): void {
 function revisionRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const tags = ['revisions'];
   const idParam = { type: 'object', properties: { id: { type: 'integer', minimum: 1 } }, required: ['id'] };
-  const currentId = (): number => ctx.revisions.currentMeta()?.id ?? 0;
+  const currentId = async (): Promise<number> => (await ctx.revisions.currentMeta())?.id ?? 0;
 
   app.get<{ Querystring: PageQuery & { before?: number; q?: string; source?: RevisionMeta['source'] } }>('/v1/revisions', {
     config: { role: 'read' },
@@ -209,12 +207,12 @@ function revisionRoutes(app: FastifyInstance, ctx: ApiContext): void {
       response: { 200: { type: 'object', properties: { current: { type: 'integer' }, revisions: { type: 'array', items: revisionMeta }, ...PAGE_FIELDS } }, ...AUTH_ERRORS, 400: ERR },
     },
   }, async (req, reply) => {
-    const cur = currentId();
+    const cur = await currentId();
     reply.header('ETag', etag(cur));
     const limit = limitOf(req.query.limit, 50);
     const filter = { q: req.query.q, source: req.query.source };
-    const page = idPage(ctx.revisions.list(limit + 1, beforeOf(req.query.cursor, req.query.before), filter), limit);
-    return { current: cur, revisions: page.rows.map((r) => ({ ...r, current: r.id === cur })), total: ctx.revisions.count(filter), next: page.next };
+    const page = idPage(await ctx.revisions.list(limit + 1, beforeOf(req.query.cursor, req.query.before), filter), limit);
+    return { current: cur, revisions: page.rows.map((r) => ({ ...r, current: r.id === cur })), total: await ctx.revisions.count(filter), next: page.next };
   });
 
   app.get<{ Params: { id: number } }>('/v1/revisions/:id', {
@@ -224,9 +222,9 @@ function revisionRoutes(app: FastifyInstance, ctx: ApiContext): void {
       response: { 200: { type: 'object', properties: { ...(revisionMeta.properties as object), config: { $ref: 'Declarative#' } } }, ...AUTH_ERRORS, 404: ERR },
     },
   }, async (req) => {
-    const r = ctx.revisions.get(req.params.id);
+    const r = await ctx.revisions.get(req.params.id);
     if (!r) throw new HttpError(404, `no revision ${req.params.id}`);
-    return { ...r, current: r.id === currentId(), config: redactConfig(r.config, actorOf(req).role) };
+    return { ...r, current: r.id === await currentId(), config: redactConfig(r.config, actorOf(req).role) };
   });
 
   app.get<{ Params: { id: number }; Querystring: { against?: number } }>('/v1/revisions/:id/diff', {
@@ -238,13 +236,13 @@ function revisionRoutes(app: FastifyInstance, ctx: ApiContext): void {
     },
   }, async (req, reply) => {
     const role = actorOf(req).role;
-    const to = ctx.revisions.meta(req.params.id);
+    const to = await ctx.revisions.meta(req.params.id);
     if (!to) throw new HttpError(404, `no revision ${req.params.id}`);
-    const againstId = req.query.against ?? ctx.revisions.list(1, to.id)[0]?.id ?? null;
-    if (againstId !== null && !ctx.revisions.meta(againstId)) throw new HttpError(404, `no revision ${againstId}`);
+    const againstId = req.query.against ?? (await ctx.revisions.list(1, to.id))[0]?.id ?? null;
+    if (againstId !== null && !(await ctx.revisions.meta(againstId))) throw new HttpError(404, `no revision ${againstId}`);
     // Only the parts that differ are read; a reader below admin sees the prober token redacted on both sides.
     const redacted = role === 'admin' ? undefined : { health: (h: unknown) => redactConfig({ health: h }, role).health };
-    const body = ctx.revisions.diff(againstId, to.id, { sections: redacted }) ?? '';
+    const body = await ctx.revisions.diff(againstId, to.id, { sections: redacted }) ?? '';
     reply.header('content-type', 'text/plain; charset=utf-8');
     return `--- revision ${againstId ?? '(none)'}\n+++ revision ${to.id}\n${body}\n`;
   });
@@ -256,28 +254,28 @@ function revisionRoutes(app: FastifyInstance, ctx: ApiContext): void {
       params: idParam, headers: ifMatchHeader,
       response: { 200: { type: 'object', properties: { changed: { type: 'boolean' }, revision: revisionMeta } }, ...AUTH_ERRORS, 404: ERR, 409: ERR, 412: ERR },
     },
-  }, async (req, reply) => {
+  }, async (req, reply) => ctx.writes.run(async () => {
     const actor = actorOf(req);
     const ifMatch = parseIfMatch(req.headers['if-match']);
-    const cur = currentId();
+    const cur = await currentId();
     if (ifMatch !== undefined && ifMatch !== cur) {
       reply.header('ETag', etag(cur));
       throw new HttpError(412, `the configuration changed: current revision is ${cur}, not ${ifMatch}; read it again and retry`, undefined, { revision: cur });
     }
-    const r = ctx.revisions.rollback(req.params.id, actor.name, actor.origin, ifMatch ?? cur);
+    const r = await ctx.revisions.rollback(req.params.id, actor.name, actor.origin, ifMatch ?? cur);
     if (!r.ok) {
-      if (r.status === 409) throw new HttpError(ifMatch !== undefined ? 412 : 409, r.errors[0]?.message ?? 'the configuration changed; retry', undefined, { revision: currentId() });
+      if (r.status === 409) throw new HttpError(ifMatch !== undefined ? 412 : 409, r.errors[0]?.message ?? 'the configuration changed; retry', undefined, { revision: await currentId() });
       throw new HttpError(r.status, r.errors[0]?.message ?? 'rollback failed', fieldErrors(r.errors));
     }
     if (r.changed) {
-      const inForce = ctx.sup.revisionCommitted({ revision: r.revision.id, valid: r.valid });
+      const inForce = await ctx.sup.revisionCommitted({ revision: r.revision.id, valid: r.valid });
       if (!inForce.ok) throw new HttpError(500, `revision ${r.revision.id} was committed but could not be put in force`, fieldErrors(inForce.errors));
       ctx.log.info({ revision: r.revision.id, to: req.params.id, actor: actor.name }, 'rolled back through the API');
     }
     const { config: _config, ...meta } = r.revision;
     reply.header('ETag', etag(r.revision.id));
     return { changed: r.changed, revision: { ...meta, current: true } };
-  });
+  }));
 }
 
 function tokenRoutes(app: FastifyInstance, ctx: ApiContext): void {
@@ -294,15 +292,15 @@ function tokenRoutes(app: FastifyInstance, ctx: ApiContext): void {
   }, async (req, reply) => {
     const actor = actorOf(req);
     const { token, hash } = newToken();
-    const t = ctx.store.addToken({ name: req.body.name, role: req.body.role, hash, createdAt: Date.now(), createdBy: actor.name });
-    ctx.store.addAudit({ at: t.createdAt, actor: actor.name, origin: actor.origin, action: 'token.create', target: `tokens/${t.id}`, before: null, after: view(t) });
+    const t = await ctx.store.addToken({ name: req.body.name, role: req.body.role, hash, createdAt: Date.now(), createdBy: actor.name });
+    await ctx.store.addAudit({ at: t.createdAt, actor: actor.name, origin: actor.origin, action: 'token.create', target: `tokens/${t.id}`, before: null, after: view(t) });
     return reply.code(201).send({ ...view(t), token });
   });
 
   app.get('/v1/tokens', {
     config: { role: 'admin' },
     schema: { tags, summary: 'List API tokens (never their values)', description: 'Role: admin.', response: { 200: { type: 'object', properties: { tokens: { type: 'array', items: tokenView } } }, ...AUTH_ERRORS } },
-  }, async () => ({ tokens: ctx.store.listTokens().map(view) }));
+  }, async () => ({ tokens: (await ctx.store.listTokens()).map(view) }));
 
   app.delete<{ Params: { id: number } }>('/v1/tokens/:id', {
     config: { role: 'admin' },
@@ -310,9 +308,9 @@ function tokenRoutes(app: FastifyInstance, ctx: ApiContext): void {
   }, async (req) => {
     const actor = actorOf(req);
     const now = Date.now();
-    if (!ctx.store.revokeToken(req.params.id, now)) throw new HttpError(404, `no active token ${req.params.id}`);
-    const t = ctx.store.listTokens().find((x) => x.id === req.params.id)!;
-    ctx.store.addAudit({ at: now, actor: actor.name, origin: actor.origin, action: 'token.revoke', target: `tokens/${t.id}`, before: { ...view(t), revokedAt: null }, after: view(t) });
+    if (!await ctx.store.revokeToken(req.params.id, now)) throw new HttpError(404, `no active token ${req.params.id}`);
+    const t = (await ctx.store.listTokens()).find((x) => x.id === req.params.id)!;
+    await ctx.store.addAudit({ at: now, actor: actor.name, origin: actor.origin, action: 'token.revoke', target: `tokens/${t.id}`, before: { ...view(t), revokedAt: null }, after: view(t) });
     return view(t);
   });
 }
@@ -330,9 +328,9 @@ function auditRoute(app: FastifyInstance, ctx: ApiContext): void {
     const q = req.query;
     const limit = limitOf(q.limit);
     const filter = { q: q.q, action: q.action, actor: q.actor };
-    const page = idPage(ctx.store.listAudit(limit + 1, beforeOf(q.cursor, q.before), q.target, filter), limit);
+    const page = idPage(await ctx.store.listAudit(limit + 1, beforeOf(q.cursor, q.before), q.target, filter), limit);
     // Counting a substring match reads the whole log: only exact filters (indexed or cheap) get a total.
-    return { entries: page.rows, next: page.next, ...(q.q ? {} : { total: ctx.store.countAudit(q.target, filter) }) };
+    return { entries: page.rows, next: page.next, ...(q.q ? {} : { total: await ctx.store.countAudit(q.target, filter) }) };
   });
 }
 
@@ -349,6 +347,15 @@ function statusRoute(app: FastifyInstance, ctx: ApiContext, startedAt: number): 
             revision: { ...revisionMeta, nullable: true }, zones: { type: 'integer' }, names: { type: 'integer' }, pools: { type: 'integer' },
             members: { type: 'integer' }, membersUp: { type: 'integer' }, overrides: { type: 'integer', description: 'members with an operator admin state' }, persistenceRecords: { type: 'integer' },
             uptime: { type: 'number', description: 'seconds since the supervisor started' }, apiStartedAt: { type: 'integer' }, pid: { type: 'integer' },
+            node: { type: 'string', description: 'this node (node.name, default the host name)' },
+            store: {
+              type: 'object', description: 'the store as this node sees it: degraded while the database cannot be reached (DNS answers from memory; writes get 503)',
+              properties: {
+                backend: { type: 'string', enum: ['sqlite', 'postgres', 'none'] }, state: { type: 'string', enum: ['ok', 'degraded'] },
+                since: { type: 'integer', nullable: true }, error: { type: 'string', nullable: true }, queued: { type: 'integer', description: 'persistence records waiting to be written' },
+                position: { type: 'integer', description: 'feed position applied' }, head: { type: 'integer', description: 'newest feed position seen' },
+              },
+            },
             caller: {
               type: 'object', description: 'who is asking: the dashboard greys out what this role may not do',
               properties: { name: { type: 'string' }, role: { type: 'string', enum: ['read', 'operator', 'admin'] } },
@@ -361,14 +368,16 @@ function statusRoute(app: FastifyInstance, ctx: ApiContext, startedAt: number): 
   }, async (req) => {
     const caller = actorOf(req);
     const c = ctx.sup.loaded().config;
-    // The metadata only: the status is asked every few seconds and must not read the configuration.
-    const cur = ctx.revisions.currentMeta();
+    // The metadata only: the status is asked every few seconds and must not read the configuration. It answers while
+    // the store is unreachable (then without the revision's metadata), saying so.
+    const cur = await ctx.revisions.currentMeta().catch(() => null);
     const health = ctx.sup.health.health();
     const meta = cur ? { ...cur, current: true } : null;
     return {
       generation: ctx.sup.generation(), workers: ctx.sup.workerCount(), revision: meta,
       zones: c.zones.length, names: c.names.length, pools: c.pools.length, members: c.pools.reduce((n, p) => n + p.members.length, 0),
-      membersUp: health.filter((h) => h.up).length, overrides: ctx.store.loadAdmin().length, persistenceRecords: ctx.sup.mirror.engine?.persistence.size ?? 0,
+      membersUp: health.filter((h) => h.up).length, overrides: ctx.sup.health.admin().length, persistenceRecords: ctx.sup.mirror.engine?.persistence.size ?? 0,
+      store: ctx.sup.storeStatus(), node: c.node?.name ?? hostname(),
       uptime: Math.round(process.uptime() * 10) / 10, apiStartedAt: startedAt, pid: process.pid,
       caller: { name: caller.name, role: caller.role },
     };
@@ -414,7 +423,29 @@ function metricsRoutes(app: FastifyInstance, ctx: ApiContext): void {
   });
 }
 
+function nodesRoute(app: FastifyInstance, ctx: ApiContext): void {
+  const nodeView = {
+    type: 'object',
+    properties: {
+      name: { type: 'string' }, self: { type: 'boolean', description: 'the node answering this request' },
+      state: { type: 'string', enum: ['up', 'gone'], description: 'gone: no heartbeat for 5 s (nothing waits on it)' },
+      role: { type: 'string', enum: ['leader', 'follower', 'single'], description: 'health role: the leader runs the prober distributor' },
+      revision: { type: 'integer', description: 'revision in force' }, position: { type: 'integer', description: 'feed position applied' },
+      lag: { type: 'integer', description: 'feed changes not applied yet, by its last heartbeat' }, age: { type: 'number', description: 'seconds since its last heartbeat' },
+      seenAt: { type: 'integer' }, startedAt: { type: 'integer' }, pid: { type: 'integer' }, host: { type: 'string' }, api: { type: 'string', nullable: true },
+    },
+  };
+  app.get('/v1/nodes', {
+    config: { role: 'read' },
+    schema: {
+      tags: ['system'], summary: 'The nodes sharing the store', description: 'Role: read. Every node that ever heartbeated: its revision in force, feed position and lag, last seen, health role.',
+      response: { 200: { type: 'object', properties: { nodes: { type: 'array', items: nodeView } } }, ...AUTH_ERRORS, 503: ERR },
+    },
+  }, async () => ({ nodes: await ctx.sup.nodes() }));
+}
+
 export function liveRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  nodesRoute(app, ctx);
   memberStateRoute(app, ctx);
   healthRoutes(app, ctx);
   persistenceRoutes(app, ctx);

@@ -15,7 +15,7 @@ function fromZod(schema: z.ZodType, description: string): JsonSchema {
 }
 
 const resolverGroupSchema = configSchema.shape.resolverGroups.unwrap().element;
-const declarativeSchema = configSchema.omit({ server: true, api: true, store: true });
+const declarativeSchema = configSchema.omit({ server: true, api: true, store: true, node: true });
 
 /** Shared schemas, registered with fastify (`$id`) and listed under components.schemas in the OpenAPI document. */
 export const SHARED: JsonSchema[] = [

@@ -13,6 +13,8 @@ import type { SupervisorHandle } from '../supervisor/handle.js';
 import { Authenticator, BOOTSTRAP_ENV, roleAllows } from './auth.js';
 import { configRoutes } from './config-routes.js';
 import type { ApiContext } from './context.js';
+import { Serial } from '../supervisor/serial.js';
+import { StoreError } from '../state/store.js';
 import { HttpError, ajvFieldError, errorBody } from './http.js';
 import { liveRoutes } from './live-routes.js';
 import { SHARED } from './schemas.js';
@@ -83,12 +85,12 @@ async function serveStatic(req: FastifyRequest, reply: FastifyReply): Promise<Fa
 
 /** Start the API on `listen`; needs the store (tokens, revisions and the audit log live there). */
 export async function startApi(sup: SupervisorHandle, listen: { host: string; port: number }): Promise<ApiServer> {
-  if (!sup.store || !sup.revisions) throw new Error('api: needs store: { path: ./data } in the configuration (tokens, revisions and the audit log live in the store)');
+  if (!sup.store || !sup.revisions) throw new Error('api: needs a store (store: { path: ./data } or store: { postgres: URL }) in the configuration (tokens, revisions and the audit log live in the store)');
   const log = pino({ base: { pid: process.pid, role: 'api' } });
   const bootstrap = process.env[BOOTSTRAP_ENV];
   if (bootstrap !== undefined && bootstrap.length > 0 && bootstrap.length < 16) log.warn(`${BOOTSTRAP_ENV} is shorter than 16 characters: easy to guess`);
   const auth = new Authenticator(sup.store, bootstrap || undefined);
-  const ctx: ApiContext = { sup, store: sup.store, revisions: sup.revisions, log };
+  const ctx: ApiContext = { sup, store: sup.store, revisions: sup.revisions, log, writes: new Serial() };
 
   const app = Fastify({
     logger: false,
@@ -128,7 +130,7 @@ export async function startApi(sup: SupervisorHandle, listen: { host: string; po
   app.addHook('onRequest', async (req) => {
     const role = req.routeOptions.config.role;
     if (!role) return;
-    const a = auth.authenticate(req.headers.authorization, `api ${req.ip}`);
+    const a = await auth.authenticate(req.headers.authorization, `api ${req.ip}`);
     if (!a.ok) throw new HttpError(401, a.message);
     if (!roleAllows(a.actor.role, role)) throw new HttpError(403, `this needs the ${role} role; token "${a.actor.name}" has ${a.actor.role}`);
     req.actor = a.actor;
@@ -142,6 +144,11 @@ export async function startApi(sup: SupervisorHandle, listen: { host: string; po
     if (err.validation) {
       const errors = err.validation.map((v) => ajvFieldError(v as Parameters<typeof ajvFieldError>[0], err.validationContext));
       return reply.code(400).send(errorBody(400, `the request has errors: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, errors));
+    }
+    if (err instanceof StoreError && err.code === 'STORE_UNAVAILABLE') {
+      // Nothing was acknowledged: the client may retry once the database is back (GET /v1/status says when).
+      log.warn({ err: err.message }, 'API request refused: the store cannot be reached');
+      return reply.code(503).header('retry-after', '5').send(errorBody(503, `the store is unavailable; nothing was changed; retry later (${err.message})`));
     }
     const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 500) log.error({ err: err.message, stack: err.stack }, 'API request failed');

@@ -108,13 +108,24 @@ interface AuditEntry { id: number; at: number; actor: string; origin: string; ac
 export function registerApiCommands(program: Command): void {
   withApi(program.command('status').description('status of a running server (through its API)'))
     .action(async (opts: ClientOptions) => {
-      const s = await clientOf(opts).get<{ generation: number; workers: number; revision: RevisionMeta | null; zones: number; names: number; pools: number; members: number; membersUp: number; persistenceRecords: number; uptime: number }>('/v1/status');
+      const s = await clientOf(opts).get<{ generation: number; workers: number; revision: RevisionMeta | null; zones: number; names: number; pools: number; members: number; membersUp: number; persistenceRecords: number; uptime: number; node?: string; store?: { backend: string; state: string; since: number | null; error: string | null; queued: number } }>('/v1/status');
+      const st = s.store;
       print(opts, s, () => table(['', ''], [
+        ['node', s.node ?? '-'],
+        ['store', st ? `${st.backend} ${st.state}${st.state === 'degraded' ? ` since ${when(st.since ?? 0)} (${st.error}); ${st.queued} records queued` : ''}` : '-'],
         ['revision', s.revision ? `${s.revision.id} (${s.revision.source}, by ${s.revision.author}, ${when(s.revision.at)})` : 'none'],
         ['generation', s.generation], ['workers', s.workers],
         ['zones', s.zones], ['names', s.names], ['pools', s.pools], ['members', `${s.members} (${s.membersUp} up)`],
         ['persistence records', s.persistenceRecords], ['uptime', `${Math.round(s.uptime)} s`],
       ]).replace(/^\s*\n/, ''));
+    });
+
+  withApi(program.command('nodes').description('the nodes sharing the store: revision in force, feed lag, role, last seen'))
+    .action(async (opts: ClientOptions) => {
+      const r = await clientOf(opts).get<{ nodes: Array<{ name: string; self: boolean; state: string; role: string; revision: number; position: number; lag: number; age: number; host: string; api: string | null }> }>('/v1/nodes');
+      print(opts, r, () => table(['NODE', 'STATE', 'ROLE', 'REVISION', 'POSITION', 'LAG', 'SEEN', 'HOST', 'API'], r.nodes.map((n) => [
+        `${n.name}${n.self ? ' *' : ''}`, n.state, n.role, n.revision, n.position, n.lag, `${n.age} s ago`, n.host, n.api ?? '-',
+      ])));
     });
 
   withApi(program.command('names').description('policy names and their pools'))

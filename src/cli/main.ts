@@ -8,8 +8,10 @@ import os from 'node:os';
 import { runProberProcess } from './prober.js';
 import { Command, Option } from 'commander';
 import { serve } from '../supervisor/serve.js';
-import { loadSource, loadPersistedRecords, loadAdminStates, storeDir, readSource, effectiveSource, exportSource, openConfigStore, configRelative, type ConfigSource } from '../config/source.js';
-import type { AdminRecord, SqliteStore } from '../state/store.js';
+import { loadSource, loadPersistedRecords, loadAdminStates, storeSettings, nodeName, openStateStore, readSource, effectiveSource, exportSource, configRelative, type ConfigSource } from '../config/source.js';
+import type { StateStore } from '../state/async.js';
+import type { LoadedConfig } from '../config/load.js';
+import type { AdminRecord } from '../state/store.js';
 import { askControl, controlPaths } from '../supervisor/control.js';
 import { memberKey } from '../answer/compile.js';
 import { loadConfigFile } from '../config/load.js';
@@ -42,13 +44,17 @@ const cliUser = (): string => process.env.USER || os.userInfo().username;
 const cliActor = (): string => `cli:${cliUser()}`;
 const cliOrigin = (): string => `cli ${cliUser()}@${os.hostname()}`;
 
-/** The store of a configuration file (for the local token commands); it must belong to that file. */
-function storeOf(config: string, what = 'tokens'): SqliteStore {
+/** The store of a configuration file, either backend (an SQLite store must belong to that file). */
+async function storeOf(config: string, what = 'tokens'): Promise<StateStore> {
   const loaded = loadConfigFile(config);
   if (!loaded.ok) throw new Error(formatErrors(loaded.errors));
-  const dir = storeDir(loaded.value);
-  if (!dir) throw new Error(`${config} has no store: add store: { path: ./data } (${what} live in the store)`);
-  return openConfigStore(dir, config);
+  return storeOfLoaded(loaded.value, config, what);
+}
+
+async function storeOfLoaded(loaded: LoadedConfig, config: string, what: string): Promise<StateStore> {
+  const settings = storeSettings(loaded);
+  if (!settings) throw new Error(`${config} has no store: add store: { path: ./data } or store: { postgres: URL } (${what} live in the store)`);
+  return (await openStateStore(settings, config, { node: nodeName(loaded) })).state;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -173,7 +179,7 @@ async function main(argv: string[]): Promise<number> {
     .argument('<member>', 'member address, or address:port')
     .requiredOption('-c, --config <file>', 'YAML configuration file (its store: path is used)')
     .option('--by <who>', 'who is changing it (recorded; default: your user name)')
-    .action((state: string, pool: string, member: string, opts: { config: string; by?: string }) => {
+    .action(async (state: string, pool: string, member: string, opts: { config: string; by?: string }) => {
       const by = opts.by ?? cliUser();
       if (!['up', 'down', 'drain', 'auto'].includes(state)) throw new Error(`state "${state}" must be up, down, drain or auto`);
       // Checked against the configuration in force (the current revision), which may have pools the file lacks.
@@ -184,16 +190,14 @@ async function main(argv: string[]): Promise<number> {
       const p = pools.find((x) => x.name === pool);
       if (!p) throw new Error(`no pool "${pool}" in the configuration in force (pools: ${pools.map((x) => x.name).join(', ')})`);
       if (!p.members.some((m) => memberKey(m) === member)) throw new Error(`pool "${pool}" has no member "${member}" (members: ${p.members.map(memberKey).join(', ')})`);
-      const dir = storeDir(v.loaded);
-      if (!dir) throw new Error(`admin states persist in the store: add store: { path: ./data } to ${opts.config}`);
-      const store = openConfigStore(dir, opts.config);
+      const store = await storeOfLoaded(v.loaded, opts.config, 'admin states');
       try {
-        const before = store.loadAdmin().find((a) => a.pool === pool && a.member === member)?.state ?? 'auto';
+        const before = (await store.loadAdmin()).find((a) => a.pool === pool && a.member === member)?.state ?? 'auto';
         const at = Date.now();
-        store.setAdmin({ pool, member, state: state as AdminRecord['state'], by, at });
-        store.addAudit({ at, actor: `cli:${by}`, origin: cliOrigin(), action: 'member.state', target: `pools/${pool}/members/${member}`, before: { state: before }, after: { state } });
+        await store.setAdmin({ pool, member, state: state as AdminRecord['state'], by, at });
+        await store.addAudit({ at, actor: `cli:${by}`, origin: cliOrigin(), action: 'member.state', target: `pools/${pool}/members/${member}`, before: { state: before }, after: { state } });
       } finally {
-        store.close();
+        await store.close();
       }
       process.stdout.write(`${pool}/${member}: ${state}\n`);
     });
@@ -247,12 +251,12 @@ async function main(argv: string[]): Promise<number> {
     .addOption(new Option('--role <role>', 'what the token may do').choices(['read', 'operator', 'admin']).makeOptionMandatory())
     .option('--name <name>', 'a name for the token (recorded in the audit log as who did what)')
     .option('--json', 'print JSON')
-    .action((opts: { config: string; role: 'read' | 'operator' | 'admin'; name?: string; json?: boolean }) => {
-      const store = storeOf(opts.config);
+    .action(async (opts: { config: string; role: 'read' | 'operator' | 'admin'; name?: string; json?: boolean }) => {
+      const store = await storeOf(opts.config);
       try {
         const { token: secret, hash } = newToken();
-        const t = store.addToken({ name: opts.name ?? `${process.env.USER ?? 'cli'}-${opts.role}`, role: opts.role, hash, createdAt: Date.now(), createdBy: cliActor() });
-        store.addAudit({ at: t.createdAt, actor: cliActor(), origin: cliOrigin(), action: 'token.create', target: `tokens/${t.id}`, before: null, after: { id: t.id, name: t.name, role: t.role } });
+        const t = await store.addToken({ name: opts.name ?? `${process.env.USER ?? 'cli'}-${opts.role}`, role: opts.role, hash, createdAt: Date.now(), createdBy: cliActor() });
+        await store.addAudit({ at: t.createdAt, actor: cliActor(), origin: cliOrigin(), action: 'token.create', target: `tokens/${t.id}`, before: null, after: { id: t.id, name: t.name, role: t.role } });
         if (opts.json) process.stdout.write(`${JSON.stringify({ id: t.id, name: t.name, role: t.role, token: secret }, null, 2)}\n`);
         else {
           process.stdout.write(`${secret}\n`);
@@ -266,10 +270,10 @@ async function main(argv: string[]): Promise<number> {
     .description('list tokens (never their values)')
     .requiredOption('-c, --config <file>', 'YAML configuration file')
     .option('--json', 'print JSON')
-    .action((opts: { config: string; json?: boolean }) => {
-      const store = storeOf(opts.config);
+    .action(async (opts: { config: string; json?: boolean }) => {
+      const store = await storeOf(opts.config);
       try {
-        const tokens = store.listTokens().map(({ hash: _hash, ...t }) => t);
+        const tokens = (await store.listTokens()).map(({ hash: _hash, ...t }) => t);
         if (opts.json) process.stdout.write(`${JSON.stringify({ tokens }, null, 2)}\n`);
         else for (const t of tokens) process.stdout.write(`${t.id}\t${t.name}\t${t.role}\t${t.revokedAt ? `revoked ${new Date(t.revokedAt).toISOString()}` : 'active'}\n`);
       } finally {
@@ -280,13 +284,13 @@ async function main(argv: string[]): Promise<number> {
     .description('revoke a token: requests with it are refused from now on')
     .argument('<id>', 'token id (from token list)')
     .requiredOption('-c, --config <file>', 'YAML configuration file')
-    .action((id: string, opts: { config: string }) => {
-      const store = storeOf(opts.config);
+    .action(async (id: string, opts: { config: string }) => {
+      const store = await storeOf(opts.config);
       try {
         const n = Number(id);
-        const before = store.listTokens().find((t) => t.id === n);
-        if (!before || before.revokedAt !== null || !store.revokeToken(n, Date.now())) throw new Error(`no active token ${id}`);
-        store.addAudit({ at: Date.now(), actor: cliActor(), origin: cliOrigin(), action: 'token.revoke', target: `tokens/${n}`, before: { id: n, name: before.name, role: before.role, revokedAt: null }, after: { id: n, revoked: true } });
+        const before = (await store.listTokens()).find((t) => t.id === n);
+        if (!before || before.revokedAt !== null || !(await store.revokeToken(n, Date.now()))) throw new Error(`no active token ${id}`);
+        await store.addAudit({ at: Date.now(), actor: cliActor(), origin: cliOrigin(), action: 'token.revoke', target: `tokens/${n}`, before: { id: n, name: before.name, role: before.role, revokedAt: null }, after: { id: n, revoked: true } });
         process.stdout.write(`token ${n} "${before.name}" revoked\n`);
       } finally {
         store.close();
@@ -299,18 +303,16 @@ async function main(argv: string[]): Promise<number> {
     .option('-c, --config <file>', 'take the store (and bootstrap sections) from this configuration instead of FILE')
     .option('-m, --comment <text>', 'recorded with the revision')
     .option('--json', 'print JSON')
-    .action((file: string, opts: { config?: string; comment?: string; json?: boolean }) => {
+    .action(async (file: string, opts: { config?: string; comment?: string; json?: boolean }) => {
       const src = readSource({ kind: 'file', file });
       if (!src.ok) throw new Error(`${file} has errors:\n${formatErrors(src.errors)}`);
       const home = opts.config ? readSource({ kind: 'file', file: opts.config }) : src;
       if (!home.ok) throw new Error(formatErrors(home.errors));
       const v = validateRaw(home.value.raw, home.value.baseDir, home.value.file);
       if (!v.ok) throw new Error(formatErrors(v.errors));
-      const dir = storeDir(v.loaded);
-      if (!dir) throw new Error(`${opts.config ?? file} has no store: revisions live in the store (store: { path: ./data })`);
-      const store = openConfigStore(dir, home.value.file);
+      const store = await storeOfLoaded(v.loaded, opts.config ?? file, 'revisions');
       try {
-        const r = new Revisions(store, home.value.bootstrap, home.value.baseDir).propose(src.value.declarative, {
+        const r = await new Revisions(store, home.value.bootstrap, home.value.baseDir).propose(src.value.declarative, {
           author: cliActor(), origin: cliOrigin(), file: path.resolve(file), source: 'apply', comment: opts.comment ?? `waymark apply ${path.basename(file)}`, action: 'config.apply', target: 'config',
         });
         if (!r.ok) throw new Error(`${file} has errors:\n${formatErrors(r.errors)}`);

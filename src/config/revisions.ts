@@ -4,7 +4,8 @@
 // the store always compiles. Reads for the API take one section of a revision (sections are stored apart, see
 // state/content.ts) and diffs compare stored parts by hash, so neither reads a whole large configuration.
 import path from 'node:path';
-import type { Store, RevisionRecord, RevisionMeta, RevisionFilter } from '../state/store.js';
+import { StoreError, type RevisionRecord, type RevisionMeta, type RevisionFilter } from '../state/store.js';
+import type { StateStore } from '../state/async.js';
 import { ContentReader } from '../state/content.js';
 import { mergeConfig, declarativeHash, sameDeclarative, splitConfig, type Declarative, type RawConfig } from './declarative.js';
 import { diffRoots, type DiffOptions } from './diff.js';
@@ -68,8 +69,8 @@ export class Revisions {
   /** Sections of revisions read for the API, cached by content hash. */
   readonly reader: ContentReader;
 
-  constructor(private readonly store: Store, private bootstrap: RawConfig, private readonly baseDir: string) {
-    this.reader = new ContentReader(store.blob.bind(store));
+  constructor(private readonly store: StateStore, private bootstrap: RawConfig, private readonly baseDir: string) {
+    this.reader = new ContentReader(store.blobs.load);
   }
 
   setBootstrap(bootstrap: RawConfig): void {
@@ -80,15 +81,15 @@ export class Revisions {
   private decoded: RevisionRecord | null = null;
 
   /** The current revision. Shared (decoding a large one costs): never change what it returns; copy to edit. */
-  current(): RevisionRecord | null {
-    const meta = this.store.currentRevisionMeta();
+  async current(): Promise<RevisionRecord | null> {
+    const meta = await this.store.currentRevisionMeta();
     if (meta === null) return null;
-    if (this.decoded?.id !== meta.id || this.decoded.hash !== meta.hash) this.decoded = this.store.currentRevision();
+    if (this.decoded?.id !== meta.id || this.decoded.hash !== meta.hash) this.decoded = await this.store.currentRevision();
     return this.decoded;
   }
 
   /** The current revision's id and metadata, without reading its configuration. */
-  currentMeta(): RevisionMeta | null {
+  currentMeta(): Promise<RevisionMeta | null> {
     return this.store.currentRevisionMeta();
   }
 
@@ -96,11 +97,13 @@ export class Revisions {
    * One top-level section of revision `id` (undefined when it has none): large nested arrays and texts (a zone's
    * records) are left as Lazy values for `reader` to page through. Shared with other readers: never change it.
    */
-  section(id: number, key: string): unknown {
-    const root = this.store.revisionRoot(id);
+  async section(id: number, key: string): Promise<unknown> {
+    const root = await this.store.revisionRoot(id);
     if (root === null) return undefined;
     const entries = JSON.parse(root) as Record<string, unknown>;
-    return Object.hasOwn(entries, key) ? this.reader.section(entries[key]) : undefined;
+    if (!Object.hasOwn(entries, key)) return undefined;
+    await this.store.blobs.prefetch(entries[key]);
+    return this.reader.section(entries[key]);
   }
 
   /**
@@ -108,76 +111,86 @@ export class Revisions {
    * from THIS file; otherwise the current revision (perhaps from the API) stays in force. So API edits survive
    * restarts and reloads, and editing the file still works.
    */
-  fromFile(d: Declarative, file: string, origin: string, valid?: Valid): ProposeResult {
-    const cur = this.store.currentRevisionMeta();
-    if (cur && !this.fileWins(d, file)) return { ok: true, revision: this.store.revision(cur.id)!, changed: false };
-    const res = this.propose(d, { author: 'file', origin, file, source: 'file', comment: `configuration file ${path.basename(file)} changed` }, valid);
+  async fromFile(d: Declarative, file: string, origin: string, valid?: Valid): Promise<ProposeResult> {
+    const cur = await this.store.currentRevisionMeta();
+    if (cur && !(await this.fileWins(d, file))) return { ok: true, revision: (await this.store.revision(cur.id))!, changed: false };
+    const res = await this.propose(d, { author: 'file', origin, file, source: 'file', comment: `configuration file ${path.basename(file)} changed` }, valid);
     // Without the compiled form: the caller has it already, and a result kept around must not hold a snapshot.
     return res.ok ? { ok: true, revision: res.revision, changed: res.changed } : res;
   }
 
   /** Whether the file's declarative sections `d` would become a new revision (fromFile's precedence rule). */
-  fileWins(d: Declarative, file: string): boolean {
-    const cur = this.store.currentRevisionMeta();
-    return cur === null || fileWins(cur, this.store.lastRevisionFromFile(file), d);
+  async fileWins(d: Declarative, file: string): Promise<boolean> {
+    const cur = await this.store.currentRevisionMeta();
+    return cur === null || fileWins(cur, await this.store.lastRevisionFromFile(file), d);
   }
 
   /**
    * Validate and commit a new declarative configuration. `ifMatch` (the revision id the writer based its change on)
-   * gives optimistic concurrency: a stale base → 409.
+   * gives optimistic concurrency: a stale base → 409, also when another node commits between check and write (the
+   * store checks the base in the commit's own transaction).
    */
-  propose(d: Declarative, meta: ProposeMeta, valid?: Valid): ProposeResult {
-    const cur = this.store.currentRevisionMeta();
-    if (meta.ifMatch !== undefined && (cur?.id ?? 0) !== meta.ifMatch) {
-      return { ok: false, status: 409, errors: [{ path: '(revision)', message: `the configuration changed: current revision is ${cur?.id ?? 0}, not ${meta.ifMatch}; reload and retry` }] };
-    }
+  async propose(d: Declarative, meta: ProposeMeta, valid?: Valid): Promise<ProposeResult> {
+    const cur = await this.store.currentRevisionMeta();
+    const stale = (now: number): ProposeResult => ({ ok: false, status: 409, errors: [{ path: '(revision)', message: `the configuration changed: current revision is ${now}, not ${meta.ifMatch}; reload and retry` }] });
+    if (meta.ifMatch !== undefined && (cur?.id ?? 0) !== meta.ifMatch) return stale(cur?.id ?? 0);
     // `valid`: the caller has just validated exactly this configuration (the file as read): not again.
     const v = valid ?? validateRaw(mergeConfig(this.bootstrap, d), this.baseDir, null, undefined, this.cache, this.inForce?.());
     if (!v.ok) return { ok: false, status: 400, errors: v.errors };
     const hash = declarativeHash(d);
     // Unchanged: the current revision is this configuration (equal hashes), so it is not read back from the store.
     if (cur && sameDeclarative(cur.hash, d, hash) && meta.source !== 'file') return { ok: true, revision: { ...cur, config: d }, changed: false };
-    const revision = this.store.addRevision(
-      { at: Date.now(), author: meta.author, source: meta.source, comment: meta.comment, hash, file: meta.file ?? null, config: d },
-      { at: Date.now(), actor: meta.author, origin: meta.origin, action: meta.action ?? `config.${meta.source}`, target: meta.target ?? 'config', before: meta.before !== undefined ? { revision: cur?.id ?? 0, value: meta.before } : cur ? { revision: cur.id } : null, after: meta.after },
-    );
+    let revision: RevisionRecord;
+    try {
+      revision = await this.store.addRevision(
+        { at: Date.now(), author: meta.author, source: meta.source, comment: meta.comment, hash, file: meta.file ?? null, config: d },
+        { at: Date.now(), actor: meta.author, origin: meta.origin, action: meta.action ?? `config.${meta.source}`, target: meta.target ?? 'config', before: meta.before !== undefined ? { revision: cur?.id ?? 0, value: meta.before } : cur ? { revision: cur.id } : null, after: meta.after },
+        meta.ifMatch,
+      );
+    } catch (e) {
+      if (e instanceof StoreError && e.code === 'STORE_CONFLICT') return stale((await this.store.currentRevisionMeta())?.id ?? 0);
+      throw e;
+    }
     // The configuration just stored is the current one: readers share it rather than decode it from the store.
     this.decoded = revision;
     return { ok: true, revision, changed: true, valid: v };
   }
 
   /** A new revision equal to an older one. */
-  rollback(id: number, author: string, origin: string, ifMatch?: number): ProposeResult {
-    const old = this.store.revision(id);
+  async rollback(id: number, author: string, origin: string, ifMatch?: number): Promise<ProposeResult> {
+    const old = await this.store.revision(id);
     if (!old) return { ok: false, status: 404, errors: [{ path: 'revision', message: `no revision ${id}` }] };
     return this.propose(old.config, { author, origin, source: 'rollback', comment: `rollback to revision ${id}`, ifMatch, action: 'config.rollback', target: `revision/${id}` });
   }
 
-  list(limit = 50, beforeId?: number, filter?: RevisionFilter): RevisionMeta[] {
+  list(limit = 50, beforeId?: number, filter?: RevisionFilter): Promise<RevisionMeta[]> {
     return this.store.listRevisions(limit, beforeId, filter);
   }
 
-  count(filter?: RevisionFilter): number {
+  count(filter?: RevisionFilter): Promise<number> {
     return this.store.countRevisions(filter);
   }
 
-  get(id: number): RevisionRecord | null {
+  get(id: number): Promise<RevisionRecord | null> {
     return this.store.revision(id);
   }
 
-  meta(id: number): RevisionMeta | null {
+  meta(id: number): Promise<RevisionMeta | null> {
     return this.store.revisionMeta(id);
   }
 
   /**
    * A line diff of two revisions' YAML (unified-style, +/- lines, "@@ … @@" for unchanged parts left out): what an
-   * operator reads before a rollback. `fromId` null: against nothing. Reads only the parts that differ.
+   * operator reads before a rollback. `fromId` null: against nothing. Reads only the parts that differ (from a
+   * database server, both revisions' parts are fetched first).
    */
-  diff(fromId: number | null, toId: number, opts?: DiffOptions): string | null {
-    const a = fromId === null ? null : this.store.revisionRoot(fromId);
-    const b = this.store.revisionRoot(toId);
+  async diff(fromId: number | null, toId: number, opts?: DiffOptions): Promise<string | null> {
+    const a = fromId === null ? null : await this.store.revisionRoot(fromId);
+    const b = await this.store.revisionRoot(toId);
     if ((fromId !== null && a === null) || b === null) return null;
-    return diffRoots(a, b, this.store.blob.bind(this.store), opts).join('\n');
+    if (a !== null) await this.store.blobs.prefetch(a);
+    await this.store.blobs.prefetch(b);
+    return diffRoots(a, b, this.store.blobs.load, opts).join('\n');
   }
 }
 

@@ -267,8 +267,22 @@ export const configSchema = z.object({
   }).strict().optional(),
   /** Persistence records: in memory, bounded, and written to the store when one is configured. */
   persistence: z.object({ maxRecords: z.number().int().min(1000).max(50_000_000).default(1_000_000) }).strict().default({ maxRecords: 1_000_000 }),
-  /** The embedded database directory (SQLite); relative to the config file. Without it, state lives in memory only. */
-  store: z.object({ path: z.string().min(1) }).strict().optional(),
+  /**
+   * Where state lives. `path`: the embedded database directory (SQLite, one node); relative to the config file.
+   * `postgres`: a PostgreSQL URL (cluster mode: several nodes share it); its password may be in the URL, in
+   * PGPASSWORD or in `passwordFile`. Without a store, state lives in memory only.
+   */
+  store: z.object({
+    path: z.string().min(1).optional(),
+    postgres: z.string().min(1).refine(isPostgresUrl, 'must be a URL postgresql://user@host:port/database').optional(),
+    passwordFile: z.string().min(1).optional(),
+    connections: z.number().int().min(2).max(64).optional(),
+  }).strict()
+    .refine((s) => (s.path === undefined) !== (s.postgres === undefined), 'give exactly one of path: (SQLite, one node) and postgres: (cluster mode)')
+    .refine((s) => s.passwordFile === undefined || s.postgres !== undefined, { message: 'passwordFile is for postgres:', path: ['passwordFile'] })
+    .optional(),
+  /** This node, as the cluster knows it (the feed, GET /v1/nodes). Default: the host name. */
+  node: z.object({ name: z.string().min(1).max(63).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-"') }).strict().optional(),
   /** The REST API and dashboard (needs store:, where configuration revisions, tokens and the audit log live). */
   api: z.object({ listen: listen }).strict().optional(),
   /** Query log (SPEC C3): one JSON line for a `sample` fraction of the queries of these policy names. */
@@ -276,6 +290,16 @@ export const configSchema = z.object({
 }).strict();
 
 export type Config = z.infer<typeof configSchema>;
+
+/** Whether `s` is a PostgreSQL connection URL (postgres:// or postgresql://, with a host). */
+function isPostgresUrl(s: string): boolean {
+  try {
+    const u = new URL(s);
+    return (u.protocol === 'postgres:' || u.protocol === 'postgresql:') && u.hostname !== '';
+  } catch {
+    return false;
+  }
+}
 export type ZoneConfig = z.infer<typeof zoneSchema>;
 export type ServerConfig = z.infer<typeof serverSchema>;
 

@@ -2,6 +2,7 @@
 // files inlined, validated by path; with a store, the current revision (SPEC C2). Also where the store lives.
 // Owns: reading sources. Used at start-up, by `check`, `explain`, `member` and the supervisor; never per query.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseYaml, compileRaw, validateConfig, type LoadedConfig, type Result } from './load.js';
 import type { SnapshotOptions } from './load.js';
@@ -12,6 +13,8 @@ import { splitConfig, mergeConfig, inlineZoneFiles, type Declarative, type RawCo
 import { validateRaw, fileWins, type Valid } from './revisions.js';
 import { openStore, StoreError, STORE_FILE, type SqliteStore, type AdminRecord } from '../state/store.js';
 import type { Responder } from '../dns/responder.js';
+import { sqliteStateStore, type StateStore } from '../state/async.js';
+import { openPostgresStore } from '../state/postgres.js';
 
 /** Where a configuration comes from. */
 export type ConfigSource =
@@ -167,7 +170,7 @@ export function exportSource(file: string): Result<ExportSource> {
   const { bootstrap, declarative } = splitConfig(raw);
   const inlined = inlineZoneFiles(declarative, baseDir);
   if (!inlined.ok) return { ok: false, errors: inFile(inlined.errors, file) };
-  const dir = checked.value.store ? configRelative(file, checked.value.store.path) : null;
+  const dir = checked.value.store?.path !== undefined ? configRelative(file, checked.value.store.path) : null;
   if (dir && fs.existsSync(path.join(dir, STORE_FILE))) {
     const store = openConfigStore(dir, file, { readonly: true });
     const cur = store.currentRevisionMeta();
@@ -185,7 +188,39 @@ export function exportSource(file: string): Result<ExportSource> {
 /** The store directory of a configuration (relative to the config file), or null when state is memory-only. */
 export function storeDir(loaded: LoadedConfig): string | null {
   const s = loaded.config.store;
-  return s ? configRelative(loaded.file, s.path) : null;
+  return s?.path !== undefined ? configRelative(loaded.file, s.path) : null;
+}
+
+/** Where a configuration keeps its state: an SQLite directory (one node), a PostgreSQL database (cluster), or nowhere. */
+export type StoreSettings =
+  | { kind: 'sqlite'; dir: string }
+  | { kind: 'postgres'; url: string; passwordFile?: string; connections?: number };
+export function storeSettings(loaded: LoadedConfig): StoreSettings | null {
+  const s = loaded.config.store;
+  if (s?.postgres !== undefined) {
+    return { kind: 'postgres', url: s.postgres, passwordFile: s.passwordFile === undefined ? undefined : configRelative(loaded.file, s.passwordFile), connections: s.connections };
+  }
+  const dir = storeDir(loaded);
+  return dir === null ? null : { kind: 'sqlite', dir };
+}
+
+/** This node's name in the cluster (node.name, default the host name). */
+export function nodeName(loaded: LoadedConfig): string {
+  return loaded.config.node?.name ?? os.hostname();
+}
+
+/**
+ * Open a configuration's state store, either backend, behind the asynchronous interface. SQLite: as openConfigStore
+ * (the store belongs to one configuration file; `sqlite` is the store itself, for what only SQLite has). PostgreSQL:
+ * shared by the nodes of a cluster, each with a configuration file of its own, so no file owns it.
+ */
+export async function openStateStore(settings: StoreSettings, file: string | null, opts: { claim?: boolean; adopt?: boolean; node?: string } = {}): Promise<{ state: StateStore; sqlite: SqliteStore | null }> {
+  if (settings.kind === 'postgres') {
+    const pg = await openPostgresStore({ url: settings.url, passwordFile: settings.passwordFile, connections: settings.connections, node: opts.node });
+    return { state: pg, sqlite: null };
+  }
+  const sqlite = openConfigStore(settings.dir, file, opts);
+  return { state: sqliteStateStore(sqlite), sqlite };
 }
 
 /** A path written in configuration file `file`: relative to that file's directory (to the working one without). */
@@ -205,8 +240,8 @@ export function pidFileOf(loaded: LoadedConfig): string | null {
  * `claim` (a serving supervisor): an unclaimed store becomes this file's; `adopt`: take over a store that another
  * file fed (that file was replaced). Everything else refuses a store that belongs to another file, naming both.
  */
-export function openConfigStore(dir: string, file: string | null, opts: { claim?: boolean; adopt?: boolean; readonly?: boolean } = {}): SqliteStore {
-  const store = openStore(dir, { readonly: opts.readonly });
+export function openConfigStore(dir: string, file: string | null, opts: { claim?: boolean; adopt?: boolean; readonly?: boolean; node?: string } = {}): SqliteStore {
+  const store = openStore(dir, { readonly: opts.readonly, node: opts.node });
   if (file === null) return store;
   const mine = path.resolve(file);
   const owner = store.owner();

@@ -1,22 +1,21 @@
 // The health service of the supervisor: the distributor (with the in-process prober for a single node), the
-// verdict book, and operator admin states from the store. It tells the workers what changed; they never probe.
+// verdict book, and operator admin states (read from the store by the supervisor, which follows its change feed). It tells the workers what changed; they never probe.
 // Owns: wiring and timers. Verdict rules live in verdict.ts, scheduling in prober.ts, assignment in distributor.ts.
 import crypto from 'node:crypto';
 import type { Config } from '../config/schema.js';
-import type { AdminRecord, Store } from '../state/store.js';
+import type { AdminRecord } from '../state/store.js';
 import { Distributor } from './distributor.js';
 import { HealthBook, type MemberHealth } from './verdict.js';
 import { checkTargets } from './targets.js';
 
 export interface HealthServiceOptions {
-  store: Store | null;
+  /** The admin states stored when the service starts. */
+  admin?: AdminRecord[];
   onHealth: (updates: MemberHealth[]) => void;
   onAdmin: (states: AdminRecord[]) => void;
   log: (level: 'info' | 'warn' | 'error', fields: object, msg: string) => void;
 }
 
-/** How often admin states are checked for changes made by the CLI (or another node) in the store. */
-const ADMIN_POLL_MS = 200;
 /** How often stale prober views are dropped from quorums. */
 const EXPIRE_MS = 250;
 
@@ -24,11 +23,11 @@ export class HealthService {
   private readonly book: HealthBook;
   private readonly distributor: Distributor;
   private readonly timers: NodeJS.Timeout[] = [];
-  private adminVersion = -1;
-  private adminStates: AdminRecord[] = [];
+  private adminStates: AdminRecord[];
   private readonly logged = new Map<string, string>();
 
   constructor(private config: Config, private readonly opts: HealthServiceOptions) {
+    this.adminStates = opts.admin ?? [];
     const targets = checkTargets(config);
     this.book = new HealthBook(config, targets, Date.now());
     const d = config.health.distributor;
@@ -54,10 +53,6 @@ export class HealthService {
       this.book.expire(Date.now());
       this.flush();
     }, EXPIRE_MS));
-    if (this.opts.store) {
-      this.pollAdmin();
-      this.timers.push(setInterval(() => this.pollAdmin(), ADMIN_POLL_MS));
-    }
     for (const t of this.timers) t.unref();
   }
 
@@ -117,25 +112,11 @@ export class HealthService {
     this.opts.onHealth(changes);
   }
 
-  /** Admin states were written through this process's own store connection (the API): read them now. */
-  adminChanged(): void {
-    this.pollAdmin(true);
-  }
-
-  private pollAdmin(force = false): void {
-    const store = this.opts.store!;
-    try {
-      // data_version moves only for other connections' commits (the CLI's); our own writes come with force.
-      const v = store.dataVersion();
-      if (v === this.adminVersion && !force) return;
-      this.adminVersion = v;
-      const states = store.loadAdmin();
-      if (JSON.stringify(states) === JSON.stringify(this.adminStates)) return;
-      this.adminStates = states;
-      this.opts.log('info', { states: states.map((s) => `${s.pool}/${s.member}=${s.state}`) }, 'admin states');
-      this.opts.onAdmin(states);
-    } catch (e) {
-      this.opts.log('error', { err: (e as Error).message }, 'reading admin states failed');
-    }
+  /** The admin states in the store now (the supervisor read them after a change in the feed or an API write). */
+  setAdmin(states: AdminRecord[]): void {
+    if (JSON.stringify(states) === JSON.stringify(this.adminStates)) return;
+    this.adminStates = states;
+    this.opts.log('info', { states: states.map((s) => `${s.pool}/${s.member}=${s.state}`) }, 'admin states');
+    this.opts.onAdmin(states);
   }
 }

@@ -9,10 +9,10 @@ import path from 'node:path';
 import pg from 'pg';
 import type { PersistRecord } from '../answer/persistence.js';
 import { blobsOf, decodeRoot, encodeRoot, TextMemo } from './content.js';
-import type { StateStore } from './async.js';
+import { FetchedBlobs, type StateStore } from './async.js';
 import {
-  invalidField, likeSubstring, StoreError,
-  type AdminRecord, type Change, type ChangeKind, type AuditFilter, type AuditRecord, type RevisionFilter, type RevisionMeta, type RevisionRecord, type StoreOwner, type TokenRecord,
+  invalidField, likeSubstring, nodeRow, StoreError,
+  type AdminRecord, type Change, type ChangeKind, type AuditFilter, type AuditRecord, type RevisionFilter, type NodeRecord, type RevisionMeta, type RevisionRecord, type StoreOwner, type TokenRecord,
 } from './store.js';
 
 /** Where the database is: `url` as `store.postgres` gives it; the password may instead come from a file. */
@@ -25,6 +25,9 @@ export interface PostgresOptions {
   /** The node name its changes carry in the feed (default: the host name). */
   node?: string;
 }
+
+/** How long a new connection may take before the database counts as unreachable. */
+const CONNECT_TIMEOUT_MS = 3000;
 
 /** int8 (counts, ids, millisecond times) as numbers: every one the store keeps is below 2^53. */
 const INT8_OID = 20;
@@ -101,6 +104,17 @@ const MIGRATIONS: readonly string[] = [
      kind     text   NOT NULL,
      data     text   NOT NULL
    );`,
+  `CREATE TABLE node (
+     name       text    PRIMARY KEY,
+     started_at bigint  NOT NULL,
+     seen_at    bigint  NOT NULL,
+     revision   bigint  NOT NULL,
+     position   bigint  NOT NULL,
+     role       text    NOT NULL,
+     pid        integer NOT NULL,
+     host       text    NOT NULL,
+     api        text
+   );`,
 ];
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;
 /** The advisory lock nodes take while migrating, so two starting at once do not both apply a step. */
@@ -137,7 +151,7 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Postgres
   if (url.protocol !== 'postgresql:' && url.protocol !== 'postgres:') throw new StoreError('STORE_OPEN', `store.postgres: ${shown} is not a postgresql:// URL`);
   // A password from the file goes into the URL, in memory only (pg lets the URL's fields override separate ones).
   if (password !== undefined && url.password === '') url.password = encodeURIComponent(password);
-  const config: pg.PoolConfig = { connectionString: url.toString(), max: opts.connections ?? 4, types };
+  const config: pg.PoolConfig = { connectionString: url.toString(), max: opts.connections ?? 4, types, connectionTimeoutMillis: CONNECT_TIMEOUT_MS };
   const pool = new pg.Pool(config);
   // An idle connection the server closes (a restart) is an error event on the pool; the next query reconnects.
   pool.on('error', () => {});
@@ -224,12 +238,31 @@ export class PostgresStore implements StateStore {
   }
 
   private async q<R extends Row = Row>(sql: string, params: unknown[] = []): Promise<R[]> {
-    return (await this.open().query<R>(sql, params)).rows;
+    try {
+      return (await this.open().query<R>(sql, params)).rows;
+    } catch (e) {
+      throw this.unavailable(e);
+    }
+  }
+
+  /** A statement's whole result (row counts). */
+  private async rows(sql: string, params: unknown[]): Promise<pg.QueryResult> {
+    try {
+      return await this.open().query(sql, params);
+    } catch (e) {
+      throw this.unavailable(e);
+    }
   }
 
   /** `fn` in one transaction on one connection. */
   private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    const c = await this.open().connect();
+    let c: pg.PoolClient;
+    try {
+      c = await this.open().connect();
+    } catch (e) {
+      throw this.unavailable(e);
+    }
+    let broken: Error | undefined;
     try {
       await c.query('BEGIN');
       const out = await fn(c);
@@ -237,10 +270,17 @@ export class PostgresStore implements StateStore {
       return out;
     } catch (e) {
       await c.query('ROLLBACK').catch(() => {});
-      throw e;
+      if (isConnectionLoss(e)) broken = e as Error;
+      throw this.unavailable(e);
     } finally {
-      c.release();
+      c.release(broken); // a connection that broke is dropped from the pool, not reused
     }
+  }
+
+  /** A lost or refused connection as a StoreError STORE_UNAVAILABLE (the caller may retry); other errors as they are. */
+  private unavailable(e: unknown): unknown {
+    if (!isConnectionLoss(e)) return e;
+    return new StoreError('STORE_UNAVAILABLE', `store.postgres ${this.shown}: the database cannot be reached (${(e as Error).message || (e as { code?: string }).code})`, { cause: e });
   }
 
   async loadPersistence(now: number): Promise<PersistRecord[]> {
@@ -285,7 +325,7 @@ export class PostgresStore implements StateStore {
   }
 
   async purgeExpired(now: number): Promise<number> {
-    return (await this.open().query('DELETE FROM persistence WHERE expires < $1', [now])).rowCount ?? 0;
+    return (await this.rows('DELETE FROM persistence WHERE expires < $1', [now])).rowCount ?? 0;
   }
 
   async loadAdmin(): Promise<AdminRecord[]> {
@@ -312,7 +352,7 @@ export class PostgresStore implements StateStore {
   }
 
   async pruneChanges(at: number): Promise<number> {
-    return (await this.open().query('DELETE FROM change WHERE at < $1', [at])).rowCount ?? 0;
+    return (await this.rows('DELETE FROM change WHERE at < $1', [at])).rowCount ?? 0;
   }
 
   async feedHead(): Promise<number> {
@@ -328,7 +368,7 @@ export class PostgresStore implements StateStore {
   }
 
   async lastRevisionFromFile(file: string): Promise<RevisionMeta | null> {
-    return metaRow((await this.q(`SELECT ${META_COLUMNS} FROM revision WHERE source = 'file' AND file = $1 ORDER BY id DESC LIMIT 1`, [path.resolve(file)]))[0]);
+    return metaRow((await this.q(`SELECT ${META_COLUMNS} FROM revision WHERE source = 'file' AND file = $1 ORDER BY id DESC LIMIT 1`, [fileKey(file)]))[0]);
   }
 
   async revision(id: number): Promise<RevisionRecord | null> {
@@ -360,24 +400,30 @@ export class PostgresStore implements StateStore {
     return (await this.q(`SELECT count(*) AS n FROM revision WHERE true${w.sql}`, w.params))[0]!.n as number;
   }
 
-  async addRevision(r: Omit<RevisionRecord, 'id'>, audit: Omit<AuditRecord, 'id' | 'after'> & { after?: unknown }): Promise<RevisionRecord> {
+  async addRevision(r: Omit<RevisionRecord, 'id'>, audit: Omit<AuditRecord, 'id' | 'after'> & { after?: unknown }, base?: number): Promise<RevisionRecord> {
     // The revision, its new parts and its audit entry commit together, as in the SQLite store.
     const blobs = new Map<string, string>();
     const root = encodeRoot(r.config, (hash, json) => { blobs.set(hash, json); }, this.texts);
     try {
       const id = await this.tx(async (c) => {
+        if (base !== undefined) {
+          // The feed's row lock first: revisions of other nodes commit before or after this check, never between.
+          await c.query('SELECT position FROM feed_head FOR UPDATE');
+          const now = (await c.query<{ id: number | null }>('SELECT max(id) AS id FROM revision')).rows[0]!.id ?? 0;
+          if (now !== base) throw new StoreError('STORE_CONFLICT', `store.postgres ${this.shown}: the current revision is ${now}, not ${base}`);
+        }
         if (blobs.size > 0) {
           await c.query('INSERT INTO blob (hash, data) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (hash) DO NOTHING', [[...blobs.keys()], [...blobs.values()]]);
         }
         const rid = (await c.query<{ id: number }>('INSERT INTO revision (at, author, source, comment, hash, root, file) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id',
-          [r.at, r.author, r.source, r.comment, r.hash, root, r.file === null ? null : path.resolve(r.file)])).rows[0]!.id;
+          [r.at, r.author, r.source, r.comment, r.hash, root, r.file === null ? null : fileKey(r.file)])).rows[0]!.id;
         await c.query('INSERT INTO audit (at, actor, origin, action, target, before, after) VALUES ($1, $2, $3, $4, $5, $6, $7)',
           [audit.at, audit.actor, audit.origin, audit.action, audit.target, JSON.stringify(audit.before ?? null), JSON.stringify(audit.after === undefined ? { revision: rid } : { revision: rid, value: audit.after })]);
         await this.append(c, 'revision', { id: rid, hash: r.hash });
         return rid;
       });
       this.texts.commit();
-      return { ...r, file: r.file === null ? null : path.resolve(r.file), id };
+      return { ...r, file: r.file === null ? null : fileKey(r.file), id };
     } catch (e) {
       this.texts.rollback();
       throw e;
@@ -398,7 +444,7 @@ export class PostgresStore implements StateStore {
   }
 
   async revokeToken(id: number, at: number): Promise<boolean> {
-    return (await this.open().query('UPDATE token SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL', [at, id])).rowCount === 1;
+    return (await this.rows('UPDATE token SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL', [at, id])).rowCount === 1;
   }
 
   async addAudit(a: Omit<AuditRecord, 'id'>): Promise<void> {
@@ -419,6 +465,26 @@ export class PostgresStore implements StateStore {
     const w = auditWhere(target, filter, 1);
     return (await this.q(`SELECT count(*) AS n FROM audit WHERE true${w.sql}`, w.params))[0]!.n as number;
   }
+
+  async heartbeat(n: NodeRecord): Promise<void> {
+    await this.tx(async (c) => {
+      await c.query(`INSERT INTO node (name, started_at, seen_at, revision, position, role, pid, host, api) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        ON CONFLICT (name) DO UPDATE SET started_at = excluded.started_at, seen_at = excluded.seen_at, revision = excluded.revision,
+        position = excluded.position, role = excluded.role, pid = excluded.pid, host = excluded.host, api = excluded.api`,
+      [n.name, n.startedAt, n.seenAt, n.revision, n.position, n.role, n.pid, n.host, n.api]);
+      await this.append(c, 'node', { name: n.name, seenAt: n.seenAt });
+    });
+  }
+
+  async listNodes(): Promise<NodeRecord[]> {
+    return (await this.q('SELECT * FROM node ORDER BY name')).map(nodeRow);
+  }
+
+  /** Blobs for the synchronous readers, fetched in batches and kept (see FetchedBlobs). */
+  readonly blobs = new FetchedBlobs(async (hashes) => {
+    const rows = await this.q('SELECT hash, data FROM blob WHERE hash = ANY($1::text[])', [hashes]);
+    return new Map(rows.map((r) => [r.hash as string, r.data as string]));
+  }, (hash) => this.missing(hash));
 
   async owner(): Promise<StoreOwner | null> {
     const rows = await this.q("SELECT key, value FROM meta WHERE key IN ('owner', 'owner_since')");
@@ -452,6 +518,26 @@ export class PostgresStore implements StateStore {
     });
     return { ...meta, config: decodeRoot(root, (hash) => { const json = have.get(hash); if (json === undefined) throw this.missing(hash); return json; }) };
   }
+}
+
+/**
+ * A revision's configuration file as the cluster knows it: "node:/path" (each node has a file of its own, see
+ * supervisor/serve.ts), or a path, made absolute.
+ */
+function fileKey(file: string): string {
+  return /^[A-Za-z0-9][A-Za-z0-9._-]*:\//.test(file) ? file : path.resolve(file);
+}
+
+/** Whether an error means the database went away (refused, reset, shut down, timed out), not a bad statement. */
+export function isConnectionLoss(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (typeof code === 'string') {
+    if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH'].includes(code)) return true;
+    // SQLSTATE class 08 (connection exception), 57P01-57P03 (admin shutdown, crash shutdown, cannot connect now)
+    if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03') return true;
+  }
+  const msg = e instanceof Error ? e.message : '';
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(msg);
 }
 
 function metaRow(row: Row | undefined): RevisionMeta | null {

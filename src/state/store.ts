@@ -43,7 +43,8 @@ export interface Store {
   /** Newest first, ids below `beforeId`, matching `filter` (q: substring of author or comment). */
   listRevisions(limit: number, beforeId?: number, filter?: RevisionFilter): RevisionMeta[];
   countRevisions(filter?: RevisionFilter): number;
-  addRevision(r: Omit<RevisionRecord, 'id'>, audit: Omit<AuditRecord, 'id' | 'after'> & { after?: unknown }): RevisionRecord;
+  /** `base`: commit only if revision `base` (0: none) is still the current one, else a StoreError STORE_CONFLICT. */
+  addRevision(r: Omit<RevisionRecord, 'id'>, audit: Omit<AuditRecord, 'id' | 'after'> & { after?: unknown }, base?: number): RevisionRecord;
   /** Tokens. */
   addToken(t: Omit<TokenRecord, 'id' | 'revokedAt'>): TokenRecord;
   tokenByHash(hash: string): TokenRecord | null;
@@ -64,6 +65,10 @@ export interface Store {
   feedHead(): number;
   /** Drop changes made before `at` (ms); returns how many. A node further behind must load the state whole. */
   pruneChanges(at: number): number;
+  /** Record a node's heartbeat (its row replaced; a 'node' change in the feed). */
+  heartbeat(n: NodeRecord): void;
+  /** Every node that ever heartbeated, by name. */
+  listNodes(): NodeRecord[];
   /** The configuration file this store belongs to (absolute path), and since when; null before any server claimed it. */
   owner(): StoreOwner | null;
   setOwner(file: string, at: number): void;
@@ -79,7 +84,24 @@ export interface Change {
   /** revision: { id, hash }; admin: an AdminRecord; persistence: the PersistRecord[] of one batch. */
   data: unknown;
 }
-export type ChangeKind = 'revision' | 'admin' | 'persistence';
+export type ChangeKind = 'revision' | 'admin' | 'persistence' | 'node';
+
+/**
+ * A serving node as it last reported itself (issue 11): its revision in force, the feed position it has applied,
+ * its health role (the distributor's leader or a follower) and when it was last seen.
+ */
+export interface NodeRecord {
+  name: string;
+  startedAt: number;
+  seenAt: number;
+  revision: number;
+  position: number;
+  role: 'leader' | 'follower' | 'single';
+  pid: number;
+  host: string;
+  /** Where its API listens (host:port), or null. */
+  api: string | null;
+}
 /** How long the feed keeps a change: a node down for longer loads the state whole instead of catching up. */
 export const FEED_RETENTION_MS = 60 * 60 * 1000;
 
@@ -117,7 +139,7 @@ export interface TokenRecord { id: number; name: string; role: 'read' | 'operato
  */
 export interface AuditRecord { id: number; at: number; actor: string; origin: string; action: string; target: string; before: unknown; after: unknown }
 
-export type StoreErrorCode = 'STORE_DIR' | 'STORE_OPEN' | 'STORE_SCHEMA' | 'STORE_DRIVER' | 'STORE_CLOSED' | 'STORE_OWNER' | 'STORE_CORRUPT';
+export type StoreErrorCode = 'STORE_DIR' | 'STORE_OPEN' | 'STORE_SCHEMA' | 'STORE_DRIVER' | 'STORE_CLOSED' | 'STORE_OWNER' | 'STORE_CORRUPT' | 'STORE_CONFLICT' | 'STORE_UNAVAILABLE';
 
 /** An error a user can act on: what went wrong with which path, and a code for callers to branch on. */
 export class StoreError extends Error {
@@ -276,7 +298,27 @@ const MIGRATIONS: readonly Migration[] = [
      kind     TEXT    NOT NULL,
      data     TEXT    NOT NULL
    );`,
+  // Nodes as they report themselves (one row each; the newest heartbeat).
+  `CREATE TABLE node (
+     name       TEXT    PRIMARY KEY,
+     started_at INTEGER NOT NULL,
+     seen_at    INTEGER NOT NULL,
+     revision   INTEGER NOT NULL,
+     position   INTEGER NOT NULL,
+     role       TEXT    NOT NULL,
+     pid        INTEGER NOT NULL,
+     host       TEXT    NOT NULL,
+     api        TEXT
+   );`,
 ];
+
+/** A node table row (either backend) as a NodeRecord. */
+export function nodeRow(r: Record<string, unknown>): NodeRecord {
+  return {
+    name: r.name as string, startedAt: Number(r.started_at), seenAt: Number(r.seen_at), revision: Number(r.revision), position: Number(r.position),
+    role: r.role as NodeRecord['role'], pid: Number(r.pid), host: r.host as string, api: (r.api as string | null) ?? null,
+  };
+}
 
 /** Stores a blob unless the store has it already (SELECT first: a known part is not even handed to SQLite). */
 function blobWriter(db: Database): PutBlob {
@@ -477,6 +519,21 @@ export class SqliteStore implements Store {
     return this.metaRow(db.prepare(`SELECT ${META_COLUMNS} FROM revision WHERE source = 'file' AND file IS NULL ORDER BY id DESC LIMIT 1`).get());
   }
 
+  heartbeat(n: NodeRecord): void {
+    const db = this.writable();
+    db.transaction(() => {
+      db.prepare(`INSERT INTO node (name, started_at, seen_at, revision, position, role, pid, host, api) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (name) DO UPDATE SET started_at = excluded.started_at, seen_at = excluded.seen_at, revision = excluded.revision,
+        position = excluded.position, role = excluded.role, pid = excluded.pid, host = excluded.host, api = excluded.api`)
+        .run(n.name, n.startedAt, n.seenAt, n.revision, n.position, n.role, n.pid, n.host, n.api);
+      this.append(db, 'node', { name: n.name, seenAt: n.seenAt });
+    })();
+  }
+
+  listNodes(): NodeRecord[] {
+    return (this.open().prepare('SELECT * FROM node ORDER BY name').all() as Array<Record<string, unknown>>).map(nodeRow);
+  }
+
   owner(): StoreOwner | null {
     const rows = this.open().prepare("SELECT key, value FROM meta WHERE key IN ('owner', 'owner_since')").all() as Array<{ key: string; value: string }>;
     const file = rows.find((r) => r.key === 'owner')?.value;
@@ -534,13 +591,17 @@ export class SqliteStore implements Store {
     return (this.open().prepare(`SELECT count(*) AS n FROM revision WHERE 1${where.sql}`).get(...where.params) as { n: number }).n;
   }
 
-  addRevision(r: Omit<RevisionRecord, 'id'>, audit: Omit<AuditRecord, 'id' | 'after'> & { after?: unknown }): RevisionRecord {
+  addRevision(r: Omit<RevisionRecord, 'id'>, audit: Omit<AuditRecord, 'id' | 'after'> & { after?: unknown }, base?: number): RevisionRecord {
     const db = this.writable();
     let id = 0;
     // The revision, its new parts and its audit entry commit together: an acknowledged change is never without its
     // record, and a revision never references a part that is not there.
     const memo = this.texts;
     const write = db.transaction(() => {
+      if (base !== undefined) {
+        const now = (db.prepare('SELECT max(id) AS id FROM revision').get() as { id: number | null }).id ?? 0;
+        if (now !== base) throw new StoreError('STORE_CONFLICT', `${this.file}: the current revision is ${now}, not ${base}`);
+      }
       const root = encodeRoot(r.config, blobWriter(db), memo);
       id = Number((db.prepare('INSERT INTO revision (at, author, source, comment, hash, root, file) VALUES (?, ?, ?, ?, ?, ?, ?)')
         .run(r.at, r.author, r.source, r.comment, r.hash, root, r.file === null ? null : this.relative(r.file)) as RunResult & { lastInsertRowid: number | bigint }).lastInsertRowid);
@@ -758,6 +819,9 @@ export interface PersistenceWriterOptions {
  * stays queued and is retried on the next tick; the queue is bounded and drops its oldest entries (counted in
  * `dropped`) rather than growing. Does not own the store: close the writer, then the store.
  */
+/** Where a PersistenceWriter writes: either backend (SQLite returns at once, a database server with a promise). */
+export interface PersistenceSink { savePersistence(records: readonly PersistRecord[]): void | Promise<void> }
+
 export class PersistenceWriter {
   /** Records dropped because the queue was full or the writer closed. */
   dropped = 0;
@@ -768,14 +832,15 @@ export class PersistenceWriter {
   /** Records written successfully. */
   written = 0;
 
-  private readonly store: Pick<Store, 'savePersistence'>;
+  private readonly store: PersistenceSink;
   private readonly maxQueued: number;
+  private inFlight: Promise<boolean> | null = null;
   private readonly onError: (err: Error) => void;
   private queue = new Map<string, PersistRecord>();
   private timer: NodeJS.Timeout | null;
   private closed = false;
 
-  constructor(store: Pick<Store, 'savePersistence'>, opts: PersistenceWriterOptions = {}) {
+  constructor(store: PersistenceSink, opts: PersistenceWriterOptions = {}) {
     const intervalMs = opts.intervalMs ?? 200;
     if (!(intervalMs > 0)) throw new RangeError(`persistence writer: intervalMs must be > 0, got ${intervalMs}`);
     this.store = store;
@@ -815,29 +880,60 @@ export class PersistenceWriter {
     }
   }
 
-  /** Write everything queued now, in one transaction. Returns false (and reports the error) if it failed. */
-  flush(): boolean {
+  /**
+   * Write everything queued now, in one transaction. Returns false (and reports the error) if it failed; the records
+   * stay queued for the next flush (newer ones pushed meanwhile win). With an asynchronous store, a promise of that,
+   * and one write at a time (a flush while one is under way waits for it).
+   */
+  flush(): boolean | Promise<boolean> {
+    if (this.inFlight !== null) return this.inFlight;
     if (this.queue.size === 0) return true;
-    const records = [...this.queue.values()];
+    const batch = this.queue;
+    const records = [...batch.values()];
+    this.queue = new Map();
+    let pending: void | Promise<void>;
     try {
-      this.store.savePersistence(records);
+      pending = this.store.savePersistence(records);
     } catch (err) {
-      this.failures++;
-      this.report(err);
+      this.failed(batch, err);
       return false;
     }
-    this.queue.clear();
-    this.written += records.length;
-    return true;
+    if (!(pending instanceof Promise)) {
+      this.written += records.length;
+      return true;
+    }
+    this.inFlight = pending.then(
+      () => { this.written += records.length; return true; },
+      (err: unknown) => { this.failed(batch, err); return false; },
+    ).finally(() => { this.inFlight = null; });
+    return this.inFlight;
   }
 
   /** Stop the timer and write what is queued. Later pushes are dropped. Returns flush()'s result. */
-  close(): boolean {
+  close(): boolean | Promise<boolean> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    const ok = this.flush();
     this.closed = true;
-    return ok;
+    const inFlight = this.inFlight;
+    if (inFlight !== null) return inFlight.then(() => this.flush());
+    return this.flush();
+  }
+
+  /** A batch that was not written goes back in front of what was pushed since (newer records win). */
+  private failed(batch: Map<string, PersistRecord>, err: unknown): void {
+    this.failures++;
+    for (const [id, r] of this.queue) {
+      const old = batch.get(id);
+      if (old !== undefined && old.ts > r.ts) continue;
+      batch.delete(id);
+      batch.set(id, r);
+    }
+    this.queue = batch;
+    while (this.queue.size > this.maxQueued) {
+      this.queue.delete(this.queue.keys().next().value as string);
+      this.dropped++;
+    }
+    this.report(err);
   }
 
   private report(err: unknown): void {

@@ -5,9 +5,10 @@
 // the query path. It keeps settings, policy and health, never zones or answer RRsets.
 import cluster, { type Worker } from 'node:cluster';
 import fs from 'node:fs';
+import os from 'node:os';
 import { pino } from 'pino';
 import path from 'node:path';
-import { readSource, readSourceAsWritten, storeDir, pidFileOf, openConfigStore, loadPersistedRecords, type ConfigSource, type SourceConfig } from '../config/source.js';
+import { readSource, readSourceAsWritten, storeDir, storeSettings, nodeName, openStateStore, pidFileOf, type ConfigSource, type SourceConfig } from '../config/source.js';
 import { Snapshot } from '../answer/snapshot.js';
 import { listenControl, controlPaths, type ControlReply, type ControlRequest } from './control.js';
 import { ExplainError, type Explanation, type ExplainRequest } from '../answer/explain.js';
@@ -23,11 +24,16 @@ import { compileRaw, zoneEntries, type InForce, type LoadedConfig, type Result, 
 import { ZoneCache } from '../config/zone-cache.js';
 import { withoutAnswers } from '../answer/compile.js';
 import { Responder } from '../dns/responder.js';
-import { FEED_RETENTION_MS, PersistenceWriter, type Store } from '../state/store.js';
+import { FEED_RETENTION_MS, PersistenceWriter, type AdminRecord, type Change, type NodeRecord } from '../state/store.js';
+import type { StateStore } from '../state/async.js';
+import { redactUrl } from '../state/postgres.js';
+import { FeedFollower } from './follower.js';
+import { Serial } from './serial.js';
 import { HealthService } from '../health/service.js';
 import type { PersistRecord } from '../answer/persistence.js';
 import { MetricsAggregator } from '../metrics/registry.js';
 import type { SupervisorHandle } from './handle.js';
+import { HEARTBEAT_MS, nodeViews } from './nodes.js';
 import { RequestTotals } from './requests.js';
 
 export type { SupervisorHandle } from './handle.js';
@@ -88,64 +94,77 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   const configFile = source0.file ? path.resolve(source0.file) : null;
   // The supervisor is the single writer of the store; workers send it their changes in batches.
   const dir = storeDir(checked.loaded);
-  let store: Store | null = null;
+  const settings = storeSettings(checked.loaded);
+  const node = nodeName(checked.loaded);
+  /** Cluster mode: the store is shared with other nodes. */
+  const shared = settings?.kind === 'postgres';
+  // Each node of a cluster has a configuration file of its own: a revision made from one is known by node and path,
+  // so a node's unchanged file never undoes what another node's file (or the API) put in force.
+  const fileKey = configFile && shared ? `${node}:${configFile}` : configFile;
+  let store: StateStore | null = null;
   let writer: PersistenceWriter | null = null;
   let revisions: Revisions | null = null;
   let declarative = fileDeclarative;
   let startRevision: number | null = null;
   /** Makes the file's configuration a revision (deferred until the workers have it), or null. */
   let applyFile: (() => ReturnType<Revisions['fromFile']>) | null = null;
-  /** Another process committed a revision while the file's was deferred: the poll puts the store's in force. */
-  let racedAtStart = false;
   /** Resolves the wait for the first worker to serve (set while the file's revision waits for it). */
   let firstReady: (() => void) | null = null;
-  if (dir) {
+  /** The feed position the state read at the start is at least as new as (changes after it are followed). */
+  let startPosition = 0;
+  let admin0: AdminRecord[] = [];
+  if (settings) {
     try {
-      const opened = openConfigStore(dir, configFile, { claim: true, adopt: flags.adoptStore });
+      const opened = await openStateStore(settings, configFile, { claim: true, adopt: flags.adoptStore, node });
       // API changes are commits someone waits for: none of them pays for a WAL checkpoint.
-      opened.checkpointInBackground();
-      store = opened;
+      opened.sqlite?.checkpointInBackground();
+      store = opened.state;
+      // Read before the state: a change committed meanwhile is applied again from the feed (applying is idempotent).
+      startPosition = await store.feedHead();
+      admin0 = await store.loadAdmin();
     } catch (e) {
       process.stderr.write(`waymark: ${(e as Error).message}\n`);
       return abandon();
     }
     writer = new PersistenceWriter(store, { onError: (err) => log.error({ err: err.message }, 'persistence write failed; will retry') });
     const purge = setInterval(() => {
-      try {
-        store?.purgeExpired(Date.now());
-        store?.pruneChanges(Date.now() - FEED_RETENTION_MS);
-      } catch (e) {
-        log.error({ err: (e as Error).message }, 'purge failed');
-      }
+      store?.purgeExpired(Date.now()).then(() => store?.pruneChanges(Date.now() - FEED_RETENTION_MS))
+        .catch((e: Error) => log.error({ err: e.message }, 'purge failed'));
     }, 60_000);
     purge.unref();
     revisions = new Revisions(store, source0.bootstrap, source0.baseDir);
-    // A store without revisions takes the file as it is: nothing to compare, so nothing inlined yet.
-    const fresh = revisions.currentMeta() === null;
-    const asRevision = configFile && !fresh ? inlined() : null;
-    if (configFile && !fresh && asRevision === null) return abandon();
-    if (configFile && (fresh || revisions.fileWins(asRevision!, configFile))) {
-      // The file is in force and becomes a new revision: written once the workers have it (inlining and storing a
-      // million-record zone's text takes most of a second, which the first answer need not wait for).
-      const r0 = revisions;
-      const valid = checked;
-      applyFile = () => {
-        const d = inlined();
-        return d === null ? { ok: false, status: 400, errors: [] } : r0.fromFile(d, configFile, `file ${configFile}`, valid);
-      };
-    } else if (configFile) {
-      const r = revisions.fromFile(asRevision!, configFile, `file ${configFile}`, checked);
-      if (!r.ok) {
-        process.stderr.write(`waymark: configuration has errors:\n${formatErrors(r.errors)}\n`);
-        return abandon();
+    try {
+      const fresh = (await revisions.currentMeta()) === null;
+      // A store without revisions takes the file as it is: nothing to compare, so nothing inlined yet.
+      const asRevision = configFile && !fresh ? inlined() : null;
+      if (configFile && !fresh && asRevision === null) return abandon();
+      if (fileKey && (fresh || await revisions.fileWins(asRevision!, fileKey))) {
+        // The file is in force and becomes a new revision: written once the workers have it (inlining and storing a
+        // million-record zone's text takes most of a second, which the first answer need not wait for).
+        const r0 = revisions;
+        const valid = checked;
+        const key = fileKey;
+        applyFile = () => {
+          const d = inlined();
+          return d === null ? Promise.resolve({ ok: false, status: 400, errors: [] }) : r0.fromFile(d, key, `file ${configFile}`, valid);
+        };
+      } else if (fileKey) {
+        const r = await revisions.fromFile(asRevision!, fileKey, `file ${configFile}`, checked);
+        if (!r.ok) {
+          process.stderr.write(`waymark: configuration has errors:\n${formatErrors(r.errors)}\n`);
+          return abandon();
+        }
+        if (r.changed) log.info({ revision: r.revision.id, file: configFile }, 'configuration file applied as a new revision');
+        else log.info({ revision: r.revision.id, file: configFile }, 'configuration file unchanged since it was last applied: the current revision stays in force');
+        startRevision = r.revision.id;
+        // A revision made from this file is in force (just now, or before and the file has not changed since: else the
+        // file would have won): it says what the file says, so the file's compiled form serves, not a second
+        // compilation of the same configuration read back from the store (a second or more at 100,000 names).
+        declarative = r.revision.source === 'file' && r.revision.file === fileKey ? fileDeclarative : r.revision.config;
       }
-      if (r.changed) log.info({ revision: r.revision.id, file: configFile }, 'configuration file applied as a new revision');
-      else log.info({ revision: r.revision.id, file: configFile }, 'configuration file unchanged since it was last applied: the current revision stays in force');
-      startRevision = r.revision.id;
-      // A revision made from this file is in force (just now, or before and the file has not changed since: else the
-      // file would have won): it says what the file says, so the file's compiled form serves, not a second
-      // compilation of the same configuration read back from the store (a second or more at 100,000 names).
-      declarative = r.revision.source === 'file' && r.revision.file === configFile ? fileDeclarative : r.revision.config;
+    } catch (e) {
+      process.stderr.write(`waymark: ${(e as Error).message}\n`);
+      return abandon();
     }
   }
   // Workers get it without zones' data: the file's as written does (its zone files are not inlined yet).
@@ -183,8 +202,8 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   fileDeclarative = null;
   declarative = {};
   if (!current.ok) {
-    const rev = revisions?.current();
-    const which = rev ? `revision ${rev.id} in the store ${dir}` : 'the configuration in force';
+    const rev = await revisions?.currentMeta().catch(() => null);
+    const which = rev ? `revision ${rev.id} in the store ${dir ?? redactUrl(settings?.kind === 'postgres' ? settings.url : '')}` : 'the configuration in force';
     const fix = configFile ? `\nto put the file's configuration in force instead: waymark apply ${configFile} --config ${configFile}` : '';
     process.stderr.write(`waymark: ${which} does not compile:\n${formatErrors(current.errors)}${fix}\n`);
     return abandon();
@@ -216,10 +235,16 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   };
   const loadMessage = (): LoadMessage => ({ type: 'load', generation, config: handOverJson(handOver), baseDir: source0.baseDir, file: source0.file, imageDir: images.dir, images: handOver.images });
   const mirror = new Responder(firstPolicy, loaded.config.server.udpPayload, loaded.config.persistence.maxRecords);
-  loadPersistedRecords(loaded, mirror);
+  // Workers of an SQLite node read the records from the file themselves; a cluster node's get them from here.
+  try {
+    if (store) mirror.engine?.applyRecords(await store.loadPersistence(Date.now()));
+  } catch (e) {
+    process.stderr.write(`waymark: ${(e as Error).message}\n`);
+    return abandon();
+  }
   // Health: probes run here (and in joined probers), never in workers; workers get verdicts as they change.
   const health = new HealthService(loaded.config, {
-    store,
+    admin: admin0,
     onHealth: (updates) => { mirror.engine?.applyHealth(updates); broadcast({ type: 'health', updates }); },
     onAdmin: (states) => { mirror.engine?.applyAdmin(states); broadcast({ type: 'admin', states }); },
     log: (level, fields, msg) => log[level](fields, msg),
@@ -363,6 +388,8 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
       udpTransport = m.udp ?? udpTransport;
       w.send({ type: 'health', updates: health.healthForNewState() } satisfies PrimaryMessage);
       w.send({ type: 'admin', states: health.admin() } satisfies PrimaryMessage);
+      // A worker reads an SQLite store's records itself; a cluster node's come from the mirror, which holds them all.
+      if (shared) for (const records of chunks(mirror.engine?.records(Date.now()) ?? [], 10_000)) w.send({ type: 'persist', records } satisfies PrimaryMessage);
       // The garbage of the first load goes once a worker serves: collecting (and compacting) earlier held up handing
       // the workers their configuration and took a core from their compiling. Later loads collect in putInForce.
       if (ready.size === 1 && !announced) setImmediate(() => releaseAfterLoad({ compact: true }));
@@ -420,21 +447,27 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   }
   seedCache = null;
   if (applyFile !== null) {
-    const r = applyFile();
+    let r: Awaited<ReturnType<Revisions['fromFile']>>;
+    try {
+      r = await applyFile();
+    } catch (e) {
+      r = { ok: false, status: 400, errors: [{ path: 'store', message: (e as Error).message }] };
+    }
     applyFile = null;
     if (!r.ok) {
       process.stderr.write(`waymark: cannot record the configuration file as a revision:\n${formatErrors(r.errors)}\n`);
       await health.close();
       return abandon();
     }
-    startRevision = r.revision.id;
-    racedAtStart = !r.changed;
+    // Not changed: another node or process committed a revision meanwhile. It is in the feed after the start's
+    // position, and comes into force from there (the file's configuration serves until then).
+    startRevision = r.changed ? r.revision.id : -1;
     log.info({ revision: r.revision.id, file: configFile }, r.changed ? 'configuration file applied as a new revision' : 'another revision was committed meanwhile: it comes into force');
   }
   inlineFile = null; // the file's inlined form is the revision's now (or not needed)
 
   /** Re-read the source (SIGHUP, `waymark reload`): the file's changes come into force, or nothing changes. */
-  const reload = (): ReloadOutcome => {
+  const reload = async (): Promise<ReloadOutcome> => {
     const rejected = (errors: ConfigError[]): ReloadOutcome => {
       log.error({ errors: formatErrors(errors) }, 'reload rejected: configuration has errors; still serving the previous one');
       return { ok: false, errors };
@@ -446,7 +479,12 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     let changed = true;
     if (revisions && configFile) {
       revisions.setBootstrap(next.value.bootstrap);
-      const r = revisions.fromFile(next.value.declarative, configFile, `file ${configFile}`, next.value.valid);
+      let r: Awaited<ReturnType<Revisions['fromFile']>>;
+      try {
+        r = await revisions.fromFile(next.value.declarative, fileKey!, `file ${configFile}`, next.value.valid);
+      } catch (e) {
+        return rejected([{ path: 'store', message: (e as Error).message }]);
+      }
       if (!r.ok) return rejected(r.errors);
       nextDeclarative = r.revision.config;
       changed = r.changed;
@@ -458,61 +496,104 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
       source0 = prev;
       return rejected(res.errors);
     }
-    inForce = revisions?.current()?.id ?? inForce;
+    inForce = (revisions ? (await revisions.currentMeta().catch(() => null))?.id : undefined) ?? inForce;
     const zones = zoneCache.counts();
     log.info({ generation, revision: revisions ? inForce : undefined, fileChanged: changed, zones }, 'reload accepted');
     return { ok: true, generation, revision: revisions ? inForce : null, changed, zones };
   };
-  process.on('SIGHUP', () => { reload(); });
+  const reloadInTurn = (): Promise<ReloadOutcome> => inForceQueue.run(reload);
+  process.on('SIGHUP', () => { void reloadInTurn(); });
 
-  // Revisions committed by another process (`waymark apply`, `waymark rollback` without a server, another node)
-  // come into force here within a poll (C2: every change reaches every worker within a second).
   // Known from the start when a file was applied: reading the current revision parses all of it (13 MB at 100,000 names).
-  let inForce = startRevision ?? revisions?.current()?.id ?? 0;
+  let inForce = startRevision ?? (revisions ? (await revisions.currentMeta().catch(() => null))?.id : undefined) ?? 0;
   let refused = 0;
-  if (store && revisions) {
-    let version = racedAtStart ? -1 : store.dataVersion();
-    const poll = setInterval(() => {
-      try {
-        const v = store!.dataVersion();
-        if (v === version) return;
-        version = v;
-        const cur = revisions!.current();
-        if (!cur || cur.id === inForce) return;
-        if (cur.source === 'file' && configFile && cur.file !== null && cur.file !== configFile) {
-          // Another configuration file fed this store (it should have a store of its own): never adopt its zones.
-          if (refused !== cur.id) log.error({ revision: cur.id, from: cur.file, serving: configFile, store: dir }, `revision ${cur.id} was made from ${cur.file}, but this server serves ${configFile}: refused; still serving revision ${inForce}. Give each configuration its own store.path`);
-          refused = cur.id;
-          return;
-        }
-        const res = putInForce(mergeConfig(source0.bootstrap, cur.config));
-        if (res.ok) { inForce = cur.id; log.info({ revision: cur.id, generation }, 'revision in force'); }
-        else log.error({ revision: cur.id, errors: formatErrors(res.errors) }, 'revision does not compile; still serving the previous one');
-      } catch (e) {
-        log.error({ err: (e as Error).message }, 'reading revisions failed');
+  /** Revisions come into force one at a time (the API's, the feed's, a reload's): an older read never undoes a newer one. */
+  const inForceQueue = new Serial();
+  /** The newest revision in the store, in force here (unless it is what is in force already, or refused). */
+  const followRevision = (): Promise<void> => inForceQueue.run(async () => {
+    const cur = await revisions!.current();
+    if (!cur || cur.id === inForce) return;
+    if (!shared && cur.source === 'file' && configFile && cur.file !== null && cur.file !== configFile) {
+      // Another configuration file fed this store (it should have a store of its own): never adopt its zones.
+      if (refused !== cur.id) log.error({ revision: cur.id, from: cur.file, serving: configFile, store: dir }, `revision ${cur.id} was made from ${cur.file}, but this server serves ${configFile}: refused; still serving revision ${inForce}. Give each configuration its own store.path`);
+      refused = cur.id;
+      return;
+    }
+    const res = putInForce(mergeConfig(source0.bootstrap, cur.config));
+    if (res.ok) { inForce = cur.id; log.info({ revision: cur.id, generation }, 'revision in force'); }
+    else log.error({ revision: cur.id, errors: formatErrors(res.errors) }, 'revision does not compile; still serving the previous one');
+  });
+  /** What this node does with changes committed elsewhere (the CLI, another node) and here. */
+  const applyChanges = async (changes: Change[]): Promise<void> => {
+    let lastRevision: Change | undefined;
+    for (const c of changes) if (c.kind === 'revision') lastRevision = c;
+    let admin = false;
+    for (const c of changes) {
+      if (c.kind === 'revision' && c === lastRevision && (c.data as { id: number }).id !== inForce) await followRevision();
+      else if (c.kind === 'admin') admin = true;
+      else if (c.kind === 'persistence' && c.node !== node) {
+        // This node's own batches came from its workers; another node's reach the mirror and every worker.
+        const records = c.data as PersistRecord[];
+        mirror.engine?.applyRecords(records);
+        broadcast({ type: 'persist', records });
       }
-    }, 250);
-    poll.unref();
-  }
+    }
+    if (admin) health.setAdmin(await store!.loadAdmin());
+  };
+  const follower = store ? new FeedFollower(store, startPosition, {
+    intervalMs: shared ? CLUSTER_POLL_MS : LOCAL_POLL_MS,
+    apply: applyChanges,
+    onState: (err) => {
+      if (err) log.error({ err: err.message }, 'store unreachable: serving from memory; writes are refused or queued until it is back');
+      else log.info('store reachable again: catching up from the feed');
+    },
+  }) : null;
+  follower?.start();
+  const startedAt = Date.now();
+  const role = (): NodeRecord['role'] => (shared ? 'follower' : 'single');
+  const apiAddress = (): string | null => {
+    const a = loaded.config.api?.listen;
+    return a ? (a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`) : null;
+  };
+  const heartbeat = async (): Promise<void> => {
+    if (!store || !follower) return;
+    try {
+      await store.heartbeat({ name: node, startedAt, seenAt: Date.now(), revision: inForce, position: follower.position, role: role(), pid: process.pid, host: os.hostname(), api: apiAddress() });
+      follower.healthy();
+    } catch (e) {
+      follower.failed(e as Error);
+    }
+  };
+  const beat = setInterval(() => { void heartbeat(); }, HEARTBEAT_MS);
+  beat.unref();
+  void heartbeat();
 
   const handle: SupervisorHandle = {
     store, revisions, health, mirror,
     raw: () => JSON.parse(configText()) as RawConfig,
     declarative: () => splitConfig(JSON.parse(configText()) as RawConfig).declarative,
     loaded: () => loaded,
-    revisionCommitted: (committed) => {
+    revisionCommitted: (committed) => inForceQueue.run(async () => {
       // One read of the current revision (a large zone makes it megabytes of JSON).
-      const cur = revisions?.current();
+      const cur = await revisions?.current();
       if (!cur) return { ok: false, errors: [{ path: 'store', message: 'no store configured' }] };
+      // The feed may have brought it into force already.
+      if (cur.id === inForce) return { ok: true };
       const eff = mergeConfig(source0.bootstrap, cur.config);
       // The caller's compiled configuration is reused only if its revision is still the current one.
-      const res = putInForce(eff, committed && cur?.id === committed.revision ? committed.valid : undefined);
+      const res = putInForce(eff, committed && cur.id === committed.revision ? committed.valid : undefined);
       if (res.ok) {
-        inForce = revisions!.current()?.id ?? inForce;
+        inForce = cur.id;
         log.info({ generation, revision: inForce }, 'revision in force');
       }
       return res;
-    },
+    }),
+    adminChanged: async () => { health.setAdmin(await store!.loadAdmin()); },
+    nodes: async () => nodeViews(store ? await store.listNodes() : [], node, follower?.head ?? 0),
+    storeStatus: () => ({
+      backend: store?.backend ?? 'none', state: follower?.error ? 'degraded' : 'ok', since: follower?.since ?? null,
+      error: follower?.error?.message ?? null, queued: writer?.queued ?? 0, position: follower?.position ?? 0, head: follower?.head ?? 0,
+    }),
     persistenceChanged: (records) => {
       writer?.push(records);
       mirror.engine?.applyRecords(records);
@@ -524,7 +605,7 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     series: () => metrics.series(),
     explain: explainInWorker,
   };
-  const control = await startControl(controlPaths(dir, pidFile), { file: configFile, reload, explain: explainInWorker, status: () => ({ pid: process.pid, generation, revision: revisions ? inForce : null, file: configFile, workers: ready.size }) });
+  const control = await startControl(controlPaths(dir, pidFile), { file: configFile, reload: reloadInTurn, explain: explainInWorker, status: () => ({ pid: process.pid, generation, revision: revisions ? inForce : null, file: configFile, workers: ready.size }) });
   if (!control) return abandon();
   for (const hook of supervisorHooks) {
     try {
@@ -547,10 +628,14 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
       if (images.temporary) fs.rmSync(images.dir, { recursive: true, force: true });
       control.close();
       const finish = (): void => {
-        void health.close();
-        writer?.close();
-        store?.close();
-        resolve(0);
+        void (async () => {
+          await health.close();
+          clearInterval(beat);
+          await follower?.stop();
+          await writer?.close();
+          await store?.close().catch(() => {});
+          resolve(0);
+        })();
       };
       const deadline = setTimeout(finish, 3000);
       cluster.on('exit', () => {
@@ -618,18 +703,26 @@ function lighten(v: Valid): { loaded: LoadedConfig; policy: Snapshot } {
  */
 const SUPERVISOR: SnapshotOptions = { answers: false };
 
+/** How often a node reads the feed: a change made elsewhere is in force within this plus its apply. */
+const CLUSTER_POLL_MS = 100;
+/** One node: the CLI's changes (waymark apply, admin states) are noticed within this. */
+const LOCAL_POLL_MS = 200;
+function* chunks<T>(items: T[], size: number): Generator<T[]> {
+  for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
+}
+
 /** Loads whose image files stay on disk (see keepImages). */
 const KEEP_LOADS = 8;
 
 /** The control socket's operations, as the supervisor offers them. */
-interface ControlOps { file: string | null; reload: () => ReloadOutcome; explain: (req: ExplainRequest) => Promise<Explanation>; status: () => Record<string, unknown> }
+interface ControlOps { file: string | null; reload: () => Promise<ReloadOutcome>; explain: (req: ExplainRequest) => Promise<Explanation>; status: () => Record<string, unknown> }
 
 /** Listen on the control sockets; null (after saying why on stderr) when another server already answers there. */
 async function startControl(paths: string[], ops: ControlOps): Promise<{ close(): void } | null> {
   const handle = async (req: ControlRequest): Promise<ControlReply> => {
     if (req.file !== undefined && req.file !== ops.file) return { ok: false, error: `this server serves ${ops.file ?? 'master files given with --zone'}, not ${req.file}` };
     if (req.op === 'reload') {
-      const r = ops.reload();
+      const r = await ops.reload();
       return r.ok ? { ...r } : { ok: false, error: 'reload rejected: configuration has errors; still serving the previous one', errors: formatErrors(r.errors).split('\n') };
     }
     if (req.op === 'explain') return { ok: true, explanation: await ops.explain(req.request) };
