@@ -113,16 +113,31 @@ export class Revisions {
    */
   async fromFile(d: Declarative, file: string, origin: string, valid?: Valid): Promise<ProposeResult> {
     const cur = await this.store.currentRevisionMeta();
-    if (cur && !(await this.fileWins(d, file))) return { ok: true, revision: (await this.store.revision(cur.id))!, changed: false };
+    const wins = cur === null || await this.fileWins(d, file);
+    this.lastRead.set(file, declarativeHash(d));
+    if (cur && !wins) return { ok: true, revision: (await this.store.revision(cur.id))!, changed: false };
     const res = await this.propose(d, { author: 'file', origin, file, source: 'file', comment: `configuration file ${path.basename(file)} changed` }, valid);
     // Without the compiled form: the caller has it already, and a result kept around must not hold a snapshot.
     return res.ok ? { ok: true, revision: res.revision, changed: res.changed } : res;
   }
 
+  /**
+   * Cluster mode (several nodes, each with a file of its own): a node's file is compared with what it said when this
+   * node last read it, not with the store's history. A node that joins never overrides the cluster with its file;
+   * an edited file (reloaded) still wins. Set by the supervisor.
+   */
+  perNodeFiles = false;
+  /** The hash of each file's declarative sections when this process last read it (perNodeFiles). */
+  private readonly lastRead = new Map<string, string>();
+
   /** Whether the file's declarative sections `d` would become a new revision (fromFile's precedence rule). */
   async fileWins(d: Declarative, file: string): Promise<boolean> {
     const cur = await this.store.currentRevisionMeta();
-    return cur === null || fileWins(cur, await this.store.lastRevisionFromFile(file), d);
+    if (cur === null) return true;
+    if (!this.perNodeFiles) return fileWins(cur, await this.store.lastRevisionFromFile(file), d);
+    const seen = this.lastRead.get(file);
+    const hash = declarativeHash(d);
+    return seen !== undefined && !sameDeclarative(seen, d, hash) && !sameDeclarative(cur.hash, d, hash);
   }
 
   /**

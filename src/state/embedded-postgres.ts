@@ -46,6 +46,8 @@ export interface EmbeddedServer {
   stop(opts?: { keep?: boolean }): Promise<void>;
   /** Start it again on the same data and port (after stop({ keep: true })). */
   restart(): Promise<void>;
+  /** Create another (empty) database on it; its URL. */
+  database(name: string): Promise<string>;
 }
 
 export interface EmbeddedOptions {
@@ -86,6 +88,11 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
     async restart() {
       pg = make();
       await bounded(pg.start(), START_TIMEOUT_MS, 'restart');
+    },
+    async database(name: string) {
+      if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`embedded PostgreSQL: database name ${JSON.stringify(name)} must be lower-case letters, digits and _`);
+      await pg.createDatabase(name);
+      return `postgresql://waymark:${password}@127.0.0.1:${opts.port}/${name}`;
     },
   };
 }

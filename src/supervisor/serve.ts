@@ -18,7 +18,7 @@ import { releaseAfterLoad } from './memory.js';
 import { imageDir, ImageCache, publishImages, publishOverlays, pruneImages, withoutZoneData, type ImageRef } from './images.js';
 import { METRICS_SHIP_MS, type WorkerMessage, type LoadMessage, type PrimaryMessage } from './ipc.js';
 import { formatErrors, serverSchema, type ConfigError } from '../config/schema.js';
-import { splitConfig, mergeConfig, type Declarative, type RawConfig } from '../config/declarative.js';
+import { splitConfig, mergeConfig, declarativeHash, type Declarative, type RawConfig } from '../config/declarative.js';
 import { Revisions, type Valid, type Validated } from '../config/revisions.js';
 import { compileRaw, zoneEntries, type InForce, type LoadedConfig, type Result, type SnapshotOptions } from '../config/load.js';
 import { ZoneCache } from '../config/zone-cache.js';
@@ -133,6 +133,7 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     }, 60_000);
     purge.unref();
     revisions = new Revisions(store, source0.bootstrap, source0.baseDir);
+    revisions.perNodeFiles = shared;
     try {
       const fresh = (await revisions.currentMeta()) === null;
       // A store without revisions takes the file as it is: nothing to compare, so nothing inlined yet.
@@ -155,6 +156,7 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
           return abandon();
         }
         if (r.changed) log.info({ revision: r.revision.id, file: configFile }, 'configuration file applied as a new revision');
+        else if (shared && r.revision.hash !== declarativeHash(asRevision!)) log.warn({ revision: r.revision.id, file: configFile }, `the cluster's revision ${r.revision.id} is in force; this node's file says otherwise (edit it and reload, or waymark apply it, to make it the cluster's)`);
         else log.info({ revision: r.revision.id, file: configFile }, 'configuration file unchanged since it was last applied: the current revision stays in force');
         startRevision = r.revision.id;
         // A revision made from this file is in force (just now, or before and the file has not changed since: else the

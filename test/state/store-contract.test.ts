@@ -37,17 +37,7 @@ function tempDir(): string {
 
 /** The URL of a new, empty database on the test server. */
 async function newDatabase(): Promise<string> {
-  const name = `contract_${++databases}`;
-  const admin = new pg.Client({ connectionString: server.url });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const u = new URL(server.url);
-  u.pathname = `/${name}`;
-  return u.toString();
+  return server.database(`contract_${++databases}`);
 }
 
 interface Backend {

