@@ -204,7 +204,7 @@ async function main(argv: string[]): Promise<number> {
 
   program.command('prober')
     .description('run monitoring work for a Waymark server (joins its distributor; SPEC H3)')
-    .requiredOption('--join <url>', 'the distributor, e.g. http://127.0.0.1:8054')
+    .requiredOption('--join <url>', 'the distributor, e.g. http://127.0.0.1:8054; in a cluster every node\'s, comma-separated (the leader\'s answers)')
     .requiredOption('--token <token>', 'shared prober token (health.distributor.token); or WAYMARK_PROBER_TOKEN', process.env.WAYMARK_PROBER_TOKEN)
     .option('--name <name>', 'prober name (default: host name and pid)', `${os.hostname()}-${process.pid}`)
     .addOption(new Option('--capacity <n>', 'most targets this prober takes').argParser(positiveInt).default(1000))
@@ -327,7 +327,7 @@ async function main(argv: string[]): Promise<number> {
     .description('print the configuration in force (bootstrap sections from FILE, the rest from the current revision) as YAML that `waymark apply` accepts')
     .requiredOption('-c, --config <file>', 'YAML configuration file')
     .action(async (opts: { config: string }) => {
-      const src = exportSource(opts.config);
+      const src = await exportSource(opts.config);
       if (!src.ok) throw new Error(formatErrors(src.errors));
       const e = src.value;
       if (e.kind === 'file') {
@@ -336,7 +336,7 @@ async function main(argv: string[]): Promise<number> {
       }
       // Streamed from the store a part at a time: a configuration of any size is never all in memory here.
       try {
-        const y = new YamlLines(e.store.loadBlob);
+        const y = new YamlLines(e.store.load);
         const entries = function* (): Generator<[string, unknown]> {
           // The bootstrap sections are plain values: in encoded form (a "$" key escaped) like the rest.
           yield* Object.entries(e.bootstrap).map(([k, v]) => [k, inlineValue(v)] as [string, unknown]);
@@ -344,7 +344,7 @@ async function main(argv: string[]): Promise<number> {
         };
         await writeLines(y.document(entries()), process.stdout);
       } finally {
-        e.store.close();
+        await e.store.close();
       }
     });
 

@@ -6,7 +6,10 @@ import { API_PREFIX, type AssignedTarget } from '../health/distributor.js';
 import { NONCE_HEADER, RESPONSE_METHOD, Verifier, responsePath, sign } from '../health/signing.js';
 
 export interface ProberProcessOptions {
-  /** The distributor's base URL, e.g. http://10.0.0.1:8053 */
+  /**
+   * The distributor's base URL, e.g. http://10.0.0.1:8053; in a cluster, every node's, comma-separated: only the
+   * leader's listens, and the prober moves on to the next when one does not answer.
+   */
   join: string;
   token: string;
   name: string;
@@ -50,7 +53,14 @@ function wellFormed(list: unknown): AssignedTarget[] {
 
 export async function runProberProcess(opts: ProberProcessOptions): Promise<number> {
   const log = opts.log ?? defaultLog;
-  const base = opts.join.replace(/\/+$/, '');
+  const bases = opts.join.split(',').map((u) => u.trim().replace(/\/+$/, '')).filter((u) => u !== '');
+  let base = bases[0] ?? '';
+  /** The next distributor in the list (the leader may be another node now); it must be joined anew. */
+  const nextDistributor = (): void => {
+    if (bases.length < 2) return;
+    base = bases[(bases.indexOf(base) + 1) % bases.length]!;
+    joined = false;
+  };
   const verifier = new Verifier(opts.token);
   const giveUpAfterMs = opts.giveUpAfterMs ?? 600_000;
   const drainMaxMs = opts.drainMaxMs ?? 10_000;
@@ -158,6 +168,7 @@ export async function runProberProcess(opts: ProberProcessOptions): Promise<numb
         continue;
       }
       if (failed(started)) { log({ event: 'giving up', unreachableMs: started - unreachableSince }); code = 1; break; }
+      nextDistributor();
       await sleep(backoff());
       continue;
     }
@@ -199,6 +210,7 @@ export async function runProberProcess(opts: ProberProcessOptions): Promise<numb
     for (const k of kept) pending.push(k);
     if (!draining && failed(started)) { log({ event: 'giving up', unreachableMs: started - unreachableSince }); code = 1; break; }
     if (draining) failures++;
+    else if (r.status === 0) nextDistributor();
     await sleep(draining ? Math.min(backoff(), stopAt + drainMaxMs - Date.now() + 1) : backoff());
   }
 

@@ -26,6 +26,7 @@
 //   examples/demo.yaml: zones[0].file: cannot read "zones/missing.zone": no such file
 //   examples/zones/x.zone:12: "1.2.3" is not an IPv4 address
 //   examples/demo.yaml:3:1: YAML syntax error: flow sequence in block collection must be sufficiently indented and end with a ]
+import { redactValue } from '../net/url.js';
 import type { z } from 'zod';
 
 export interface ConfigError {
@@ -265,7 +266,7 @@ function issueErrors(i: z.core.$ZodIssue, root: z.ZodType): ConfigError[] {
       }
       if (allowed.length > 0) return [{ path: formatPath(i.path), message: 'matches none of the allowed forms', expected: `give one of ${allowed.join(', ')}` }];
     }
-    return [{ path: formatPath(i.path), value: i.input, message: 'has the wrong type or form' }];
+    return [{ path: formatPath(i.path), value: redactValue(i.input), message: 'has the wrong type or form' }];
   }
-  return [{ path: formatPath(i.path), value: i.input, ...describe(i) }];
+  return [{ path: formatPath(i.path), value: redactValue(i.input), ...describe(i) }];
 }

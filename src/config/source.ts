@@ -15,6 +15,8 @@ import { openStore, StoreError, STORE_FILE, type SqliteStore, type AdminRecord }
 import type { Responder } from '../dns/responder.js';
 import { sqliteStateStore, type StateStore } from '../state/async.js';
 import { openPostgresStore } from '../state/postgres.js';
+import { redactUrl } from '../net/url.js';
+import type { LoadBlob } from '../state/content.js';
 
 /** Where a configuration comes from. */
 export type ConfigSource =
@@ -151,10 +153,14 @@ export function effectiveSource(source: ConfigSource): { ok: true; value: Source
  * and a file that changed since its last revision is validated in full as before.
  */
 export type ExportSource =
-  | { kind: 'revision'; bootstrap: RawConfig; root: string; store: SqliteStore }
+  | { kind: 'revision'; bootstrap: RawConfig; root: string; store: { load: LoadBlob; close(): unknown } }
   | { kind: 'file'; raw: RawConfig };
 
-export function exportSource(file: string): Result<ExportSource> {
+/**
+ * What `waymark export` prints: the bootstrap sections from the file (a store.postgres password shown as ***), the
+ * rest from the revision in force (SQLite: by the file's precedence rule; a cluster's: its current revision).
+ */
+export async function exportSource(file: string): Promise<Result<ExportSource>> {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -167,22 +173,42 @@ export function exportSource(file: string): Result<ExportSource> {
   const baseDir = path.dirname(path.resolve(file));
   const checked = validateConfig(raw, baseDir);
   if (!checked.ok) return { ok: false, errors: inFile(checked.errors, file) };
-  const { bootstrap, declarative } = splitConfig(raw);
-  const inlined = inlineZoneFiles(declarative, baseDir);
+  const split = splitConfig(raw);
+  const bootstrap = redactBootstrap(split.bootstrap);
+  const inlined = inlineZoneFiles(split.declarative, baseDir);
   if (!inlined.ok) return { ok: false, errors: inFile(inlined.errors, file) };
+  const pgUrl = checked.value.store?.postgres;
+  if (pgUrl !== undefined) {
+    const s = checked.value.store!;
+    const store = await openPostgresStore({ url: pgUrl, passwordFile: s.passwordFile === undefined ? undefined : configRelative(file, s.passwordFile), connections: 2 });
+    const cur = await store.currentRevisionMeta();
+    const root = cur ? await store.revisionRoot(cur.id) : null;
+    if (root !== null) {
+      await store.blobs.prefetch(root);
+      return { ok: true, value: { kind: 'revision', bootstrap, root, store: { load: store.blobs.load, close: () => store.close() } } };
+    }
+    await store.close();
+  }
   const dir = checked.value.store?.path !== undefined ? configRelative(file, checked.value.store.path) : null;
   if (dir && fs.existsSync(path.join(dir, STORE_FILE))) {
     const store = openConfigStore(dir, file, { readonly: true });
     const cur = store.currentRevisionMeta();
     const root = cur && !fileWins(cur, store.lastRevisionFromFile(path.resolve(file)), inlined.value) ? store.revisionRoot(cur.id) : null;
-    if (root !== null) return { ok: true, value: { kind: 'revision', bootstrap, root, store } };
+    if (root !== null) return { ok: true, value: { kind: 'revision', bootstrap, root, store: { load: (h: string) => store.blob(h), close: () => store.close() } } };
     store.close();
   }
   // The file is what is in force (it changed, or there is no store): only if it compiles, as a server would take it.
-  const merged = mergeConfig(bootstrap, inlined.value);
+  const merged = mergeConfig(split.bootstrap, inlined.value);
   const valid = validateRaw(merged, baseDir, file);
   if (!valid.ok) return { ok: false, errors: inFile(valid.errors, file) };
-  return { ok: true, value: { kind: 'file', raw: merged } };
+  return { ok: true, value: { kind: 'file', raw: { ...merged, ...bootstrap } } };
+}
+
+/** Bootstrap sections as they may be shown: a store.postgres URL without its password. */
+function redactBootstrap(b: RawConfig): RawConfig {
+  const store = b.store as Record<string, unknown> | undefined;
+  if (typeof store?.postgres !== 'string') return b;
+  return { ...b, store: { ...store, postgres: redactUrl(store.postgres) } };
 }
 
 /** The store directory of a configuration (relative to the config file), or null when state is memory-only. */

@@ -299,6 +299,29 @@ export class HealthBook {
     h.detail = detail;
   }
 
+  /**
+   * Verdicts another node's book reached (the cluster's leader, through the store's feed), taken as this book's: its
+   * checks agree with them until probers of its own report, so a follower that becomes the leader starts from the
+   * verdicts in force, not from "all up". Members it does not know (another revision) are skipped.
+   */
+  adopt(verdicts: readonly MemberHealth[], now: number): void {
+    for (const v of verdicts) {
+      const st = this.byPool.get(v.pool)?.states?.find((x) => x.health.member === v.member);
+      if (st === undefined) continue;
+      for (const c of st.checks) c.up = v.up;
+      const h = st.health;
+      const changed = h.up !== v.up || h.drain !== v.drain || h.weightScale !== v.weightScale;
+      if (h.up !== v.up) {
+        this.history.push({ at: now, pool: h.pool, member: h.member, up: v.up, detail: v.detail });
+        if (this.history.length > 1000) this.history.shift();
+      }
+      const metricsChanged = JSON.stringify(h.metrics) !== JSON.stringify(v.metrics);
+      Object.assign(h, { up: v.up, drain: v.drain, weightScale: v.weightScale, since: v.since, detail: v.detail, metrics: { ...v.metrics } });
+      if (changed) this.markChanged(st);
+      else if (metricsChanged) this.markMetricsChanged(st);
+    }
+  }
+
   /** Re-merge every check at `now` (probers that stopped reporting drop out of the quorum). */
   expire(now: number): void {
     for (const c of this.checks.values()) this.mergeCheck(c, now);

@@ -16,6 +16,8 @@ export interface HealthSource {
 export interface MetricsSources {
   health?: () => HealthSource | null;
   workers?: () => number;
+  /** The store as this node sees it (null without a store). */
+  store?: () => { state: 'ok' | 'degraded'; queued: number; lag: number } | null;
 }
 
 /** Rates for the dashboard: one value per STEP seconds, oldest first, the last completed step last. */
@@ -195,6 +197,30 @@ export class MetricsAggregator {
       name: 'waymark_workers', help: 'DNS worker processes ready.', registers,
       collect(): void {
         this.set(self.sources.workers?.() ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'waymark_store_up', help: 'The store answers (1), or this node serves from memory while it cannot be reached (0, degraded).', registers,
+      collect(): void {
+        this.reset();
+        const st = self.sources.store?.();
+        if (st) this.set(st.state === 'ok' ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'waymark_store_queued_records', help: 'Persistence records waiting to be written to the store.', registers,
+      collect(): void {
+        this.reset();
+        const st = self.sources.store?.();
+        if (st) this.set(st.queued);
+      },
+    });
+    new Gauge({
+      name: 'waymark_feed_lag', help: 'Changes in the store\'s feed this node has not applied yet (as of its last read).', registers,
+      collect(): void {
+        this.reset();
+        const st = self.sources.store?.();
+        if (st) this.set(st.lag);
       },
     });
     if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });

@@ -10,9 +10,12 @@ import pg from 'pg';
 import type { PersistRecord } from '../answer/persistence.js';
 import { blobsOf, decodeRoot, encodeRoot, TextMemo } from './content.js';
 import { FetchedBlobs, type StateStore } from './async.js';
+import { redactUrl } from '../net/url.js';
+
+export { redactUrl };
 import {
   invalidField, likeSubstring, nodeRow, StoreError,
-  type AdminRecord, type Change, type ChangeKind, type AuditFilter, type AuditRecord, type RevisionFilter, type NodeRecord, type RevisionMeta, type RevisionRecord, type StoreOwner, type TokenRecord,
+  type AdminRecord, type Change, type ChangeKind, type AuditFilter, type AuditRecord, type RevisionFilter, type Lease, type NodeRecord, type RevisionMeta, type Verdict, type RevisionRecord, type StoreOwner, type TokenRecord,
 } from './store.js';
 
 /** Where the database is: `url` as `store.postgres` gives it; the password may instead come from a file. */
@@ -115,21 +118,13 @@ const MIGRATIONS: readonly string[] = [
      host       text    NOT NULL,
      api        text
    );`,
+  `CREATE TABLE lease (role text PRIMARY KEY, holder text NOT NULL, term bigint NOT NULL, expires bigint NOT NULL);
+   CREATE TABLE member_health (pool text NOT NULL, member text NOT NULL, term bigint NOT NULL, data text NOT NULL, PRIMARY KEY (pool, member));`,
 ];
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;
 /** The advisory lock nodes take while migrating, so two starting at once do not both apply a step. */
 const MIGRATION_LOCK = 0x77_61_79_6d; // "waym"
 
-/** The URL as it may be shown: without its password. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password !== '') u.password = '***';
-    return u.toString();
-  } catch {
-    return '(an unparsable URL)';
-  }
-}
 
 /** Connect, migrate, and return the store; errors name the setting and never show the password. */
 export async function openPostgresStore(opts: PostgresOptions): Promise<PostgresStore> {
@@ -478,6 +473,41 @@ export class PostgresStore implements StateStore {
 
   async listNodes(): Promise<NodeRecord[]> {
     return (await this.q('SELECT * FROM node ORDER BY name')).map(nodeRow);
+  }
+
+  async claimLeader(role: string, node: string, ttlMs: number): Promise<Lease> {
+    // The database's clock, not the nodes': their clocks may disagree, the lease must not.
+    return this.tx(async (c) => {
+      const now = (await c.query<{ now: number }>("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS now")).rows[0]!.now;
+      await c.query('INSERT INTO lease (role, holder, term, expires) VALUES ($1, $2, 0, 0) ON CONFLICT (role) DO NOTHING', [role, node]);
+      const held = (await c.query<{ holder: string; term: number; expires: number }>('SELECT holder, term, expires FROM lease WHERE role = $1 FOR UPDATE', [role])).rows[0]!;
+      if (held.holder !== node && held.expires >= now) return { holder: held.holder, term: held.term, expires: held.expires, mine: false };
+      const term = held.holder === node && held.expires >= now && held.term > 0 ? held.term : held.term + 1;
+      await c.query('UPDATE lease SET holder = $2, term = $3, expires = $4 WHERE role = $1', [role, node, term, now + ttlMs]);
+      return { holder: node, term, expires: now + ttlMs, mine: true };
+    });
+  }
+
+  async resignLeader(role: string, node: string): Promise<void> {
+    await this.q('UPDATE lease SET expires = 0 WHERE role = $1 AND holder = $2', [role, node]);
+  }
+
+  async publishHealth(role: string, term: number, verdicts: readonly Verdict[]): Promise<void> {
+    await this.tx(async (c) => {
+      // The lease row locked: a successor's claim waits for this commit, or this sees its term and refuses.
+      const held = (await c.query<{ holder: string; term: number }>('SELECT holder, term FROM lease WHERE role = $1 FOR UPDATE', [role])).rows[0];
+      if (!held || held.term !== term || held.holder !== this.node) throw new StoreError('STORE_CONFLICT', `store.postgres ${this.shown}: term ${term} of ${role} is not this node's (${held ? `${held.holder} holds term ${held.term}` : 'nobody holds it'})`);
+      if (verdicts.length > 0) {
+        await c.query(`INSERT INTO member_health (pool, member, term, data) SELECT p, m, $4, d FROM unnest($1::text[], $2::text[], $3::text[]) AS v(p, m, d)
+          ON CONFLICT (pool, member) DO UPDATE SET term = excluded.term, data = excluded.data`,
+        [verdicts.map((v) => v.pool), verdicts.map((v) => v.member), verdicts.map((v) => JSON.stringify(v)), term]);
+      }
+      await this.append(c, 'health', { term, verdicts });
+    });
+  }
+
+  async loadHealth(): Promise<Verdict[]> {
+    return (await this.q('SELECT data FROM member_health ORDER BY pool, member')).map((r) => JSON.parse(r.data as string) as Verdict);
   }
 
   /** Blobs for the synchronous readers, fetched in batches and kept (see FetchedBlobs). */

@@ -69,6 +69,18 @@ export interface Store {
   heartbeat(n: NodeRecord): void;
   /** Every node that ever heartbeated, by name. */
   listNodes(): NodeRecord[];
+  /**
+   * Leadership of `role` (the prober distributor) as a lease: taken when free or expired, renewed by its holder, for
+   * `ttlMs` from the database's clock. The term grows by one with every new holder: a fencing number that the
+   * leader's writes carry (publishHealth), so a leader that lost the lease cannot write over its successor.
+   */
+  claimLeader(role: string, node: string, ttlMs: number): Lease;
+  /** Give the lease up at once (a node stopping), if `node` holds it. */
+  resignLeader(role: string, node: string): void;
+  /** Health verdicts from the leader holding `term` (kept per member, and a 'health' change); STORE_CONFLICT if it does not. */
+  publishHealth(role: string, term: number, verdicts: readonly Verdict[]): void;
+  /** Every member's last published verdict. */
+  loadHealth(): Verdict[];
   /** The configuration file this store belongs to (absolute path), and since when; null before any server claimed it. */
   owner(): StoreOwner | null;
   setOwner(file: string, at: number): void;
@@ -84,7 +96,12 @@ export interface Change {
   /** revision: { id, hash }; admin: an AdminRecord; persistence: the PersistRecord[] of one batch. */
   data: unknown;
 }
-export type ChangeKind = 'revision' | 'admin' | 'persistence' | 'node';
+export type ChangeKind = 'revision' | 'admin' | 'persistence' | 'node' | 'health';
+
+/** A lease on a role: who holds it now, with which term, and whether that is the asking node. */
+export interface Lease { holder: string; term: number; expires: number; mine: boolean }
+/** One member's health verdict as the store keeps it (health/verdict.ts's MemberHealth; opaque here). */
+export type Verdict = { pool: string; member: string } & Record<string, unknown>;
 
 /**
  * A serving node as it last reported itself (issue 11): its revision in force, the feed position it has applied,
@@ -310,6 +327,9 @@ const MIGRATIONS: readonly Migration[] = [
      host       TEXT    NOT NULL,
      api        TEXT
    );`,
+  // Leases (the prober distributor's leader) and the last published health verdict of each member.
+  `CREATE TABLE lease (role TEXT PRIMARY KEY, holder TEXT NOT NULL, term INTEGER NOT NULL, expires INTEGER NOT NULL);
+   CREATE TABLE member_health (pool TEXT NOT NULL, member TEXT NOT NULL, term INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (pool, member));`,
 ];
 
 /** A node table row (either backend) as a NodeRecord. */
@@ -532,6 +552,43 @@ export class SqliteStore implements Store {
 
   listNodes(): NodeRecord[] {
     return (this.open().prepare('SELECT * FROM node ORDER BY name').all() as Array<Record<string, unknown>>).map(nodeRow);
+  }
+
+  claimLeader(role: string, node: string, ttlMs: number): Lease {
+    const db = this.writable();
+    let lease: Lease | null = null;
+    db.transaction(() => {
+      const now = Date.now();
+      const held = db.prepare('SELECT holder, term, expires FROM lease WHERE role = ?').get(role) as { holder: string; term: number; expires: number } | undefined;
+      if (held && held.holder !== node && held.expires >= now) {
+        lease = { holder: held.holder, term: held.term, expires: held.expires, mine: false };
+        return;
+      }
+      const term = held === undefined ? 1 : held.holder === node && held.expires >= now ? held.term : held.term + 1;
+      db.prepare('INSERT INTO lease (role, holder, term, expires) VALUES (?, ?, ?, ?) ON CONFLICT (role) DO UPDATE SET holder = excluded.holder, term = excluded.term, expires = excluded.expires')
+        .run(role, node, term, now + ttlMs);
+      lease = { holder: node, term, expires: now + ttlMs, mine: true };
+    })();
+    return lease!;
+  }
+
+  resignLeader(role: string, node: string): void {
+    this.writable().prepare('UPDATE lease SET expires = 0 WHERE role = ? AND holder = ?').run(role, node);
+  }
+
+  publishHealth(role: string, term: number, verdicts: readonly Verdict[]): void {
+    const db = this.writable();
+    db.transaction(() => {
+      const held = db.prepare('SELECT holder, term FROM lease WHERE role = ?').get(role) as { holder: string; term: number } | undefined;
+      if (!held || held.term !== term || held.holder !== this.node) throw new StoreError('STORE_CONFLICT', `${this.file}: term ${term} of ${role} is not this node's (${held ? `${held.holder} holds term ${held.term}` : 'nobody holds it'})`);
+      const put = db.prepare('INSERT INTO member_health (pool, member, term, data) VALUES (?, ?, ?, ?) ON CONFLICT (pool, member) DO UPDATE SET term = excluded.term, data = excluded.data');
+      for (const v of verdicts) put.run(v.pool, v.member, term, JSON.stringify(v));
+      this.append(db, 'health', { term, verdicts });
+    })();
+  }
+
+  loadHealth(): Verdict[] {
+    return (this.open().prepare('SELECT data FROM member_health ORDER BY pool, member').all() as Array<{ data: string }>).map((r) => JSON.parse(r.data) as Verdict);
   }
 
   owner(): StoreOwner | null {

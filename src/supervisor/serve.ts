@@ -24,7 +24,8 @@ import { compileRaw, zoneEntries, type InForce, type LoadedConfig, type Result, 
 import { ZoneCache } from '../config/zone-cache.js';
 import { withoutAnswers } from '../answer/compile.js';
 import { Responder } from '../dns/responder.js';
-import { FEED_RETENTION_MS, PersistenceWriter, type AdminRecord, type Change, type NodeRecord } from '../state/store.js';
+import { FEED_RETENTION_MS, PersistenceWriter, StoreError, type AdminRecord, type Change, type NodeRecord, type Verdict } from '../state/store.js';
+import type { MemberHealth } from '../health/verdict.js';
 import type { StateStore } from '../state/async.js';
 import { redactUrl } from '../state/postgres.js';
 import { FeedFollower } from './follower.js';
@@ -245,13 +246,30 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     return abandon();
   }
   // Health: probes run here (and in joined probers), never in workers; workers get verdicts as they change.
+  // Cluster: the leader's verdicts go to the store in order (one write at a time), carrying its lease's term.
+  const publishing = new Serial();
+  let term = 0;
   const health = new HealthService(loaded.config, {
     admin: admin0,
     onHealth: (updates) => { mirror.engine?.applyHealth(updates); broadcast({ type: 'health', updates }); },
     onAdmin: (states) => { mirror.engine?.applyAdmin(states); broadcast({ type: 'admin', states }); },
+    publish: shared ? (updates) => { void publishing.run(() => publishVerdicts(updates)); } : undefined,
     log: (level, fields, msg) => log[level](fields, msg),
   });
+  const publishVerdicts = async (updates: MemberHealth[]): Promise<void> => {
+    if (!store || !health.leading) return;
+    try {
+      await store.publishHealth(LEADER_ROLE, term, updates as unknown as Verdict[]);
+    } catch (e) {
+      if (e instanceof StoreError && e.code === 'STORE_CONFLICT') {
+        log.warn({ err: e.message }, 'another node leads health now: this one stops probing');
+        await health.follow();
+      } else log.error({ err: (e as Error).message }, 'health verdicts not published; the next lead publishes them all');
+    }
+  };
   try {
+    // A cluster node starts from the verdicts in force (published by the leader), not from "all up".
+    if (shared && store) health.adopt((await store.loadHealth()) as unknown as MemberHealth[]);
     await health.start();
   } catch (e) {
     process.stderr.write(`waymark: health: ${(e as Error).message}\n`);
@@ -336,7 +354,10 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   const recentDeaths: number[] = [];
   // metrics
   const metrics = new MetricsAggregator();
-  metrics.setSources({ health: () => health, workers: () => ready.size });
+  metrics.setSources({
+    health: () => health, workers: () => ready.size,
+    store: () => (follower ? { state: follower.error ? 'degraded' : 'ok', queued: writer?.queued ?? 0, lag: follower.head - follower.position } : null),
+  });
 
   // Explain runs in a worker, over a copy of that worker's live state: what its next query would get.
   const explaining = new Map<number, { resolve: (e: Explanation) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
@@ -525,6 +546,8 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     if (res.ok) { inForce = cur.id; log.info({ revision: cur.id, generation }, 'revision in force'); }
     else log.error({ revision: cur.id, errors: formatErrors(res.errors) }, 'revision does not compile; still serving the previous one');
   });
+  /** The newest health term seen in the feed. */
+  let seenTerm = 0;
   /** What this node does with changes committed elsewhere (the CLI, another node) and here. */
   const applyChanges = async (changes: Change[]): Promise<void> => {
     let lastRevision: Change | undefined;
@@ -533,6 +556,11 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     for (const c of changes) {
       if (c.kind === 'revision' && c === lastRevision && (c.data as { id: number }).id !== inForce) await followRevision();
       else if (c.kind === 'admin') admin = true;
+      else if (c.kind === 'health') {
+        const h = c.data as { term: number; verdicts: MemberHealth[] };
+        // A deposed leader cannot commit (its term is checked in the store); older terms are ignored all the same.
+        if (h.term >= seenTerm) { seenTerm = h.term; health.adopt(h.verdicts); }
+      }
       else if (c.kind === 'persistence' && c.node !== node) {
         // This node's own batches came from its workers; another node's reach the mirror and every worker.
         const records = c.data as PersistRecord[];
@@ -552,7 +580,39 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   }) : null;
   follower?.start();
   const startedAt = Date.now();
-  const role = (): NodeRecord['role'] => (shared ? 'follower' : 'single');
+  const role = (): NodeRecord['role'] => (!shared ? 'single' : health.leading ? 'leader' : 'follower');
+  // Cluster: one node runs the prober distributor, by a lease in the store (the database's clock; a term per holder).
+  let leaseAt = 0;
+  const claimLead = async (): Promise<void> => {
+    if (!store || stopping) return;
+    try {
+      const lease = await store.claimLeader(LEADER_ROLE, node, LEASE_MS);
+      leaseAt = Date.now();
+      if (lease.mine && !health.leading) {
+        term = lease.term;
+        try {
+          await health.lead();
+          log.info({ term }, 'this node leads health: it runs the prober distributor');
+        } catch (e) {
+          log.error({ err: (e as Error).message }, 'cannot run the prober distributor; leaving the lead to another node');
+          await store.resignLeader(LEADER_ROLE, node).catch(() => {});
+        }
+      } else if (!lease.mine && health.leading) {
+        log.warn({ leader: lease.holder, term: lease.term }, 'another node leads health now: this one stops probing');
+        await health.follow();
+      }
+    } catch (e) {
+      follower?.failed(e as Error);
+      // A lease it cannot renew may be another's by now: stop before it could have run out.
+      if (health.leading && Date.now() - leaseAt > LEASE_MS - CLAIM_MS) {
+        log.warn('cannot renew the health lead: this node stops probing');
+        await health.follow();
+      }
+    }
+  };
+  const leadTimer = shared ? setInterval(() => { void claimLead(); }, CLAIM_MS) : null;
+  leadTimer?.unref();
+  if (shared) await claimLead();
   const apiAddress = (): string | null => {
     const a = loaded.config.api?.listen;
     return a ? (a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`) : null;
@@ -631,6 +691,8 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
       control.close();
       const finish = (): void => {
         void (async () => {
+          if (leadTimer) clearInterval(leadTimer);
+          if (health.leading && shared) await store?.resignLeader(LEADER_ROLE, node).catch(() => {});
           await health.close();
           clearInterval(beat);
           await follower?.stop();
@@ -709,6 +771,11 @@ const SUPERVISOR: SnapshotOptions = { answers: false };
 const CLUSTER_POLL_MS = 100;
 /** One node: the CLI's changes (waymark apply, admin states) are noticed within this. */
 const LOCAL_POLL_MS = 200;
+/** The lease that makes a cluster node the one running the prober distributor; renewed every CLAIM_MS. */
+const LEADER_ROLE = 'distributor';
+const LEASE_MS = 3000;
+const CLAIM_MS = 1000;
+
 function* chunks<T>(items: T[], size: number): Generator<T[]> {
   for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
 }

@@ -3,8 +3,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
-import { spawnWaymark, freePort, tempDir, query, addresses, type SpawnedWaymark } from '../harness.js';
+import { spawnWaymark, runWaymark, freePort, tempDir, query, addresses, type SpawnedWaymark } from '../harness.js';
 import { startEmbeddedPostgres, type EmbeddedServer } from '../../src/state/embedded-postgres.js';
 
 const TOKEN = 'cluster-test-bootstrap-token-0123456789';
@@ -91,6 +92,16 @@ test('C2 (cluster): a name added through node A\'s API is answered by node B, an
     });
     const status = (await api<{ node: string; store: { backend: string; state: string } }>(b, 'GET', '/v1/status')).body;
     assert.deepEqual([status.node, status.store.backend, status.store.state], ['dns-b', 'postgres', 'ok']);
+    // The CLI: `waymark nodes` through B's API, and `waymark export` from the cluster's revision, without the password.
+    const listed = await runWaymark(['nodes', '--api', `http://127.0.0.1:${b.api}`], { env: { WAYMARK_TOKEN: TOKEN } });
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, new RegExp(`^dns-a +up +leader +${revision} `, 'm'));
+    assert.match(listed.stdout, new RegExp(`^dns-b \\* +up +follower +${revision} `, 'm'));
+    const exported = await runWaymark(['export', '--config', b.config]);
+    assert.equal(exported.code, 0, exported.stderr);
+    assert.match(exported.stdout, /new\.sticky\.test/, 'the revision made through A');
+    assert.match(exported.stdout, /postgres: postgresql:\/\/waymark:\*\*\*@127\.0\.0\.1/);
+    assert.doesNotMatch(exported.stdout, new RegExp(new URL(c.url).password));
   } finally {
     await c.stop();
   }
@@ -156,5 +167,95 @@ test('C2 (cluster): a node killed with SIGKILL misses nothing: restarted, it cat
     for (let i = 1; i <= 3; i++) assert.equal(addresses(await query(b.dns, `n${i}.sticky.test`)).length, 1, `n${i} on the restarted node`);
   } finally {
     await c.stop();
+  }
+});
+
+test('C2 (cluster): PostgreSQL stopped while serving: DNS answers on, API writes get 503 and the status says degraded; back, records made meanwhile reach the other node and writes work', async () => {
+  // A server of its own: stopping it must not disturb the other tests' databases.
+  const own = await startEmbeddedPostgres({ port: await freePort() });
+  const dir = tempDir();
+  dirs.push(dir);
+  const nodes = [await startNode(await nodeConfig(dir, 'dns-a', own.url)), await startNode(await nodeConfig(dir, 'dns-b', own.url))];
+  const [a, b] = nodes as [ClusterNode, ClusterNode];
+  try {
+    await own.stop({ keep: true });
+    await eventually('A reports the store degraded', async () => (await api<{ store: { state: string } }>(a, 'GET', '/v1/status')).body.store.state === 'degraded');
+    const metrics = await (await fetch(`http://127.0.0.1:${a.api}/metrics`)).text();
+    assert.match(metrics, /^waymark_store_up 0$/m);
+    const refused = await api<{ error: string }>(a, 'POST', '/v1/names', { name: 'later.sticky.test', pools: ['p'] });
+    assert.equal(refused.status, 503, JSON.stringify(refused.body));
+    // DNS answers from memory, on both nodes, and persistence records made now wait in A's queue.
+    const during = ['127.0.0.91', '127.0.0.92', '127.0.0.93'];
+    const chosen = new Map<string, string>();
+    for (const r of during) chosen.set(r, addresses(await query(a.dns, 'www.sticky.test', { from: r }))[0]!);
+    assert.equal(new Set(chosen.values()).size, 3);
+    assert.equal(addresses(await query(b.dns, 'plain.sticky.test'))[0], '192.0.2.1');
+    await eventually('A holds the records in its queue', async () => (await api<{ store: { queued: number } }>(a, 'GET', '/v1/status')).body.store.queued >= 3);
+    await own.restart();
+    await eventually('A reports the store ok, its queue written', async () => {
+      const st = (await api<{ store: { state: string; queued: number } }>(a, 'GET', '/v1/status')).body.store;
+      return st.state === 'ok' && st.queued === 0;
+    }, 20_000);
+    await eventually('the records made during the outage reached B', async () => {
+      const held = (await api<{ records: Array<{ keyText: string; member: string }> }>(b, 'GET', '/v1/persistence?name=www.sticky.test')).body.records;
+      return during.every((r) => held.some((x) => x.keyText === r && x.member === chosen.get(r)));
+    });
+    assert.equal((await api(a, 'POST', '/v1/names', { name: 'later.sticky.test', pools: ['p'] })).status, 201);
+    await eventually('B answers the name added after the outage', async () => addresses(await query(b.dns, 'later.sticky.test')).length === 1);
+  } finally {
+    for (const n of nodes) await n.proc?.stop();
+    await own.stop().catch(() => {});
+  }
+});
+
+test('C2 (cluster): a bad PostgreSQL URL or a refused login stops the start with a message naming store.postgres, without the password', async () => {
+  const dir = tempDir();
+  dirs.push(dir);
+  const u = new URL(server.url);
+  u.password = 'wrong-password-123';
+  for (const [url, expect] of [[u.toString(), /store\.postgres postgresql:\/\/waymark:\*+@127\.0\.0\.1:\d+\/waymark: cannot use the database \(password authentication failed/], ['mysql://x:wrong-password-123@127.0.0.1/db', /store\.postgres: "mysql:\/\/x:\*\*\*@127\.0\.0\.1\/db" must be a URL postgresql:\/\//]] as const) {
+    const n = await nodeConfig(dir, 'dns-x', url);
+    const r = await runWaymark(['serve', '--config', n.config], { env: ENV });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, expect);
+    assert.doesNotMatch(r.stderr + r.stdout, /wrong-password-123/);
+  }
+});
+
+test('H3 (cluster): one node leads health; a member that goes down leaves every node\'s answers; the leader killed, another takes the lead and its prober finds the member back', async () => {
+  const port = await freePort();
+  const listen = (host: string): Promise<net.Server> => new Promise((resolve) => { const s = net.createServer((c) => c.end()); s.listen(port, host, () => resolve(s)); });
+  const backends = new Map([['127.0.3.31', await listen('127.0.3.31')], ['127.0.3.32', await listen('127.0.3.32')]]);
+  const c = await cluster(['dns-a', 'dns-b'], `
+zones: [ { origin: health.test, ns: [ns1], records: [ { name: ns1, type: A, value: 127.0.0.53 } ] } ]
+monitors: [ { name: port, type: tcp, port: ${port}, interval: 1s, timeout: 300ms, rise: 1, fall: 1 } ]
+names: [ { name: www.health.test, ttl: 1, pools: [p] } ]
+pools: [ { name: p, select: [round-robin], monitor: port, members: [ { address: 127.0.3.31 }, { address: 127.0.3.32 } ] } ]
+`);
+  try {
+    const [a, b] = c.nodes as [ClusterNode, ClusterNode];
+    const seen = async (n: ClusterNode): Promise<Set<string>> => {
+      const out = new Set<string>();
+      for (let i = 0; i < 4; i++) for (const x of addresses(await query(n.dns, 'www.health.test'))) out.add(x);
+      return out;
+    };
+    const roles = async (n: ClusterNode): Promise<Record<string, string>> => Object.fromEntries(
+      (await api<{ nodes: Array<{ name: string; role: string; state: string }> }>(n, 'GET', '/v1/nodes')).body.nodes.filter((x) => x.state === 'up').map((x) => [x.name, x.role]));
+    await eventually('A leads, B follows', async () => JSON.stringify(await roles(b)) === JSON.stringify({ 'dns-a': 'leader', 'dns-b': 'follower' }));
+    assert.deepEqual((await api<{ probers: unknown[] }>(b, 'GET', '/v1/probers')).body.probers, [], 'a follower runs no prober');
+    await new Promise<void>((r) => backends.get('127.0.3.32')!.close(() => r()));
+    for (const n of [a, b]) await eventually(`${n.name} stops answering the closed member`, async () => { const s = await seen(n); return s.has('127.0.3.31') && !s.has('127.0.3.32'); });
+    const health = (await api<{ members: Array<{ member: string; up: boolean }> }>(b, 'GET', '/v1/health')).body.members;
+    assert.deepEqual(health.map((m) => [m.member, m.up]), [['127.0.3.31', true], ['127.0.3.32', false]], 'the follower shows the leader\'s verdicts');
+    a.proc!.proc.kill('SIGKILL');
+    await new Promise((r) => a.proc!.proc.once('exit', r));
+    await eventually('B takes the lead', async () => (await roles(b))['dns-b'] === 'leader');
+    // B starts from the verdicts in force (the member stays out), then its own prober sees the member come back.
+    assert.ok(!(await seen(b)).has('127.0.3.32'), 'no flap to "up" on the takeover');
+    backends.set('127.0.3.32', await listen('127.0.3.32'));
+    await eventually('B\'s prober finds the member back', async () => (await seen(b)).has('127.0.3.32'));
+  } finally {
+    await c.stop();
+    for (const s of backends.values()) s.close();
   }
 });
