@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import pg from 'pg';
-import { openStore, SCHEMA_VERSION, STORE_FILE, StoreError } from '../../src/state/store.js';
+import { openStore, SCHEMA_VERSION, STORE_FILE, StoreError, type NodeRecord } from '../../src/state/store.js';
 import { sqliteStateStore, type StateStore } from '../../src/state/async.js';
 import { openPostgresStore, PG_SCHEMA_VERSION, redactUrl } from '../../src/state/postgres.js';
 import { startEmbeddedPostgres, type EmbeddedServer } from '../../src/state/embedded-postgres.js';
@@ -313,6 +313,45 @@ for (const b of backends) {
     assert.deepEqual(new Set(seen), written);
     assert.equal(await follower.feedHead(), last);
     await Promise.all([follower.close(), ...nodes.map((s) => s.close())]);
+  });
+}
+
+for (const b of backends) {
+  test(`C2 (${b.name}): heartbeats replace a node's row and enter the feed; nodes are listed by name`, async () => {
+    const { store, another } = await b.fresh();
+    const other = await another('dns-b');
+    const beat = (name: string, seenAt: number, revision: number): NodeRecord => ({ name, startedAt: T0, seenAt, revision, position: revision * 10, role: 'follower', pid: 7, host: 'h', api: name === 'dns-a' ? '127.0.0.1:8080' : null });
+    await store.heartbeat(beat('dns-a', T0 + 1, 1));
+    await other.heartbeat(beat('dns-b', T0 + 2, 1));
+    await store.heartbeat(beat('dns-a', T0 + 3, 2));
+    assert.deepEqual(await other.listNodes(), [beat('dns-a', T0 + 3, 2), beat('dns-b', T0 + 2, 1)]);
+    const feed = (await store.changesSince(0, 10)).filter((c) => c.kind === 'node');
+    assert.deepEqual(feed.map((c) => [c.node, c.data]), [['dns-a', { name: 'dns-a', seenAt: T0 + 1 }], ['dns-b', { name: 'dns-b', seenAt: T0 + 2 }], ['dns-a', { name: 'dns-a', seenAt: T0 + 3 }]]);
+    await Promise.all([store.close(), other.close()]);
+  });
+
+  test(`H3 (${b.name}): the distributor lease goes to one node, is renewed with its term, taken over with a new term when it runs out or is resigned; only the holder of the term publishes verdicts`, async () => {
+    const { store: a, another } = await b.fresh();
+    const bNode = await another('dns-b');
+    const first = await a.claimLeader('distributor', 'dns-a', 400);
+    assert.deepEqual([first.mine, first.holder, first.term], [true, 'dns-a', 1]);
+    const refused = await bNode.claimLeader('distributor', 'dns-b', 400);
+    assert.deepEqual([refused.mine, refused.holder, refused.term], [false, 'dns-a', 1]);
+    assert.equal((await a.claimLeader('distributor', 'dns-a', 400)).term, 1, 'renewed, same term');
+    const up = { pool: 'p', member: '192.0.2.1', up: true, drain: false, weightScale: 1, metrics: {}, detail: 'ok', since: T0 };
+    await a.publishHealth('distributor', 1, [up]);
+    await new Promise((r) => setTimeout(r, 500));
+    const taken = await bNode.claimLeader('distributor', 'dns-b', 60_000);
+    assert.deepEqual([taken.mine, taken.holder, taken.term], [true, 'dns-b', 2], 'taken over after it ran out');
+    await assert.rejects(a.publishHealth('distributor', 1, [{ ...up, up: false }]), (e: unknown) => e instanceof StoreError && e.code === 'STORE_CONFLICT', 'the deposed leader is fenced off');
+    await bNode.publishHealth('distributor', 2, [{ ...up, detail: 'b says ok' }]);
+    assert.deepEqual(await a.loadHealth(), [{ ...up, detail: 'b says ok' }]);
+    const health = (await a.changesSince(0, 50)).filter((c) => c.kind === 'health').map((c) => c.data);
+    assert.deepEqual(health, [{ term: 1, verdicts: [up] }, { term: 2, verdicts: [{ ...up, detail: 'b says ok' }] }]);
+    await bNode.resignLeader('distributor', 'dns-b');
+    const after = await a.claimLeader('distributor', 'dns-a', 400);
+    assert.deepEqual([after.mine, after.term], [true, 3], 'resigned: taken at once, with a new term');
+    await Promise.all([a.close(), bNode.close()]);
   });
 }
 
