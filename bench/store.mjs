@@ -6,62 +6,20 @@
 // Bounded: STORE_RECORDS records per backend (default 200,000) in batches of STORE_BATCH (default 5,000), and no
 // backend is given more than STORE_LIMIT_S seconds (default 60); whatever was written by then is what is measured.
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dist, freePort, persistenceRate } from './lib.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const dist = (p) => import(path.join(ROOT, 'dist', 'src', p));
 const { openStore } = await dist('state/store.js');
 const { sqliteStateStore } = await dist('state/async.js');
 const { openPostgresStore } = await dist('state/postgres.js');
 const { startEmbeddedPostgres } = await dist('state/embedded-postgres.js');
 
 const num = (name, def) => { const v = Number(process.env[name] ?? def); if (!(v > 0)) throw new Error(`${name} must be a positive number`); return v; };
-const RECORDS = num('STORE_RECORDS', 200_000);
-const BATCH = num('STORE_BATCH', 5_000);
-const LIMIT_MS = num('STORE_LIMIT_S', 60) * 1000;
-const T0 = Date.now();
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
-}
-
-/** Batch i: BATCH records for distinct resolvers of 100 names, as a node's writer would send them. */
-function batch(i) {
-  const out = [];
-  for (let k = 0; k < BATCH; k++) {
-    const n = i * BATCH + k;
-    out.push({ name: `n${n % 100}.example.test.`, key: n, keyText: `198.51.${(n >> 8) & 255}.${n & 255}/32`, pool: `p${n % 100}`, member: `10.0.${(n >> 8) & 255}.${n & 255}`, ts: T0 + n, ttlMs: 600_000, hits: 1 });
-  }
-  return out;
-}
-
-async function run(label, store) {
-  const batches = Math.ceil(RECORDS / BATCH);
-  const t0 = performance.now();
-  const lat = [];
-  let written = 0;
-  for (let i = 0; i < batches && performance.now() - t0 < LIMIT_MS; i++) {
-    const b = batch(i);
-    const t = performance.now();
-    await store.savePersistence(b);
-    lat.push(performance.now() - t);
-    written += b.length;
-  }
-  const s = (performance.now() - t0) / 1000;
-  const loaded = (await store.loadPersistence(T0)).length;
-  if (loaded !== written) throw new Error(`${label}: wrote ${written} records, loads ${loaded}`);
-  lat.sort((a, b) => a - b);
-  const rate = written / s;
-  console.log(`  ${label}: ${written.toLocaleString()} records in ${s.toFixed(1)} s: ${Math.round(rate).toLocaleString()} records/s; per batch of ${BATCH.toLocaleString()} p50 ${lat[lat.length >> 1].toFixed(0)} ms, max ${lat[lat.length - 1].toFixed(0)} ms`);
-  return rate;
-}
+const opts = { records: num('STORE_RECORDS', 200_000), batch: num('STORE_BATCH', 5_000), limitMs: num('STORE_LIMIT_S', 60) * 1000 };
+const RECORDS = opts.records;
+const BATCH = opts.batch;
+const run = (label, store) => persistenceRate(label, store, opts);
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'waymark-bench-store-'));
 let pg = null;

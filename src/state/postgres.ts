@@ -461,13 +461,13 @@ export class PostgresStore implements StateStore {
     return (await this.q(`SELECT count(*) AS n FROM audit WHERE true${w.sql}`, w.params))[0]!.n as number;
   }
 
-  async heartbeat(n: NodeRecord): Promise<void> {
+  async heartbeat(n: NodeRecord, extra?: Record<string, unknown>): Promise<void> {
     await this.tx(async (c) => {
       await c.query(`INSERT INTO node (name, started_at, seen_at, revision, position, role, pid, host, api) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
         ON CONFLICT (name) DO UPDATE SET started_at = excluded.started_at, seen_at = excluded.seen_at, revision = excluded.revision,
         position = excluded.position, role = excluded.role, pid = excluded.pid, host = excluded.host, api = excluded.api`,
       [n.name, n.startedAt, n.seenAt, n.revision, n.position, n.role, n.pid, n.host, n.api]);
-      await this.append(c, 'node', { name: n.name, seenAt: n.seenAt });
+      await this.append(c, 'node', { ...extra, name: n.name, seenAt: n.seenAt });
     });
   }
 

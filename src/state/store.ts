@@ -65,8 +65,8 @@ export interface Store {
   feedHead(): number;
   /** Drop changes made before `at` (ms); returns how many. A node further behind must load the state whole. */
   pruneChanges(at: number): number;
-  /** Record a node's heartbeat (its row replaced; a 'node' change in the feed). */
-  heartbeat(n: NodeRecord): void;
+  /** Record a node's heartbeat (its row replaced; a 'node' change in the feed, carrying `extra` too). */
+  heartbeat(n: NodeRecord, extra?: Record<string, unknown>): void;
   /** Every node that ever heartbeated, by name. */
   listNodes(): NodeRecord[];
   /**
@@ -539,14 +539,14 @@ export class SqliteStore implements Store {
     return this.metaRow(db.prepare(`SELECT ${META_COLUMNS} FROM revision WHERE source = 'file' AND file IS NULL ORDER BY id DESC LIMIT 1`).get());
   }
 
-  heartbeat(n: NodeRecord): void {
+  heartbeat(n: NodeRecord, extra?: Record<string, unknown>): void {
     const db = this.writable();
     db.transaction(() => {
       db.prepare(`INSERT INTO node (name, started_at, seen_at, revision, position, role, pid, host, api) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (name) DO UPDATE SET started_at = excluded.started_at, seen_at = excluded.seen_at, revision = excluded.revision,
         position = excluded.position, role = excluded.role, pid = excluded.pid, host = excluded.host, api = excluded.api`)
         .run(n.name, n.startedAt, n.seenAt, n.revision, n.position, n.role, n.pid, n.host, n.api);
-      this.append(db, 'node', { name: n.name, seenAt: n.seenAt });
+      this.append(db, 'node', { ...extra, name: n.name, seenAt: n.seenAt });
     })();
   }
 

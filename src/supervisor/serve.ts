@@ -35,7 +35,7 @@ import type { PersistRecord } from '../answer/persistence.js';
 import { MetricsAggregator } from '../metrics/registry.js';
 import type { SupervisorHandle } from './handle.js';
 import { HEARTBEAT_MS, nodeViews } from './nodes.js';
-import { RequestTotals } from './requests.js';
+import { RequestTotals, type RequestTotal } from './requests.js';
 
 export type { SupervisorHandle } from './handle.js';
 
@@ -556,7 +556,10 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     for (const c of changes) {
       if (c.kind === 'revision' && c === lastRevision && (c.data as { id: number }).id !== inForce) await followRevision();
       else if (c.kind === 'admin') admin = true;
-      else if (c.kind === 'health') {
+      else if (c.kind === 'node' && c.node !== node) {
+        const requests = (c.data as { requests?: RequestTotal[] }).requests;
+        if (Array.isArray(requests)) requestTotals.addRemote(c.node, requests, Date.now());
+      } else if (c.kind === 'health') {
         const h = c.data as { term: number; verdicts: MemberHealth[] };
         // A deposed leader cannot commit (its term is checked in the store); older terms are ignored all the same.
         if (h.term >= seenTerm) { seenTerm = h.term; health.adopt(h.verdicts); }
@@ -620,7 +623,10 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   const heartbeat = async (): Promise<void> => {
     if (!store || !follower) return;
     try {
-      await store.heartbeat({ name: node, startedAt, seenAt: Date.now(), revision: inForce, position: follower.position, role: role(), pid: process.pid, host: os.hostname(), api: apiAddress() });
+      const now = Date.now();
+      // A cluster node's answer counts go with it: least-requests on every node compares what the cluster answered.
+      const extra = shared ? { requests: requestTotals.own(now) } : undefined;
+      await store.heartbeat({ name: node, startedAt, seenAt: now, revision: inForce, position: follower.position, role: role(), pid: process.pid, host: os.hostname(), api: apiAddress() }, extra);
       follower.healthy();
     } catch (e) {
       follower.failed(e as Error);

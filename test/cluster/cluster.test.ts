@@ -259,3 +259,27 @@ pools: [ { name: p, select: [round-robin], monitor: port, members: [ { address: 
     for (const s of backends.values()) s.close();
   }
 });
+
+test('G2 (cluster): least-requests on node B counts what node A answered (its heartbeats carry its totals)', async () => {
+  const c = await cluster(['dns-a', 'dns-b'], `
+zones: [ { origin: lr.test, ns: [ns1], records: [ { name: ns1, type: A, value: 127.0.0.53 } ] } ]
+names: [ { name: www.lr.test, ttl: 1, pools: [p] } ]
+pools: [ { name: p, select: [least-requests], members: [ { address: 127.0.1.1 }, { address: 127.0.1.2 } ] } ]
+`);
+  try {
+    const [a, b] = c.nodes as [ClusterNode, ClusterNode];
+    // 300 answers from A (about 150 per member); B answers none itself.
+    for (let i = 0; i < 300; i++) await query(a.dns, 'www.lr.test', { from: `127.0.4.${1 + (i % 200)}` });
+    const explain = async (n: ClusterNode): Promise<string> => {
+      const r = await api<{ steps: Array<{ step: string; detail: string }> }>(n, 'GET', '/v1/explain?name=www.lr.test&resolver=127.0.4.250');
+      return r.body.steps.find((s) => s.step === 'least-requests')?.detail ?? '';
+    };
+    // B answered nothing itself: the counts its least-requests sees are A's (about 150 per member, decaying).
+    await eventually('B\'s least-requests counts A\'s answers', async () => {
+      const m = /fewest recent requests \(([\d.]+)\)/.exec(await explain(b));
+      return m !== null && Number(m[1]) >= 50;
+    });
+  } finally {
+    await c.stop();
+  }
+});

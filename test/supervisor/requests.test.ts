@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { RequestTotals } from '../../src/supervisor/requests.js';
+import { RequestTotals, REMOTE_STALE_MS } from '../../src/supervisor/requests.js';
 import { REQUEST_DECAY_MS } from '../../src/answer/live.js';
 import { spawnWaymark, freePort, tempDir, query } from '../harness.js';
 
@@ -23,6 +23,20 @@ test('G2 (issue 11): request totals add every worker\'s answers, decay like a wo
   // Long idle: totals that no longer tell members apart are dropped.
   t.add([['q', '192.0.2.9', 1]], t0 + 100 * REQUEST_DECAY_MS);
   assert.deepEqual(t.take(t0 + 100 * REQUEST_DECAY_MS)!.map((x) => x[1]), ['192.0.2.9']);
+});
+
+test('G2 (issue 11): other nodes\' published totals are added to this node\'s, decayed from their arrival, and dropped once a node is silent; own() is this node\'s alone', () => {
+  const t = new RequestTotals();
+  const t0 = 1_700_000_000_000;
+  t.add([['p', '192.0.2.1', 10]], t0);
+  // dns-b's clock is an hour off: its totals decay from when they arrived here.
+  t.addRemote('dns-b', [['p', '192.0.2.1', 30, t0 - 3_600_000], ['p', '192.0.2.2', 7, t0 - 3_600_000]], t0);
+  assert.deepEqual(t.take(t0), [['p', '192.0.2.1', 40, t0], ['p', '192.0.2.2', 7, t0]]);
+  assert.deepEqual(t.own(t0), [['p', '192.0.2.1', 10, t0]], 'what this node publishes: its own answers only');
+  t.add([['p', '192.0.2.2', 1]], t0 + REMOTE_STALE_MS + 1);
+  const later = t.take(t0 + REMOTE_STALE_MS + 1)!;
+  assert.equal(later.length, 2);
+  assert.ok(later[0]![2] < 10 && later[1]![2] === 1, `dns-b fell silent: its totals no longer count (${JSON.stringify(later)})`);
 });
 
 test('G2 (issue 11): with two workers, least-requests counts what the whole node answered (explain shows the node\'s count, not one worker\'s share)', async () => {
