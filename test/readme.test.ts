@@ -26,7 +26,7 @@ function readmeCommands(): string[] {
 }
 
 /** Commands .ci/run runs (on a fresh machine), rather than this test. */
-const CI_COMMANDS = ['npm test', 'npm run interop', 'npm run fuzz', 'npm run bench', 'npm run bench:failover', 'npm run bench:scale', 'npm run bench:store'];
+const CI_COMMANDS = ['npm test', 'npm run interop', 'npm run fuzz', 'npm run bench', 'npm run bench:failover', 'npm run bench:scale', 'npm run bench:store', 'npm run bench:cluster'];
 
 let dir = '';
 const env: Record<string, string> = { ...(process.env as Record<string, string>) };
@@ -197,6 +197,26 @@ test('D1/D2: README: serving with --workers, and master files with no YAML', asy
   assert.equal(lines(ok('dig @127.0.0.1 -p 5300 web.example.test A +short')).length, 4);
   assert.equal(lines(spawnSync('dig', ['@::1', '-p', '5300', 'web.example.test', 'A', '+short'], { encoding: 'utf8' }).stdout).length, 4, 'on [::1] too');
   await stop(zone);
+});
+
+test('C2/G6: README: the cluster demo: two nodes on an embedded PostgreSQL give a resolver the same member', async () => {
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  assert.equal(pkg.scripts['demo:cluster'], 'npm run build && node examples/cluster-demo.mjs');
+  const demo = await start('npm run demo:cluster', /cluster demo ready/, [process.execPath, 'examples/cluster-demo.mjs']);
+  const [first, second, onB] = readmeCommands().filter((c) => c.includes('www.cluster.test'));
+  assert.deepEqual(lines(ok(first!)), ['127.0.0.81']);
+  assert.deepEqual(lines(ok(second!)), ['127.0.0.82']);
+  // The record reaches node B within half a second or so; asked before, B would choose (and record) by itself.
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.deepEqual(lines(ok(onB!)), ['127.0.0.82'], 'node B gives the resolver the member node A gave it');
+  const nodesCmd = readmeCommands().find((c) => c.includes('bin/waymark nodes'))!;
+  const withToken = nodesCmd.replace('the-token-it-printed', TOKEN);
+  const nodes = ok(withToken);
+  checked.delete(withToken);
+  checked.add(nodesCmd);
+  assert.match(nodes, /^dns-a +up +leader /m);
+  assert.match(nodes, /^dns-b \* +up +follower /m);
+  assert.equal(await stop(demo), 0);
 });
 
 test('C1: README: every command is run by this test or by CI, and the README names nothing outside the checkout', () => {
