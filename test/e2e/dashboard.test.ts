@@ -271,6 +271,21 @@ describe('dashboard in headless Chromium against the real server', () => {
     await shot('charts');
   });
 
+  it('C2: the nodes tab shows this node from its heartbeat (single node, its revision) and the store as ok', async () => {
+    await page.getByRole('tab', { name: 'Nodes' }).click();
+    await page.getByRole('heading', { name: 'Nodes' }).waitFor();
+    const row = page.locator('#nodes-table tbody tr');
+    await row.first().waitFor();
+    assert.equal(await row.count(), 1);
+    assert.equal(await row.first().getAttribute('data-role'), 'single');
+    assert.equal(await row.first().getAttribute('data-state'), 'up');
+    const status = (await (await restApi('GET', '/v1/status')).json()) as { revision: { id: number } };
+    assert.match(await row.first().innerText(), new RegExp(`\\(this one\\)[\\s\\S]*\\b${status.revision.id}\\b`));
+    assert.equal(await page.locator('#store-state').getAttribute('data-state'), 'ok');
+    await shot('nodes');
+    assert.equal(await page.locator('.view-error:not([hidden])').count(), 0, `no view error: ${await page.locator('.view-error').allInnerTexts()}`);
+  });
+
   it('the health & probers tab draws without errors', async () => {
     await page.getByRole('tab', { name: 'Health & probers' }).click();
     await page.getByRole('heading', { name: 'Probers' }).waitFor();

@@ -14,6 +14,7 @@ import { revisionsView } from './views/revisions.js';
 import { auditView } from './views/audit.js';
 import { zonesView } from './views/zones.js';
 import { poolsView } from './views/pools.js';
+import { nodesView } from './views/nodes.js';
 
 const TABS: Array<{ id: string; title: string; view: ViewFactory }> = [
   { id: 'overview', title: 'Overview', view: overviewView },
@@ -25,6 +26,7 @@ const TABS: Array<{ id: string; title: string; view: ViewFactory }> = [
   { id: 'persistence', title: 'Persistence', view: persistenceView },
   { id: 'revisions', title: 'Revisions', view: revisionsView },
   { id: 'audit', title: 'Audit log', view: auditView },
+  { id: 'nodes', title: 'Nodes', view: nodesView },
 ];
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;

@@ -49,6 +49,10 @@ export interface MemberHealth {
 
 export interface ProberView { name: string; state: string; capacity?: number | null; assigned?: number; primaryFor?: number; lastSeen?: number; targets?: unknown[] }
 
+export interface NodeView { name: string; self: boolean; state: 'up' | 'gone'; role: 'leader' | 'follower' | 'single'; revision: number; position: number; lag: number; age: number; seenAt: number; startedAt: number; host: string; api: string | null }
+
+export interface StoreStatusView { backend: string; state: 'ok' | 'degraded'; since: number | null; error: string | null; queued: number; position: number; head: number }
+
 export interface PersistRecordView { name: string; key?: number | string; keyText?: string; resolver?: string; pool: string; member: string; ts?: number; ttlMs?: number; hits?: number; expiresAt?: number }
 
 export interface RevisionMeta { id: number; at: number; author: string; source: string; comment: string; hash?: string; current?: boolean }
