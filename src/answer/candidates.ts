@@ -3,6 +3,7 @@
 // once for both levels. Two reusable instances per engine; set() re-targets them without allocating.
 import { METRICS, familyMembers, nameCounter, type CompiledMember, type CompiledName, type CompiledPool } from './policy.js';
 import type { DecisionContext } from './context.js';
+import { fnv1a } from '../net/hash.js';
 
 /** lowest() by recent requests rather than by a metric. */
 export const LOWEST_REQUESTS = -1;
@@ -183,15 +184,6 @@ export class PoolCandidates extends Candidates {
   pool(i: number): CompiledPool { return this.name.pools[i]!; }
   label(i: number): string { return `pool ${this.name.pools[i]!.name}`; }
   identity(i: number): number { return fnv1a(this.name.pools[i]!.name, 0); }
-}
-
-/** FNV-1a of a string's UTF-16 code units, then of `extra`'s two low bytes (a port): 32 bits, no allocation. */
-function fnv1a(s: string, extra: number): number {
-  let h = 0x811c9dc5;
-  for (let k = 0; k < s.length; k++) h = Math.imul(h ^ s.charCodeAt(k), 0x01000193);
-  h = Math.imul(h ^ (extra & 0xff), 0x01000193);
-  h = Math.imul(h ^ ((extra >>> 8) & 0xff), 0x01000193);
-  return h >>> 0;
 }
 
 export { METRICS };

@@ -272,7 +272,7 @@ export function compilePolicy(config: Config, opts: PolicyOptions = {}): PolicyR
   interned.pools(pools.length);
   const topology = compileTopology(config.topology, poolIndex);
   if (!topology.ok) errors.push(...topology.errors);
-  const groups = compileResolverGroups({ groups: config.resolverGroups, auto: config.resolverGrouping });
+  const groups = compileResolverGroups({ groups: config.resolverGroups, auto: config.resolverGrouping && { ipv4PrefixLength: config.resolverGrouping.ipv4PrefixLength, ipv6PrefixLength: config.resolverGrouping.ipv6PrefixLength } });
   if (!groups.ok) errors.push(...groups.errors);
 
   const names: CompiledName[] = [];

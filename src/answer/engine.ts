@@ -20,6 +20,9 @@ import type { Resolution } from '../dns/lookup.js';
 import { rrsetRecords, type RRset, type Zone } from '../dns/zone.js';
 import { APEX, type ZoneImage } from '../wire/image.js';
 import type { Query } from '../wire/query.js';
+import { addressKey, type ObservedGroups } from './resolver-groups.js';
+import type { EcsObservations } from './ecs-groups.js';
+import { formatAddress } from '../net/prefix.js';
 
 const ECS_FAMILY_IPV4 = 1;
 
@@ -342,16 +345,28 @@ export class AnswerEngine {
 
   private persistenceKey(kind: 'resolver' | 'subnet'): number {
     const c = this.ctx.client;
-    if (kind === 'subnet' && c.ecs) return this.policy.groups.subnetKey(c.ecsFamily, c.ecsWords, c.ecsPrefix);
+    const groups = this.policy.groups;
+    if (kind === 'subnet' && c.ecs) return groups.subnetKey(c.ecsFamily, c.ecsWords, c.ecsPrefix);
     if (c.family === 0) return -1;
-    return this.policy.groups.key(c.family, c.words);
+    if (c.ecs && this.ecsSeen !== null && this.ctx.trace === null) this.ecsSeen.see(addressKey(c.family, c.words), groups.subnetKey(c.ecsFamily, c.ecsWords, c.ecsPrefix), this.ecsText);
+    return groups.key(c.family, c.words, this.observedGroups);
   }
 
   private keyText(kind: 'resolver' | 'subnet'): string {
     const c = this.ctx.client;
     if (kind === 'subnet' && c.ecs) return this.policy.groups.describe(c.ecsFamily, c.ecsWords, c.ecsPrefix);
-    return this.policy.groups.describe(c.family as 4 | 6, c.words);
+    return this.policy.groups.describe(c.family as 4 | 6, c.words, undefined, this.observedGroups);
   }
+
+  /** Resolvers grouped from ECS, as the supervisor last handed them out (ecs-groups.ts). */
+  observedGroups: ObservedGroups = new Map();
+  /** What this engine sees for that grouping, when it is on (resolverGrouping.ecs). */
+  ecsSeen: EcsObservations | null = null;
+  /** The texts of the pair just seen (made once, so a sighting allocates nothing). */
+  private readonly ecsText = (which: 'resolver' | 'subnet'): string => {
+    const c = this.ctx.client;
+    return which === 'resolver' ? formatAddress(c.family as 4 | 6, c.words) : this.policy.groups.describe(c.ecsFamily, c.ecsWords, c.ecsPrefix);
+  };
 
   private fallback(name: CompiledName, family: 4 | 6, zone: Zone, res: Resolution): void {
     const f = name.fallback;
@@ -405,6 +420,7 @@ export class AnswerEngine {
   copyStateFrom(src: AnswerEngine, name: string): void {
     if (src.policy !== this.policy) throw new RangeError('engine state copy: the engines run different policies');
     this.live.copyFrom(src.live);
+    this.observedGroups = src.observedGroups;
     const p = src.policy;
     // Not a policy name (or no domain name at all): nothing of it to copy (explain reports the name itself).
     const n = nameIndexOf(p, name);

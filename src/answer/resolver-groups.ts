@@ -3,7 +3,7 @@
 // Never stores persistence records itself and never allocates in key()/subnetKey()/groupOf().
 import type { ConfigError } from '../config/schema.js';
 import { PrefixIndex, formatAddress, formatPrefix, parsePrefix, type PrefixEntry } from '../net/prefix.js';
-import { mixWord, fmix } from '../net/hash.js';
+import { mixWord, fmix, fnv1a } from '../net/hash.js';
 import { wordMask } from '../net/address.js';
 
 /** `groups` is the config's top-level `resolverGroups` list and `auto` its `resolverGrouping` (error paths say so). */
@@ -23,6 +23,7 @@ export interface ResolverGroupsConfig {
 //   listed group g                  2^40 + g
 //   IPv4 auto prefix (len, net)     2·2^40 + len·2^32 + net       (len ≤ 32, so < 3·2^40)
 //   IPv4 client subnet (len, net)   3·2^40 + len·2^32 + net
+//   group gathered from ECS         4·2^40 + FNV-1a of its name (ecs-groups.ts; the same on every node)
 //   IPv6 address / prefix / subnet  [2^52, 2^53)                  2^52 + a 52-bit hash of (kind, len, masked words)
 // Only the IPv6 range can collide, two IPv6 keys with each other: with n distinct IPv6 keys alive the chance of any
 // collision is about n²/2^53 (≈ 1e-4 for a million), and a collision merely lets two askers share a persistence record.
@@ -31,6 +32,7 @@ const TWO_40 = 0x10000000000;
 const GROUP_BASE = TWO_40;
 const V4_PREFIX_BASE = 2 * TWO_40;
 const V4_SUBNET_BASE = 3 * TWO_40;
+const ECS_GROUP_BASE = 4 * TWO_40;
 const V6_BASE = 2 ** 52;
 const TWO_20 = 0x100000;
 
@@ -39,6 +41,14 @@ const KIND_ADDRESS = 1;
 const KIND_PREFIX = 2;
 const KIND_SUBNET = 3;
 
+
+/** Resolvers grouped from ECS (ecs-groups.ts), by addressKey: the group's persistence key and name. */
+export type ObservedGroups = ReadonlyMap<number, { key: number; name: string }>;
+
+/** The persistence key of a group gathered from ECS, from its name: every worker and node computes the same. */
+export function ecsGroupKey(name: string): number {
+  return ECS_GROUP_BASE + fnv1a(name);
+}
 
 export class ResolverGroups {
   private readonly names: readonly string[];
@@ -75,15 +85,19 @@ export class ResolverGroups {
    * the same listed group share a key; with auto grouping, resolvers in the same prefix share one; otherwise the
    * address itself (see the key ranges above).
    */
-  key(family: 4 | 6, words: Uint32Array): number {
+  key(family: 4 | 6, words: Uint32Array, observed?: ObservedGroups): number {
     const g = this.listed(family, words);
     if (g >= 0) return GROUP_BASE + g;
+    if (observed !== undefined && observed.size > 0) {
+      const o = observed.get(addressKey(family, words));
+      if (o !== undefined) return o.key;
+    }
     if (family === 4) {
       const len = this.auto4;
       if (len < 0) return words[0]!;
       return V4_PREFIX_BASE + len * TWO_32 + ((words[0]! & wordMask(len)) >>> 0);
     }
-    return this.auto6 < 0 ? v6Key(KIND_ADDRESS, 128, words) : v6Key(KIND_PREFIX, this.auto6, words);
+    return this.auto6 < 0 ? addressKey(6, words) : v6Key(KIND_PREFIX, this.auto6, words);
   }
 
   /** The key of a client subnet (ECS): its masked network and length, never equal to any resolver key. */
@@ -99,13 +113,15 @@ export class ResolverGroups {
    * Human text for what key()/subnetKey() computed: "198.51.100.7", "group:isp-a", "prefix:198.51.100.0/24",
    * "subnet:10.1.0.0/24" (pass `prefix` for a subnet). For explain and for storing persistence records.
    */
-  describe(family: 4 | 6, words: Uint32Array, prefix?: number): string {
+  describe(family: 4 | 6, words: Uint32Array, prefix?: number, observed?: ObservedGroups): string {
     if (prefix !== undefined) {
       const max = family === 4 ? 32 : 128;
       return `subnet:${formatPrefix(family, words, prefix < 0 ? 0 : prefix > max ? max : prefix)}`;
     }
     const g = this.listed(family, words);
     if (g >= 0) return `group:${this.names[g]}`;
+    const o = observed !== undefined && observed.size > 0 ? observed.get(addressKey(family, words)) : undefined;
+    if (o !== undefined) return o.name;
     const len = family === 4 ? this.auto4 : this.auto6;
     if (len >= 0) return `prefix:${formatPrefix(family, words, len)}`;
     return formatAddress(family, words);
@@ -116,6 +132,22 @@ export class ResolverGroups {
     const g = this.listed(family, words);
     return g >= 0 ? this.names[g]! : null;
   }
+}
+
+/** Groups as the supervisor hands them out (resolver address → group name) in the form key() reads. */
+export function observedGroupsOf(pairs: ReadonlyArray<readonly [resolver: string, group: string]>): ObservedGroups {
+  const out = new Map<number, { key: number; name: string }>();
+  for (const [resolver, group] of pairs) {
+    const p = parsePrefix(resolver);
+    if (p === null) continue;
+    out.set(addressKey(p.family, p.words), { key: ecsGroupKey(group), name: group });
+  }
+  return out;
+}
+
+/** An address as its own key: what key() gives with no grouping (and how observed groups are looked up). */
+export function addressKey(family: 4 | 6, words: Uint32Array): number {
+  return family === 4 ? words[0]! : v6Key(KIND_ADDRESS, 128, words);
 }
 
 /** 2^52 + a 52-bit hash (two independent 32-bit murmur3-style hashes) of the kind, length and masked IPv6 words. */

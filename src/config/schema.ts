@@ -264,6 +264,14 @@ export const configSchema = z.object({
   resolverGrouping: z.object({
     ipv4PrefixLength: z.number().int().min(1).max(32).optional(),
     ipv6PrefixLength: z.number().int().min(1).max(128).optional(),
+    /**
+     * Group resolvers seen asking for the same ECS client subnet: each must have sent `threshold` queries for it
+     * within `expiry` (issue 11; shared between the nodes of a cluster).
+     */
+    ecs: z.object({
+      threshold: z.number().int().min(1).max(1_000_000).default(3),
+      expiry: durationAtLeast(1000, 'use at least 1s').default(3_600_000),
+    }).strict().optional(),
   }).strict().optional(),
   /** Persistence records: in memory, bounded, and written to the store when one is configured. */
   persistence: z.object({ maxRecords: z.number().int().min(1000).max(50_000_000).default(1_000_000) }).strict().default({ maxRecords: 1_000_000 }),

@@ -20,3 +20,12 @@ export function fmix(h: number): number {
   h = Math.imul(h, 0xc2b2ae35);
   return h ^ (h >>> 16);
 }
+
+/** FNV-1a of a string's UTF-16 code units, then of `extra`'s two low bytes (a port): 32 bits, no allocation. */
+export function fnv1a(s: string, extra = 0): number {
+  let h = 0x811c9dc5;
+  for (let k = 0; k < s.length; k++) h = Math.imul(h ^ s.charCodeAt(k), 0x01000193);
+  h = Math.imul(h ^ (extra & 0xff), 0x01000193);
+  h = Math.imul(h ^ ((extra >>> 8) & 0xff), 0x01000193);
+  return h >>> 0;
+}

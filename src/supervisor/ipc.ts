@@ -5,6 +5,7 @@ import type { Explanation, ExplainRequest } from '../answer/explain.js';
 import type { PersistRecord } from '../answer/persistence.js';
 import type { MemberHealth } from '../health/verdict.js';
 import type { CounterDelta } from '../metrics/counters.js';
+import type { EcsSighting } from '../answer/ecs-groups.js';
 import type { AdminRecord } from '../state/store.js';
 import type { ImageRef } from './images.js';
 import type { RawEdit } from '../config/edit.js';
@@ -12,6 +13,8 @@ import type { RawEdit } from '../config/edit.js';
 export interface WorkerMessage {
   type: 'hello' | 'ready' | 'loaded' | 'load-failed' | 'persist' | 'metrics' | 'explained';
   generation: number; errors?: string; records?: PersistRecord[]; delta?: CounterDelta; udp?: string;
+  /** metrics: (resolver, ECS client subnet, queries) seen since the last shipment (resolverGrouping.ecs). */
+  ecs?: EcsSighting[];
   /** explained: the request it answers, and the explanation or why there is none. */
   id?: number; explanation?: Explanation; error?: string;
   /** loaded: only zone images changed (a ZonesMessage), the policy and its live state are as they were. */
@@ -48,6 +51,8 @@ export type PrimaryMessage =
   | { type: 'admin'; states: AdminRecord[] }
   /** Recent answers per member over all workers (supervisor/requests.ts): adopted for least-requests. */
   | { type: 'requests'; totals: RequestTotal[] }
+  /** Resolvers grouped from ECS (answer/ecs-groups.ts): [resolver address, group name], the whole mapping. */
+  | { type: 'ecs-groups'; groups: Array<[resolver: string, group: string]> }
   | { type: 'explain'; id: number; request: ExplainRequest };
 
 /** How often a worker hands its changed persistence records to the supervisor (and so to the other workers). */

@@ -36,6 +36,8 @@ import { MetricsAggregator } from '../metrics/registry.js';
 import type { SupervisorHandle } from './handle.js';
 import { HEARTBEAT_MS, nodeViews } from './nodes.js';
 import { RequestTotals, type RequestTotal } from './requests.js';
+import { EcsGrouper, type EcsGroupingOptions, type EcsLink } from '../answer/ecs-groups.js';
+import { observedGroupsOf } from '../answer/resolver-groups.js';
 
 export type { SupervisorHandle } from './handle.js';
 
@@ -293,6 +295,7 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     if (v.edit === undefined) mirror.engine?.applyHealth(health.healthForNewState());
     mirror.engine?.applyAdmin(health.admin());
     health.reload(v.loaded.config);
+    configureEcs(v.loaded.config);
   };
   /** Make `raw` the configuration in force: validate, then every worker and the mirror swap snapshots. */
   const putInForce = (nextRaw: RawConfig, valid?: Valid): { ok: true } | { ok: false; errors: ConfigError[] } => {
@@ -383,11 +386,35 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     if (m.explanation) p.resolve(m.explanation);
     else p.reject(new ExplainError(m.error ?? 'the worker could not explain'));
   };
+  // Resolver groups gathered from ECS (resolverGrouping.ecs): from what every worker, and every node, saw.
+  const ecsOptions = (c: LoadedConfig['config']): EcsGroupingOptions | null => {
+    const e = c.resolverGrouping?.ecs;
+    return e ? { threshold: e.threshold, expiryMs: e.expiry } : null;
+  };
+  let grouper: EcsGrouper | null = null;
+  let ecsPairs: Array<[string, string]> = [];
+  const configureEcs = (c: LoadedConfig['config']): void => {
+    const o = ecsOptions(c);
+    if (o === null) grouper = null;
+    else if (grouper === null) grouper = new EcsGrouper(node, o);
+    else grouper.configure(o);
+  };
+  const ecsMessage = (): PrimaryMessage => ({ type: 'ecs-groups', groups: ecsPairs });
+  const shareEcsGroups = (): void => {
+    const next = grouper?.groups(Date.now());
+    if (next === undefined ? ecsPairs.length === 0 : !next.changed) return;
+    ecsPairs = next === undefined ? [] : [...next.groups];
+    if (mirror.engine) mirror.engine.observedGroups = observedGroupsOf(ecsPairs);
+    log.info({ groups: new Set(ecsPairs.map((p) => p[1])).size, resolvers: ecsPairs.length }, 'resolver groups from ECS');
+    broadcast(ecsMessage());
+  };
+  configureEcs(loaded.config);
   /** The generation each worker was last sent a whole load for, when it asked for one. */
   const resent = new Map<number, number>();
   // least-requests compares what the whole node answered: totals back to every worker each time workers ship counts.
   const requestTotals = new RequestTotals();
   const shareRequests = setInterval(() => {
+    shareEcsGroups();
     const totals = requestTotals.take(Date.now());
     if (totals === null) return;
     mirror.engine?.applyRequestTotals(totals);
@@ -400,6 +427,7 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
         metrics.add(m.delta, w.id);
         requestTotals.add(m.delta.answers ?? [], Date.now());
       }
+      if (m.ecs) grouper?.observe(m.ecs, Date.now());
       return;
     }
     if (m.type === 'explained') return onExplained(m);
@@ -411,6 +439,7 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
       udpTransport = m.udp ?? udpTransport;
       w.send({ type: 'health', updates: health.healthForNewState() } satisfies PrimaryMessage);
       w.send({ type: 'admin', states: health.admin() } satisfies PrimaryMessage);
+      if (ecsPairs.length > 0) w.send(ecsMessage());
       // A worker reads an SQLite store's records itself; a cluster node's come from the mirror, which holds them all.
       if (shared) for (const records of chunks(mirror.engine?.records(Date.now()) ?? [], 10_000)) w.send({ type: 'persist', records } satisfies PrimaryMessage);
       // The garbage of the first load goes once a worker serves: collecting (and compacting) earlier held up handing
@@ -434,6 +463,7 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
       // health service's reload (every member it reports changed); admin states may name them already.
       if (!m.edited) w.send({ type: 'health', updates: health.healthForNewState() } satisfies PrimaryMessage);
       w.send({ type: 'admin', states: health.admin() } satisfies PrimaryMessage);
+      if (ecsPairs.length > 0) w.send(ecsMessage());
     } else if (m.type === 'load-failed' && m.resend) {
       // Once per generation: the edits queued behind the first one that did not apply fail too, and the whole load
       // sent now covers them all.
@@ -557,8 +587,9 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
       if (c.kind === 'revision' && c === lastRevision && (c.data as { id: number }).id !== inForce) await followRevision();
       else if (c.kind === 'admin') admin = true;
       else if (c.kind === 'node' && c.node !== node) {
-        const requests = (c.data as { requests?: RequestTotal[] }).requests;
+        const { requests, ecsLinks } = c.data as { requests?: RequestTotal[]; ecsLinks?: EcsLink[] };
         if (Array.isArray(requests)) requestTotals.addRemote(c.node, requests, Date.now());
+        if (Array.isArray(ecsLinks)) grouper?.merge(c.node, ecsLinks);
       } else if (c.kind === 'health') {
         const h = c.data as { term: number; verdicts: MemberHealth[] };
         // A deposed leader cannot commit (its term is checked in the store); older terms are ignored all the same.
@@ -625,7 +656,7 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     try {
       const now = Date.now();
       // A cluster node's answer counts go with it: least-requests on every node compares what the cluster answered.
-      const extra = shared ? { requests: requestTotals.own(now) } : undefined;
+      const extra = shared ? { requests: requestTotals.own(now), ...(grouper ? { ecsLinks: grouper.takeFresh() } : {}) } : undefined;
       await store.heartbeat({ name: node, startedAt, seenAt: now, revision: inForce, position: follower.position, role: role(), pid: process.pid, host: os.hostname(), api: apiAddress() }, extra);
       follower.healthy();
     } catch (e) {

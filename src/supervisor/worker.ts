@@ -5,6 +5,8 @@
 import type { Logger } from 'pino';
 import { batchUnavailable } from '../dns/udp-batch.js';
 import { loadPersistedRecords } from '../config/source.js';
+import { EcsObservations } from '../answer/ecs-groups.js';
+import { observedGroupsOf } from '../answer/resolver-groups.js';
 import { formatErrors } from '../config/schema.js';
 import { compileText, type LoadedConfig } from '../config/load.js';
 import type { Validated } from '../config/revisions.js';
@@ -70,8 +72,16 @@ export async function runWorker(log: Logger): Promise<number> {
   server.responder.metrics.rrl = server.rrl?.stats ?? null;
   server.responder.metrics.udp = () => server.udpStats();
   server.responder.queryLog.configure(loaded.config.queryLog, queryLogSink);
+  // ECS grouping (resolverGrouping.ecs): which resolver asked for which client subnet goes up with the counters.
+  const ecsGrouping = (on: boolean): void => {
+    const engine = server.responder.engine;
+    if (engine) engine.ecsSeen = on ? (engine.ecsSeen ?? new EcsObservations()) : null;
+  };
+  ecsGrouping(loaded.config.resolverGrouping?.ecs !== undefined);
   setInterval(() => {
-    if (process.connected) process.send?.({ type: 'metrics', generation, delta: server.responder.metrics.snapshotAndReset() } satisfies WorkerMessage);
+    if (!process.connected) return;
+    const ecs = server.responder.engine?.ecsSeen?.drain();
+    process.send?.({ type: 'metrics', generation, delta: server.responder.metrics.snapshotAndReset(), ...(ecs && ecs.length > 0 ? { ecs } : {}) } satisfies WorkerMessage);
   }, METRICS_SHIP_MS).unref();
   /** Only zone images changed: the zones with new layers are swapped in, the policy and live state stay. */
   const swapZones = (m: ZonesMessage): void => {
@@ -135,6 +145,11 @@ export async function runWorker(log: Logger): Promise<number> {
       server.responder.engine?.applyRequestTotals(m.totals);
       return;
     }
+    if (m.type === 'ecs-groups') {
+      const engine = server.responder.engine;
+      if (engine) engine.observedGroups = observedGroupsOf(m.groups);
+      return;
+    }
     if (m.type === 'explain') {
       const reply: WorkerMessage = { type: 'explained', generation, id: m.id };
       try {
@@ -167,6 +182,7 @@ export async function runWorker(log: Logger): Promise<number> {
     loaded = settingsOf(next.loaded);
     setImmediate(releaseAfterLoad); // the old snapshot and this message are garbage once the handler returns
     server.responder.queryLog.configure(next.loaded.config.queryLog, queryLogSink); // metrics
+    ecsGrouping(next.loaded.config.resolverGrouping?.ecs !== undefined);
     process.send?.({ type: 'loaded', generation } satisfies WorkerMessage);
   });
   // The UDP transport in use (batched or dgram), for the supervisor's "ready" line.

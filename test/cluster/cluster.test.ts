@@ -283,3 +283,37 @@ pools: [ { name: p, select: [least-requests], members: [ { address: 127.0.1.1 },
     await c.stop();
   }
 });
+
+test('G5/G6 (cluster): a resolver seen on node A and one seen on node B asking for the same ECS subnet are one group on both nodes, and share a record', async () => {
+  const c = await cluster(['dns-a', 'dns-b'], `
+resolverGrouping: { ecs: { threshold: 2, expiry: 10m } }
+zones: [ { origin: sticky.test, ns: [ns1], records: [ { name: ns1, type: A, value: 127.0.0.53 } ] } ]
+names: [ { name: www.sticky.test, ttl: 5, pools: [p], persistence: { ttl: 600s } }, { name: learn.sticky.test, ttl: 5, pools: [p], persistence: { ttl: 600s } } ]
+pools: [ { name: p, select: [round-robin], members: [ { address: 127.0.1.1 }, { address: 127.0.1.2 }, { address: 127.0.1.3 } ] } ]
+`);
+  try {
+    const [a, b] = c.nodes as [ClusterNode, ClusterNode];
+    const ecs = { family: 1 as const, sourcePrefixLength: 24, ip: '10.8.8.0' };
+    for (let i = 0; i < 2; i++) await query(a.dns, 'learn.sticky.test', { from: '127.0.0.65', ecs });
+    for (let i = 0; i < 2; i++) await query(b.dns, 'learn.sticky.test', { from: '127.0.0.66', ecs });
+    // Each node saw one resolver; the group exists once the links crossed (heartbeats, each second).
+    const grouped = (n: ClusterNode) => async (): Promise<boolean> => {
+      const r = await api<{ steps: Array<{ step: string; detail: string }> }>(n, 'GET', '/v1/explain?name=www.sticky.test&resolver=127.0.0.66');
+      return JSON.stringify(r.body).includes('ecs:127.0.0.65');
+    };
+    await eventually('A groups them', grouped(a));
+    await eventually('B groups them', grouped(b));
+    // The pool's rotation: each node gave learn.sticky.test one member (.1), so both would say .2 next; one more
+    // query on A first makes the group's member .3 there, which B's own rotation would not give.
+    await query(a.dns, 'www.sticky.test', { from: '127.0.0.64' });
+    const onA = addresses(await query(a.dns, 'www.sticky.test', { from: '127.0.0.65' }))[0]!;
+    assert.equal(onA, '127.0.1.3');
+    await eventually('A\'s record for the group reached B', async () => {
+      const held = (await api<{ records: Array<{ keyText: string; member: string }> }>(b, 'GET', '/v1/persistence?name=www.sticky.test')).body.records;
+      return held.some((x) => x.keyText === 'ecs:127.0.0.65' && x.member === onA);
+    });
+    assert.equal(addresses(await query(b.dns, 'www.sticky.test', { from: '127.0.0.66' }))[0], onA);
+  } finally {
+    await c.stop();
+  }
+});
