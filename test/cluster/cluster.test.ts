@@ -177,6 +177,19 @@ test('C2 (cluster): PostgreSQL stopped while serving: DNS answers on, API writes
   dirs.push(dir);
   const nodes = [await startNode(await nodeConfig(dir, 'dns-a', own.url)), await startNode(await nodeConfig(dir, 'dns-b', own.url))];
   const [a, b] = nodes as [ClusterNode, ClusterNode];
+  // Query load on both nodes for the whole outage and the return (bounded: it stops with the test, at most 60 s):
+  // every query must be answered.
+  let loading = true;
+  const load = { asked: 0, unanswered: [] as string[] };
+  const loop = (async () => {
+    const until = Date.now() + 60_000;
+    for (let i = 0; loading && Date.now() < until; i++) {
+      const n = i % 2 === 0 ? a : b;
+      load.asked++;
+      const r = await query(n.dns, 'plain.sticky.test', { timeoutMs: 1000 }).catch(() => null);
+      if (r === null || addresses(r)[0] !== '192.0.2.1') load.unanswered.push(`${n.name} #${i}`);
+    }
+  })();
   try {
     await own.stop({ keep: true });
     await eventually('A reports the store degraded', async () => (await api<{ store: { state: string } }>(a, 'GET', '/v1/status')).body.store.state === 'degraded');
@@ -202,7 +215,13 @@ test('C2 (cluster): PostgreSQL stopped while serving: DNS answers on, API writes
     });
     assert.equal((await api(a, 'POST', '/v1/names', { name: 'later.sticky.test', pools: ['p'] })).status, 201);
     await eventually('B answers the name added after the outage', async () => addresses(await query(b.dns, 'later.sticky.test')).length === 1);
+    loading = false;
+    await loop;
+    assert.ok(load.asked > 100, `queries asked under load: ${load.asked}`);
+    assert.deepEqual(load.unanswered, [], `of ${load.asked} queries during the outage and the return`);
   } finally {
+    loading = false;
+    await loop;
     for (const n of nodes) await n.proc?.stop();
     await own.stop().catch(() => {});
   }
