@@ -5,7 +5,9 @@
 //      is skipped, saying so;
 //   2. propagation: a name added through node A's API, until nodes B and C answer it (p50/p99 over CLUSTER_CHANGES,
 //      default 200; target p99 <= 1 s);
-//   3. persistence records written to PostgreSQL per second, in batches (target >= 50,000/s).
+//   3. persistence records written to PostgreSQL per second, in batches (target >= 50,000/s);
+//   4. health leadership: the leading node killed with SIGKILL, until another node reports itself leader
+//      (target <= 5 s).
 // Bounded: every change waits at most 5 s, every dnsperf run CLUSTER_QPS_S seconds (default 5), nodes must be
 // ready within 60 s; everything started here is stopped at the end, also after an error.
 import fs from 'node:fs';
@@ -120,6 +122,28 @@ try {
   await store.close();
   console.log(`    target >= 50,000 records/s: ${rate >= 50_000 ? 'met' : 'not met'}`);
 
+  // 4. Health leadership: the leader killed (SIGKILL: no resignation), until another node reports itself leader.
+  const leaderOf = async (n) => {
+    const r = await fetch(`http://127.0.0.1:${n.api}/v1/nodes`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: AbortSignal.timeout(2000) }).catch(() => null);
+    const body = r?.ok ? await r.json() : { nodes: [] };
+    return body.nodes.find((x) => x.role === 'leader' && x.state === 'up')?.name ?? null;
+  };
+  const leader = await leaderOf(b);
+  const victim = nodes.find((n) => n.name === leader);
+  if (!victim) console.log(`  leader takeover: no leader reported (${leader}); skipped`);
+  else {
+    const rest = nodes.filter((n) => n !== victim);
+    const t0 = performance.now();
+    victim.proc.kill('SIGKILL');
+    let next = null;
+    while (performance.now() - t0 < 15_000) {
+      next = await leaderOf(rest[0]);
+      if (next !== null && next !== victim.name) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const took = performance.now() - t0;
+    console.log(`  leader ${victim.name} killed: ${next ?? 'no node'} leads after ${ms(took)}; target <= 5000 ms: ${next !== null && next !== victim.name && took <= 5000 ? 'met' : 'not met'}`);
+  }
 } finally {
   for (const p of running) await stop(p);
   await pg?.stop();

@@ -162,6 +162,8 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Postgres
 
 async function migrate(pool: pg.Pool, shown: string): Promise<void> {
   const c = await pool.connect();
+  const lost = (): void => {}; // as in tx(): the failing statement reports it
+  c.on('error', lost);
   try {
     await c.query('BEGIN');
     await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
@@ -179,6 +181,7 @@ async function migrate(pool: pg.Pool, shown: string): Promise<void> {
     await c.query('ROLLBACK').catch(() => {});
     throw e;
   } finally {
+    c.removeListener('error', lost);
     c.release();
   }
 }
@@ -258,6 +261,10 @@ export class PostgresStore implements StateStore {
       throw this.unavailable(e);
     }
     let broken: Error | undefined;
+    // A checked-out client has no listener of the pool's: a connection lost between two statements would be an
+    // unhandled 'error' event, which ends the process (DNS answers with it). Noted here; the next statement fails.
+    const lost = (e: Error): void => { broken = e; };
+    c.on('error', lost);
     try {
       await c.query('BEGIN');
       const out = await fn(c);
@@ -268,6 +275,7 @@ export class PostgresStore implements StateStore {
       if (isConnectionLoss(e)) broken = e as Error;
       throw this.unavailable(e);
     } finally {
+      c.removeListener('error', lost);
       c.release(broken); // a connection that broke is dropped from the pool, not reused
     }
   }

@@ -665,7 +665,8 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   };
   const beat = setInterval(() => { void heartbeat(); }, HEARTBEAT_MS);
   beat.unref();
-  void heartbeat();
+  // Listed among the nodes before it says "ready" (a failed beat is the store's degraded state, not a failed start).
+  await heartbeat();
 
   const handle: SupervisorHandle = {
     store, revisions, health, mirror,

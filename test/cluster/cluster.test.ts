@@ -156,6 +156,8 @@ test('C2 (cluster): a node killed with SIGKILL misses nothing: restarted, it cat
   const c = await cluster(['dns-a', 'dns-b']);
   try {
     const [a, b] = c.nodes as [ClusterNode, ClusterNode];
+    const listed = (await api<{ nodes: Array<{ name: string; state: string }> }>(a, 'GET', '/v1/nodes')).body.nodes;
+    assert.equal(listed.find((n) => n.name === 'dns-b')?.state, 'up', 'a node that said "ready" is among the nodes');
     b.proc!.proc.kill('SIGKILL');
     await new Promise((r) => b.proc!.proc.once('exit', r));
     for (let i = 1; i <= 3; i++) assert.equal((await api(a, 'POST', '/v1/names', { name: `n${i}.sticky.test`, pools: ['p'] })).status, 201);
