@@ -811,8 +811,8 @@ const CLUSTER_POLL_MS = 100;
 const LOCAL_POLL_MS = 200;
 /** The lease that makes a cluster node the one running the prober distributor; renewed every CLAIM_MS. */
 const LEADER_ROLE = 'distributor';
-const LEASE_MS = 3000;
-const CLAIM_MS = 1000;
+const LEASE_MS = 2000;
+const CLAIM_MS = 500;
 
 function* chunks<T>(items: T[], size: number): Generator<T[]> {
   for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
