@@ -192,6 +192,8 @@ describe('dashboard paging through a generated configuration in headless Chromiu
       await page.getByRole('tab', { name: tab }).click();
       const prefix = tab === 'Overview' ? 'names' : tab === 'Pools' ? 'pools' : 'zones';
       await page.locator(`#${prefix}-next`).waitFor();
+      // The position ("1-25 of …") is written once the page's data arrives: measured before, it is empty.
+      await page.waitForFunction((id) => (document.getElementById(id)?.textContent ?? '').trim() !== '', `${prefix}-position`);
       for (const id of [`${prefix}-filter`, `${prefix}-prev`, `${prefix}-next`, `${prefix}-position`]) {
         const box = await page.locator(`#${id}`).boundingBox();
         assert.ok(box && box.x >= 0 && box.x + box.width <= 768 && box.width > 0, `#${id} on ${tab} is inside the window: ${JSON.stringify(box)}`);
