@@ -199,30 +199,20 @@ export class MetricsAggregator {
         this.set(self.sources.workers?.() ?? 0);
       },
     });
-    new Gauge({
-      name: 'waymark_store_up', help: 'The store answers (1), or this node serves from memory while it cannot be reached (0, degraded).', registers,
-      collect(): void {
-        this.reset();
-        const st = self.sources.store?.();
-        if (st) this.set(st.state === 'ok' ? 1 : 0);
-      },
-    });
-    new Gauge({
-      name: 'waymark_store_queued_records', help: 'Persistence records waiting to be written to the store.', registers,
-      collect(): void {
-        this.reset();
-        const st = self.sources.store?.();
-        if (st) this.set(st.queued);
-      },
-    });
-    new Gauge({
-      name: 'waymark_feed_lag', help: 'Changes in the store\'s feed this node has not applied yet (as of its last read).', registers,
-      collect(): void {
-        this.reset();
-        const st = self.sources.store?.();
-        if (st) this.set(st.lag);
-      },
-    });
+    // The store as this node sees it: one gauge per field, absent without a store.
+    const storeGauge = (name: string, help: string, value: (st: NonNullable<ReturnType<NonNullable<MetricsSources['store']>>>) => number): void => {
+      new Gauge({
+        name, help, registers,
+        collect(): void {
+          this.reset();
+          const st = self.sources.store?.();
+          if (st) this.set(value(st));
+        },
+      });
+    };
+    storeGauge('waymark_store_up', 'The store answers (1), or this node serves from memory while it cannot be reached (0, degraded).', (st) => (st.state === 'ok' ? 1 : 0));
+    storeGauge('waymark_store_queued_records', 'Persistence records waiting to be written to the store.', (st) => st.queued);
+    storeGauge('waymark_feed_lag', 'Changes in the store\'s feed this node has not applied yet (as of its last read).', (st) => st.lag);
     if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 

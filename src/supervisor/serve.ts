@@ -654,6 +654,8 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   const heartbeat = async (): Promise<void> => {
     if (!store || !follower) return;
     try {
+      // The feed's newest position, once a second: how far behind this node (and every node listed) is.
+      follower.head = Math.max(follower.head, await store.feedHead());
       const now = Date.now();
       // A cluster node's answer counts go with it: least-requests on every node compares what the cluster answered.
       const extra = shared ? { requests: requestTotals.own(now), ...(grouper ? { ecsLinks: grouper.takeFresh() } : {}) } : undefined;

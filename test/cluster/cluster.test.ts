@@ -67,6 +67,13 @@ async function api<T = Record<string, unknown>>(n: ClusterNode, method: string, 
   return { status: res.status, body: (text.startsWith('{') ? JSON.parse(text) : text) as T };
 }
 
+/** Every address node `n` answered for `name` over `times` queries (round robin shows each member in turn). */
+async function answered(n: ClusterNode, name: string, times: number): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (let i = 0; i < times; i++) for (const x of addresses(await query(n.dns, name))) out.add(x);
+  return out;
+}
+
 /** Poll `check` until it holds (bounded: a change is due within a second; the bound leaves room for a busy machine). */
 async function eventually(what: string, check: () => Promise<boolean>, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -137,11 +144,7 @@ test('H2 (cluster): a member set down through node A\'s API leaves node B\'s ans
   const c = await cluster(['dns-a', 'dns-b']);
   try {
     const [a, b] = c.nodes as [ClusterNode, ClusterNode];
-    const seen = async (n: ClusterNode): Promise<Set<string>> => {
-      const out = new Set<string>();
-      for (let i = 0; i < 6; i++) for (const x of addresses(await query(n.dns, 'rr.sticky.test'))) out.add(x);
-      return out;
-    };
+    const seen = (n: ClusterNode): Promise<Set<string>> => answered(n, 'rr.sticky.test', 6);
     assert.ok((await seen(b)).has('127.0.1.2'));
     assert.equal((await api(a, 'PUT', '/v1/pools/p/members/127.0.1.2/state', { state: 'down' })).status, 200);
     await eventually('B no longer answers the member', async () => !(await seen(b)).has('127.0.1.2'));
@@ -255,11 +258,7 @@ pools: [ { name: p, select: [round-robin], monitor: port, members: [ { address: 
 `);
   try {
     const [a, b] = c.nodes as [ClusterNode, ClusterNode];
-    const seen = async (n: ClusterNode): Promise<Set<string>> => {
-      const out = new Set<string>();
-      for (let i = 0; i < 4; i++) for (const x of addresses(await query(n.dns, 'www.health.test'))) out.add(x);
-      return out;
-    };
+    const seen = (n: ClusterNode): Promise<Set<string>> => answered(n, 'www.health.test', 4);
     const roles = async (n: ClusterNode): Promise<Record<string, string>> => Object.fromEntries(
       (await api<{ nodes: Array<{ name: string; role: string; state: string }> }>(n, 'GET', '/v1/nodes')).body.nodes.filter((x) => x.state === 'up').map((x) => [x.name, x.role]));
     await eventually('A leads, B follows', async () => JSON.stringify(await roles(b)) === JSON.stringify({ 'dns-a': 'leader', 'dns-b': 'follower' }));
