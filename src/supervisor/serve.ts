@@ -14,6 +14,7 @@ import { listenControl, controlPaths, type ControlReply, type ControlRequest } f
 import { ExplainError, type Explanation, type ExplainRequest } from '../answer/explain.js';
 import { runWorker } from './worker.js';
 import { WorkerForks } from './workers.js';
+import { WorkerGenerations } from './acks.js';
 import { releaseAfterLoad } from './memory.js';
 import { imageDir, ImageCache, publishImages, publishOverlays, pruneImages, withoutZoneData, type ImageRef } from './images.js';
 import { METRICS_SHIP_MS, type WorkerMessage, type LoadMessage, type PrimaryMessage } from './ipc.js';
@@ -53,6 +54,11 @@ export type ReloadOutcome =
 
 /** How long the file's first revision waits for a worker to serve before it is written anyway. */
 const FIRST_READY_WAIT_MS = 30_000;
+/**
+ * How long a change waits for every worker to report it before it is answered anyway. A zones-only swap or an edit
+ * takes a worker well under a millisecond; a whole load of 100,000 names takes it seconds.
+ */
+const WORKER_ACK_MS = 10_000;
 
 /** Hooks other control-plane modules register on the supervisor (the API starts here). */
 export const supervisorHooks: Array<(sup: SupervisorHandle) => Promise<void> | void> = [];
@@ -345,6 +351,20 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
 
   let stopping = false;
   const ready = new Set<number>();
+  const generations = new WorkerGenerations();
+  /**
+   * Resolves once every serving worker reports the generation just put in force, so the caller's reply means "every
+   * worker answers it". A worker that could not apply it is an error; one that is slow (a whole load of a large
+   * configuration) is logged and catches up by itself: its messages are taken in order.
+   */
+  const everyWorker = async (): Promise<{ ok: true } | { ok: false; errors: ConfigError[] }> => {
+    const g = generation;
+    const r = await generations.reached(g, ready, WORKER_ACK_MS);
+    const pid = (id: number): number | undefined => cluster.workers?.[id]?.process.pid;
+    if (r.failed.length > 0) return { ok: false, errors: r.failed.map((f) => ({ path: '', message: `worker ${pid(f.worker) ?? f.worker} kept its previous snapshot: ${f.errors}` })) };
+    if (!r.ok) log.warn({ generation: g, behind: r.behind.map((id) => pid(id) ?? id), waitedMs: WORKER_ACK_MS }, 'not every worker reported the new generation in time; it comes into force there when they do');
+    return { ok: true };
+  };
   let announced = false;
   /** Set once the start is complete (the file's revision stored, the API listening): "ready" means all of it. */
   let started = false;
@@ -452,7 +472,9 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
       mirror.engine?.applyRecords(m.records);
       const relay: PrimaryMessage = { type: 'persist', records: m.records };
       for (const other of Object.values(cluster.workers ?? {})) if (other && other.id !== w.id && other.isConnected()) other.send(relay);
-    } else if (m.type === 'loaded' && m.zonesOnly) {
+    }
+    if (m.type === 'loaded') generations.loaded(w.id, m.generation);
+    if (m.type === 'loaded' && m.zonesOnly) {
       // A record changed (perhaps a hundred times a second): its policy and live state are as they were.
       log.debug({ worker: w.process.pid, generation: m.generation }, 'worker swapped zones');
     } else if (m.type === 'loaded') {
@@ -471,11 +493,13 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
       resent.set(w.id, generation);
       w.send(loadMessage());
     } else if (m.type === 'load-failed') {
+      generations.failedAt(w.id, m.generation, m.errors ?? 'no reason given');
       log.error({ worker: w.process.pid, generation: m.generation, errors: m.errors }, 'worker kept its previous snapshot');
     }
   };
   cluster.on('exit', (w, code, signal) => {
     ready.delete(w.id);
+    generations.left(w.id);
     if (stopping) return;
     log.warn({ worker: w.process.pid, code, signal }, 'worker died; starting a replacement');
     const now = Date.now();
@@ -550,6 +574,8 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
       return rejected(res.errors);
     }
     inForce = (revisions ? (await revisions.currentMeta().catch(() => null))?.id : undefined) ?? inForce;
+    const workersHave = await everyWorker();
+    if (!workersHave.ok) return rejected(workersHave.errors);
     const zones = zoneCache.counts();
     log.info({ generation, revision: revisions ? inForce : undefined, fileChanged: changed, zones }, 'reload accepted');
     return { ok: true, generation, revision: revisions ? inForce : null, changed, zones };
@@ -684,11 +710,10 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
       const eff = mergeConfig(source0.bootstrap, cur.config);
       // The caller's compiled configuration is reused only if its revision is still the current one.
       const res = putInForce(eff, committed && cur.id === committed.revision ? committed.valid : undefined);
-      if (res.ok) {
-        inForce = cur.id;
-        log.info({ generation, revision: inForce }, 'revision in force');
-      }
-      return res;
+      if (!res.ok) return res;
+      inForce = cur.id;
+      log.info({ generation, revision: inForce }, 'revision in force');
+      return everyWorker();
     }),
     adminChanged: async () => { health.setAdmin(await store!.loadAdmin()); },
     nodes: async () => nodeViews(store ? await store.listNodes() : [], node, follower?.head ?? 0),

@@ -184,6 +184,31 @@ test('C1/C2: a pool and a name created through the API are answered by real DNS 
   assert.equal((await api('POST', '/v1/pools', { body: { name: 'b', members: [{ address: '192.0.2.21' }] } })).status, 409, 'exists already');
 });
 
+test('C1/C2: a write is answered once every worker serves it: the next queries, over both workers, all see it', async () => {
+  // Fresh sockets have fresh source ports, which the kernel spreads over both workers' sockets (SO_REUSEPORT).
+  const everyQuerySees = async (name: string, want: string[] | 'NXDOMAIN'): Promise<void> => {
+    const got = await Promise.all(Array.from({ length: 16 }, () => query(dnsPort, name, { timeoutMs: 1000 })));
+    for (const r of got) assert.deepEqual(want === 'NXDOMAIN' ? r.rcode : addresses(r), want, `${name}: right after the reply`);
+  };
+  for (let i = 0; i < 10; i++) {
+    const add = await api('POST', '/v1/zones/api.test/records', { body: { name: `ack${i}`, type: 'A', value: `192.0.2.${100 + i}` } });
+    assert.equal(add.status, 201, JSON.stringify(add.body));
+    await everyQuerySees(`ack${i}.api.test`, [`192.0.2.${100 + i}`]);
+    const del = await api('DELETE', `/v1/zones/api.test/records?name=ack${i}&type=A`);
+    assert.equal(del.status, 200, JSON.stringify(del.body));
+    await everyQuerySees(`ack${i}.api.test`, 'NXDOMAIN');
+  }
+  // An edit of names and pools travels as an edit, not a load: it is waited for the same way.
+  const pool = await api('POST', '/v1/pools', { body: { name: 'ack', members: [{ address: '192.0.2.150' }] } });
+  assert.equal(pool.status, 201, JSON.stringify(pool.body));
+  const name = await api('POST', '/v1/names', { body: { name: 'ack.api.test', pools: ['ack'], ttl: 1 } });
+  assert.equal(name.status, 201, JSON.stringify(name.body));
+  await everyQuerySees('ack.api.test', ['192.0.2.150']);
+  assert.equal((await api('DELETE', '/v1/names/ack.api.test')).status, 200);
+  assert.equal((await api('DELETE', '/v1/pools/ack')).status, 200);
+  await everyQuerySees('ack.api.test', 'NXDOMAIN');
+});
+
 test('C1: invalid fields → 400 naming every bad field, and nothing changes', async () => {
   const before = await api('GET', '/v1/revisions');
   const r = await api('POST', '/v1/pools', { body: { name: 'bad', members: [{ address: '192.0.2.7' }, { address: 'not-an-ip' }, { address: '192.0.2.8', port: 70000, colour: 'red' }] } });
