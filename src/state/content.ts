@@ -9,6 +9,10 @@
 //     hashes;
 //   - a multi-line string longer than TEXT_INLINE_MAX characters (an inlined master file) is
 //     { "$lines": [[HASH, LINES], …] }, cut by lines the same way, each chunk a blob holding a JSON string;
+//   - an element of an inline array whose own encoded JSON is ELEMENT_BLOB_MIN characters or more (the entry of a
+//     large zone: its chunk list alone is ~150 KB at a million records) is its own blob, referenced as
+//     { "$ref": HASH }, so a revision that changes another element stores and hashes a small section, not that list
+//     again;
 //   - an object with a key starting with "$" is wrapped as { "$obj": { … } }, so no configuration is mistaken for
 //     one of the forms above; everything else is as written.
 // Decoding gives back exactly the JSON that was encoded, key order included.
@@ -32,6 +36,8 @@ export const TEXT_INLINE_MAX = 64 * 1024;
 const LINES_MIN = 64;
 const LINES_MASK = 511;
 const LINES_MAX = 4096;
+/** An inline array's element encoded to at least this many characters is a blob of its own. */
+const ELEMENT_BLOB_MIN = 16 * 1024;
 
 export type ChunkList = Array<[hash: string, count: number]>;
 export interface RefNode { $ref: string }
@@ -118,12 +124,23 @@ function* encodedTexts(arr: readonly unknown[], put: PutBlob, memo?: TextMemo): 
 export class TextMemo {
   private readonly known = new LargeStringMemo<LinesNode>(16);
   private pending: Array<[string, LinesNode]> = [];
+  /** Elements stored as blobs of their own, by the element (configurations share untouched elements by identity). */
+  private readonly elements = new WeakMap<object, RefNode>();
+  private pendingElements: Array<[object, RefNode]> = [];
   /** Chunks of large arrays, by their elements: an edit of one name among 100,000 stores (and encodes) one chunk. */
   readonly arrays = new ChunkMemo<[string, number]>({ min: CHUNK_MIN, mask: CHUNK_MASK, max: CHUNK_MAX }, true);
   get(text: string): LinesNode | undefined { return this.known.get(text); }
   add(text: string, node: LinesNode): void { this.pending.push([text, node]); }
-  commit(): void { for (const [t, n] of this.pending) this.known.set(t, n); this.pending = []; this.arrays.commit(); }
-  rollback(): void { this.pending = []; this.arrays.rollback(); }
+  element(x: object): RefNode | undefined { return this.elements.get(x); }
+  addElement(x: object, node: RefNode): void { this.pendingElements.push([x, node]); }
+  commit(): void {
+    for (const [t, n] of this.pending) this.known.set(t, n);
+    for (const [x, n] of this.pendingElements) this.elements.set(x, n);
+    this.pending = [];
+    this.pendingElements = [];
+    this.arrays.commit();
+  }
+  rollback(): void { this.pending = []; this.pendingElements = []; this.arrays.rollback(); }
 }
 
 /** A value in encoded form; big arrays and texts are stored through `put` as they are met. */
@@ -140,7 +157,7 @@ export function encodeValue(value: unknown, put: PutBlob, memo?: TextMemo): unkn
   }
   if (v === null || typeof v !== 'object') return v;
   if (Array.isArray(v)) {
-    if (v.length <= INLINE_MAX) return v.map((x) => (dropped(asJson(x)) ? null : encodeValue(x, put, memo)));
+    if (v.length <= INLINE_MAX) return v.map((x) => (dropped(asJson(x)) ? null : encodeElement(x, put, memo)));
     if (memo === undefined) return { $chunks: storeChunks(encodedTexts(v, put, memo), (ts) => `[${ts.join(',')}]`, put, CHUNK_MIN, CHUNK_MASK, CHUNK_MAX) };
     const text = (x: unknown): string => JSON.stringify(encodeValue(x, put, memo)) ?? 'null';
     return { $chunks: memo.arrays.cut(v, text, (texts) => {
@@ -161,12 +178,30 @@ export function encodeValue(value: unknown, put: PutBlob, memo?: TextMemo): unkn
   return escape ? { $obj: out } : out;
 }
 
+/** An element of an inline array: encoded in place, or a blob of its own when its encoding is large. */
+function encodeElement(x: unknown, put: PutBlob, memo?: TextMemo): unknown {
+  const known = x !== null && typeof x === 'object' ? memo?.element(x) : undefined;
+  if (known !== undefined) return known;
+  const e = encodeValue(x, put, memo);
+  if (e === null || typeof e !== 'object') return e;
+  if (put === STORE_NOTHING) return e;
+  const json = JSON.stringify(e);
+  if (json.length < ELEMENT_BLOB_MIN) return e;
+  const node: RefNode = { $ref: sha256(json) };
+  put(node.$ref, json);
+  if (x !== null && typeof x === 'object') memo?.addElement(x, node);
+  return node;
+}
+
 /** A plain value in encoded form without storing anything (it must hold nothing that encoding would cut). */
 export function inlineValue(value: unknown): unknown {
-  return encodeValue(value, () => {
-    throw new Error('inlineValue: the value is too large to stay inline');
-  });
+  return encodeValue(value, STORE_NOTHING);
 }
+
+/** inlineValue's `put`: large elements stay inline; a large array or text cannot. */
+const STORE_NOTHING: PutBlob = () => {
+  throw new Error('inlineValue: the value is too large to stay inline');
+};
 
 /**
  * Encode a declarative configuration: every top-level section in a blob of its own. Returns the root, the small

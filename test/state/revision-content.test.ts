@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { openStore, SCHEMA_VERSION, STORE_FILE, type SqliteStore } from '../../src/state/store.js';
-import { ContentReader, Lazy, decodeRoot, encodeRoot, encodeValue, decodeValue, type ChunkList } from '../../src/state/content.js';
+import { ContentReader, Lazy, TextMemo, decodeRoot, encodeRoot, encodeValue, decodeValue, inlineValue, type ChunkList } from '../../src/state/content.js';
 
 const made: string[] = [];
 function tempDir(): string {
@@ -71,6 +71,42 @@ test('C2: a configuration reads back from its parts exactly: key order, "$" keys
   assert.ok(root.length < 500, `the root is small (${root.length} bytes)`);
   assert.equal(JSON.stringify(decodeRoot(root, m.load)), JSON.stringify(d));
   assert.ok(Object.getPrototypeOf(decodeValue(encodeValue(proto, m.put), m.load)) === Object.prototype, '__proto__ stays a key, not a prototype');
+});
+
+test('C2: a large zone entry is a part of its own: a revision changing another zone stores a small section and skips that entry', () => {
+  const m = memoryBlobs();
+  const memo = new TextMemo();
+  const puts: string[] = [];
+  const put = (h: string, j: string): void => { puts.push(h); m.put(h, j); };
+  // A master file of 150,000 lines inlined: its chunk list alone is over 16 KB.
+  const text = Array.from({ length: 150_000 }, (_, i) => `h${i} 300 IN A 10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}\n`).join('');
+  const d1 = { ...large(10, 10), zones: [{ origin: 'big.test', text }, { origin: 'small.test', records: [{ name: 'www', type: 'A', value: '192.0.2.1' }] }] };
+  const zones1 = d1.zones as unknown[];
+  const root1 = encodeRoot(d1, put, memo);
+  memo.commit();
+  const zonesBlob = (root: string): string => m.blobs.get((JSON.parse(root) as { zones: { $ref: string } }).zones.$ref)!;
+  const ref = (JSON.parse(zonesBlob(root1)) as Array<{ $ref?: string }>)[0]!.$ref;
+  assert.ok(ref !== undefined, 'the large zone entry is referenced, not inline');
+  assert.ok(zonesBlob(root1).length < 2000, `the zones section holds ${zonesBlob(root1).length} characters`);
+  // The next revision shares the large entry (as API edits do) and changes the small zone.
+  const d2 = { ...d1, zones: [zones1[0], { origin: 'small.test', records: [{ name: 'www', type: 'A', value: '192.0.2.2' }] }] };
+  puts.length = 0;
+  const root2 = encodeRoot(d2, put, memo);
+  memo.commit();
+  assert.ok(!puts.includes(ref), 'the large entry is not stored again');
+  assert.ok(puts.length <= 8, `${puts.length} parts stored for a change of the small zone`);
+  assert.equal(JSON.stringify(decodeRoot(root2, m.load)), JSON.stringify(d2));
+  assert.equal(JSON.stringify(decodeRoot(root1, m.load)), JSON.stringify(d1));
+  // A rolled-back encoding remembers nothing: the entry is encoded (and stored) again next time.
+  const fresh = new TextMemo();
+  encodeRoot(d1, () => {}, fresh);
+  fresh.rollback();
+  puts.length = 0;
+  encodeRoot(d1, put, fresh);
+  assert.ok(puts.includes(ref), 'after a rollback the entry is stored again');
+  // A value kept inline (bootstrap sections, redacted views) keeps a large element inline.
+  const inline = inlineValue([{ text: 'x'.repeat(20_000) }]) as Array<{ text?: string }>;
+  assert.equal(inline[0]!.text!.length, 20_000);
 });
 
 test('C2: an edit in the middle of a large array changes about one chunk; the chunks around it keep their hashes', () => {
