@@ -11,6 +11,7 @@ import dnsPacket from 'dns-packet';
 import { parseConfigText, loadZones, compileSnapshot } from '../src/config/load.js';
 import { formatErrors } from '../src/config/schema.js';
 import { DnsServer } from '../src/dns/server.js';
+import { TsigKeyring } from '../src/wire/tsig.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
@@ -50,6 +51,7 @@ export async function startServer(yaml: string, opts: { ipv6?: boolean; baseDir?
     listen, udpPayload: s.udpPayload, udpTransport: s.udpTransport, rrl: s.rrl, exclusive: true,
     tcp: { idleTimeoutMs: s.tcp.idleTimeout, maxConnections: s.tcp.maxConnections, maxQueriesPerConnection: s.tcp.maxQueriesPerConnection },
   });
+  if (parsed.value.keys?.length) server.responder.tsig = new TsigKeyring(parsed.value.keys);
   const port = server.bound[0]!.port;
   if (opts.ipv6) {
     // Same port on ::1 so tests can query either family.

@@ -600,7 +600,7 @@ function wholeConfigRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.put('/v1/config', {
     config: { role: 'admin' },
     validatorCompiler: byProposal,
-    schema: { tags, summary: 'Replace the whole declarative configuration', description: 'Role: admin. The bootstrap sections (server, api, store) stay in the YAML file.', headers: ifMatchHeader, querystring: commentQuery, body: ref('Declarative'), response: { 200: withRevision, ...WRITE_ERRORS } },
+    schema: { tags, summary: 'Replace the whole declarative configuration', description: 'Role: admin. The bootstrap sections (server, api, store, node, keys) stay in the YAML file.', headers: ifMatchHeader, querystring: commentQuery, body: ref('Declarative'), response: { 200: withRevision, ...WRITE_ERRORS } },
   }, async (req, reply) => {
     const body = bodyObject(req);
     const problems: ConfigError[] = [];

@@ -15,7 +15,7 @@ function fromZod(schema: z.ZodType, description: string): JsonSchema {
 }
 
 const resolverGroupSchema = configSchema.shape.resolverGroups.unwrap().element;
-const declarativeSchema = configSchema.omit({ server: true, api: true, store: true, node: true });
+const declarativeSchema = configSchema.omit({ server: true, api: true, store: true, node: true, keys: true });
 
 /** Shared schemas, registered with fastify (`$id`) and listed under components.schemas in the OpenAPI document. */
 export const SHARED: JsonSchema[] = [
@@ -27,7 +27,7 @@ export const SHARED: JsonSchema[] = [
   { $id: 'Monitor', ...fromZod(monitorSchema, 'A health monitor.') },
   { $id: 'Topology', ...fromZod(topologySchema, 'Topology regions and rules.') },
   { $id: 'ResolverGroup', ...fromZod(resolverGroupSchema, 'Resolvers treated as one for persistence.') },
-  { $id: 'Declarative', ...fromZod(declarativeSchema, 'The declarative configuration (every section except the bootstrap sections server, api and store).') },
+  { $id: 'Declarative', ...fromZod(declarativeSchema, 'The declarative configuration (every section except the bootstrap sections server, api, store, node and keys).') },
   {
     $id: 'ZoneSummary',
     type: 'object',

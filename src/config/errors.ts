@@ -238,8 +238,18 @@ function describe(i: z.core.$ZodIssue): Pick<ConfigError, 'message' | 'expected'
  */
 export function zodIssuesToErrors(issues: ReadonlyArray<z.core.$ZodIssue>, root: z.ZodType): ConfigError[] {
   const out: ConfigError[] = [];
-  for (const i of issues) out.push(...issueErrors(i, root));
+  for (const i of issues) {
+    for (const e of issueErrors(i, root)) {
+      // A TSIG secret is never shown, also not when it is wrong: the message says what is wrong with it.
+      if (isSecretPath(i.path)) delete e.value;
+      out.push(e);
+    }
+  }
   return out;
+}
+
+function isSecretPath(path: ReadonlyArray<PropertyKey>): boolean {
+  return path[0] === 'keys' && path[2] === 'secret';
 }
 
 function issueErrors(i: z.core.$ZodIssue, root: z.ZodType): ConfigError[] {

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import os from 'node:os';
 import net from 'node:net';
+import { TSIG_ALGORITHMS, type TsigAlgorithm } from '../wire/tsig.js';
 import { zodIssuesToErrors, type ConfigError } from './errors.js';
 
 /** "10s", "500ms", "2m", "1h" or a number of seconds → milliseconds. */
@@ -251,6 +252,23 @@ export const topologySchema = z.object({
   rules: z.array(z.object({ from: z.string().min(1), to: z.string().min(1), weight: z.number().min(0).optional() }).strict()).default([]),
 }).strict();
 
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+export const tsigKeySchema = z.object({
+  name: z.string().min(1).max(253).regex(/^[A-Za-z0-9_*]([A-Za-z0-9_*-]*\.?)*$/, 'a domain name (letters, digits, "-", "_", dots)'),
+  algorithm: z.enum(Object.keys(TSIG_ALGORITHMS) as [TsigAlgorithm, ...TsigAlgorithm[]]),
+  // The secret is never echoed in an error: the message says what is wrong with it, not what it is.
+  secret: z.string().min(4, 'must be the base64 secret tsig-keygen prints').regex(BASE64, 'must be base64 (as tsig-keygen prints it)'),
+}).strict();
+
+function uniqueKeyNames(keys: ReadonlyArray<{ name: string }>, ctx: z.RefinementCtx): void {
+  const seen = new Set<string>();
+  keys.forEach((k, i) => {
+    const n = k.name.toLowerCase().replace(/\.$/, '');
+    if (seen.has(n)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `a second key named ${k.name}` });
+    seen.add(n);
+  });
+}
+
 export const configSchema = z.object({
   server: serverSchema.default(serverSchema.parse({})),
   zones: z.array(zoneSchema).default([]),
@@ -291,6 +309,11 @@ export const configSchema = z.object({
     .optional(),
   /** This node, as the cluster knows it (the feed, GET /v1/nodes). Default: the host name. */
   node: z.object({ name: z.string().min(1).max(63).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-"') }).strict().optional(),
+  /**
+   * TSIG keys (RFC 8945), as `tsig-keygen` prints them: name, algorithm, base64 secret. Bootstrap: they live in this
+   * file only (never in revisions, never exported or logged in clear).
+   */
+  keys: z.array(tsigKeySchema).superRefine(uniqueKeyNames).optional(),
   /** The REST API and dashboard (needs store:, where configuration revisions, tokens and the audit log live). */
   api: z.object({ listen: listen }).strict().optional(),
   /** Query log (SPEC C3): one JSON line for a `sample` fraction of the queries of these policy names. */

@@ -204,11 +204,16 @@ export async function exportSource(file: string): Promise<Result<ExportSource>> 
   return { ok: true, value: { kind: 'file', raw: { ...merged, ...bootstrap } } };
 }
 
-/** Bootstrap sections as they may be shown: a store.postgres URL without its password. */
+/** A TSIG secret as `waymark export` shows it: never in clear. */
+export const REDACTED_SECRET = '(secret not shown)';
+
+/** Bootstrap sections as they may be shown: a store.postgres URL without its password, TSIG keys without secrets. */
 function redactBootstrap(b: RawConfig): RawConfig {
+  let out = b;
   const store = b.store as Record<string, unknown> | undefined;
-  if (typeof store?.postgres !== 'string') return b;
-  return { ...b, store: { ...store, postgres: redactUrl(store.postgres) } };
+  if (typeof store?.postgres === 'string') out = { ...out, store: { ...store, postgres: redactUrl(store.postgres) } };
+  if (Array.isArray(b.keys)) out = { ...out, keys: b.keys.map((k: unknown) => (typeof k === 'object' && k !== null ? { ...k, secret: REDACTED_SECRET } : k)) };
+  return out;
 }
 
 /** The store directory of a configuration (relative to the config file), or null when state is memory-only. */

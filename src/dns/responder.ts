@@ -11,6 +11,7 @@ import { AnswerEngine } from '../answer/engine.js';
 import { QueryCounters } from '../metrics/counters.js';
 import { QueryLog } from '../metrics/query-log.js';
 import { PeerAddress } from '../net/peer.js';
+import { appendTsig, findTsig, tsigLength, unsigned, verifyRequest, TSIG_MALFORMED, type TsigKeyring, type TsigRecord } from '../wire/tsig.js';
 
 export const TRANSPORT_UDP = 0;
 export const TRANSPORT_TCP = 1;
@@ -51,6 +52,10 @@ export class Responder {
   /** The answer engine for policy names (null while the snapshot has no policy). Per worker: it holds live state. */
   engine: AnswerEngine | null = null;
   snapshot!: Snapshot;
+  /** TSIG keys (configuration `keys:`); a signed request is verified and its response signed with them. */
+  tsig: TsigKeyring | null = null;
+  /** Bytes a UDP response must leave free for the TSIG record that will be appended to it. */
+  private reserve = 0;
 
   constructor(snapshot: Snapshot, serverPayload: number, private readonly maxPersistenceRecords = 1_000_000) {
     this.q.serverPayload = serverPayload;
@@ -141,6 +146,55 @@ export class Responder {
 
   /** The general codec path alone (public so tests can hold it against the fast path). */
   respondGeneral(msg: Buffer, transport: number): number {
+    // Only the general path sees additional records other than one OPT: a TSIG-signed request comes here.
+    if (msg.length >= 12 && msg.readUInt16BE(10) > 0 && (msg[2]! & 0x80) === 0) {
+      const t = findTsig(msg);
+      if (t === TSIG_MALFORMED) return this.refuse(msg, RCODE.FORMERR);
+      if (t !== null) return this.respondSigned(msg, t, transport);
+    }
+    return this.respondPlain(msg, transport);
+  }
+
+  /**
+   * A TSIG-signed request (RFC 8945): verified before anything else; a bad one gets NOTAUTH with the TSIG error
+   * (BADKEY, BADSIG unsigned; BADTIME signed), a good one its answer, signed.
+   */
+  private respondSigned(msg: Buffer, t: TsigRecord, transport: number): number {
+    const now = Math.floor(Date.now() / 1000);
+    const v = verifyRequest(msg, t, this.tsig, now);
+    const inner = unsigned(msg, t);
+    inner.writeUInt16BE(msg.readUInt16BE(0), 0); // answered with the ID it came with
+    if (!v.ok) {
+      if (v.formerr) return this.refuse(inner, RCODE.FORMERR);
+      const len = this.refuse(inner, RCODE.NOTAUTH);
+      if (len < 0) return len;
+      this.response = appendTsig(this.response.subarray(0, len), t, v.key, v.error, now);
+      return this.response.length;
+    }
+    this.reserve = tsigLength(v.key, t);
+    let len: number;
+    try {
+      len = this.respondPlain(inner, transport);
+    } finally {
+      this.reserve = 0;
+    }
+    if (len < 0) return len;
+    this.response = appendTsig(this.response.subarray(0, len), t, v.key, 0, now);
+    return this.response.length;
+  }
+
+  /** An error answer to `msg` with its question echoed (when it has a readable one); -1 for what gets none. */
+  private refuse(msg: Buffer, rcode: number): number {
+    const q = this.q;
+    if (parseQueryGeneral(msg, q, this.info) === GENERAL_DROP) {
+      this.counters.dropped++;
+      return -1;
+    }
+    this.lastRcode = rcode;
+    return this.ownAnswer(writeError(this.out, q, rcode, q.questionEnd > q.questionOff));
+  }
+
+  private respondPlain(msg: Buffer, transport: number): number {
     const q = this.q;
     const res = this.res;
     const snapshot = this.snapshot;
@@ -165,7 +219,7 @@ export class Responder {
       buf = encodeErrorGeneral(q, info, RCODE.REFUSED);
     } else {
       this.lastRcode = res.rcode;
-      const limit = transport === TRANSPORT_UDP ? udpLimit(q, q.serverPayload) : 65535;
+      const limit = (transport === TRANSPORT_UDP ? udpLimit(q, q.serverPayload) : 65535) - this.reserve;
       if (own) return this.ownAnswer(writeResponse(this.out, q, res, limit, res.ecsScope));
       buf = encodeResponseGeneral(q, info, res, limit, res.ecsScope);
     }

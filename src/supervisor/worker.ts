@@ -18,6 +18,7 @@ import { PERSIST_SYNC_MS, METRICS_SHIP_MS, type WorkerMessage, type LoadMessage,
 import { applyEdit } from '../config/edit.js';
 import { Snapshot } from '../answer/snapshot.js';
 import type { Zone, ZoneLayers } from '../dns/zone.js';
+import { TsigKeyring } from '../wire/tsig.js';
 
 /** A worker: waits for its configuration from the supervisor, then serves; later loads swap the snapshot. */
 export async function runWorker(log: Logger): Promise<number> {
@@ -72,6 +73,7 @@ export async function runWorker(log: Logger): Promise<number> {
   server.responder.metrics.rrl = server.rrl?.stats ?? null;
   server.responder.metrics.udp = () => server.udpStats();
   server.responder.queryLog.configure(loaded.config.queryLog, queryLogSink);
+  server.responder.tsig = keyringOf(loaded.config);
   // ECS grouping (resolverGrouping.ecs): which resolver asked for which client subnet goes up with the counters.
   const ecsGrouping = (on: boolean): void => {
     const engine = server.responder.engine;
@@ -182,6 +184,7 @@ export async function runWorker(log: Logger): Promise<number> {
     loaded = settingsOf(next.loaded);
     setImmediate(releaseAfterLoad); // the old snapshot and this message are garbage once the handler returns
     server.responder.queryLog.configure(next.loaded.config.queryLog, queryLogSink); // metrics
+    server.responder.tsig = keyringOf(next.loaded.config);
     ecsGrouping(next.loaded.config.resolverGrouping?.ecs !== undefined);
     process.send?.({ type: 'loaded', generation } satisfies WorkerMessage);
   });
@@ -216,6 +219,11 @@ function relaid(zones: readonly Zone[], layers: ReadonlyMap<number, ZoneLayers>)
  * What a worker keeps of its configuration besides the snapshot: the settings, not the zones, names and pools that
  * were compiled into it (their parsed form is most of a large configuration).
  */
+/** The configuration's TSIG keys, or null without any. */
+function keyringOf(config: LoadedConfig['config']): TsigKeyring | null {
+  return config.keys && config.keys.length > 0 ? new TsigKeyring(config.keys) : null;
+}
+
 function settingsOf(loaded: LoadedConfig): LoadedConfig {
   return { config: { ...loaded.config, zones: [], names: [], pools: [] }, zones: [], file: loaded.file };
 }

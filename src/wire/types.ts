@@ -8,7 +8,7 @@ export const TYPE = {
 export const CLASS_IN = 1;
 
 export const RCODE = {
-  NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5,
+  NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5, NOTAUTH: 9,
   /** Extended rcode 16 (RFC 6891): upper 8 bits live in the OPT TTL. */
   BADVERS: 16,
 } as const;
