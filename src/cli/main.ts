@@ -223,6 +223,9 @@ async function main(argv: string[]): Promise<number> {
       if (!asked) {
         // No control socket: a server of an older version. Signal it, and say that the outcome is unknown here.
         const pid = where.pidFile && fs.existsSync(where.pidFile) ? Number(fs.readFileSync(where.pidFile, 'utf8').trim()) : 0;
+        if (!pid && where.paths.length === 0 && opts.config) {
+          throw new Error(`${opts.config} has neither store: nor server.pidFile, so its server has no control socket to reach: add one of them (or send the server SIGHUP, whose outcome is only in its log)`);
+        }
         if (!pid) throw new Error(`no running server found (no control socket at ${where.paths.join(' or ') || '(none: give --config or --pid-file)'})`);
         process.kill(pid, 'SIGHUP');
         throw new Error(`sent SIGHUP to pid ${pid}, but no control socket answered at ${where.paths.join(' or ')}: the outcome is only in the server's log`);

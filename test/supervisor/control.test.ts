@@ -133,6 +133,13 @@ test('C1: `waymark reload` with no server running says so and exits 1', async ()
   const r = await runWaymark(['reload', '--config', other]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /no running server found/);
+  // A configuration without store: or server.pidFile has no socket at all: the message says why and what to do.
+  const bare = path.join(dir, 'bare.yaml');
+  fs.writeFileSync(bare, 'zones: []\n');
+  const b = await runWaymark(['reload', '--config', bare]);
+  assert.equal(b.code, 1);
+  assert.match(b.stderr, /bare\.yaml has neither store: nor server\.pidFile, so its server has no control socket/);
+  assert.match(b.stderr, /SIGHUP/);
 });
 
 /** One raw exchange with the control socket: what it answers to `bytes` (null if it closed without a reply). */
