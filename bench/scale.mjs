@@ -115,15 +115,24 @@ function ask(name, timeoutMs = 500) {
 function treeMemory(pid) {
   const out = { rss: 0, pss: 0, parts: [] };
   const read = (p) => { try { return fs.readFileSync(`/proc/${p}/smaps_rollup`, 'utf8'); } catch { return ''; } };
-  const kids = (p) => { const r = spawnSync('pgrep', ['-P', String(p)], { encoding: 'utf8' }); return r.stdout.split('\n').filter(Boolean).map(Number); };
-  const walk = (p) => {
+  for (const p of processTree(pid)) {
     const text = read(p);
     const rss = Number(/^Rss:\s+(\d+) kB/m.exec(text)?.[1] ?? 0) * 1024;
     const pss = Number(/^Pss:\s+(\d+) kB/m.exec(text)?.[1] ?? 0) * 1024;
     out.rss += rss;
     out.pss += pss;
     if (rss > 0) out.parts.push(pss);
-    for (const k of kids(p)) walk(k);
+  }
+  return out;
+}
+
+/** `pid` and its descendants, parents before children. */
+function processTree(pid) {
+  const out = [];
+  const walk = (p) => {
+    out.push(p);
+    const r = spawnSync('pgrep', ['-P', String(p)], { encoding: 'utf8' });
+    for (const k of r.stdout.split('\n').filter(Boolean).map(Number)) walk(k);
   };
   walk(pid);
   return out;
@@ -173,18 +182,15 @@ function stop(proc) {
 
 /** CPU seconds (user + system) used so far by a process and each of its descendants, in tree order. */
 function treeCpu(pid) {
-  const out = [];
   const hz = 100; // USER_HZ on Linux
-  const walk = (p) => {
+  const out = [];
+  for (const p of processTree(pid)) {
     try {
       const st = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
       const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
       out.push((Number(f[11]) + Number(f[12])) / hz);
-    } catch { return; }
-    const r = spawnSync('pgrep', ['-P', String(p)], { encoding: 'utf8' });
-    for (const k of r.stdout.split('\n').filter(Boolean).map(Number)) walk(k);
-  };
-  walk(pid);
+    } catch { /* gone meanwhile */ }
+  }
   return out;
 }
 

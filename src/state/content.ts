@@ -180,16 +180,16 @@ export function encodeValue(value: unknown, put: PutBlob, memo?: TextMemo): unkn
 
 /** An element of an inline array: encoded in place, or a blob of its own when its encoding is large. */
 function encodeElement(x: unknown, put: PutBlob, memo?: TextMemo): unknown {
-  const known = x !== null && typeof x === 'object' ? memo?.element(x) : undefined;
+  const identity = x !== null && typeof x === 'object' ? x : null;
+  const known = identity !== null ? memo?.element(identity) : undefined;
   if (known !== undefined) return known;
   const e = encodeValue(x, put, memo);
-  if (e === null || typeof e !== 'object') return e;
-  if (put === STORE_NOTHING) return e;
+  if (e === null || typeof e !== 'object' || put === STORE_NOTHING) return e;
   const json = JSON.stringify(e);
   if (json.length < ELEMENT_BLOB_MIN) return e;
   const node: RefNode = { $ref: sha256(json) };
   put(node.$ref, json);
-  if (x !== null && typeof x === 'object') memo?.addElement(x, node);
+  if (identity !== null) memo?.addElement(identity, node);
   return node;
 }
 

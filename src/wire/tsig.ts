@@ -143,6 +143,13 @@ export function unsigned(msg: Buffer, t: TsigRecord): Buffer {
   return out;
 }
 
+/** The key's HMAC over `parts`, in order. */
+function hmac(key: TsigKey, parts: readonly Buffer[]): Buffer {
+  const h = crypto.createHmac(key.hash, key.secret);
+  for (const p of parts) h.update(p);
+  return h.digest();
+}
+
 /** The TSIG variables (RFC 8945 §4.3.3) of a record with these fields. */
 function variables(key: TsigKey, timeSigned: number, fudge: number, error: number, other: Buffer): Buffer {
   const v = Buffer.alloc(key.nameWire.length + 6 + key.algorithmWire.length + 12 + other.length);
@@ -172,10 +179,7 @@ export function verifyRequest(msg: Buffer, t: TsigRecord, keys: TsigKeyring | nu
   if (key === undefined || !key.algorithmWire.equals(t.algorithm)) return { ok: false, error: TSIG_BADKEY, formerr: false, key: null, record: t };
   const size = t.mac.length;
   if (size > key.size || size < Math.max(10, key.size / 2)) return { ok: false, error: 0, formerr: true, key, record: t };
-  const h = crypto.createHmac(key.hash, key.secret);
-  h.update(unsigned(msg, t));
-  h.update(variables(key, t.timeSigned, t.fudge, t.error, t.other));
-  const mac = h.digest().subarray(0, size);
+  const mac = hmac(key, [unsigned(msg, t), variables(key, t.timeSigned, t.fudge, t.error, t.other)]).subarray(0, size);
   if (!crypto.timingSafeEqual(mac, t.mac)) return { ok: false, error: TSIG_BADSIG, formerr: false, key, record: t };
   if (Math.abs(now - t.timeSigned) > t.fudge) return { ok: false, error: TSIG_BADTIME, formerr: false, key, record: t };
   return { ok: true, key, record: t };
@@ -193,16 +197,11 @@ export function appendTsig(response: Buffer, request: TsigRecord, key: TsigKey |
   const timeSigned = error === TSIG_BADTIME ? request.timeSigned : now;
   const other = error === TSIG_BADTIME ? Buffer.alloc(6) : Buffer.alloc(0);
   if (error === TSIG_BADTIME) other.writeUIntBE(now, 0, 6);
-  let mac = Buffer.alloc(0);
+  let mac: Buffer = Buffer.alloc(0);
   if (key !== null && error !== TSIG_BADKEY && error !== TSIG_BADSIG) {
-    const h = crypto.createHmac(key.hash, key.secret);
     const len = Buffer.alloc(2);
     len.writeUInt16BE(request.mac.length);
-    h.update(len);
-    h.update(request.mac);
-    h.update(response);
-    h.update(variables(key, timeSigned, FUDGE, error, other));
-    mac = h.digest();
+    mac = hmac(key, [len, request.mac, response, variables(key, timeSigned, FUDGE, error, other)]);
   }
   return withTsig(response, keyName, algorithm, timeSigned, mac, request.originalId, error, other);
 }
@@ -235,10 +234,7 @@ function withTsig(msg: Buffer, keyName: Buffer, algorithm: Buffer, timeSigned: n
  * appended. `macSize` truncates the MAC (§5.2.2.1). For NOTIFY, transfers we ask for, and tests.
  */
 export function signRequest(msg: Buffer, key: TsigKey, now: number, macSize = key.size): { message: Buffer; mac: Buffer } {
-  const h = crypto.createHmac(key.hash, key.secret);
-  h.update(msg);
-  h.update(variables(key, now, FUDGE, 0, Buffer.alloc(0)));
-  const mac = h.digest().subarray(0, macSize);
+  const mac = hmac(key, [msg, variables(key, now, FUDGE, 0, Buffer.alloc(0))]).subarray(0, macSize);
   return { message: withTsig(msg, key.nameWire, key.algorithmWire, now, mac, msg.readUInt16BE(0), 0, Buffer.alloc(0)), mac };
 }
 
