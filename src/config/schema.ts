@@ -4,6 +4,8 @@ import { z } from 'zod';
 import os from 'node:os';
 import net from 'node:net';
 import { TSIG_ALGORITHMS, type TsigAlgorithm } from '../wire/tsig.js';
+import { typeNumber } from '../wire/types.js';
+import { parsePrefix } from '../net/prefix.js';
 import { zodIssuesToErrors, type ConfigError } from './errors.js';
 
 /** "10s", "500ms", "2m", "1h" or a number of seconds → milliseconds. */
@@ -98,6 +100,30 @@ export const recordSchema = z.object({
   values: z.array(z.string()).min(1).optional(),
 }).strict().refine((r) => (r.value === undefined) !== (r.values === undefined), { message: 'give exactly one of value or values' });
 
+const oneOrMany = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).transform((v) => (typeof v === 'string' ? [v] : v));
+const cidr = z.string().refine((t) => parsePrefix(t) !== null, { message: 'is not an address or CIDR prefix (192.0.2.0/24, 2001:db8::/32)' });
+/** Who a rule is for: requests signed with one of `key`, and/or from an address in `from`. At least one of them. */
+const accessFields = { key: oneOrMany.optional(), from: z.union([cidr, z.array(cidr).min(1)]).transform((v) => (typeof v === 'string' ? [v] : v)).optional() };
+const accessSchema = z.object(accessFields).strict().refine((r) => r.key !== undefined || r.from !== undefined, { message: 'give key (a TSIG key name) and/or from (addresses)' });
+/**
+ * A dynamic update rule (like Knot's update ACLs): for whom, which owners (absolute names; "@" is the zone), which
+ * types, and a cap on the records of an RRset. Every update RR needs a rule that permits it.
+ */
+const updateRuleSchema = z.object({
+  ...accessFields,
+  owners: z.object({
+    exact: oneOrMany.optional(),
+    subtree: oneOrMany.optional(),
+    below: oneOrMany.optional(),
+    pattern: oneOrMany.optional(),
+    keyName: z.boolean().optional(),
+  }).strict().optional(),
+  types: z.array(z.string().min(1).refine((t) => typeNumber(t) !== undefined, { message: 'is not a record type (A, AAAA, TXT, TYPE65280…)' })).min(1).optional(),
+  maxRecords: z.number().int().min(1).max(65535).optional(),
+}).strict().refine((r) => r.key !== undefined || r.from !== undefined, { message: 'give key (a TSIG key name) and/or from (addresses): no key, no update' });
+export type UpdateRuleConfig = z.infer<typeof updateRuleSchema>;
+export type AccessConfig = z.infer<typeof accessSchema>;
+
 export const zoneSchema = z.object({
   /** Optional when `file` is given: the file's $ORIGIN or SOA owner is used. */
   origin: z.string().min(1).optional(),
@@ -117,6 +143,16 @@ export const zoneSchema = z.object({
   }).strict().optional(),
   ns: z.array(z.string()).optional(),
   records: z.array(recordSchema).default([]),
+  /** How the SOA serial advances with each change (UPDATE, a revision that changes the zone). */
+  serial: z.enum(['increment', 'unixtime', 'dateserial']).default('increment'),
+  /** Who may change what by dynamic update (RFC 2136); without rules, nothing. */
+  update: z.array(updateRuleSchema).optional(),
+  /** Who may transfer the zone (AXFR/IXFR): by key and/or address; without rules, nobody. */
+  transfer: z.array(accessSchema).optional(),
+  /** Secondaries sent NOTIFY (RFC 1996) on every change: "host:port" (port 53 when left out). */
+  notify: z.array(z.string().min(1)).optional(),
+  /** Changes kept in the zone's journal for IXFR (older serials get the whole zone). */
+  journal: z.number().int().min(1).max(100_000).default(1000),
 }).strict()
   .refine((zc) => zc.origin !== undefined || zc.file !== undefined || zc.text !== undefined, { message: 'give origin (or a file or text whose $ORIGIN or SOA names it)' })
   .refine((zc) => !(zc.file !== undefined && zc.text !== undefined), { message: 'give file or text, not both' });

@@ -4,17 +4,27 @@
 import { Query, parseQueryFast, FAST_OK } from '../wire/query.js';
 import { writeResponse, writeError, udpLimit } from '../wire/response.js';
 import { parseQueryGeneral, encodeResponseGeneral, encodeErrorGeneral, GENERAL_DROP, GENERAL_ERROR, type GeneralInfo } from '../wire/codec.js';
-import { RCODE } from '../wire/types.js';
+import { OPCODE, RCODE } from '../wire/types.js';
 import { resolve, Resolution } from './lookup.js';
 import type { Snapshot } from '../answer/snapshot.js';
 import { AnswerEngine } from '../answer/engine.js';
 import { QueryCounters } from '../metrics/counters.js';
 import { QueryLog } from '../metrics/query-log.js';
 import { PeerAddress } from '../net/peer.js';
-import { appendTsig, findTsig, tsigLength, unsigned, verifyRequest, TSIG_MALFORMED, type TsigKeyring, type TsigRecord } from '../wire/tsig.js';
+import { appendTsig, findTsig, tsigLength, unsigned, verifyRequest, TSIG_MALFORMED, type TsigKey, type TsigKeyring, type TsigRecord } from '../wire/tsig.js';
 
 export const TRANSPORT_UDP = 0;
 export const TRANSPORT_TCP = 1;
+/** respond()/answer(): the message is answered later, through takeDeferred(). */
+export const DEFERRED = -2;
+
+/**
+ * A message answered off the query path (a dynamic update: the control plane decides and commits it): the message
+ * without its TSIG, the key it was verified with (null: unsigned), and who sent it over what.
+ */
+export interface Deferred { kind: 'update'; message: Buffer; key: TsigKey | null; transport: number; client: string }
+/** Takes a deferred message; calls `reply` once, with the response (unsigned: the responder signs it) or null for none. */
+export type DeferredHandler = (d: Deferred, reply: (response: Buffer | null) => void) => void;
 
 const OUT_SIZE = 65535 + 128;
 
@@ -56,6 +66,10 @@ export class Responder {
   tsig: TsigKeyring | null = null;
   /** Bytes a UDP response must leave free for the TSIG record that will be appended to it. */
   private reserve = 0;
+  /** Where messages answered later go (the worker sends them to the supervisor); null: they get NOTIMP. */
+  deferred: DeferredHandler | null = null;
+  /** The message the last respond() deferred, with its TSIG record, until the transport takes it. */
+  private pending: { d: Deferred; tsig: TsigRecord | null } | null = null;
 
   constructor(snapshot: Snapshot, serverPayload: number, private readonly maxPersistenceRecords = 1_000_000) {
     this.q.serverPayload = serverPayload;
@@ -152,7 +166,32 @@ export class Responder {
       if (t === TSIG_MALFORMED) return this.refuse(msg, RCODE.FORMERR);
       if (t !== null) return this.respondSigned(msg, t, transport);
     }
+    if (this.defers(msg)) return this.defer(msg, null, null, transport);
     return this.respondPlain(msg, transport);
+  }
+
+  /** Whether `msg` (a request) is answered later: an UPDATE, when there is someone to take it. */
+  private defers(msg: Buffer): boolean {
+    return this.deferred !== null && msg.length >= 12 && (msg[2]! & 0x80) === 0 && ((msg[2]! >> 3) & 0xf) === OPCODE.UPDATE;
+  }
+
+  private defer(message: Buffer, key: TsigKey | null, tsig: TsigRecord | null, transport: number): number {
+    this.pending = { d: { kind: 'update', message: Buffer.from(message), key, transport, client: this.peer.toString() }, tsig };
+    return DEFERRED;
+  }
+
+  /**
+   * Hand the message the last answer() deferred to the deferred handler; `send` gets its response, signed with the
+   * request's key when it came signed (null: no response is sent). The transport calls this right after answer() returned DEFERRED.
+   */
+  takeDeferred(send: (response: Buffer | null) => void): void {
+    const p = this.pending;
+    this.pending = null;
+    if (p === null || this.deferred === null) return send(null);
+    this.deferred(p.d, (response) => {
+      if (response === null) return send(null);
+      send(p.tsig !== null && p.d.key !== null ? appendTsig(response, p.tsig, p.d.key, 0, Math.floor(Date.now() / 1000)) : response);
+    });
   }
 
   /**
@@ -171,6 +210,7 @@ export class Responder {
       this.response = appendTsig(this.response.subarray(0, len), t, v.key, v.error, now);
       return this.response.length;
     }
+    if (this.defers(inner)) return this.defer(inner, v.key, t, transport);
     this.reserve = tsigLength(v.key, t);
     let len: number;
     try {

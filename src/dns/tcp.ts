@@ -2,7 +2,7 @@
 // query caps, and back-pressure so a client that does not read cannot make us buffer without bound.
 // Owns: connection lifecycle only; answers come from the worker's Responder.
 import net from 'node:net';
-import { Responder, TRANSPORT_TCP } from './responder.js';
+import { DEFERRED, Responder, TRANSPORT_TCP } from './responder.js';
 
 export interface TcpLimits {
   /** Close a connection idle this long (RFC 7766 §6.2.3). */
@@ -40,7 +40,15 @@ function serveConnection(socket: net.Socket, responder: Responder, limits: TcpLi
   let buffered = 0;
   let answered = 0;
   let closing = false;
+  /** Answers still to come (deferred messages): the connection ends once they are written. */
+  let owed = 0;
   const client = socket.remoteAddress ?? '';
+  const write = (response: Buffer, len: number): void => {
+    const frame = Buffer.allocUnsafe(len + 2);
+    frame.writeUInt16BE(len, 0);
+    response.copy(frame, 2, 0, len);
+    if (!socket.write(frame)) socket.pause();
+  };
   socket.setTimeout(limits.idleTimeoutMs, () => socket.destroy());
   socket.on('error', () => socket.destroy());
   socket.on('drain', () => socket.resume());
@@ -63,15 +71,18 @@ function serveConnection(socket: net.Socket, responder: Responder, limits: TcpLi
         const msg = all.subarray(off + 2, off + 2 + flen);
         off += 2 + flen;
         const rlen = responder.respond(msg, TRANSPORT_TCP, client);
-        if (rlen >= 0) {
-          const frame = Buffer.allocUnsafe(rlen + 2);
-          frame.writeUInt16BE(rlen, 0);
-          responder.response.copy(frame, 2, 0, rlen);
-          if (!socket.write(frame)) socket.pause();
+        if (rlen >= 0) write(responder.response, rlen);
+        else if (rlen === DEFERRED) {
+          owed++;
+          responder.takeDeferred((r) => {
+            owed--;
+            if (r !== null && !socket.destroyed && socket.writable) write(r, r.length);
+            if (closing && owed === 0) socket.end();
+          });
         }
         if (++answered >= limits.maxQueriesPerConnection) {
           closing = true;
-          socket.end();
+          if (owed === 0) socket.end();
           return;
         }
       }

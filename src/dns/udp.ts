@@ -4,7 +4,7 @@
 // Either way Node binds the socket, so cluster workers share it exactly as before. Never blocks: a batch or a
 // message is handled to completion synchronously.
 import dgram from 'node:dgram';
-import { Responder, TRANSPORT_UDP } from './responder.js';
+import { DEFERRED, Responder, TRANSPORT_UDP } from './responder.js';
 import { truncateInPlace } from '../wire/response.js';
 import { RCODE } from '../wire/types.js';
 import { ResponseRateLimiter, RRL_PASS, RRL_SLIP, RRL_ANSWER, RRL_NXDOMAIN, RRL_ERROR } from './rrl.js';
@@ -87,6 +87,7 @@ function viaDgram(sock: dgram.Socket, port: number, responder: Responder, rrl: R
     // A send still queued in libuv holds our response buffer: take a fresh one rather than overwrite it.
     if (sock.getSendQueueCount() > 0) responder.renewBuffer();
     let len = responder.respond(msg, TRANSPORT_UDP, rinfo.address);
+    if (len === DEFERRED) return responder.takeDeferred((r) => { if (r !== null) sock.send(r, rinfo.port, rinfo.address); });
     if (len >= 0 && rrl !== null) len = rateLimited(responder, rrl, len, Date.now());
     if (len < 0) return;
     sock.send(responder.response, 0, len, rinfo.port, rinfo.address);
@@ -127,6 +128,12 @@ function batched(sock: dgram.Socket, port: number, fd: number, udpPayload: numbe
       w[3] = metaWords[m + META_ADDR + 3]!;
       peer.setWords(meta[m + META_FAMILY] as 0 | 4 | 6);
       let len = responder.answer(slots[i]!, inLen, TRANSPORT_UDP);
+      if (len === DEFERRED) {
+        const to = meta[m + META_PORT]!;
+        const address = peer.toString();
+        responder.takeDeferred((r) => { if (r !== null) sock.send(r, to, address); });
+        continue;
+      }
       if (len >= 0 && rrl !== null) len = rateLimited(responder, rrl, len, now);
       if (len < 0) continue;
       if (len <= outSlot) {

@@ -87,7 +87,8 @@ const OPERATIONS = [
   'currentRevision', 'currentRevisionMeta', 'lastRevisionFromFile', 'revision', 'revisionMeta', 'revisionRoot', 'blob',
   'listRevisions', 'countRevisions', 'addRevision',
   'addToken', 'tokenByHash', 'listTokens', 'revokeToken',
-  'addAudit', 'listAudit', 'countAudit', 'changesSince', 'feedHead', 'pruneChanges', 'heartbeat', 'listNodes', 'claimLeader', 'resignLeader', 'publishHealth', 'loadHealth', 'owner', 'setOwner', 'close',
+  'addAudit', 'listAudit', 'countAudit', 'changesSince', 'feedHead', 'pruneChanges', 'heartbeat', 'listNodes', 'claimLeader', 'resignLeader', 'publishHealth', 'loadHealth', 'owner', 'setOwner',
+  'loadZoneStates', 'zoneState', 'commitZoneChange', 'zoneJournal', 'close',
 ] as const satisfies ReadonlyArray<keyof StateOperations>;
 type Unlisted = Exclude<keyof StateOperations, (typeof OPERATIONS)[number]>;
 const everyOperationListed: [Unlisted] extends [never] ? true : Unlisted = true;

@@ -14,7 +14,8 @@ import { redactUrl } from '../net/url.js';
 
 export { redactUrl };
 import {
-  invalidField, likeSubstring, nodeRow, StoreError,
+  invalidField, likeSubstring, nodeRow, StoreError, zoneStatesOf, journalRow, zoneConflict,
+  type ZoneState, type ZoneChange, type JournalEntry,
   type AdminRecord, type Change, type ChangeKind, type AuditFilter, type AuditRecord, type RevisionFilter, type Lease, type NodeRecord, type RevisionMeta, type Verdict, type RevisionRecord, type StoreOwner, type TokenRecord,
 } from './store.js';
 
@@ -120,6 +121,11 @@ const MIGRATIONS: readonly string[] = [
    );`,
   `CREATE TABLE lease (role text PRIMARY KEY, holder text NOT NULL, term bigint NOT NULL, expires bigint NOT NULL);
    CREATE TABLE member_health (pool text NOT NULL, member text NOT NULL, term bigint NOT NULL, data text NOT NULL, PRIMARY KEY (pool, member));`,
+  // Dynamic update (issue 12): each zone's serial, the RRsets UPDATE set, and the journal IXFR answers from.
+  `CREATE TABLE zone_state (zone text PRIMARY KEY, serial bigint NOT NULL);
+   CREATE TABLE zone_rrset (zone text NOT NULL, owner text NOT NULL, type integer NOT NULL, ttl bigint NOT NULL, rdata text NOT NULL, PRIMARY KEY (zone, owner, type));
+   CREATE TABLE zone_journal (seq bigserial PRIMARY KEY, zone text NOT NULL, from_serial bigint NOT NULL, serial bigint NOT NULL, at bigint NOT NULL, actor text NOT NULL, reset integer NOT NULL, data text NOT NULL);
+   CREATE INDEX zone_journal_zone ON zone_journal (zone, seq);`,
 ];
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;
 /** The advisory lock nodes take while migrating, so two starting at once do not both apply a step. */
@@ -533,6 +539,38 @@ export class PostgresStore implements StateStore {
 
   async setOwner(file: string, at: number): Promise<void> {
     await this.q("INSERT INTO meta (key, value) VALUES ('owner', $1), ('owner_since', $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value", [path.resolve(file), String(at)]);
+  }
+
+  async loadZoneStates(): Promise<ZoneState[]> {
+    const states = await this.q('SELECT zone, serial FROM zone_state ORDER BY zone');
+    return zoneStatesOf(states as Array<{ zone: string; serial: number }>, await this.q('SELECT zone, owner, type, ttl, rdata FROM zone_rrset ORDER BY zone, owner, type'));
+  }
+
+  async zoneState(zone: string): Promise<ZoneState | null> {
+    const states = await this.q('SELECT zone, serial FROM zone_state WHERE zone = $1', [zone]);
+    if (states.length === 0) return null;
+    return zoneStatesOf(states as Array<{ zone: string; serial: number }>, await this.q('SELECT zone, owner, type, ttl, rdata FROM zone_rrset WHERE zone = $1 ORDER BY owner, type', [zone]))[0]!;
+  }
+
+  async commitZoneChange(c: ZoneChange): Promise<void> {
+    await this.tx(async (t) => {
+      // The row exists and is locked before it is read: two nodes changing one zone commit one after the other.
+      await t.query('INSERT INTO zone_state (zone, serial) VALUES ($1, -1) ON CONFLICT (zone) DO NOTHING', [c.zone]);
+      const held = Number((await t.query<{ serial: string }>('SELECT serial FROM zone_state WHERE zone = $1 FOR UPDATE', [c.zone])).rows[0]!.serial);
+      const now = held < 0 ? null : held;
+      if (now !== c.base) throw zoneConflict(`store.postgres ${this.shown}`, c, now);
+      await t.query('UPDATE zone_state SET serial = $2 WHERE zone = $1', [c.zone, c.serial]);
+      for (const r of c.rrsets) {
+        await t.query('INSERT INTO zone_rrset (zone, owner, type, ttl, rdata) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (zone, owner, type) DO UPDATE SET ttl = excluded.ttl, rdata = excluded.rdata', [c.zone, r.owner, r.type, r.ttl, JSON.stringify(r.rdata)]);
+      }
+      await t.query('INSERT INTO zone_journal (zone, from_serial, serial, at, actor, reset, data) VALUES ($1, $2, $3, $4, $5, $6, $7)', [c.zone, c.from, c.serial, c.at, c.actor, c.reset ? 1 : 0, JSON.stringify({ removed: c.removed, added: c.added })]);
+      await t.query('DELETE FROM zone_journal WHERE zone = $1 AND seq NOT IN (SELECT seq FROM zone_journal WHERE zone = $1 ORDER BY seq DESC LIMIT $2)', [c.zone, c.keep]);
+      await this.append(t, 'zone', { zone: c.zone, serial: c.serial });
+    });
+  }
+
+  async zoneJournal(zone: string): Promise<JournalEntry[]> {
+    return (await this.q('SELECT zone, from_serial, serial, at, actor, reset, data FROM zone_journal WHERE zone = $1 ORDER BY seq', [zone])).map(journalRow);
   }
 
   async close(): Promise<void> {

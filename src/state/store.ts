@@ -84,7 +84,41 @@ export interface Store {
   /** The configuration file this store belongs to (absolute path), and since when; null before any server claimed it. */
   owner(): StoreOwner | null;
   setOwner(file: string, at: number): void;
+  /**
+   * Zones changed by dynamic update (RFC 2136) and zone serials (issue 12): each zone's serial now and the RRsets
+   * UPDATE set (which override the configuration's at the same owner and type; no rdata: deleted).
+   */
+  loadZoneStates(): ZoneState[];
+  zoneState(zone: string): ZoneState | null;
+  /**
+   * Commit one change to a zone in ONE transaction: its RRsets, its new serial, a journal entry (the oldest beyond
+   * `change.keep` dropped) and a 'zone' change in the feed. STORE_CONFLICT unless the zone's serial is still
+   * `change.base` (null: the zone has no state yet). Durable when it returns.
+   */
+  commitZoneChange(change: ZoneChange): void;
+  /** A zone's journal, oldest first: what IXFR answers from. */
+  zoneJournal(zone: string): JournalEntry[];
   close(): void;
+}
+
+/** One RRset of a zone's dynamic data: canonical owner, type, TTL and each record's RDATA (hex); none: deleted. */
+export interface StoredRRset { owner: string; type: number; ttl: number; rdata: string[] }
+/** One record of a journal entry: owner (canonical), type, TTL and RDATA (hex). */
+export interface StoredRecord { name: string; type: number; ttl: number; rdata: string }
+/** A zone's state: its serial and the RRsets dynamic update set. */
+export interface ZoneState { zone: string; serial: number; rrsets: StoredRRset[] }
+/**
+ * One journalled change of a zone from serial `from` to `serial` (RFC 1995's difference sequence: the records taken
+ * out and put in, SOA excepted). `reset`: the change is not known record by record (a revision replaced the zone):
+ * IXFR across it falls back to AXFR.
+ */
+export interface JournalEntry { zone: string; from: number; serial: number; at: number; actor: string; removed: StoredRecord[]; added: StoredRecord[]; reset: boolean }
+export interface ZoneChange extends JournalEntry {
+  /** The serial the change was made against (null: the zone had no state). */
+  base: number | null;
+  rrsets: StoredRRset[];
+  /** Journal entries kept for the zone. */
+  keep: number;
 }
 
 /** One committed change in the feed: where it stands, when and on which node it was made, what it was. */
@@ -96,7 +130,7 @@ export interface Change {
   /** revision: { id, hash }; admin: an AdminRecord; persistence: the PersistRecord[] of one batch. */
   data: unknown;
 }
-export type ChangeKind = 'revision' | 'admin' | 'persistence' | 'node' | 'health';
+export type ChangeKind = 'revision' | 'admin' | 'persistence' | 'node' | 'health' | 'zone';
 
 /** A lease on a role: who holds it now, with which term, and whether that is the asking node. */
 export interface Lease { holder: string; term: number; expires: number; mine: boolean }
@@ -330,7 +364,32 @@ const MIGRATIONS: readonly Migration[] = [
   // Leases (the prober distributor's leader) and the last published health verdict of each member.
   `CREATE TABLE lease (role TEXT PRIMARY KEY, holder TEXT NOT NULL, term INTEGER NOT NULL, expires INTEGER NOT NULL);
    CREATE TABLE member_health (pool TEXT NOT NULL, member TEXT NOT NULL, term INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (pool, member));`,
+  // Dynamic update (issue 12): each zone's serial, the RRsets UPDATE set, and the journal IXFR answers from.
+  `CREATE TABLE zone_state (zone TEXT PRIMARY KEY, serial INTEGER NOT NULL) WITHOUT ROWID;
+   CREATE TABLE zone_rrset (zone TEXT NOT NULL, owner TEXT NOT NULL, type INTEGER NOT NULL, ttl INTEGER NOT NULL, rdata TEXT NOT NULL, PRIMARY KEY (zone, owner, type)) WITHOUT ROWID;
+   CREATE TABLE zone_journal (seq INTEGER PRIMARY KEY AUTOINCREMENT, zone TEXT NOT NULL, from_serial INTEGER NOT NULL, serial INTEGER NOT NULL, at INTEGER NOT NULL, actor TEXT NOT NULL, reset INTEGER NOT NULL, data TEXT NOT NULL);
+   CREATE INDEX zone_journal_zone ON zone_journal (zone, seq);`,
 ];
+
+/** Zone state rows (either backend; rrset rows ordered by zone) as ZoneStates. */
+export function zoneStatesOf(states: ReadonlyArray<{ zone: string; serial: number }>, rrsets: ReadonlyArray<Record<string, unknown>>): ZoneState[] {
+  const out = new Map<string, ZoneState>(states.map((s) => [s.zone, { zone: s.zone, serial: Number(s.serial), rrsets: [] }]));
+  for (const r of rrsets) {
+    out.get(r.zone as string)?.rrsets.push({ owner: r.owner as string, type: Number(r.type), ttl: Number(r.ttl), rdata: JSON.parse(r.rdata as string) as string[] });
+  }
+  return [...out.values()];
+}
+
+/** A journal row (either backend) as a JournalEntry. */
+export function journalRow(r: Record<string, unknown>): JournalEntry {
+  const d = JSON.parse(r.data as string) as { removed: StoredRecord[]; added: StoredRecord[] };
+  return { zone: r.zone as string, from: Number(r.from_serial), serial: Number(r.serial), at: Number(r.at), actor: r.actor as string, reset: Boolean(Number(r.reset)), removed: d.removed, added: d.added };
+}
+
+/** The error of a zone change made against a serial that is no longer the zone's. */
+export function zoneConflict(where: string, c: ZoneChange, now: number | null): StoreError {
+  return new StoreError('STORE_CONFLICT', `${where}: zone ${c.zone} is at serial ${now ?? '(none)'}, not ${c.base ?? '(none)'}: changed meanwhile`);
+}
 
 /** A node table row (either backend) as a NodeRecord. */
 export function nodeRow(r: Record<string, unknown>): NodeRecord {
@@ -589,6 +648,38 @@ export class SqliteStore implements Store {
 
   loadHealth(): Verdict[] {
     return (this.open().prepare('SELECT data FROM member_health ORDER BY pool, member').all() as Array<{ data: string }>).map((r) => JSON.parse(r.data) as Verdict);
+  }
+
+  loadZoneStates(): ZoneState[] {
+    const db = this.open();
+    const states = db.prepare('SELECT zone, serial FROM zone_state ORDER BY zone').all() as Array<{ zone: string; serial: number }>;
+    const rrsets = db.prepare('SELECT zone, owner, type, ttl, rdata FROM zone_rrset ORDER BY zone, owner, type').all() as Array<Record<string, unknown>>;
+    return zoneStatesOf(states, rrsets);
+  }
+
+  zoneState(zone: string): ZoneState | null {
+    const db = this.open();
+    const state = db.prepare('SELECT zone, serial FROM zone_state WHERE zone = ?').get(zone) as { zone: string; serial: number } | undefined;
+    if (state === undefined) return null;
+    return zoneStatesOf([state], db.prepare('SELECT zone, owner, type, ttl, rdata FROM zone_rrset WHERE zone = ? ORDER BY owner, type').all(zone) as Array<Record<string, unknown>>)[0]!;
+  }
+
+  commitZoneChange(c: ZoneChange): void {
+    const db = this.writable();
+    db.transaction(() => {
+      const now = db.prepare('SELECT serial FROM zone_state WHERE zone = ?').get(c.zone) as { serial: number } | undefined;
+      if ((now?.serial ?? null) !== c.base) throw zoneConflict(this.file, c, now?.serial ?? null);
+      db.prepare('INSERT INTO zone_state (zone, serial) VALUES (?, ?) ON CONFLICT (zone) DO UPDATE SET serial = excluded.serial').run(c.zone, c.serial);
+      const put = db.prepare('INSERT INTO zone_rrset (zone, owner, type, ttl, rdata) VALUES (?, ?, ?, ?, ?) ON CONFLICT (zone, owner, type) DO UPDATE SET ttl = excluded.ttl, rdata = excluded.rdata');
+      for (const r of c.rrsets) put.run(c.zone, r.owner, r.type, r.ttl, JSON.stringify(r.rdata));
+      db.prepare('INSERT INTO zone_journal (zone, from_serial, serial, at, actor, reset, data) VALUES (?, ?, ?, ?, ?, ?, ?)').run(c.zone, c.from, c.serial, c.at, c.actor, c.reset ? 1 : 0, JSON.stringify({ removed: c.removed, added: c.added }));
+      db.prepare('DELETE FROM zone_journal WHERE zone = ? AND seq NOT IN (SELECT seq FROM zone_journal WHERE zone = ? ORDER BY seq DESC LIMIT ?)').run(c.zone, c.zone, c.keep);
+      this.append(db, 'zone', { zone: c.zone, serial: c.serial });
+    })();
+  }
+
+  zoneJournal(zone: string): JournalEntry[] {
+    return (this.open().prepare('SELECT zone, from_serial, serial, at, actor, reset, data FROM zone_journal WHERE zone = ? ORDER BY seq').all(zone) as Array<Record<string, unknown>>).map(journalRow);
   }
 
   owner(): StoreOwner | null {

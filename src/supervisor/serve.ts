@@ -39,6 +39,9 @@ import { HEARTBEAT_MS, nodeViews } from './nodes.js';
 import { RequestTotals, type RequestTotal } from './requests.js';
 import { EcsGrouper, type EcsGroupingOptions, type EcsLink } from '../answer/ecs-groups.js';
 import { observedGroupsOf } from '../answer/resolver-groups.js';
+import { ZoneUpdates, type ServedZone, type ZoneUpdateHost } from './zone-updates.js';
+import type { Zone, ZoneLayers } from '../dns/zone.js';
+import { canonicalName } from '../wire/name.js';
 
 export type { SupervisorHandle } from './handle.js';
 
@@ -222,7 +225,18 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   if (pidFile) fs.writeFileSync(pidFile, `${process.pid}\n`);
   // Zones are compiled here once; workers map the images (one copy in memory for all of them).
   const images = imageDir(dir);
-  let handOver = handOverOf(images.dir, raw0, current);
+  // Dynamic update: what UPDATE set is laid over the zones as compiled (the host is complete once the rest exists).
+  const zoneHost: ZoneUpdateHost = {
+    store, queue: new Serial(), log,
+    zone: () => null, layers: () => undefined, poolsOf: () => '', publish: () => Promise.resolve({ ok: true }),
+  };
+  const zoneUpdates = new ZoneUpdates(zoneHost);
+  const firstServed = await loadServed(zoneUpdates, current.snapshot.zones);
+  if (!firstServed.ok) {
+    process.stderr.write(`waymark: ${formatErrors(firstServed.errors)}\n`);
+    return abandon();
+  }
+  let handOver = handOverOf(images.dir, raw0, current, firstServed.zones);
   pruneImages(images.dir, [handOver.images]);
   /**
    * The images of the last few loads: a worker still busy with an older load may map those files yet (a change a
@@ -328,9 +342,11 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
       mirrorOf(v);
       return { ok: true };
     }
+    const served = zoneUpdates.served(v.snapshot.zones);
+    if (!served.ok) return served;
     let next: HandOver;
     try {
-      next = handOverOf(images.dir, nextRaw, v);
+      next = handOverOf(images.dir, nextRaw, v, served.zones);
     } catch (e) {
       return { ok: false, errors: [{ path: '', message: `cannot write the compiled zones to ${images.dir}: ${(e as Error).message}` }] };
     }
@@ -451,6 +467,13 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
       return;
     }
     if (m.type === 'explained') return onExplained(m);
+    if (m.type === 'update' && m.update !== undefined) {
+      const id = m.id!;
+      void zoneUpdates.handle(m.update).then((response) => {
+        if (w.isConnected()) w.send({ type: 'updated', id, response: response.toString('base64') } satisfies PrimaryMessage);
+      });
+      return;
+    }
     if (m.type === 'hello') {
       // The worker is listening for messages now (earlier ones would be lost): give it its configuration.
       w.send(loadMessage());
@@ -588,6 +611,31 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   let refused = 0;
   /** Revisions come into force one at a time (the API's, the feed's, a reload's): an older read never undoes a newer one. */
   const inForceQueue = new Serial();
+  Object.assign(zoneHost, {
+    queue: inForceQueue,
+    zone: (origin: string): ServedZone | null => {
+      for (const [index, o] of handOver.origins) {
+        const config = loaded.config.zones[index];
+        if (canonicalName(o) === origin && config !== undefined) return { index, config, origin };
+      }
+      return null;
+    },
+    layers: (index: number) => mapped.load(handOver.images).get(index),
+    poolsOf: (name: string) => loaded.config.names.find((n) => canonicalName(n.name) === name)?.pools.join(', ') ?? '(unknown)',
+    publish: async (index: number, layers: ZoneLayers) => {
+      let refs: Array<ImageRef | null>;
+      try {
+        refs = publishOverlays(images.dir, handOver.images, new Map([[index, layers.overlay]]));
+      } catch (e) {
+        return { ok: false, errors: [{ path: '', message: `cannot write the compiled zones to ${images.dir}: ${(e as Error).message}` }] };
+      }
+      keepImages(refs);
+      handOver = { ...handOver, images: refs };
+      generation++;
+      broadcast({ type: 'zones', generation, images: refs });
+      return everyWorker();
+    },
+  } satisfies Partial<ZoneUpdateHost>);
   /** The newest revision in the store, in force here (unless it is what is in force already, or refused). */
   const followRevision = (): Promise<void> => inForceQueue.run(async () => {
     const cur = await revisions!.current();
@@ -621,7 +669,10 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
         // A deposed leader cannot commit (its term is checked in the store); older terms are ignored all the same.
         if (h.term >= seenTerm) { seenTerm = h.term; health.adopt(h.verdicts); }
       }
-      else if (c.kind === 'persistence' && c.node !== node) {
+      else if (c.kind === 'zone' && c.node !== node) {
+        const z = (c.data as { zone: string }).zone;
+        await inForceQueue.run(() => zoneUpdates.follow(z));
+      } else if (c.kind === 'persistence' && c.node !== node) {
         // This node's own batches came from its workers; another node's reach the mirror and every worker.
         const records = c.data as PersistRecord[];
         mirror.engine?.applyRecords(records);
@@ -783,9 +834,20 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
  * What workers get for one load: the configuration without zone data (as JSON text, made when first asked for:
  * after an edit of names and pools only a worker that starts needs it), and where the zones' images are.
  */
+/** The dynamic state read from the store, laid over the zones of the start. */
+async function loadServed(updates: ZoneUpdates, zones: readonly Zone[]): Promise<ReturnType<ZoneUpdates['served']>> {
+  try {
+    await updates.load();
+  } catch (e) {
+    return { ok: false, errors: [{ path: 'store', message: `cannot read the zones' dynamic data: ${(e as Error).message}` }] };
+  }
+  return updates.served(zones);
+}
+
 interface HandOver { raw: RawConfig | null; config: string | null; images: Array<ImageRef | null>; origins: ReadonlyMap<number, string> }
-function handOverOf(dir: string, raw: RawConfig, v: Valid): HandOver {
-  const zones = v.snapshot.zones.map((zone, k) => ({ index: v.loaded.zones[k]!.index, zone }));
+/** What workers are given: `served`, v's zones with what dynamic update set laid over them. */
+function handOverOf(dir: string, raw: RawConfig, v: Valid, served: readonly Zone[]): HandOver {
+  const zones = served.map((zone, k) => ({ index: v.loaded.zones[k]!.index, zone }));
   const refs = publishImages(dir, zones);
   return { raw, config: null, images: refs, origins: new Map(zones.map((z) => [z.index, z.zone.origin])) };
 }

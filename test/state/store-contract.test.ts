@@ -254,6 +254,39 @@ for (const b of backends) {
 }
 
 for (const b of backends) {
+  test(`D3 (${b.name}): a zone change commits its RRsets, serial and journal entry together, against the serial it was made on; the journal keeps the newest entries; a restart reads it all back`, async () => {
+    const { store, reopen, another } = await b.fresh();
+    assert.deepEqual(await store.loadZoneStates(), []);
+    assert.equal(await store.zoneState('dyn.test.'), null);
+    const rr = (owner: string, ...rdata: string[]) => ({ owner, type: 1, ttl: 60, rdata });
+    const change = (base: number | null, serial: number, rrsets: ReturnType<typeof rr>[], keep = 2) => ({
+      zone: 'dyn.test.', base, from: base ?? 1, serial, at: T0 + serial, actor: 'key ddns', reset: false, keep, rrsets,
+      removed: [], added: rrsets.flatMap((r) => r.rdata.map((d) => ({ name: r.owner, type: r.type, ttl: r.ttl, rdata: d }))),
+    });
+    await store.commitZoneChange(change(null, 2, [rr('a.dyn.test.', '7f000001')]));
+    await store.commitZoneChange(change(2, 3, [rr('a.dyn.test.', '7f000001', '7f000002'), rr('b.dyn.test.', '7f000003')]));
+    await assert.rejects(store.commitZoneChange(change(2, 4, [rr('c.dyn.test.', '7f000004')])), (e: unknown) => e instanceof StoreError && e.code === 'STORE_CONFLICT' && /serial 3, not 2/.test(e.message));
+    await assert.rejects(store.commitZoneChange(change(null, 4, [])), (e: unknown) => e instanceof StoreError && e.code === 'STORE_CONFLICT');
+    await store.commitZoneChange(change(3, 4, [rr('b.dyn.test.')]));
+    const expect = { zone: 'dyn.test.', serial: 4, rrsets: [rr('a.dyn.test.', '7f000001', '7f000002'), rr('b.dyn.test.')] };
+    assert.deepEqual(await store.zoneState('dyn.test.'), expect);
+    const journal = await store.zoneJournal('dyn.test.');
+    assert.deepEqual(journal.map((j) => [j.from, j.serial]), [[2, 3], [3, 4]], 'keep: 2 drops the oldest');
+    assert.deepEqual(journal[0]!.added.map((r) => r.rdata), ['7f000001', '7f000002', '7f000003']);
+    const feed = (await store.changesSince(0, 10)).filter((c) => c.kind === 'zone').map((c) => c.data);
+    assert.deepEqual(feed, [{ zone: 'dyn.test.', serial: 2 }, { zone: 'dyn.test.', serial: 3 }, { zone: 'dyn.test.', serial: 4 }], 'the refused changes left nothing in the feed');
+    const other = await another('dns-b');
+    await assert.rejects(other.commitZoneChange(change(3, 5, [])), (e: unknown) => e instanceof StoreError && e.code === 'STORE_CONFLICT');
+    await other.close();
+    await store.close();
+    const again = await reopen();
+    assert.deepEqual(await again.loadZoneStates(), [expect]);
+    assert.equal((await again.zoneJournal('dyn.test.')).length, 2);
+    await again.close();
+  });
+}
+
+for (const b of backends) {
   test(`C2 (${b.name}): the change feed holds every revision, admin state and persistence batch, in commit order, with its node; it pages from a position and is pruned by age`, async () => {
     const { store } = await b.fresh();
     assert.equal(await store.feedHead(), 0);
