@@ -156,7 +156,7 @@ export function zoneEntries(raw: Record<string, unknown>): ZoneConfig[] | null {
 
 /** Resolve every zone of a validated config (files relative to `baseDir`). */
 export function loadZones(config: Config, baseDir: string, file: string | null, prebuilt?: ReadonlyMap<number, ZoneLayers>, cache?: ZoneCache): Result<LoadedConfig> {
-  const errors: ConfigError[] = [];
+  const errors: ConfigError[] = keyReferenceErrors(config);
   const zones: LoadedZone[] = [];
   const seen = new Map<string, number>();
   cache?.keys.clear();
@@ -176,6 +176,22 @@ export function loadZones(config: Config, baseDir: string, file: string | null, 
   });
   if (errors.length > 0) return { ok: false, errors };
   return { ok: true, value: { config, zones, file } };
+}
+
+/** Update and transfer rules that name a TSIG key the configuration's `keys` do not have. */
+function keyReferenceErrors(config: Config): ConfigError[] {
+  const known = new Set((config.keys ?? []).map((k) => canonicalName(k.name.replace(/\.$/, ''))));
+  const errors: ConfigError[] = [];
+  config.zones.forEach((zc, i) => {
+    for (const [field, rules] of [['update', zc.update], ['transfer', zc.transfer]] as const) {
+      (rules ?? []).forEach((r, j) => (r.key ?? []).forEach((k, n) => {
+        if (!known.has(canonicalName(k.replace(/\.$/, '')))) {
+          errors.push({ path: `zones[${i}].${field}[${j}].key${r.key!.length > 1 ? `[${n}]` : ''}`, value: k, message: `names no key of keys:`, expected: 'a key listed under keys: (name, algorithm, secret as tsig-keygen prints them)' });
+        }
+      }));
+    }
+  });
+  return errors;
 }
 
 /** A zone file's name as an operator can open it: relative to the working directory when below it. */

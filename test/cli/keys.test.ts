@@ -41,3 +41,20 @@ test('D5 (TSIG): a bad key is refused naming the field, without echoing the secr
   assert.equal(twice.code, 1);
   assert.match(twice.stderr, /keys\[1\]\.name.*a second key named DDNS\./);
 });
+
+test('D3/D5: update and transfer rules are checked by field: a key keys: does not list, a rule for nobody, a bad type, a bad address', async () => {
+  const file = path.join(dir, 'rules.yaml');
+  fs.writeFileSync(file, `keys:\n  - { name: ddns, algorithm: hmac-sha256, secret: "AAAA" }\nzones:\n  - origin: keys.test\n    records: [{ name: www, type: A, value: 192.0.2.1 }]\n    update:\n      - { key: ddns, types: [A] }\n      - { key: [ddns, missing], types: [A] }\n    transfer: [{ key: xfr }]\n`);
+  const r = await runWaymark(['check', '--config', file]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /zones\[0\]\.update\[1\]\.key\[1\].*missing.*names no key of keys:/);
+  assert.match(r.stderr, /zones\[0\]\.transfer\[0\]\.key.*xfr/);
+  assert.doesNotMatch(r.stderr, /update\[0\]/, 'the good rule is not blamed');
+  fs.writeFileSync(file, `zones:\n  - origin: keys.test\n    records: [{ name: www, type: A, value: 192.0.2.1 }]\n    update:\n      - { types: [A] }\n      - { from: 10.0.0.0/33, types: [AAAA] }\n      - { from: 10.0.0.0/8, types: [BOGUS] }\n    serial: weekly\n`);
+  const s = await runWaymark(['check', '--config', file]);
+  assert.equal(s.code, 1);
+  assert.match(s.stderr, /zones\[0\]\.update\[0\].*no key, no update/);
+  assert.match(s.stderr, /zones\[0\]\.update\[1\]\.from.*CIDR/);
+  assert.match(s.stderr, /zones\[0\]\.update\[2\]\.types\[0\].*record type/);
+  assert.match(s.stderr, /zones\[0\]\.serial/);
+});
