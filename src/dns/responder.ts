@@ -4,14 +4,15 @@
 import { Query, parseQueryFast, FAST_OK } from '../wire/query.js';
 import { writeResponse, writeError, udpLimit } from '../wire/response.js';
 import { parseQueryGeneral, encodeResponseGeneral, encodeErrorGeneral, GENERAL_DROP, GENERAL_ERROR, type GeneralInfo } from '../wire/codec.js';
-import { OPCODE, RCODE } from '../wire/types.js';
+import { OPCODE, RCODE, TYPE } from '../wire/types.js';
 import { resolve, Resolution } from './lookup.js';
 import type { Snapshot } from '../answer/snapshot.js';
 import { AnswerEngine } from '../answer/engine.js';
 import { QueryCounters } from '../metrics/counters.js';
 import { QueryLog } from '../metrics/query-log.js';
 import { PeerAddress } from '../net/peer.js';
-import { appendTsig, findTsig, tsigLength, unsigned, verifyRequest, TSIG_MALFORMED, type TsigKey, type TsigKeyring, type TsigRecord } from '../wire/tsig.js';
+import { readName } from '../wire/name.js';
+import { appendTsig, signResponse, signContinued, findTsig, tsigLength, unsigned, verifyRequest, TSIG_MALFORMED, type TsigKey, type TsigKeyring, type TsigRecord } from '../wire/tsig.js';
 
 export const TRANSPORT_UDP = 0;
 export const TRANSPORT_TCP = 1;
@@ -22,9 +23,12 @@ export const DEFERRED = -2;
  * A message answered off the query path (a dynamic update: the control plane decides and commits it): the message
  * without its TSIG, the key it was verified with (null: unsigned), and who sent it over what.
  */
-export interface Deferred { kind: 'update'; message: Buffer; key: TsigKey | null; transport: number; client: string }
-/** Takes a deferred message; calls `reply` once, with the response (unsigned: the responder signs it) or null for none. */
-export type DeferredHandler = (d: Deferred, reply: (response: Buffer | null) => void) => void;
+export interface Deferred { kind: 'update' | 'transfer'; message: Buffer; key: TsigKey | null; transport: number; client: string }
+/**
+ * Takes a deferred message; calls `reply` once, with the response messages (unsigned: the responder signs them, a
+ * multi-message answer chained per RFC 8945 §5.3.1), or null for none.
+ */
+export type DeferredHandler = (d: Deferred, reply: (responses: Buffer[] | null) => void) => void;
 
 const OUT_SIZE = 65535 + 128;
 
@@ -39,6 +43,13 @@ export interface ResponderCounters {
   /** Exceptions caught while answering: each one is a bug to fix (the message got no response). */
   errors: number;
   rcodes: Uint32Array;
+}
+
+const questionScratch = Buffer.alloc(256);
+/** The QTYPE of a message's one question, or -1 when it cannot be read. */
+function questionType(msg: Buffer): number {
+  const r = readName(msg, 12, questionScratch);
+  return r === null || r[0] + 2 > msg.length ? -1 : msg.readUInt16BE(r[0]);
 }
 
 export class Responder {
@@ -166,17 +177,26 @@ export class Responder {
       if (t === TSIG_MALFORMED) return this.refuse(msg, RCODE.FORMERR);
       if (t !== null) return this.respondSigned(msg, t, transport);
     }
-    if (this.defers(msg)) return this.defer(msg, null, null, transport);
+    const kind = this.defers(msg, transport);
+    if (kind !== null) return this.defer(kind, msg, null, null, transport);
     return this.respondPlain(msg, transport);
   }
 
-  /** Whether `msg` (a request) is answered later: an UPDATE, when there is someone to take it. */
-  private defers(msg: Buffer): boolean {
-    return this.deferred !== null && msg.length >= 12 && (msg[2]! & 0x80) === 0 && ((msg[2]! >> 3) & 0xf) === OPCODE.UPDATE;
+  /**
+   * What `msg` (a request) is answered later as, when there is someone to take it: an UPDATE; a zone transfer (AXFR
+   * over TCP, IXFR over either). Null: answered here.
+   */
+  private defers(msg: Buffer, transport: number): Deferred['kind'] | null {
+    if (this.deferred === null || msg.length < 12 || (msg[2]! & 0x80) !== 0) return null;
+    const opcode = (msg[2]! >> 3) & 0xf;
+    if (opcode === OPCODE.UPDATE) return 'update';
+    if (opcode !== OPCODE.QUERY || msg.readUInt16BE(4) !== 1) return null;
+    const type = questionType(msg);
+    return type === TYPE.IXFR || (type === TYPE.AXFR && transport === TRANSPORT_TCP) ? 'transfer' : null;
   }
 
-  private defer(message: Buffer, key: TsigKey | null, tsig: TsigRecord | null, transport: number): number {
-    this.pending = { d: { kind: 'update', message: Buffer.from(message), key, transport, client: this.peer.toString() }, tsig };
+  private defer(kind: Deferred['kind'], message: Buffer, key: TsigKey | null, tsig: TsigRecord | null, transport: number): number {
+    this.pending = { d: { kind, message: Buffer.from(message), key, transport, client: this.peer.toString() }, tsig };
     return DEFERRED;
   }
 
@@ -188,9 +208,17 @@ export class Responder {
     const p = this.pending;
     this.pending = null;
     if (p === null || this.deferred === null) return send(null);
-    this.deferred(p.d, (response) => {
-      if (response === null) return send(null);
-      send(p.tsig !== null && p.d.key !== null ? appendTsig(response, p.tsig, p.d.key, 0, Math.floor(Date.now() / 1000)) : response);
+    this.deferred(p.d, (responses) => {
+      if (responses === null || responses.length === 0) return send(null);
+      const key = p.d.key;
+      if (p.tsig === null || key === null) { for (const r of responses) send(r); return; }
+      const now = Math.floor(Date.now() / 1000);
+      let signed = signResponse(responses[0]!, p.tsig, key, 0, now);
+      send(signed.message);
+      for (let i = 1; i < responses.length; i++) {
+        signed = signContinued(responses[i]!, p.tsig, key, signed.mac, now);
+        send(signed.message);
+      }
     });
   }
 
@@ -210,7 +238,8 @@ export class Responder {
       this.response = appendTsig(this.response.subarray(0, len), t, v.key, v.error, now);
       return this.response.length;
     }
-    if (this.defers(inner)) return this.defer(inner, v.key, t, transport);
+    const kind = this.defers(inner, transport);
+    if (kind !== null) return this.defer(kind, inner, v.key, t, transport);
     this.reserve = tsigLength(v.key, t);
     let len: number;
     try {

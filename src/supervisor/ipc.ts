@@ -11,7 +11,7 @@ import type { ImageRef } from './images.js';
 import type { RawEdit } from '../config/edit.js';
 
 export interface WorkerMessage {
-  type: 'hello' | 'ready' | 'loaded' | 'load-failed' | 'persist' | 'metrics' | 'explained' | 'update';
+  type: 'hello' | 'ready' | 'loaded' | 'load-failed' | 'persist' | 'metrics' | 'explained' | 'zone-request';
   generation: number; errors?: string; records?: PersistRecord[]; delta?: CounterDelta; udp?: string;
   /** metrics: (resolver, ECS client subnet, queries) seen since the last shipment (resolverGrouping.ecs). */
   ecs?: EcsSighting[];
@@ -23,16 +23,17 @@ export interface WorkerMessage {
   edited?: boolean;
   /** load-failed: a ZonesMessage did not fit the snapshot it has; it needs the whole load. */
   resend?: boolean;
-  /** update: a dynamic update to decide (id: to answer it by), as UpdateRequest says. */
-  update?: UpdateRequest;
+  /** zone-request: a dynamic update or zone transfer for the supervisor to answer (id: to answer it by). */
+  request?: ZoneRequest;
 }
 /**
- * A dynamic update (RFC 2136) a worker received, for the supervisor to decide and commit: the message without its
- * TSIG (base64), the key it was verified with (canonical name; null: unsigned), and the client's address.
+ * A message a worker received that the supervisor answers (an UPDATE to decide and commit, an AXFR or IXFR from the
+ * zones and journal): the message without its TSIG (base64), the key it was verified with (canonical name; null:
+ * unsigned), the client's address and whether it came over TCP.
  */
-export interface UpdateRequest { message: string; key: string | null; client: string; tcp: boolean }
-/** The supervisor's answer to an UpdateRequest: the response (base64, unsigned: the worker signs it). */
-export interface UpdatedMessage { type: 'updated'; id: number; response: string }
+export interface ZoneRequest { kind: 'update' | 'transfer'; message: string; key: string | null; client: string; tcp: boolean }
+/** The supervisor's answer to a ZoneRequest: the response messages (base64, unsigned: the worker signs them). */
+export interface ZoneAnswer { type: 'zone-answer'; id: number; responses: string[] }
 /**
  * What a worker is given to build its snapshot from: the effective configuration as JSON text, without its zones'
  * data, and where each zone's compiled image is (by zone index, in `imageDir`).
@@ -63,12 +64,12 @@ export type PrimaryMessage =
   /** Resolvers grouped from ECS (answer/ecs-groups.ts): [resolver address, group name], the whole mapping. */
   | { type: 'ecs-groups'; groups: Array<[resolver: string, group: string]> }
   | { type: 'explain'; id: number; request: ExplainRequest }
-  | UpdatedMessage;
+  | ZoneAnswer;
 
 /** How often a worker hands its changed persistence records to the supervisor (and so to the other workers). */
 export const PERSIST_SYNC_MS = 100;
-/** How long a worker waits for the supervisor to answer a dynamic update before it answers SERVFAIL itself. */
-export const UPDATE_WAIT_MS = 20_000;
+/** How long a worker waits for the supervisor to answer a ZoneRequest before it answers SERVFAIL itself. */
+export const ZONE_REQUEST_WAIT_MS = 20_000;
 
 /** How often a worker ships its query-path counters to the supervisor (summed there for GET /metrics). */
 export const METRICS_SHIP_MS = 1000;

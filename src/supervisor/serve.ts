@@ -40,6 +40,11 @@ import { RequestTotals, type RequestTotal } from './requests.js';
 import { EcsGrouper, type EcsGroupingOptions, type EcsLink } from '../answer/ecs-groups.js';
 import { observedGroupsOf } from '../answer/resolver-groups.js';
 import { ZoneUpdates, type ServedZone, type ZoneUpdateHost } from './zone-updates.js';
+import { ZoneTransfers, type ZoneTransferHost } from './zone-transfers.js';
+import { layerPolicySlot } from '../dns/dynamic.js';
+import type { ZoneRecord } from '../wire/rdata.js';
+import net from 'node:net';
+import { TYPE } from '../wire/types.js';
 import type { Zone, ZoneLayers } from '../dns/zone.js';
 import { canonicalName } from '../wire/name.js';
 
@@ -231,6 +236,8 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     zone: () => null, layers: () => undefined, poolsOf: () => '', publish: () => Promise.resolve({ ok: true }),
   };
   const zoneUpdates = new ZoneUpdates(zoneHost);
+  const transferHost: ZoneTransferHost = { store, log, zone: (o) => zoneHost.zone(o), layers: (i) => zoneHost.layers(i), policyRecords: () => [] };
+  const zoneTransfers = new ZoneTransfers(transferHost);
   const firstServed = await loadServed(zoneUpdates, current.snapshot.zones);
   if (!firstServed.ok) {
     process.stderr.write(`waymark: ${formatErrors(firstServed.errors)}\n`);
@@ -467,10 +474,11 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
       return;
     }
     if (m.type === 'explained') return onExplained(m);
-    if (m.type === 'update' && m.update !== undefined) {
+    if (m.type === 'zone-request' && m.request !== undefined) {
       const id = m.id!;
-      void zoneUpdates.handle(m.update).then((response) => {
-        if (w.isConnected()) w.send({ type: 'updated', id, response: response.toString('base64') } satisfies PrimaryMessage);
+      const answer = m.request.kind === 'update' ? zoneUpdates.handle(m.request).then((r) => [r]) : zoneTransfers.handle(m.request);
+      void answer.then((responses) => {
+        if (w.isConnected()) w.send({ type: 'zone-answer', id, responses: responses.map((r) => r.toString('base64')) } satisfies PrimaryMessage);
       });
       return;
     }
@@ -636,6 +644,7 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
       return everyWorker();
     },
   } satisfies Partial<ZoneUpdateHost>);
+  transferHost.policyRecords = (layers) => policyRecords(loaded.config, layers);
   /** The newest revision in the store, in force here (unless it is what is in force already, or refused). */
   const followRevision = (): Promise<void> => inForceQueue.run(async () => {
     const cur = await revisions!.current();
@@ -834,6 +843,28 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
  * What workers get for one load: the configuration without zone data (as JSON text, made when first asked for:
  * after an edit of names and pools only a worker that starts needs it), and where the zones' images are.
  */
+/**
+ * The policy names placed in a zone as secondaries can serve them: each name's enabled members (of all its pools) as
+ * plain A and AAAA records with the name's TTL. Health is not part of it: a secondary cannot follow it.
+ */
+function policyRecords(config: LoadedConfig['config'], layers: ZoneLayers): ZoneRecord[] {
+  const pools = new Map(config.pools.map((p) => [p.name, p]));
+  const out: ZoneRecord[] = [];
+  for (const n of config.names) {
+    const name = canonicalName(n.name);
+    if (layerPolicySlot(layers, name) < 0) continue;
+    const seen = new Set<string>();
+    for (const p of n.pools) {
+      for (const m of pools.get(p)?.members ?? []) {
+        if (!m.enabled || seen.has(m.address)) continue;
+        seen.add(m.address);
+        out.push({ name, type: net.isIPv6(m.address) ? TYPE.AAAA : TYPE.A, ttl: n.ttl, data: m.address });
+      }
+    }
+  }
+  return out;
+}
+
 /** The dynamic state read from the store, laid over the zones of the start. */
 async function loadServed(updates: ZoneUpdates, zones: readonly Zone[]): Promise<ReturnType<ZoneUpdates['served']>> {
   try {

@@ -14,13 +14,14 @@ import { ImageCache } from './images.js';
 import { explainLive } from '../answer/explain.js';
 import { DnsServer } from '../dns/server.js';
 import { releaseAfterLoad } from './memory.js';
-import { PERSIST_SYNC_MS, METRICS_SHIP_MS, UPDATE_WAIT_MS, type WorkerMessage, type LoadMessage, type PolicyMessage, type PrimaryMessage, type ZonesMessage } from './ipc.js';
+import { PERSIST_SYNC_MS, METRICS_SHIP_MS, ZONE_REQUEST_WAIT_MS, type WorkerMessage, type LoadMessage, type PolicyMessage, type PrimaryMessage, type ZonesMessage } from './ipc.js';
 import { applyEdit } from '../config/edit.js';
 import { Snapshot } from '../answer/snapshot.js';
 import type { Zone, ZoneLayers } from '../dns/zone.js';
 import { TsigKeyring } from '../wire/tsig.js';
 import { TRANSPORT_TCP, type DeferredHandler } from '../dns/responder.js';
 import { updateFailure } from '../dns/update.js';
+import { servfailTo } from '../dns/transfer.js';
 import { RCODE } from '../wire/types.js';
 import { canonicalName } from '../wire/name.js';
 
@@ -130,29 +131,31 @@ export async function runWorker(log: Logger): Promise<number> {
     server.swap(new Snapshot(r.snapshot.zones, m.generation, r.snapshot.policy));
     process.send?.({ type: 'loaded', generation, edited: true } satisfies WorkerMessage);
   };
-  // Dynamic updates are decided and committed by the supervisor; this worker relays them and their answers.
-  const updates = new Map<number, { reply: (r: Buffer | null) => void; timer: NodeJS.Timeout }>();
-  let updateId = 0;
-  const relayUpdate: DeferredHandler = (d, reply) => {
-    if (!process.connected) return reply(updateFailure(d.message, RCODE.SERVFAIL));
-    const id = ++updateId;
+  // Dynamic updates and zone transfers are answered by the supervisor (the store, the journal); this worker relays
+  // them and their answers.
+  const requests = new Map<number, { reply: (r: Buffer[] | null) => void; timer: NodeJS.Timeout }>();
+  let requestId = 0;
+  const relay: DeferredHandler = (d, reply) => {
+    const failed = (): Buffer[] => [d.kind === 'update' ? updateFailure(d.message, RCODE.SERVFAIL) : servfailTo(d.message)];
+    if (!process.connected) return reply(failed());
+    const id = ++requestId;
     const timer = setTimeout(() => {
-      updates.delete(id);
-      log.error({ client: d.client }, 'the supervisor did not answer a dynamic update in time: SERVFAIL');
-      reply(updateFailure(d.message, RCODE.SERVFAIL));
-    }, UPDATE_WAIT_MS);
-    updates.set(id, { reply, timer });
+      requests.delete(id);
+      log.error({ client: d.client, kind: d.kind }, 'the supervisor did not answer in time: SERVFAIL');
+      reply(failed());
+    }, ZONE_REQUEST_WAIT_MS);
+    requests.set(id, { reply, timer });
     const key = d.key === null ? null : canonicalName(d.key.name.replace(/\.$/, ''));
-    process.send?.({ type: 'update', generation, id, update: { message: d.message.toString('base64'), key, client: d.client, tcp: d.transport === TRANSPORT_TCP } } satisfies WorkerMessage);
+    process.send?.({ type: 'zone-request', generation, id, request: { kind: d.kind, message: d.message.toString('base64'), key, client: d.client, tcp: d.transport === TRANSPORT_TCP } } satisfies WorkerMessage);
   };
-  server.responder.deferred = relayUpdate;
+  server.responder.deferred = relay;
   process.on('message', (m: PrimaryMessage) => {
-    if (m.type === 'updated') {
-      const u = updates.get(m.id);
+    if (m.type === 'zone-answer') {
+      const u = requests.get(m.id);
       if (u === undefined) return;
-      updates.delete(m.id);
+      requests.delete(m.id);
       clearTimeout(u.timer);
-      u.reply(Buffer.from(m.response, 'base64'));
+      u.reply(m.responses.map((r) => Buffer.from(r, 'base64')));
       return;
     }
     if (m.type === 'policy') {

@@ -14,7 +14,7 @@ import { CLASS_IN, RCODE, TYPE } from '../wire/types.js';
 import { StoreError, type StoredRecord, type StoredRRset, type ZoneState } from '../state/store.js';
 import type { StateStore } from '../state/async.js';
 import type { ZoneConfig, ConfigError } from '../config/schema.js';
-import type { UpdateRequest } from './ipc.js';
+import type { ZoneRequest } from './ipc.js';
 import type { Serial } from './serial.js';
 
 /** A served zone as the update service needs it: its index, configuration entry and canonical origin. */
@@ -123,7 +123,7 @@ export class ZoneUpdates {
   }
 
   /** Answer one relayed UPDATE (the response, unsigned). Never throws: a failure is SERVFAIL, logged. */
-  async handle(req: UpdateRequest): Promise<Buffer> {
+  async handle(req: ZoneRequest): Promise<Buffer> {
     const msg = Buffer.from(req.message, 'base64');
     const u = parseUpdate(msg);
     if ('rcode' in u) return this.answer(null, msg, req, { rcode: u.rcode, failure: u });
@@ -135,13 +135,13 @@ export class ZoneUpdates {
     }
   }
 
-  private answer(u: UpdateMessage | null, msg: Buffer, req: UpdateRequest, o: Outcome): Buffer {
+  private answer(u: UpdateMessage | null, msg: Buffer, req: ZoneRequest, o: Outcome): Buffer {
     const fields = { zone: u?.zone, key: req.key, client: req.client, rcode: o.rcode };
     if (o.failure !== undefined) this.host.log.warn({ ...fields, reason: o.failure.reason }, 'dynamic update refused');
     return u === null ? updateFailure(msg, o.rcode, o.failure) : updateResponse(u, u.id, o.rcode, o.failure);
   }
 
-  private async decide(u: UpdateMessage, req: UpdateRequest, retried = false): Promise<Outcome> {
+  private async decide(u: UpdateMessage, req: ZoneRequest, retried = false): Promise<Outcome> {
     const refuse = (rcode: number, reason: string, info: number = EDE.PROHIBITED): Outcome => ({ rcode, failure: { rcode, info, reason } });
     const zone = this.host.zone(u.zone);
     if (zone === null) return refuse(RCODE.NOTAUTH, `this server is not authoritative for ${u.zone}`, EDE.NOT_AUTHORITATIVE);

@@ -192,6 +192,11 @@ export function verifyRequest(msg: Buffer, t: TsigRecord, keys: TsigKeyring | nu
  * verify the answer and see the skew.
  */
 export function appendTsig(response: Buffer, request: TsigRecord, key: TsigKey | null, error: number, now: number): Buffer {
+  return signResponse(response, request, key, error, now).message;
+}
+
+/** appendTsig, with the MAC it made (empty when unsigned): what the next message of a multi-message answer chains. */
+export function signResponse(response: Buffer, request: TsigRecord, key: TsigKey | null, error: number, now: number): { message: Buffer; mac: Buffer } {
   const keyName = key?.nameWire ?? request.keyName;
   const algorithm = key?.algorithmWire ?? request.algorithm;
   const timeSigned = error === TSIG_BADTIME ? request.timeSigned : now;
@@ -203,7 +208,21 @@ export function appendTsig(response: Buffer, request: TsigRecord, key: TsigKey |
     len.writeUInt16BE(request.mac.length);
     mac = hmac(key, [len, request.mac, response, variables(key, timeSigned, FUDGE, error, other)]);
   }
-  return withTsig(response, keyName, algorithm, timeSigned, mac, request.originalId, error, other);
+  return { message: withTsig(response, keyName, algorithm, timeSigned, mac, request.originalId, error, other), mac };
+}
+
+/**
+ * A later message of a multi-message answer (AXFR, IXFR over TCP), signed per RFC 8945 §5.3.1: the MAC covers the
+ * previous message's MAC, this message and the timers only (time signed, fudge). Returns it with its MAC.
+ */
+export function signContinued(response: Buffer, request: TsigRecord, key: TsigKey, priorMac: Buffer, now: number): { message: Buffer; mac: Buffer } {
+  const len = Buffer.alloc(2);
+  len.writeUInt16BE(priorMac.length);
+  const timers = Buffer.alloc(8);
+  timers.writeUIntBE(now, 0, 6);
+  timers.writeUInt16BE(FUDGE, 6);
+  const mac = hmac(key, [len, priorMac, response, timers]);
+  return { message: withTsig(response, key.nameWire, key.algorithmWire, now, mac, request.originalId, 0, Buffer.alloc(0)), mac };
 }
 
 /** `msg` with a TSIG record of these fields appended, ARCOUNT one more. */

@@ -97,7 +97,7 @@ test(`D3/D1: 5000 random and mutated UPDATEs through the whole decision (real st
     for (let i = 0; i < 5000; i++) {
       const msg = randomUpdate(r);
       const signed = r(2) === 0;
-      const res = await updates.handle({ message: msg.toString('base64'), key: signed ? 'ddns' : null, client: r(4) === 0 ? '10.1.1.1' : '127.0.0.1', tcp: false });
+      const res = await updates.handle({ kind: 'update', message: msg.toString('base64'), key: signed ? 'ddns' : null, client: r(4) === 0 ? '10.1.1.1' : '127.0.0.1', tcp: false });
       const d = decode(res);
       assert.equal(d.id, msg.readUInt16BE(0), `the ID is echoed (message ${msg.toString('hex')})`);
       assert.equal(d.opcode, 'UPDATE');
