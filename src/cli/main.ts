@@ -20,6 +20,7 @@ import { explain, formatExplanation, type Explanation, type ExplainRequest } fro
 import { formatErrors } from '../config/schema.js';
 import { inFile } from '../config/errors.js';
 import path from 'node:path';
+import { canonicalName } from '../wire/name.js';
 import YAML from 'yaml';
 import { fastYamlValue } from '../config/yaml.js';
 import { supervisorHooks } from '../supervisor/serve.js';
@@ -210,6 +211,27 @@ async function main(argv: string[]): Promise<number> {
     .addOption(new Option('--capacity <n>', 'most targets this prober takes').argParser(positiveInt).default(1000))
     .action(async (opts: { join: string; token: string; name: string; capacity: number }) => {
       exitCode = await runProberProcess({ join: opts.join, token: opts.token, name: opts.name, capacity: opts.capacity });
+    });
+
+  program.command('notify <zone>')
+    .description('make a running server send NOTIFY for a zone to the secondaries its notify: lists, now; waits for their answers')
+    .option('--pid-file <file>', 'pid file written by `waymark serve --pid-file`')
+    .option('-c, --config <file>', 'the configuration the server runs (its store and server.pidFile locate the server)')
+    .option('--json', 'print JSON')
+    .action(async (zone: string, opts: { pidFile?: string; config?: string; json?: boolean }) => {
+      const where = serverLocation(opts);
+      const asked = await askControl(where.paths, { op: 'notify', zone: canonicalName(zone.replace(/\.$/, '')) }, 60_000);
+      if (!asked) throw new Error(`no running server found (no control socket at ${where.paths.join(' or ') || '(none: give --config or --pid-file)'})`);
+      const r = asked.reply;
+      if (opts.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+      if (!r.ok) {
+        if (!opts.json) process.stderr.write(`waymark: ${r.error}\n`);
+        exitCode = 1;
+        return;
+      }
+      const outcomes = r.outcomes as Array<{ target: string; answered: boolean; rcode: number | null; attempts: number }>;
+      if (!opts.json) for (const o of outcomes) process.stdout.write(`${o.target}: ${o.answered ? `answered (rcode ${o.rcode})` : 'no answer'} after ${o.attempts} attempt${o.attempts === 1 ? '' : 's'}\n`);
+      if (outcomes.some((o) => !o.answered)) exitCode = 1;
     });
 
   program.command('reload')

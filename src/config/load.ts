@@ -183,6 +183,9 @@ function keyReferenceErrors(config: Config): ConfigError[] {
   const known = new Set((config.keys ?? []).map((k) => canonicalName(k.name.replace(/\.$/, ''))));
   const errors: ConfigError[] = [];
   config.zones.forEach((zc, i) => {
+    (zc.notify ?? []).forEach((t, j) => {
+      if (t.key !== undefined && !known.has(canonicalName(t.key.replace(/\.$/, '')))) errors.push({ path: `zones[${i}].notify[${j}].key`, value: t.key, message: 'names no key of keys:', expected: 'a key listed under keys:' });
+    });
     for (const [field, rules] of [['update', zc.update], ['transfer', zc.transfer]] as const) {
       (rules ?? []).forEach((r, j) => (r.key ?? []).forEach((k, n) => {
         if (!known.has(canonicalName(k.replace(/\.$/, '')))) {

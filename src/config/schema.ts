@@ -6,6 +6,7 @@ import net from 'node:net';
 import { TSIG_ALGORITHMS, type TsigAlgorithm } from '../wire/tsig.js';
 import { typeNumber } from '../wire/types.js';
 import { parsePrefix } from '../net/prefix.js';
+import { parseTarget } from '../dns/notify.js';
 import { zodIssuesToErrors, type ConfigError } from './errors.js';
 
 /** "10s", "500ms", "2m", "1h" or a number of seconds → milliseconds. */
@@ -102,6 +103,7 @@ export const recordSchema = z.object({
 
 const oneOrMany = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).transform((v) => (typeof v === 'string' ? [v] : v));
 const cidr = z.string().refine((t) => parsePrefix(t) !== null, { message: 'is not an address or CIDR prefix (192.0.2.0/24, 2001:db8::/32)' });
+const notifyAddress = z.string().refine((t) => parseTarget(t) !== null, { message: 'is not an address with an optional port (127.0.0.1:5354, [::1]:53, 192.0.2.1)' });
 /** Who a rule is for: requests signed with one of `key`, and/or from an address in `from`. At least one of them. */
 const accessFields = { key: oneOrMany.optional(), from: z.union([cidr, z.array(cidr).min(1)]).transform((v) => (typeof v === 'string' ? [v] : v)).optional() };
 const accessSchema = z.object(accessFields).strict().refine((r) => r.key !== undefined || r.from !== undefined, { message: 'give key (a TSIG key name) and/or from (addresses)' });
@@ -150,7 +152,10 @@ export const zoneSchema = z.object({
   /** Who may transfer the zone (AXFR/IXFR): by key and/or address; without rules, nobody. */
   transfer: z.array(accessSchema).optional(),
   /** Secondaries sent NOTIFY (RFC 1996) on every change: "host:port" (port 53 when left out). */
-  notify: z.array(z.string().min(1)).optional(),
+  notify: z.array(z.union([
+    notifyAddress,
+    z.object({ address: notifyAddress, key: z.string().min(1).optional() }).strict(),
+  ]).transform((t) => (typeof t === 'string' ? { address: t } : t))).optional(),
   /** Changes kept in the zone's journal for IXFR (older serials get the whole zone). */
   journal: z.number().int().min(1).max(100_000).default(1000),
 }).strict()

@@ -14,7 +14,7 @@ const MAX_REQUEST = 64 * 1024;
 const MAX_SOCKET_PATH = 107;
 
 /** `file`: the configuration file the client means; a server that serves another one refuses the request. */
-export type ControlRequest = ({ op: 'reload' } | { op: 'explain'; request: ExplainRequest } | { op: 'status' }) & { file?: string };
+export type ControlRequest = ({ op: 'reload' } | { op: 'explain'; request: ExplainRequest } | { op: 'status' } | { op: 'notify'; zone: string }) & { file?: string };
 export type ControlReply = ({ ok: true } & Record<string, unknown>) | { ok: false; error: string; errors?: string[] };
 export type ControlHandler = (req: ControlRequest) => Promise<ControlReply>;
 
@@ -32,6 +32,7 @@ function parseRequest(text: string): ControlRequest | null {
     const file = typeof v.file === 'string' ? { file: v.file } : {};
     if (v.op === 'reload' || v.op === 'status') return { op: v.op, ...file };
     if (v.op === 'explain' && typeof v.request === 'object' && v.request !== null) return { op: 'explain', request: v.request as ExplainRequest, ...file };
+    if (v.op === 'notify' && typeof (v as { zone?: unknown }).zone === 'string') return { op: 'notify', zone: (v as { zone: string }).zone, ...file };
   } catch {
     // fall through: answered as a bad request
   }

@@ -41,6 +41,10 @@ import { EcsGrouper, type EcsGroupingOptions, type EcsLink } from '../answer/ecs
 import { observedGroupsOf } from '../answer/resolver-groups.js';
 import { ZoneUpdates, type ServedZone, type ZoneUpdateHost } from './zone-updates.js';
 import { ZoneTransfers, type ZoneTransferHost } from './zone-transfers.js';
+import { Notifier, parseTarget, type NotifyOutcome } from '../dns/notify.js';
+import { soaOf } from '../dns/transfer.js';
+import { keyringOf } from './worker.js';
+import { encodeName, foldWire } from '../wire/name.js';
 import { layerPolicySlot } from '../dns/dynamic.js';
 import type { ZoneRecord } from '../wire/rdata.js';
 import net from 'node:net';
@@ -233,7 +237,7 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   // Dynamic update: what UPDATE set is laid over the zones as compiled (the host is complete once the rest exists).
   const zoneHost: ZoneUpdateHost = {
     store, queue: new Serial(), log,
-    zone: () => null, layers: () => undefined, poolsOf: () => '', publish: () => Promise.resolve({ ok: true }),
+    zone: () => null, layers: () => undefined, poolsOf: () => '', publish: () => Promise.resolve({ ok: true }), changed: () => {},
   };
   const zoneUpdates = new ZoneUpdates(zoneHost);
   const transferHost: ZoneTransferHost = { store, log, zone: (o) => zoneHost.zone(o), layers: (i) => zoneHost.layers(i), policyRecords: () => [] };
@@ -369,6 +373,8 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     mirrorOf(v);
     broadcast(zonesOnly ? { type: 'zones', generation, images: handOver.images } : loadMessage());
     setImmediate(() => releaseAfterLoad({ compact: true }));
+    // Zones this change recompiled get a new serial (and their secondaries a NOTIFY), after it is in force.
+    void zoneHost.queue.run(() => zoneUpdates.bumpRevised().catch((e: Error) => log.error({ err: e.message }, 'zone serials not advanced')));
     return { ok: true };
   };
 
@@ -645,6 +651,18 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     },
   } satisfies Partial<ZoneUpdateHost>);
   transferHost.policyRecords = (layers) => policyRecords(loaded.config, layers);
+  // NOTIFY (RFC 1996): every change of a zone's serial is told to the secondaries its `notify` lists.
+  const notifier = new Notifier((level, fields, msg) => log[level](fields, msg));
+  const notifyZone = (origin: string): Promise<NotifyOutcome[]> => {
+    const zone = zoneHost.zone(origin);
+    const layers = zone === null ? undefined : zoneHost.layers(zone.index);
+    const soa = layers === undefined ? null : soaOf(layers);
+    if (zone === null || soa === null) return Promise.resolve([]);
+    const keys = keyringOf(loaded.config);
+    const targets = (zone.config.notify ?? []).map((t) => ({ ...parseTarget(t.address)!, key: t.key === undefined ? null : keys?.find(foldWire(encodeName(t.key))) ?? null }));
+    return notifier.notify(zone.origin, soa, targets);
+  };
+  zoneHost.changed = (origin) => { void notifyZone(origin); };
   /** The newest revision in the store, in force here (unless it is what is in force already, or refused). */
   const followRevision = (): Promise<void> => inForceQueue.run(async () => {
     const cur = await revisions!.current();
@@ -792,7 +810,7 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     series: () => metrics.series(),
     explain: explainInWorker,
   };
-  const control = await startControl(controlPaths(dir, pidFile), { file: configFile, reload: reloadInTurn, explain: explainInWorker, status: () => ({ pid: process.pid, generation, revision: revisions ? inForce : null, file: configFile, workers: ready.size }) });
+  const control = await startControl(controlPaths(dir, pidFile), { file: configFile, reload: reloadInTurn, explain: explainInWorker, notify: (zone) => notifyZone(zone), status: () => ({ pid: process.pid, generation, revision: revisions ? inForce : null, file: configFile, workers: ready.size }) });
   if (!control) return abandon();
   for (const hook of supervisorHooks) {
     try {
@@ -942,7 +960,7 @@ function* chunks<T>(items: T[], size: number): Generator<T[]> {
 const KEEP_LOADS = 8;
 
 /** The control socket's operations, as the supervisor offers them. */
-interface ControlOps { file: string | null; reload: () => Promise<ReloadOutcome>; explain: (req: ExplainRequest) => Promise<Explanation>; status: () => Record<string, unknown> }
+interface ControlOps { file: string | null; reload: () => Promise<ReloadOutcome>; explain: (req: ExplainRequest) => Promise<Explanation>; notify: (zone: string) => Promise<NotifyOutcome[]>; status: () => Record<string, unknown> }
 
 /** Listen on the control sockets; null (after saying why on stderr) when another server already answers there. */
 async function startControl(paths: string[], ops: ControlOps): Promise<{ close(): void } | null> {
@@ -953,6 +971,10 @@ async function startControl(paths: string[], ops: ControlOps): Promise<{ close()
       return r.ok ? { ...r } : { ok: false, error: 'reload rejected: configuration has errors; still serving the previous one', errors: formatErrors(r.errors).split('\n') };
     }
     if (req.op === 'explain') return { ok: true, explanation: await ops.explain(req.request) };
+    if (req.op === 'notify') {
+      const outcomes = await ops.notify(req.zone);
+      return outcomes.length === 0 ? { ok: false, error: `zone ${req.zone} is not served here, or lists no secondaries under notify:` } : { ok: true, outcomes };
+    }
     return { ok: true, ...ops.status() };
   };
   try {

@@ -251,7 +251,7 @@ function relaid(zones: readonly Zone[], layers: ReadonlyMap<number, ZoneLayers>)
  * were compiled into it (their parsed form is most of a large configuration).
  */
 /** The configuration's TSIG keys, or null without any. */
-function keyringOf(config: LoadedConfig['config']): TsigKeyring | null {
+export function keyringOf(config: LoadedConfig['config']): TsigKeyring | null {
   return config.keys && config.keys.length > 0 ? new TsigKeyring(config.keys) : null;
 }
 

@@ -33,6 +33,8 @@ export interface ZoneUpdateHost {
   publish(index: number, layers: ZoneLayers): Promise<{ ok: true } | { ok: false; errors: ConfigError[] }>;
   /** The queue revisions come into force by: an update never interleaves with one. */
   queue: Serial;
+  /** Zone `origin` is served at a new serial everywhere (NOTIFY its secondaries). */
+  changed(origin: string): void;
   log: Logger;
 }
 
@@ -95,6 +97,10 @@ type Outcome = { rcode: number; failure?: UpdateFailure };
 export class ZoneUpdates {
   /** Each zone's dynamic state as committed, by canonical origin. */
   private readonly states = new Map<string, DynamicZone>();
+  /** The layers each zone was last compiled to from the configuration (before dynamic data): a new one is a change. */
+  private readonly compiled = new Map<string, ZoneLayers>();
+  /** Zones a revision or reload changed since the last serial bump. */
+  private readonly revised = new Set<string>();
   constructor(private readonly host: ZoneUpdateHost) {}
 
   /** Read every zone's state from the store (at the start). */
@@ -110,7 +116,11 @@ export class ZoneUpdates {
   served(zones: readonly Zone[]): { ok: true; zones: Zone[] } | { ok: false; errors: ConfigError[] } {
     const out: Zone[] = [];
     for (const zone of zones) {
-      const state = this.states.get(canonicalName(zone.origin));
+      const origin = canonicalName(zone.origin);
+      const before = this.compiled.get(origin);
+      if (before !== undefined && (before.image !== zone.image || before.overlay !== zone.overlay)) this.revised.add(origin);
+      this.compiled.set(origin, zone.layers);
+      const state = this.states.get(origin);
       if (state === undefined) { out.push(zone); continue; }
       const laid = layDynamic(zone.layers, state.rrsets, servedSerial(layerSerial(zone.layers), state.serial));
       if (!('layers' in laid)) {
@@ -189,7 +199,33 @@ export class ZoneUpdates {
     const published = await this.host.publish(zone.index, laid.layers);
     if (!published.ok) return refuse(RCODE.SERVFAIL, `committed as serial ${serial}, but not every worker serves it: ${published.errors.map((e) => e.message).join('; ')}`, EDE.OTHER);
     this.host.log.info({ zone: zone.origin, serial, key: req.key, client: req.client, rrsets: storedOf(result.changed).map((r) => `${r.owner}/${r.type}:${r.rdata.length}`) }, 'dynamic update applied');
+    this.host.changed(zone.origin);
     return { rcode: RCODE.NOERROR };
+  }
+
+  /**
+   * Advance the serial of each zone a revision or reload changed that secondaries copy (it has transfer or notify
+   * rules), under its serial policy: a journal entry that IXFR cannot step across (it sends the whole zone), the new
+   * serial served everywhere, NOTIFY sent. Run in the queue after the change came into force.
+   */
+  async bumpRevised(): Promise<void> {
+    const store = this.host.store;
+    for (const origin of [...this.revised]) {
+      this.revised.delete(origin);
+      const zone = this.host.zone(origin);
+      const layers = zone === null ? undefined : this.host.layers(zone.index);
+      if (store === null || zone === null || layers === undefined || (zone.config.transfer === undefined && zone.config.notify === undefined)) continue;
+      const state = this.states.get(origin);
+      const current = layerSerial(layers);
+      const serial = nextSerial(zone.config.serial, current, Date.now());
+      const laid = layDynamic(layers, new Map(), serial);
+      if (!('layers' in laid)) continue;
+      await store.commitZoneChange({ zone: origin, base: state?.serial ?? null, from: current, serial, at: Date.now(), reset: true, keep: zone.config.journal, actor: 'revision', rrsets: [], removed: [], added: [] });
+      this.states.set(origin, { origin, serial, rrsets: state?.rrsets ?? new Map() });
+      const published = await this.host.publish(zone.index, laid.layers);
+      if (published.ok) this.host.changed(origin);
+      this.host.log.info({ zone: origin, serial }, 'zone changed by the configuration: serial advanced');
+    }
   }
 
   /**
@@ -213,6 +249,6 @@ export class ZoneUpdates {
       this.host.log.error({ zone: origin, serial: s.serial }, 'a dynamic update from another node does not fit this node\'s zone');
       return;
     }
-    await this.host.publish(zone.index, laid.layers);
+    if ((await this.host.publish(zone.index, laid.layers)).ok) this.host.changed(origin);
   }
 }
