@@ -20,7 +20,11 @@ import { explain, formatExplanation, type Explanation, type ExplainRequest } fro
 import { formatErrors } from '../config/schema.js';
 import { inFile } from '../config/errors.js';
 import path from 'node:path';
-import { canonicalName } from '../wire/name.js';
+import { canonicalName, encodeName, foldWire } from '../wire/name.js';
+import { fetchZone } from '../dns/axfr-client.js';
+import { parseTarget } from '../dns/notify.js';
+import { renderZone } from '../dns/zonefile.js';
+import { TsigKeyring, TSIG_ALGORITHMS, type TsigAlgorithm, type TsigKey } from '../wire/tsig.js';
 import YAML from 'yaml';
 import { fastYamlValue } from '../config/yaml.js';
 import { supervisorHooks } from '../supervisor/serve.js';
@@ -213,6 +217,25 @@ async function main(argv: string[]): Promise<number> {
       exitCode = await runProberProcess({ join: opts.join, token: opts.token, name: opts.name, capacity: opts.capacity });
     });
 
+  const zoneCommand = program.command('zone').description('zones as other servers hold them');
+  zoneCommand.command('import <zone>')
+    .description('fetch a zone from another server by AXFR (RFC 5936) and print it as a master file (or write it to --out)')
+    .requiredOption('--axfr <server>', 'the server to transfer from: host or host:port ([v6]:port)')
+    .option('--key <key>', 'TSIG key: a name from --config\'s keys:, or algorithm:name:secret as dig -y takes it')
+    .option('-c, --config <file>', 'the configuration whose keys: --key names')
+    .option('-o, --out <file>', 'write the zone here instead of to stdout')
+    .action(async (zone: string, opts: { axfr: string; key?: string; config?: string; out?: string }) => {
+      const target = parseTarget(opts.axfr);
+      if (target === null) throw new Error(`--axfr ${opts.axfr}: not an address with an optional port (127.0.0.1:5353, [::1]:53)`);
+      const key = opts.key === undefined ? null : transferKey(opts.key, opts.config);
+      const z = await fetchZone({ ...target, zone, key });
+      const text = `; ${z.origin} as ${opts.axfr} sent it by AXFR at ${new Date().toISOString()}: serial ${z.serial}, ${z.records.length} records in ${z.messages} messages${key ? `, signed with key ${key.name}` : ''}\n${renderZone(z.origin, z.records)}`;
+      if (opts.out !== undefined) {
+        fs.writeFileSync(opts.out, text);
+        process.stderr.write(`waymark: ${z.origin}: ${z.records.length} records (serial ${z.serial}) written to ${opts.out}\n`);
+      } else process.stdout.write(text);
+    });
+
   program.command('notify <zone>')
     .description('make a running server send NOTIFY for a zone to the secondaries its notify: lists, now; waits for their answers')
     .option('--pid-file <file>', 'pid file written by `waymark serve --pid-file`')
@@ -388,3 +411,19 @@ main(process.argv).then((code) => process.exit(code), (e: unknown) => {
   process.stderr.write(`waymark: ${(e as Error).stack ?? String(e)}\n`);
   process.exit(1);
 });
+
+/** A TSIG key for a transfer we ask for: `algorithm:name:secret`, or a name from the configuration's keys. */
+function transferKey(spec: string, config: string | undefined): TsigKey {
+  const parts = spec.split(':');
+  if (parts.length === 3) {
+    const [algorithm, name, secret] = parts as [string, string, string];
+    if (!(algorithm in TSIG_ALGORITHMS)) throw new Error(`--key ${algorithm}:…: not an algorithm (${Object.keys(TSIG_ALGORITHMS).join(', ')})`);
+    return new TsigKeyring([{ name, algorithm: algorithm as TsigAlgorithm, secret }]).find(foldWire(encodeName(name)))!;
+  }
+  if (config === undefined) throw new Error(`--key ${spec}: give --config (whose keys: has it) or write it as algorithm:name:secret`);
+  const loaded = loadConfigFile(config);
+  if (!loaded.ok) throw new Error(`${config}: configuration has errors:\n${formatErrors(loaded.errors)}`);
+  const found = new TsigKeyring(loaded.value.config.keys ?? []).find(foldWire(encodeName(spec)));
+  if (found === undefined) throw new Error(`--key ${spec}: ${config} has no such key under keys:`);
+  return found;
+}

@@ -263,3 +263,29 @@ export function tsigLength(key: TsigKey | null, request: TsigRecord): number {
   const algorithm = key?.algorithmWire ?? request.algorithm;
   return keyName.length + 10 + algorithm.length + 16 + (key?.size ?? 0) + 6;
 }
+
+/**
+ * Verify a response to a request we signed (a transfer we asked for): the first message's MAC covers the request's
+ * MAC, the message and the variables; a later one's the previous MAC, the message and the timers (RFC 8945 §5.3.1).
+ * Returns its MAC, for the next, or why it does not verify.
+ */
+export function verifyResponse(msg: Buffer, key: TsigKey, priorMac: Buffer, first: boolean, now: number): { ok: true; mac: Buffer } | { ok: false; error: string } {
+  const t = findTsig(msg);
+  if (t === null) return { ok: false, error: 'the message is not signed' };
+  if (t === TSIG_MALFORMED) return { ok: false, error: 'its TSIG record is malformed' };
+  if (!t.keyName.equals(key.nameWire) || !t.algorithm.equals(key.algorithmWire)) return { ok: false, error: 'it is signed with another key' };
+  if (t.error !== 0) return { ok: false, error: `the server reports TSIG error ${t.error}` };
+  const len = Buffer.alloc(2);
+  len.writeUInt16BE(priorMac.length);
+  let tail: Buffer;
+  if (first) tail = variables(key, t.timeSigned, t.fudge, t.error, t.other);
+  else {
+    tail = Buffer.alloc(8);
+    tail.writeUIntBE(t.timeSigned, 0, 6);
+    tail.writeUInt16BE(t.fudge, 6);
+  }
+  const mac = hmac(key, [len, priorMac, unsigned(msg, t), tail]);
+  if (t.mac.length < Math.max(10, key.size / 2) || !crypto.timingSafeEqual(mac.subarray(0, t.mac.length), t.mac)) return { ok: false, error: 'its MAC does not verify (BADSIG)' };
+  if (Math.abs(now - t.timeSigned) > t.fudge) return { ok: false, error: 'it was signed outside the fudge (BADTIME)' };
+  return { ok: true, mac: t.mac };
+}

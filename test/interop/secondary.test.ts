@@ -83,13 +83,17 @@ acl:
     address: 127.0.0.1
     key: xfr
     action: notify
+  - id: xfr_out
+    address: 127.0.0.1
+    key: xfr
+    action: transfer
 template:
   - id: default
     storage: "${k}/zones"
 zone:
   - domain: sec.test
     master: waymark
-    acl: from_waymark
+    acl: [from_waymark, xfr_out]
 `);
     knot = spawn('knotd', ['-c', path.join(k, 'knot.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
     knot.on('error', (e) => knotLog.push(`knotd did not start: ${e.message} (${INSTALL_HINT})`));
@@ -144,6 +148,20 @@ zone:
     await until('knotd to serve serial 9', async () => ((await serialAt('sec.test')) === 9 ? true : null));
     assert.deepEqual(await atKnot('edited.sec.test'), ['192.0.2.77']);
     assert.deepEqual(await atKnot('new.sec.test'), ['198.51.100.42'], 'the dynamic record stays');
+  });
+
+  test('D5: `waymark zone import --axfr` fetches the zone back from knotd with TSIG (knotd signs, we verify) as a master file that loads', async () => {
+    const out = path.join(dir, 'imported.zone');
+    const r = await runWaymark(['zone', 'import', 'sec.test', '--axfr', `127.0.0.1:${knotPort}`, '--key', `hmac-sha256:xfr:${XFR}`, '--out', out]);
+    assert.equal(r.code, 0, r.stderr);
+    const text = fs.readFileSync(out, 'utf8');
+    assert.match(text, /new\.sec\.test\.?\s+60\s+IN\s+A\s+198\.51\.100\.42/);
+    assert.match(text, /edited\.sec\.test\.?\s+\d+\s+IN\s+A\s+192\.0\.2\.77/);
+    const check = await runWaymark(['check', '--zone', out]);
+    assert.equal(check.code, 0, check.stderr);
+    const wrong = await runWaymark(['zone', 'import', 'sec.test', '--axfr', `127.0.0.1:${knotPort}`, '--key', `hmac-sha256:xfr:${DDNS}`]);
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /NOTAUTH|BADSIG|TSIG error/);
   });
 
   test('D5: `waymark notify sec.test` tells knotd now and reports its answer', async () => {

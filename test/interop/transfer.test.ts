@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawnWaymark, freePort, tempDir, query, type SpawnedWaymark } from '../harness.js';
+import { spawnWaymark, runWaymark, freePort, tempDir, query, type SpawnedWaymark } from '../harness.js';
 
 const INSTALL_HINT = 'run .ci/run as root (it installs them), or: apt-get install -y bind9-dnsutils knot-dnsutils';
 const XFR = crypto.randomBytes(32).toString('base64');
@@ -97,6 +97,16 @@ zones:
     assert.equal(records(byAddress.out).filter((r) => r[0]!.startsWith('host-')).length, HOSTS, byAddress.out.slice(0, 500));
     const notOurs = await dig('-y', `hmac-sha256:xfr:${XFR}`, 'other.test', 'AXFR');
     assert.match(notOurs.out, /Transfer failed|NOTAUTH/, notOurs.out);
+  });
+
+  test('D5: `waymark zone import --axfr` takes the 64 KB+ zone, every message verified; unsigned it is refused', async () => {
+    const r = await runWaymark(['zone', 'import', 'xfr.test', '--axfr', `127.0.0.1:${port}`, '--key', `hmac-sha256:xfr:${XFR}`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.split('\n').filter((l) => l.startsWith('host-')).length, HOSTS);
+    assert.match(r.stdout, /^; xfr\.test as 127\.0\.0\.1:\d+ sent it by AXFR .*signed with key xfr/);
+    const refused = await runWaymark(['zone', 'import', 'xfr.test', '--axfr', `127.0.0.1:${port}`]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /answered REFUSED/);
   });
 
   test('D5: IXFR after updates gives the differences (old SOA, removed, new SOA, added) from the journal, over TCP and UDP; an old serial gets the whole zone', async () => {
