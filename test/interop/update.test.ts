@@ -11,7 +11,7 @@ import path from 'node:path';
 import { spawnWaymark, runWaymark, freePort, tempDir, query, udpExchange, decode, type SpawnedWaymark } from '../harness.js';
 import { encodeName } from '../../src/wire/name.js';
 
-const INSTALL_HINT = 'run .ci/run as root (it installs them), or: apt-get install -y bind9 bind9-dnsutils knot-dnsutils faketime';
+const INSTALL_HINT = 'run .ci/run as root (it installs them), or: apt-get install -y bind9 bind9-dnsutils knot-dnsutils faketime ddclient';
 
 function run(cmd: string, args: string[], input?: string): Promise<{ code: number; out: string }> {
   return new Promise((resolve, reject) => {
@@ -133,6 +133,14 @@ zones:
     assert.match(mx.out, /REFUSED/, mx.out);
     assert.deepEqual(await answers('host3.dyn.example.test'), []);
     assert.equal(await serial(), s);
+  });
+
+  test('D3: ddclient in its nsupdate protocol, run once in the foreground, registers an address', async () => {
+    const conf = path.join(dir, 'ddclient.conf');
+    fs.writeFileSync(conf, `daemon=0\nssl=no\nuse=ip, ip=198.51.100.99\nprotocol=nsupdate\nserver=127.0.0.1:${port}\npassword=${ddns.file}\nzone=dyn.example.test\nttl=120\nsite.dyn.example.test\n`, { mode: 0o600 });
+    const r = await run('ddclient', ['-daemon=0', '-foreground', '-file', conf, '-cache', path.join(dir, 'ddclient.cache'), '-verbose', '-noquiet']);
+    assert.match(r.out, /SUCCESS:.*site\.dyn\.example\.test.*198\.51\.100\.99/, r.out);
+    assert.deepEqual(await answers('site.dyn.example.test'), ['198.51.100.99']);
   });
 
   test('D3: with EDNS, a refusal says why in an RFC 8914 extended error', async () => {
