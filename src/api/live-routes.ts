@@ -203,7 +203,7 @@ function revisionRoutes(app: FastifyInstance, ctx: ApiContext): void {
     config: { role: 'read' },
     schema: {
       tags, summary: 'Configuration revisions, newest first, a page at a time', description: 'Role: read. `limit` per page (default 50), then `cursor=` the `next` of the reply (before=ID also works). `q`: author or comment contains it; `source`: one kind.',
-      querystring: { type: 'object', properties: { ...pageParams(1000, 50), before: { type: 'integer', minimum: 1 }, q: { type: 'string' }, source: { type: 'string', enum: ['file', 'api', 'rollback', 'apply'] } } },
+      querystring: { type: 'object', properties: { ...pageParams(1000, 50), before: { type: 'integer', minimum: 1 }, q: { type: 'string' }, source: { type: 'string', enum: ['file', 'api', 'rollback', 'apply', 'update'] } } },
       response: { 200: { type: 'object', properties: { current: { type: 'integer' }, revisions: { type: 'array', items: revisionMeta }, ...PAGE_FIELDS } }, ...AUTH_ERRORS, 400: ERR },
     },
   }, async (req, reply) => {

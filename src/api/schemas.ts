@@ -101,7 +101,7 @@ export const revisionMeta: JsonSchema = {
   type: 'object',
   properties: {
     id: { type: 'integer' }, at: { type: 'integer', description: 'epoch ms' }, author: { type: 'string' },
-    source: { type: 'string', enum: ['file', 'api', 'rollback', 'apply'] }, comment: { type: 'string' }, hash: { type: 'string' }, file: { type: 'string', nullable: true, description: 'the configuration file it was made from (file, apply)' },
+    source: { type: 'string', enum: ['file', 'api', 'rollback', 'apply', 'update'] }, comment: { type: 'string' }, hash: { type: 'string' }, file: { type: 'string', nullable: true, description: 'the configuration file it was made from (file, apply)' },
     current: { type: 'boolean' },
   },
 };

@@ -154,3 +154,35 @@ function olderHash(d: Declarative, v2: boolean): string {
   }
   return older.hash;
 }
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Whether `d` has a pool marked `dynamic: true` (its members may be registered by dynamic update). */
+export function hasDynamicPools(d: Declarative): boolean {
+  return Array.isArray(d.pools) && d.pools.some((p) => isObj(p) && p.dynamic === true);
+}
+
+/**
+ * `d` (a configuration file's sections) with the members dynamic update registered in its dynamic pools, as `pools`
+ * (the pools section of the revision in force) has them: a file names a dynamic pool's own members, and a reload
+ * keeps the registered ones (those marked `registered`), unless the file lists the same address itself. `d` itself
+ * when there is nothing to carry.
+ */
+export function carryRegistered(d: Declarative, pools: unknown): Declarative {
+  if (!hasDynamicPools(d) || !Array.isArray(pools)) return d;
+  const registered = new Map<string, Obj[]>();
+  for (const p of pools) {
+    if (!isObj(p) || typeof p.name !== 'string' || !Array.isArray(p.members)) continue;
+    const r = p.members.filter((m): m is Obj => isObj(m) && typeof m.registered === 'string');
+    if (r.length > 0) registered.set(p.name, r);
+  }
+  if (registered.size === 0) return d;
+  const next = (d.pools as unknown[]).map((p) => {
+    if (!isObj(p) || p.dynamic !== true || typeof p.name !== 'string' || !registered.has(p.name)) return p;
+    const own = Array.isArray(p.members) ? p.members.filter((m) => !(isObj(m) && typeof m.registered === 'string')) : [];
+    const listed = new Set(own.map((m) => (isObj(m) ? m.address : undefined)));
+    return { ...p, members: [...own, ...registered.get(p.name)!.filter((m) => !listed.has(m.address))] };
+  });
+  return { ...d, pools: next };
+}

@@ -6,8 +6,8 @@
 import path from 'node:path';
 import { StoreError, type RevisionRecord, type RevisionMeta, type RevisionFilter } from '../state/store.js';
 import type { StateStore } from '../state/async.js';
-import { ContentReader } from '../state/content.js';
-import { mergeConfig, declarativeHash, sameDeclarative, splitConfig, type Declarative, type RawConfig } from './declarative.js';
+import { ContentReader, decodeValue } from '../state/content.js';
+import { mergeConfig, declarativeHash, sameDeclarative, splitConfig, carryRegistered, hasDynamicPools, type Declarative, type RawConfig } from './declarative.js';
 import { diffRoots, type DiffOptions } from './diff.js';
 import type { ConfigError } from './schema.js';
 import { compileRaw, type InForce, type LoadedConfig } from './load.js';
@@ -61,6 +61,17 @@ export function fileWins(current: RevisionMeta, lastFromFile: RevisionMeta | nul
   return lastFromFile === null || !sameDeclarative(lastFromFile.hash, file, hash);
 }
 
+/**
+ * fileWins for a file with dynamic pools: a revision made from it holds its sections with the registered members
+ * carried (carryRegistered), so each is compared with the file as it would have been carried into it. `poolsOf`: the
+ * pools section of a revision.
+ */
+export function fileWinsCarried(current: RevisionMeta, lastFromFile: RevisionMeta | null, file: Declarative, poolsOf: (id: number) => unknown): boolean {
+  if (!hasDynamicPools(file)) return fileWins(current, lastFromFile, file);
+  if (sameDeclarative(current.hash, carryRegistered(file, poolsOf(current.id)))) return false;
+  return lastFromFile === null || !sameDeclarative(lastFromFile.hash, carryRegistered(file, poolsOf(lastFromFile.id)));
+}
+
 export class Revisions {
   /** Compiled zones to reuse when a proposal leaves them unchanged (the supervisor's). */
   cache: ZoneCache | undefined;
@@ -111,14 +122,26 @@ export class Revisions {
    * from THIS file; otherwise the current revision (perhaps from the API) stays in force. So API edits survive
    * restarts and reloads, and editing the file still works.
    */
-  async fromFile(d: Declarative, file: string, origin: string, valid?: Valid): Promise<ProposeResult> {
+  async fromFile(d: Declarative, file: string, origin: string, valid?: Valid): Promise<ProposeResult & { carried?: boolean }> {
     const cur = await this.store.currentRevisionMeta();
     const wins = cur === null || await this.fileWins(d, file);
     this.lastRead.set(file, declarativeHash(d));
     if (cur && !wins) return { ok: true, revision: (await this.store.revision(cur.id))!, changed: false };
-    const res = await this.propose(d, { author: 'file', origin, file, source: 'file', comment: `configuration file ${path.basename(file)} changed` }, valid);
+    // Members registered by dynamic update stay in the file's dynamic pools; then the file's compiled form is not it.
+    const carried = cur === null ? d : carryRegistered(d, await this.poolsOf(cur.id));
+    const res = await this.propose(carried, { author: 'file', origin, file, source: 'file', comment: `configuration file ${path.basename(file)} changed` }, carried === d ? valid : undefined);
     // Without the compiled form: the caller has it already, and a result kept around must not hold a snapshot.
-    return res.ok ? { ok: true, revision: res.revision, changed: res.changed } : res;
+    return res.ok ? { ok: true, revision: res.revision, changed: res.changed, carried: carried !== d } : res;
+  }
+
+  /** The pools section of revision `id`, decoded (what carryRegistered takes). */
+  private async poolsOf(id: number): Promise<unknown> {
+    const root = await this.store.revisionRoot(id);
+    if (root === null) return undefined;
+    const entries = JSON.parse(root) as Record<string, unknown>;
+    if (!Object.hasOwn(entries, 'pools')) return undefined;
+    await this.store.blobs.prefetch(entries.pools);
+    return decodeValue(entries.pools, this.store.blobs.load);
   }
 
   /**
@@ -134,10 +157,16 @@ export class Revisions {
   async fileWins(d: Declarative, file: string): Promise<boolean> {
     const cur = await this.store.currentRevisionMeta();
     if (cur === null) return true;
-    if (!this.perNodeFiles) return fileWins(cur, await this.store.lastRevisionFromFile(file), d);
+    // With dynamic pools, a revision holds the file's sections with the registered members carried: compare so.
+    const asIn = async (id: number): Promise<Declarative> => (hasDynamicPools(d) ? carryRegistered(d, await this.poolsOf(id)) : d);
+    if (!this.perNodeFiles) {
+      const last = await this.store.lastRevisionFromFile(file);
+      const pools = new Map<number, unknown>();
+      if (hasDynamicPools(d)) for (const id of [cur.id, last?.id]) if (id !== undefined) pools.set(id, await this.poolsOf(id));
+      return fileWinsCarried(cur, last, d, (id) => pools.get(id));
+    }
     const seen = this.lastRead.get(file);
-    const hash = declarativeHash(d);
-    return seen !== undefined && !sameDeclarative(seen, d, hash) && !sameDeclarative(cur.hash, d, hash);
+    return seen !== undefined && !sameDeclarative(seen, d) && !sameDeclarative(cur.hash, await asIn(cur.id));
   }
 
   /**

@@ -180,6 +180,8 @@ export const memberSchema = z.object({
   metrics: metricsSchema.optional(),
   /** Check this address/port instead of the answered one (e.g. a health port or a management address). */
   probe: z.object({ address: z.string().refine((a) => net.isIP(a) !== 0, { message: 'is not an IPv4 or IPv6 address' }).optional(), port: z.number().int().min(1).max(65535).optional() }).strict().optional(),
+  /** Who registered the member by dynamic update ("key ddns"): set by Waymark in a dynamic pool; a reload keeps it. */
+  registered: z.string().min(1).optional(),
 }).strict();
 
 // ---- health monitors (SPEC H1) ----
@@ -264,8 +266,14 @@ export const poolSchema = z.object({
   monitors: z.array(z.string()).min(1).optional(),
   /** With several monitors: up when all pass (default) or when at least N pass. */
   rule: z.union([z.literal('all'), z.object({ atLeast: z.number().int().min(1) }).strict()]).default('all'),
-  members: z.array(memberSchema).min(1),
-}).strict().refine((p) => !(p.monitor !== undefined && p.monitors !== undefined), { message: 'give monitor or monitors, not both' });
+  members: z.array(memberSchema),
+  /**
+   * Members may also be registered by dynamic update (RFC 2136): A/AAAA adds and deletes at a policy name answered by
+   * this pool add and remove members (marked `registered`). It may then start with none.
+   */
+  dynamic: z.boolean().default(false),
+}).strict().refine((p) => !(p.monitor !== undefined && p.monitors !== undefined), { message: 'give monitor or monitors, not both' })
+  .refine((p) => p.dynamic || p.members.length > 0, { message: 'give at least one member (or make the pool dynamic: true, for members registered by dynamic update)', path: ['members'] });
 
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { message: 'is not a time of day HH:MM' });
 

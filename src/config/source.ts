@@ -10,7 +10,7 @@ import type { ConfigError } from './schema.js';
 import { inFile } from './errors.js';
 import { readFailure } from '../dns/zonefile.js';
 import { splitConfig, mergeConfig, inlineZoneFiles, type Declarative, type RawConfig } from './declarative.js';
-import { validateRaw, fileWins, type Valid } from './revisions.js';
+import { validateRaw, fileWinsCarried, type Valid } from './revisions.js';
 import { openStore, StoreError, STORE_FILE, type SqliteStore, type AdminRecord } from '../state/store.js';
 import type { Responder } from '../dns/responder.js';
 import { sqliteStateStore, type StateStore } from '../state/async.js';
@@ -134,7 +134,7 @@ export function effectiveSource(source: ConfigSource): { ok: true; value: Source
     const cur = store.currentRevisionMeta();
     const lastFile = src.value.file ? store.lastRevisionFromFile(path.resolve(src.value.file)) : null;
     // The file wins when it changed since it was last applied (the same precedence the server uses at start).
-    if (!cur || fileWins(cur, lastFile, src.value.declarative)) return src;
+    if (!cur || fileWinsCarried(cur, lastFile, src.value.declarative, (id) => store.revision(id)?.config.pools)) return src;
     // The revision in force, validated and compiled as such (`valid` must describe `raw`, not the file).
     const declarative = store.revision(cur.id)!.config;
     const raw = mergeConfig(src.value.bootstrap, declarative);
@@ -193,7 +193,7 @@ export async function exportSource(file: string): Promise<Result<ExportSource>> 
   if (dir && fs.existsSync(path.join(dir, STORE_FILE))) {
     const store = openConfigStore(dir, file, { readonly: true });
     const cur = store.currentRevisionMeta();
-    const root = cur && !fileWins(cur, store.lastRevisionFromFile(path.resolve(file)), inlined.value) ? store.revisionRoot(cur.id) : null;
+    const root = cur && !fileWinsCarried(cur, store.lastRevisionFromFile(path.resolve(file)), inlined.value, (id) => store.revision(id)?.config.pools) ? store.revisionRoot(cur.id) : null;
     if (root !== null) return { ok: true, value: { kind: 'revision', bootstrap, root, store: { load: (h: string) => store.blob(h), close: () => store.close() } } };
     store.close();
   }

@@ -168,7 +168,7 @@ export interface RevisionRecord {
   at: number;
   author: string;
   /** file: the YAML file changed; api: an API write; rollback: a copy of an older revision; apply: `waymark apply`. */
-  source: 'file' | 'api' | 'rollback' | 'apply';
+  source: 'file' | 'api' | 'rollback' | 'apply' | 'update';
   comment: string;
   hash: string;
   /** The configuration file it was made from (source file or apply; absolute path), else null. */

@@ -19,7 +19,7 @@ import { releaseAfterLoad } from './memory.js';
 import { imageDir, ImageCache, publishImages, publishOverlays, pruneImages, withoutZoneData, type ImageRef } from './images.js';
 import { METRICS_SHIP_MS, type WorkerMessage, type LoadMessage, type PrimaryMessage } from './ipc.js';
 import { formatErrors, serverSchema, type ConfigError } from '../config/schema.js';
-import { splitConfig, mergeConfig, declarativeHash, type Declarative, type RawConfig } from '../config/declarative.js';
+import { splitConfig, mergeConfig, declarativeHash, hasDynamicPools, type Declarative, type RawConfig } from '../config/declarative.js';
 import { Revisions, type Valid, type Validated } from '../config/revisions.js';
 import { compileRaw, zoneEntries, type InForce, type LoadedConfig, type Result, type SnapshotOptions } from '../config/load.js';
 import { ZoneCache } from '../config/zone-cache.js';
@@ -39,7 +39,7 @@ import { HEARTBEAT_MS, nodeViews } from './nodes.js';
 import { RequestTotals, type RequestTotal } from './requests.js';
 import { EcsGrouper, type EcsGroupingOptions, type EcsLink } from '../answer/ecs-groups.js';
 import { observedGroupsOf } from '../answer/resolver-groups.js';
-import { ZoneUpdates, type ServedZone, type ZoneUpdateHost } from './zone-updates.js';
+import { ZoneUpdates, type DynamicPool, type Member, type ServedZone, type ZoneUpdateHost } from './zone-updates.js';
 import { ZoneTransfers, type ZoneTransferHost } from './zone-transfers.js';
 import { Notifier, parseTarget, type NotifyOutcome } from '../dns/notify.js';
 import { soaOf } from '../dns/transfer.js';
@@ -183,7 +183,8 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
         // A revision made from this file is in force (just now, or before and the file has not changed since: else the
         // file would have won): it says what the file says, so the file's compiled form serves, not a second
         // compilation of the same configuration read back from the store (a second or more at 100,000 names).
-        declarative = r.revision.source === 'file' && r.revision.file === fileKey ? fileDeclarative : r.revision.config;
+        // (Not when the file has dynamic pools: the revision holds their registered members too.)
+        declarative = r.revision.source === 'file' && r.revision.file === fileKey && !hasDynamicPools(fileDeclarative!) ? fileDeclarative : r.revision.config;
       }
     } catch (e) {
       process.stderr.write(`waymark: ${(e as Error).message}\n`);
@@ -238,6 +239,7 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   const zoneHost: ZoneUpdateHost = {
     store, queue: new Serial(), log,
     zone: () => null, layers: () => undefined, poolsOf: () => '', publish: () => Promise.resolve({ ok: true }), changed: () => {},
+    dynamicPool: () => null, register: () => Promise.resolve({ ok: true }),
   };
   const zoneUpdates = new ZoneUpdates(zoneHost);
   const transferHost: ZoneTransferHost = { store, log, zone: (o) => zoneHost.zone(o), layers: (i) => zoneHost.layers(i), policyRecords: () => [] };
@@ -575,7 +577,8 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     }
     // Not changed: another node or process committed a revision meanwhile. It is in the feed after the start's
     // position, and comes into force from there (the file's configuration serves until then).
-    startRevision = r.changed ? r.revision.id : -1;
+    // Registered members carried into it: the revision is not the file's compiled form; it comes into force from the feed.
+    startRevision = r.changed && r.carried !== true ? r.revision.id : -1;
     log.info({ revision: r.revision.id, file: configFile }, r.changed ? 'configuration file applied as a new revision' : 'another revision was committed meanwhile: it comes into force');
   }
   inlineFile = null; // the file's inlined form is the revision's now (or not needed)
@@ -647,6 +650,23 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
       handOver = { ...handOver, images: refs };
       generation++;
       broadcast({ type: 'zones', generation, images: refs });
+      return everyWorker();
+    },
+    dynamicPool: (name: string) => dynamicPoolOf(loaded.config, name),
+    register: async (pool: string, members: Member[], who: { actor: string; origin: string }) => {
+      const cur = await revisions?.current();
+      if (!revisions || !cur) return { ok: false, errors: [{ path: 'store', message: 'no store configured' }] };
+      const next = withRegistered(cur.config, pool, members);
+      if (next === null) return { ok: false, errors: [{ path: 'pools', message: `no pool ${pool} in revision ${cur.id}` }] };
+      const r = await revisions.propose(next.d, {
+        author: who.actor, origin: who.origin, source: 'update', comment: `dynamic update: members of pool ${pool}`, ifMatch: cur.id,
+        action: 'pool.member.register', target: `pools/${pool}/members`, before: next.before, after: next.after,
+      });
+      if (!r.ok) return { ok: false, errors: r.errors };
+      if (!r.changed) return { ok: true };
+      const res = putInForce(mergeConfig(source0.bootstrap, r.revision.config), r.valid);
+      if (!res.ok) return res;
+      inForce = r.revision.id;
       return everyWorker();
     },
   } satisfies Partial<ZoneUpdateHost>);
@@ -881,6 +901,29 @@ function policyRecords(config: LoadedConfig['config'], layers: ZoneLayers): Zone
     }
   }
   return out;
+}
+
+/** The dynamic pool answering policy name `name` (UPDATE registers its members), null, or why it cannot be told. */
+function dynamicPoolOf(config: LoadedConfig['config'], name: string): DynamicPool | string | null {
+  const n = config.names.find((x) => canonicalName(x.name) === name);
+  if (n === undefined) return null;
+  const dynamic = n.pools.map((p) => config.pools.find((q) => q.name === p)).filter((p) => p !== undefined && p.dynamic);
+  if (dynamic.length === 0) return null;
+  if (dynamic.length > 1) return `${name} is answered by several dynamic pools (${dynamic.map((p) => p!.name).join(', ')}): UPDATE cannot tell which to register members in`;
+  return { pool: dynamic[0]!.name, ttl: n.ttl, members: dynamic[0]!.members.map((m) => ({ address: m.address, ...(m.registered !== undefined ? { registered: m.registered } : {}) })) };
+}
+
+/** Declarative sections `d` with pool `pool`'s registered members replaced by `members` (null: no such pool). */
+function withRegistered(d: Declarative, pool: string, members: Member[]): { d: Declarative; before: unknown; after: unknown } | null {
+  const pools = Array.isArray(d.pools) ? [...d.pools] : [];
+  const i = pools.findIndex((p) => typeof p === 'object' && p !== null && (p as { name?: unknown }).name === pool);
+  if (i < 0) return null;
+  const entry = pools[i] as Record<string, unknown>;
+  const before = Array.isArray(entry.members) ? entry.members : [];
+  const own = before.filter((m) => !(typeof m === 'object' && m !== null && typeof (m as { registered?: unknown }).registered === 'string'));
+  const after = [...own, ...members];
+  pools[i] = { ...entry, members: after };
+  return { d: { ...d, pools }, before, after };
 }
 
 /** The dynamic state read from the store, laid over the zones of the start. */

@@ -3,6 +3,7 @@
 // over the zone and waits until every worker serves it. Owns: the zones' dynamic state in memory (as the store has
 // it), laying it over every newly compiled zone (a reload or revision keeps what UPDATE set), and the log of updates.
 // The RFC's rules are dns/update.ts's; who may do what is dns/update-policy.ts's.
+import net from 'node:net';
 import type { Logger } from 'pino';
 import { applyUpdates, checkPermission, checkPrerequisites, parseUpdate, prescan, rdataKey, updateFailure, updateResponse, EDE, type UpdateFailure, type UpdateMessage, type ZoneView } from '../dns/update.js';
 import { UpdatePolicy } from '../dns/update-policy.js';
@@ -35,7 +36,24 @@ export interface ZoneUpdateHost {
   queue: Serial;
   /** Zone `origin` is served at a new serial everywhere (NOTIFY its secondaries). */
   changed(origin: string): void;
+  /**
+   * The dynamic pool answering policy name `name` (canonical): its members and the name's TTL; null when none of its
+   * pools is dynamic; a string saying why not when it cannot be told which (several are).
+   */
+  dynamicPool(name: string): DynamicPool | string | null;
+  /** Make `members` the registered members of dynamic pool `pool` (a revision), in force everywhere when it resolves. */
+  register(pool: string, members: Member[], who: { actor: string; origin: string }): Promise<{ ok: true } | { ok: false; errors: ConfigError[] }>;
   log: Logger;
+}
+
+/** A member as the configuration writes it; `registered` says who registered it by dynamic update. */
+export interface Member { address: string; registered?: string }
+/** A dynamic pool as an UPDATE at one of its policy names sees it. */
+export interface DynamicPool { pool: string; ttl: number; members: Member[] }
+
+/** A dynamic pool's members as the A/AAAA records of policy name `name`. */
+function memberRecords(name: string, d: DynamicPool): ZoneRecord[] {
+  return d.members.map((m) => ({ name, type: net.isIPv6(m.address) ? TYPE.AAAA : TYPE.A, ttl: d.ttl, data: m.address }));
 }
 
 /** A stored RRset as records. */
@@ -164,16 +182,31 @@ export class ZoneUpdates {
     if (refusal !== null) return refuse(RCODE.REFUSED, refusal);
     const layers = this.host.layers(zone.index);
     if (layers === undefined) return refuse(RCODE.SERVFAIL, `zone ${zone.origin} is not loaded yet`, EDE.OTHER);
+    // Policy names answered by a dynamic pool: their A/AAAA records are the pool's members.
+    const dynamic = new Map<string, DynamicPool>();
+    for (const rr of [...u.prereqs, ...u.updates]) {
+      if (dynamic.has(rr.name) || layerPolicySlot(layers, rr.name) < 0) continue;
+      const d = this.host.dynamicPool(rr.name);
+      if (typeof d === 'string') return refuse(RCODE.REFUSED, d);
+      if (d !== null) dynamic.set(rr.name, d);
+    }
     const view: ZoneView = {
       origin: zone.origin,
-      records: (n) => layerRecords(layers, n),
-      policyPool: (n) => (layerPolicySlot(layers, n) >= 0 ? this.host.poolsOf(n) : null),
+      records: (n) => { const d = dynamic.get(n); return d !== undefined ? memberRecords(n, d) : layerRecords(layers, n); },
+      policyPool: (n) => (!dynamic.has(n) && layerPolicySlot(layers, n) >= 0 ? this.host.poolsOf(n) : null),
     };
+    const onlyAddresses = u.updates.find((rr) => dynamic.has(rr.name) && rr.type !== TYPE.A && rr.type !== TYPE.AAAA && rr.type !== TYPE.ANY);
+    if (onlyAddresses !== undefined) return refuse(RCODE.REFUSED, `${onlyAddresses.name} is answered by dynamic pool ${dynamic.get(onlyAddresses.name)!.pool}: UPDATE adds and deletes its A and AAAA records (members) only`);
     const failed = checkPrerequisites(u, view) ?? checkPermission(u, view, policy) ?? prescan(u, zone.origin);
     if (failed !== null) return { rcode: failed.rcode, failure: failed };
     const result = applyUpdates(u, view, policy);
     if ('rcode' in result) return { rcode: result.rcode, failure: result };
     if (result.changed.size === 0) return { rcode: RCODE.NOERROR }; // nothing changed: the serial stays (§3.6)
+    const members = [...result.changed.keys()].filter((n) => dynamic.has(n));
+    if (members.length > 0) {
+      if (members.length < result.changed.size) return refuse(RCODE.REFUSED, 'an update of a dynamic pool\'s policy name changes only its members: send the other changes in another UPDATE');
+      return this.register(zone, members.map((n) => [n, dynamic.get(n)!] as const), result.changed, view, req);
+    }
     const current = layerSerial(layers);
     const serial = result.soa !== null ? (result.soa.data as { serial: number }).serial : nextSerial(zone.config.serial, current, Date.now());
     const laid = layDynamic(layers, result.changed, serial);
@@ -200,6 +233,43 @@ export class ZoneUpdates {
     if (!published.ok) return refuse(RCODE.SERVFAIL, `committed as serial ${serial}, but not every worker serves it: ${published.errors.map((e) => e.message).join('; ')}`, EDE.OTHER);
     this.host.log.info({ zone: zone.origin, serial, key: req.key, client: req.client, rrsets: storedOf(result.changed).map((r) => `${r.owner}/${r.type}:${r.rdata.length}`) }, 'dynamic update applied');
     this.host.changed(zone.origin);
+    return { rcode: RCODE.NOERROR };
+  }
+
+  /**
+   * Members of dynamic pools registered or deregistered by an UPDATE at their policy names: the pool's registered
+   * members become what the update leaves (configured members stay: they belong to the configuration), committed as a
+   * revision and in force everywhere; then the zone's serial advances with a journal entry of the A/AAAA records, so
+   * secondaries (which serve the name as its members) follow.
+   */
+  private async register(zone: ServedZone, names: ReadonlyArray<readonly [string, DynamicPool]>, changed: RRsetChanges, view: ZoneView, req: ZoneRequest): Promise<Outcome> {
+    const actor = req.key !== null ? `key ${req.key}` : `address ${req.client}`;
+    if (new Set(names.map(([, d]) => d.pool)).size < names.length) return { rcode: RCODE.REFUSED, failure: { rcode: RCODE.REFUSED, info: EDE.PROHIBITED, reason: 'one UPDATE changes one policy name of each dynamic pool' } };
+    for (const [name, d] of names) {
+      const types = changed.get(name)!;
+      const now = memberRecords(name, d);
+      const addresses = new Set<string>();
+      for (const t of [TYPE.A, TYPE.AAAA]) for (const r of types.get(t) ?? now.filter((x) => x.type === t)) addresses.add(String(r.data));
+      const configured = d.members.filter((m) => m.registered === undefined);
+      const known = new Map(d.members.map((m) => [m.address, m]));
+      const next: Member[] = [...addresses].filter((a) => !configured.some((m) => m.address === a)).map((a) => ({ address: a, registered: known.get(a)?.registered ?? actor }));
+      const before = d.members.filter((m) => m.registered !== undefined).map((m) => m.address).sort();
+      if (JSON.stringify(next.map((m) => m.address).sort()) === JSON.stringify(before)) continue;
+      const r = await this.host.register(d.pool, next, { actor, origin: `dns ${req.client}` });
+      if (!r.ok) return { rcode: RCODE.SERVFAIL, failure: { rcode: RCODE.SERVFAIL, info: EDE.OTHER, reason: `pool ${d.pool}: ${r.errors.map((e) => `${e.path} ${e.message}`).join('; ')}` } };
+      this.host.log.info({ zone: zone.origin, name, pool: d.pool, key: req.key, client: req.client, members: next.map((m) => m.address) }, 'dynamic pool members registered');
+    }
+    const layers = this.host.layers(zone.index);
+    const store = this.host.store!;
+    if (layers === undefined) return { rcode: RCODE.NOERROR };
+    const current = layerSerial(layers);
+    const serial = nextSerial(zone.config.serial, current, Date.now());
+    const laid = layDynamic(layers, new Map(), serial);
+    if (!('layers' in laid)) return { rcode: RCODE.NOERROR };
+    const state = this.states.get(zone.origin);
+    await store.commitZoneChange({ zone: zone.origin, base: state?.serial ?? null, from: current, serial, at: Date.now(), reset: false, keep: zone.config.journal, actor, rrsets: [], ...difference(view, changed) });
+    this.states.set(zone.origin, { origin: zone.origin, serial, rrsets: state?.rrsets ?? new Map() });
+    if ((await this.host.publish(zone.index, laid.layers)).ok) this.host.changed(zone.origin);
     return { rcode: RCODE.NOERROR };
   }
 

@@ -90,7 +90,7 @@ test(`D3/D1: 5000 random and mutated UPDATEs through the whole decision (real st
       store, queue: new Serial(), log: pino({ level: 'silent' }),
       zone: (o) => (o === 'fz.test' ? { index: 0, config, origin: 'fz.test' } : null),
       layers: () => layers, poolsOf: () => 'p',
-      publish: (_i, l) => { layers = l; return Promise.resolve({ ok: true }); }, changed: () => {},
+      publish: (_i, l) => { layers = l; return Promise.resolve({ ok: true }); }, changed: () => {}, dynamicPool: () => null, register: () => Promise.resolve({ ok: true }),
     });
     const r = makeRng(SEED);
     let applied = 0;
@@ -106,7 +106,7 @@ test(`D3/D1: 5000 random and mutated UPDATEs through the whole decision (real st
     }
     assert.ok(applied > 50, `some updates applied (${applied})`);
     // What the store holds is what is served: a restart from it lays the same records over the same zone.
-    const again = new ZoneUpdates({ store, queue: new Serial(), log: pino({ level: 'silent' }), zone: () => null, layers: () => undefined, poolsOf: () => '', publish: () => Promise.resolve({ ok: true }), changed: () => {} });
+    const again = new ZoneUpdates({ store, queue: new Serial(), log: pino({ level: 'silent' }), zone: () => null, layers: () => undefined, poolsOf: () => '', publish: () => Promise.resolve({ ok: true }), changed: () => {}, dynamicPool: () => null, register: () => Promise.resolve({ ok: true }) });
     await again.load();
     const zone = compileZone('fz.test', parseZoneText(ZONE, { file: 'fz.zone', origin: 'fz.test', defaultTtl: 300 }).records).zone!;
     const restarted = again.served([zone]);
