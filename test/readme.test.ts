@@ -26,7 +26,7 @@ function readmeCommands(): string[] {
 }
 
 /** Commands .ci/run runs (on a fresh machine), rather than this test. */
-const CI_COMMANDS = ['npm test', 'npm run interop', 'npm run fuzz', 'npm run bench', 'npm run bench:failover', 'npm run bench:scale', 'npm run bench:store', 'npm run bench:cluster'];
+const CI_COMMANDS = ['npm test', 'npm run interop', 'npm run fuzz', 'npm run bench', 'npm run bench:failover', 'npm run bench:scale', 'npm run bench:store', 'npm run bench:cluster', 'npm run bench:update'];
 
 let dir = '';
 const env: Record<string, string> = { ...(process.env as Record<string, string>) };
@@ -186,6 +186,23 @@ test('G1/G7: README: the GSLB example runs beside the demo', async () => {
   // The demo still serves its own zones (the two examples have separate stores).
   assert.deepEqual(lines(ok('dig @127.0.0.1 -p 5300 www.demo.test AAAA +tcp +short')), ['::1']);
   await stop(gslb);
+});
+
+test('D3/D5: README: the dynamic DNS example: nsupdate changes the zone and registers a member, AXFR and zone import copy it', async () => {
+  const dyn = await start('bin/waymark serve --config examples/dyn.yaml', /"msg":"ready"/);
+  const cmds = readmeCommands();
+  const nsupdates = cmds.filter((c) => c.includes('| nsupdate -y'));
+  assert.equal(nsupdates.length, 2);
+  ok(nsupdates[0]!);
+  assert.deepEqual(lines(ok('dig @127.0.0.1 -p 5302 host1.dyn.example.test A +short')), ['198.51.100.7']);
+  ok(nsupdates[1]!);
+  assert.deepEqual(lines(ok('dig @127.0.0.1 -p 5302 app.dyn.example.test A +short')), ['127.0.0.7']);
+  const axfr = ok(cmds.find((c) => c.endsWith('dyn.example.test AXFR'))!);
+  assert.match(axfr, /host1\.dyn\.example\.test\.\s+60\s+IN\s+A\s+198\.51\.100\.7/);
+  assert.match(axfr, /app\.dyn\.example\.test\.\s+\d+\s+IN\s+A\s+127\.0\.0\.7/);
+  const imported = ok('bin/waymark zone import dyn.example.test --axfr 127.0.0.1:5302 --key xfr --config examples/dyn.yaml');
+  assert.match(imported, /host1\.dyn\.example\.test\.?\s+60\s+IN\s+A\s+198\.51\.100\.7/);
+  await stop(dyn);
 });
 
 test('D1/D2: README: serving with --workers, and master files with no YAML', async () => {

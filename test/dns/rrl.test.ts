@@ -46,9 +46,14 @@ function burst(r: ResponseRateLimiter, address: string, n: number, nowMs: number
   return seen;
 }
 
+/** A random IPv4 address outside 192.0.2.0/24, 198.51.100.0/24 and 203.0.113.0/24 (the prefixes the tests watch). */
 function randomIPv4(): string {
-  const v = (Math.random() * 0x100000000) >>> 0;
-  return `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
+  for (;;) {
+    const v = (Math.random() * 0x100000000) >>> 0;
+    const p = v >>> 8;
+    if (p === 0xc00002 || p === 0xc63364 || p === 0xcb0071) continue; // a flood must not share a watched prefix
+    return `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
+  }
 }
 
 test('D7 (RRL): a client under its rate is always answered', () => {
