@@ -110,3 +110,39 @@ export async function persistenceRate(label, store, { records, batch, limitMs })
   console.log(`  ${label}: ${written.toLocaleString()} records in ${s.toFixed(1)} s: ${Math.round(rate).toLocaleString()} records/s; per batch of ${batch.toLocaleString()} p50 ${lat[lat.length >> 1].toFixed(0)} ms, max ${lat[lat.length - 1].toFixed(0)} ms`);
   return rate;
 }
+
+/** `pid` and its descendants, parents before children. */
+export function processTree(pid) {
+  const out = [];
+  const walk = (p) => {
+    out.push(p);
+    const r = spawnSync('pgrep', ['-P', String(p)], { encoding: 'utf8' });
+    for (const k of r.stdout.split('\n').filter(Boolean).map(Number)) walk(k);
+  };
+  walk(pid);
+  return out;
+}
+
+/** CPU seconds (user + system) used so far by a process and each of its descendants, in tree order. */
+export function treeCpu(pid) {
+  const hz = 100; // USER_HZ on Linux
+  const out = [];
+  for (const p of processTree(pid)) {
+    try {
+      const st = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      out.push((Number(f[11]) + Number(f[12])) / hz);
+    } catch { /* gone meanwhile */ }
+  }
+  return out;
+}
+
+/**
+ * A process that is not Waymark spinning `busyMs` every `everyMs` for `seconds` (the anchor of a "same CPU, no
+ * Waymark" run); `done` resolves when it exits. Bounded: killed `seconds` + 10 s after it starts.
+ */
+export function burn(busyMs, everyMs, seconds) {
+  const code = `const end = Date.now() + ${seconds * 1000}; const tick = () => { const t = performance.now(); while (performance.now() - t < ${busyMs}); if (Date.now() < end) setTimeout(tick, Math.max(0, ${everyMs} - (performance.now() - t))); }; tick();`;
+  const proc = spawn(process.execPath, ['-e', code], { stdio: 'ignore', timeout: (seconds + 10) * 1000, killSignal: 'SIGKILL' });
+  return { proc, done: new Promise((resolve) => proc.on('close', () => resolve())) };
+}

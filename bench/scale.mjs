@@ -22,6 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import dnsPacket from 'dns-packet';
+import { processTree, treeCpu, burn as burnCpu } from './lib.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
@@ -126,18 +127,6 @@ function treeMemory(pid) {
   return out;
 }
 
-/** `pid` and its descendants, parents before children. */
-function processTree(pid) {
-  const out = [];
-  const walk = (p) => {
-    out.push(p);
-    const r = spawnSync('pgrep', ['-P', String(p)], { encoding: 'utf8' });
-    for (const k of r.stdout.split('\n').filter(Boolean).map(Number)) walk(k);
-  };
-  walk(pid);
-  return out;
-}
-
 /**
  * Start `waymark serve --config cfg`; resolve once `probe` answers, with the time it took, the process, and `ready`:
  * a promise of the supervisor's "ready" line (every worker serving, the start complete: the file's revision stored,
@@ -178,20 +167,6 @@ function stop(proc) {
     proc.once('exit', () => { clearTimeout(kill); resolve(); });
     proc.kill('SIGTERM');
   });
-}
-
-/** CPU seconds (user + system) used so far by a process and each of its descendants, in tree order. */
-function treeCpu(pid) {
-  const hz = 100; // USER_HZ on Linux
-  const out = [];
-  for (const p of processTree(pid)) {
-    try {
-      const st = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
-      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-      out.push((Number(f[11]) + Number(f[12])) / hz);
-    } catch { /* gone meanwhile */ }
-  }
-  return out;
 }
 
 /** CPU used by the tree of `pid` and by this process while `run` runs: "supervisor 1.2 s + workers 0.8 s + 0.7 s; bench 2.1 s". */
@@ -322,12 +297,11 @@ async function churn(zone, seconds, rate) {
   return { applied, rejected, failed, firstProblem, took, seconds: (performance.now() - t0) / 1000 };
 }
 
-/** A process that is not Waymark spinning `busyMs` every `everyMs` for `seconds`; resolves when it exits. */
+/** burn() (lib.mjs), stopped with the other processes this bench started. */
 function burn(busyMs, everyMs, seconds) {
-  const code = `const end = Date.now() + ${seconds * 1000}; const tick = () => { const t = performance.now(); while (performance.now() - t < ${busyMs}); if (Date.now() < end) setTimeout(tick, Math.max(0, ${everyMs} - (performance.now() - t))); }; tick();`;
-  const proc = spawn(process.execPath, ['-e', code], { stdio: 'ignore', timeout: (seconds + 10) * 1000, killSignal: 'SIGKILL' });
-  running.add(proc);
-  return new Promise((resolve) => proc.on('close', () => { running.delete(proc); resolve(); }));
+  const b = burnCpu(busyMs, everyMs, seconds);
+  running.add(b.proc);
+  return b.done.then(() => { running.delete(b.proc); });
 }
 
 /** The churn scenario: the same fixed-rate dnsperf run without changes, then with changes to CHURN_ZONE. */

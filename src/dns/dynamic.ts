@@ -2,11 +2,12 @@
 // same owner and type; none: deleted) and the zone's serial, laid over the compiled zone as an overlay (zone.ts
 // compileOverlay), so a change costs what it touches, not the zone. Owns the override rule, the serial policies and
 // reading a zone's records through its layers. Compile time only.
-import { compileOverlay, recordsAt, type ZoneLayers, type ZoneProblem, overlayChanges } from './zone.js';
+import { compileOverlay, compileZone, recordsAt, overlayChanges, OVERLAY_MAX_NAMES, type ZoneLayers, type ZoneProblem } from './zone.js';
 import { Zone } from './zone.js';
 import { decodeBody, type SoaData, type ZoneRecord } from '../wire/rdata.js';
 import { canonicalName } from '../wire/name.js';
 import { TYPE } from '../wire/types.js';
+import type { ZoneImage } from '../wire/image.js';
 import { serialGreater } from './update.js';
 
 /** RRsets by canonical owner, then type: the records now ([] for an RRset deleted). */
@@ -69,7 +70,9 @@ export type Laid = { layers: ZoneLayers } | { problems: ZoneProblem[] } | { refu
  */
 export function layDynamic(layers: ZoneLayers, changes: RRsetChanges, serial: number): Laid {
   const origin = canonicalName(layers.image.origin);
-  const now = layers.overlay === null ? { changed: new Map<string, ZoneRecord[]>(), policy: new Map<string, number>() } : overlayChanges(layers.overlay);
+  const known = layers.overlay === null ? undefined : compiledFrom(layers.overlay);
+  const now = layers.overlay === null ? { changed: new Map<string, ZoneRecord[]>(), policy: new Map<string, number>() }
+    : known !== undefined ? { changed: new Map(known.changed), policy: new Map(known.policy) } : overlayChanges(layers.overlay);
   const recordsNow = (name: string): ZoneRecord[] => now.changed.get(name) ?? recordsAt(layers.image, name);
   for (const [name, types] of changes) {
     const kept = recordsNow(name).filter((r) => !types.has(r.type));
@@ -81,7 +84,68 @@ export function layDynamic(layers: ZoneLayers, changes: RRsetChanges, serial: nu
   const r = compileOverlay(layers.image, now.changed, now.policy);
   if (r.refused !== undefined) return { refused: r.refused };
   if (r.overlay === undefined || r.problems.length > 0) return { problems: r.problems };
+  // Kept, so the next change starts from these rather than decoding the overlay again.
+  madeFrom.set(r.overlay, now);
+  lastMade.set(origin, { bytes: r.overlay.bytes, from: now });
   return { layers: { image: layers.image, overlay: r.overlay } };
+}
+
+type OverlayInputs = { changed: Map<string, ZoneRecord[]>; policy: Map<string, number> };
+/** What each overlay laid here was compiled from (compileOverlay's inputs). */
+const madeFrom = new WeakMap<ZoneImage, OverlayInputs>();
+/**
+ * The last overlay laid over each zone, by its bytes: the one served comes back mapped from its file (another
+ * object, the same bytes), and comparing bytes costs far less than decoding them.
+ */
+const lastMade = new Map<string, { bytes: Uint8Array; from: OverlayInputs }>();
+
+function compiledFrom(overlay: ZoneImage): OverlayInputs | undefined {
+  const hit = madeFrom.get(overlay);
+  if (hit !== undefined) return hit;
+  const last = lastMade.get(canonicalName(overlay.origin));
+  if (last === undefined || !Buffer.from(last.bytes.buffer, last.bytes.byteOffset, last.bytes.byteLength).equals(Buffer.from(overlay.bytes.buffer, overlay.bytes.byteOffset, overlay.bytes.byteLength))) return undefined;
+  madeFrom.set(overlay, last.from);
+  return last.from;
+}
+
+/**
+ * Whether the layers' overlay has grown so that each change (which compiles the overlay again) costs more than
+ * compiling the zone whole once now and then: past √(2 × the zone's names), at least 32, at most OVERLAY_MAX_NAMES.
+ */
+export function shouldFold(layers: ZoneLayers): boolean {
+  const o = layers.overlay;
+  // Each change compiles the overlay (cost ∝ its names), a fold compiles the zone (∝ its names): folding every
+  // √(2·zone) names makes the sum per change smallest.
+  return o !== null && o.nodeCount > Math.min(OVERLAY_MAX_NAMES, Math.max(32, Math.sqrt(2 * layers.image.nodeCount)));
+}
+
+/**
+ * The layers compiled whole into one image (no overlay), the policy names in the same slots (a snapshot's policy
+ * slots stay valid); null when that cannot be (a slot without a name, a problem in the records).
+ */
+export function foldLayers(layers: ZoneLayers): ZoneLayers | null {
+  const zone = new Zone(layers.image.origin, '', layers.image, layers.overlay);
+  const records: ZoneRecord[] = [];
+  const slots: string[] = [];
+  const take = (img: ZoneImage, n: number): void => {
+    const name = img.nodeName(n);
+    const slot = img.policySlot(n);
+    if (slot >= 0) slots[slot] = canonicalName(name);
+    const first = img.firstRRset(n);
+    for (let r = first; r < first + img.rrsetCountOf(n); r++) {
+      for (let k = 0; k < img.count(r); k++) records.push(decodeBody(name, img.data, img.recOffs[img.base(r) + k]!));
+    }
+  };
+  const { image, overlay } = layers;
+  for (let n = 0; n < image.nodeCount; n++) {
+    const w = image.names.subarray(image.nameOffset(n), image.nameOffset(n) + image.nameLength(n));
+    zone.find(w, 0, w.length);
+    if (zone.at !== overlay) take(image, n);
+  }
+  if (overlay !== null) for (let n = 0; n < overlay.nodeCount; n++) if (!overlay.gone(n)) take(overlay, n);
+  for (let i = 0; i < slots.length; i++) if (slots[i] === undefined) return null;
+  const r = compileZone(image.origin, records, slots);
+  return r.zone === undefined || r.problems.length > 0 ? null : { image: r.zone.image, overlay: null };
 }
 
 /** Merge `next` into `into` (later RRsets replace earlier ones of the same owner and type). */

@@ -564,7 +564,7 @@ export class PostgresStore implements StateStore {
         await t.query('INSERT INTO zone_rrset (zone, owner, type, ttl, rdata) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (zone, owner, type) DO UPDATE SET ttl = excluded.ttl, rdata = excluded.rdata', [c.zone, r.owner, r.type, r.ttl, JSON.stringify(r.rdata)]);
       }
       await t.query('INSERT INTO zone_journal (zone, from_serial, serial, at, actor, reset, data) VALUES ($1, $2, $3, $4, $5, $6, $7)', [c.zone, c.from, c.serial, c.at, c.actor, c.reset ? 1 : 0, JSON.stringify({ removed: c.removed, added: c.added })]);
-      await t.query('DELETE FROM zone_journal WHERE zone = $1 AND seq NOT IN (SELECT seq FROM zone_journal WHERE zone = $1 ORDER BY seq DESC LIMIT $2)', [c.zone, c.keep]);
+      await t.query('DELETE FROM zone_journal WHERE zone = $1 AND seq <= (SELECT seq FROM zone_journal WHERE zone = $1 ORDER BY seq DESC LIMIT 1 OFFSET $2)', [c.zone, c.keep]);
       await this.append(t, 'zone', { zone: c.zone, serial: c.serial });
     });
   }

@@ -666,14 +666,16 @@ export class SqliteStore implements Store {
 
   commitZoneChange(c: ZoneChange): void {
     const db = this.writable();
+    const q = (sql: string): Statement => db.prepare(sql); // cached: see withStatementCache
     db.transaction(() => {
-      const now = db.prepare('SELECT serial FROM zone_state WHERE zone = ?').get(c.zone) as { serial: number } | undefined;
+      const now = q('SELECT serial FROM zone_state WHERE zone = ?').get(c.zone) as { serial: number } | undefined;
       if ((now?.serial ?? null) !== c.base) throw zoneConflict(this.file, c, now?.serial ?? null);
-      db.prepare('INSERT INTO zone_state (zone, serial) VALUES (?, ?) ON CONFLICT (zone) DO UPDATE SET serial = excluded.serial').run(c.zone, c.serial);
-      const put = db.prepare('INSERT INTO zone_rrset (zone, owner, type, ttl, rdata) VALUES (?, ?, ?, ?, ?) ON CONFLICT (zone, owner, type) DO UPDATE SET ttl = excluded.ttl, rdata = excluded.rdata');
+      q('INSERT INTO zone_state (zone, serial) VALUES (?, ?) ON CONFLICT (zone) DO UPDATE SET serial = excluded.serial').run(c.zone, c.serial);
+      const put = q('INSERT INTO zone_rrset (zone, owner, type, ttl, rdata) VALUES (?, ?, ?, ?, ?) ON CONFLICT (zone, owner, type) DO UPDATE SET ttl = excluded.ttl, rdata = excluded.rdata');
       for (const r of c.rrsets) put.run(c.zone, r.owner, r.type, r.ttl, JSON.stringify(r.rdata));
-      db.prepare('INSERT INTO zone_journal (zone, from_serial, serial, at, actor, reset, data) VALUES (?, ?, ?, ?, ?, ?, ?)').run(c.zone, c.from, c.serial, c.at, c.actor, c.reset ? 1 : 0, JSON.stringify({ removed: c.removed, added: c.added }));
-      db.prepare('DELETE FROM zone_journal WHERE zone = ? AND seq NOT IN (SELECT seq FROM zone_journal WHERE zone = ? ORDER BY seq DESC LIMIT ?)').run(c.zone, c.zone, c.keep);
+      q('INSERT INTO zone_journal (zone, from_serial, serial, at, actor, reset, data) VALUES (?, ?, ?, ?, ?, ?, ?)').run(c.zone, c.from, c.serial, c.at, c.actor, c.reset ? 1 : 0, JSON.stringify({ removed: c.removed, added: c.added }));
+      // The oldest entries beyond `keep`, found through the (zone, seq) index: no scan of the journal.
+      q('DELETE FROM zone_journal WHERE zone = ? AND seq <= (SELECT seq FROM zone_journal WHERE zone = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)').run(c.zone, c.zone, c.keep);
       this.append(db, 'zone', { zone: c.zone, serial: c.serial });
     })();
   }

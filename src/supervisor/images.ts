@@ -52,6 +52,14 @@ function publish(dir: string, parts: readonly Uint8Array[]): string {
 export function publishImages(dir: string, zones: ReadonlyArray<{ index: number; zone: Zone }>): Array<ImageRef | null> {
   const refs: Array<ImageRef | null> = [];
   const small: Array<{ ref: ImageRef; bytes: Uint8Array }> = [];
+  for (const { index, zone } of zones) refs[index] = placeLayers(dir, zone.layers, small);
+  pack(dir, small);
+  for (let i = 0; i < refs.length; i++) if (refs[i] === undefined) refs[i] = null;
+  return refs;
+}
+
+/** Where `layers` will be: a big image in a file of its own (written now), small parts queued in `small` for a pack. */
+function placeLayers(dir: string, layers: ZoneLayers, small: Array<{ ref: ImageRef; bytes: Uint8Array }>): ImageRef {
   const place = (bytes: Uint8Array): ImageRef => {
     const ref: ImageRef = { file: '', offset: 0, length: bytes.byteLength };
     if (bytes.byteLength < PACK_BELOW) { small.push({ ref, bytes }); return ref; }
@@ -61,14 +69,17 @@ export function publishImages(dir: string, zones: ReadonlyArray<{ index: number;
     ref.file = name;
     return ref;
   };
-  for (const { index, zone } of zones) {
-    const ref = place(zone.image.bytes);
-    if (zone.overlay !== null) ref.overlay = place(zone.overlay.bytes);
-    refs[index] = ref;
-  }
+  const ref = place(layers.image.bytes);
+  if (layers.overlay !== null) ref.overlay = place(layers.overlay.bytes);
+  return ref;
+}
+
+/** `refs` with some zones (by index) given new layers, image and overlay both (a zone compiled again whole). */
+export function publishLayers(dir: string, refs: ReadonlyArray<ImageRef | null>, layers: ReadonlyMap<number, ZoneLayers>): Array<ImageRef | null> {
+  const small: Array<{ ref: ImageRef; bytes: Uint8Array }> = [];
+  const out = refs.map((r, i) => { const l = layers.get(i); return l === undefined ? r : placeLayers(dir, l, small); });
   pack(dir, small);
-  for (let i = 0; i < refs.length; i++) if (refs[i] === undefined) refs[i] = null;
-  return refs;
+  return out;
 }
 
 /**

@@ -16,7 +16,7 @@ import { runWorker } from './worker.js';
 import { WorkerForks } from './workers.js';
 import { WorkerGenerations } from './acks.js';
 import { releaseAfterLoad } from './memory.js';
-import { imageDir, ImageCache, publishImages, publishOverlays, pruneImages, withoutZoneData, type ImageRef } from './images.js';
+import { imageDir, ImageCache, publishImages, publishOverlays, publishLayers, pruneImages, withoutZoneData, type ImageRef } from './images.js';
 import { METRICS_SHIP_MS, type WorkerMessage, type LoadMessage, type PrimaryMessage } from './ipc.js';
 import { formatErrors, serverSchema, type ConfigError } from '../config/schema.js';
 import { splitConfig, mergeConfig, declarativeHash, hasDynamicPools, type Declarative, type RawConfig } from '../config/declarative.js';
@@ -642,7 +642,9 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     publish: async (index: number, layers: ZoneLayers) => {
       let refs: Array<ImageRef | null>;
       try {
-        refs = publishOverlays(images.dir, handOver.images, new Map([[index, layers.overlay]]));
+        // The same image with another overlay (a change laid over it), or the zone compiled whole again.
+        const sameImage = mapped.load(handOver.images).get(index)?.image === layers.image;
+        refs = sameImage ? publishOverlays(images.dir, handOver.images, new Map([[index, layers.overlay]])) : publishLayers(images.dir, handOver.images, new Map([[index, layers]]));
       } catch (e) {
         return { ok: false, errors: [{ path: '', message: `cannot write the compiled zones to ${images.dir}: ${(e as Error).message}` }] };
       }
@@ -677,7 +679,7 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     const zone = zoneHost.zone(origin);
     const layers = zone === null ? undefined : zoneHost.layers(zone.index);
     const soa = layers === undefined ? null : soaOf(layers);
-    if (zone === null || soa === null) return Promise.resolve([]);
+    if (zone === null || soa === null || (zone.config.notify ?? []).length === 0) return Promise.resolve([]);
     const keys = keyringOf(loaded.config);
     const targets = (zone.config.notify ?? []).map((t) => ({ ...parseTarget(t.address)!, key: t.key === undefined ? null : keys?.find(foldWire(encodeName(t.key))) ?? null }));
     return notifier.notify(zone.origin, soa, targets);

@@ -7,7 +7,7 @@ import net from 'node:net';
 import type { Logger } from 'pino';
 import { applyUpdates, checkPermission, checkPrerequisites, parseUpdate, prescan, rdataKey, updateFailure, updateResponse, EDE, type UpdateFailure, type UpdateMessage, type ZoneView } from '../dns/update.js';
 import { UpdatePolicy } from '../dns/update-policy.js';
-import { layDynamic, layerPolicySlot, layerRecords, layerSerial, mergeChanges, nextSerial, servedSerial, type DynamicZone, type RRsetChanges } from '../dns/dynamic.js';
+import { foldLayers, shouldFold, layDynamic, layerPolicySlot, layerRecords, layerSerial, mergeChanges, nextSerial, servedSerial, type DynamicZone, type RRsetChanges } from '../dns/dynamic.js';
 import type { Zone, ZoneLayers } from '../dns/zone.js';
 import { decodeBody, encodeRdata, type ZoneRecord } from '../wire/rdata.js';
 import { canonicalName } from '../wire/name.js';
@@ -211,6 +211,8 @@ export class ZoneUpdates {
     const serial = result.soa !== null ? (result.soa.data as { serial: number }).serial : nextSerial(zone.config.serial, current, Date.now());
     const laid = layDynamic(layers, result.changed, serial);
     if (!('layers' in laid)) return refuse(RCODE.REFUSED, 'refused' in laid ? `${laid.refused}: delegations are made in the configuration` : laid.problems.map((p) => p.message).join('; '));
+    // An overlay grown large is compiled into the zone's image: each change then costs what it touches again.
+    const served = shouldFold(laid.layers) ? foldLayers(laid.layers) ?? laid.layers : laid.layers;
     const state = this.states.get(zone.origin);
     try {
       await store.commitZoneChange({
@@ -229,7 +231,7 @@ export class ZoneUpdates {
     mergeChanges(next.rrsets, result.changed);
     next.serial = serial;
     this.states.set(zone.origin, next);
-    const published = await this.host.publish(zone.index, laid.layers);
+    const published = await this.host.publish(zone.index, served);
     if (!published.ok) return refuse(RCODE.SERVFAIL, `committed as serial ${serial}, but not every worker serves it: ${published.errors.map((e) => e.message).join('; ')}`, EDE.OTHER);
     this.host.log.info({ zone: zone.origin, serial, key: req.key, client: req.client, rrsets: storedOf(result.changed).map((r) => `${r.owner}/${r.type}:${r.rdata.length}`) }, 'dynamic update applied');
     this.host.changed(zone.origin);
