@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { spawnWaymark, runWaymark, freePort, tempDir, query, addresses, type SpawnedWaymark } from '../harness.js';
+import { spawnWaymark, runWaymark, freePort, tempDir, query, addresses, udpExchange, decode, type SpawnedWaymark } from '../harness.js';
+import { signRequest, TsigKeyring } from '../../src/wire/tsig.js';
+import { encodeName } from '../../src/wire/name.js';
 import { startEmbeddedPostgres, type EmbeddedServer } from '../../src/state/embedded-postgres.js';
 
 const TOKEN = 'cluster-test-bootstrap-token-0123456789';
@@ -333,6 +335,45 @@ pools: [ { name: p, select: [round-robin], members: [ { address: 127.0.1.1 }, { 
       return held.some((x) => x.keyText === 'ecs:127.0.0.65' && x.member === onA);
     });
     assert.equal(addresses(await query(b.dns, 'www.sticky.test', { from: '127.0.0.66' }))[0], onA);
+  } finally {
+    await c.stop();
+  }
+});
+
+test('D3 (cluster): an UPDATE acknowledged by node A is answered by node B, serial and all; a registration into a dynamic pool too; B restarted keeps both', async () => {
+  const secret = Buffer.from('cluster-update-key-0123456789abcdef').toString('base64');
+  const dyn = `keys: [{ name: ddns, algorithm: hmac-sha256, secret: "${secret}" }]
+pools: [ { name: sites, dynamic: true, members: [] } ]
+names: [ { name: app.dyn.test, pools: [sites], select: [round-robin], answer: { count: 4 } } ]
+zones: [ { origin: dyn.test, ns: [ns1], records: [ { name: ns1, type: A, value: 127.0.0.53 } ], update: [ { key: ddns, types: [A] } ] } ]
+`;
+  const c = await cluster(['dns-a', 'dns-b'], dyn);
+  try {
+    const [a, b] = c.nodes as [ClusterNode, ClusterNode];
+    const key = new TsigKeyring([{ name: 'ddns', algorithm: 'hmac-sha256', secret }]).find(Buffer.from(encodeName('ddns')))!;
+    const update = async (n: ClusterNode, owner: string, address: number[]): Promise<string> => {
+      const head = Buffer.from([0x12, 0x34, 0x28, 0x00, 0, 1, 0, 0, 0, 1, 0, 0]);
+      const rr = Buffer.concat([encodeName(owner), Buffer.from([0, 1, 0, 1, 0, 0, 0, 60, 0, 4, ...address])]);
+      const msg = signRequest(Buffer.concat([head, encodeName('dyn.test'), Buffer.from([0, 6, 0, 1]), rr]), key, Math.floor(Date.now() / 1000)).message;
+      return decode((await udpExchange(n.dns, msg, { timeoutMs: 5000 }))!).rcode;
+    };
+    const serial = async (n: ClusterNode): Promise<number> => ((await query(n.dns, 'dyn.test', { type: 'SOA' })).answers[0]!.data as { serial: number }).serial;
+    assert.equal(await update(a, 'host.dyn.test', [198, 51, 100, 1]), 'NOERROR');
+    await eventually('node B answers host.dyn.test', async () => addresses(await query(b.dns, 'host.dyn.test')).join() === '198.51.100.1');
+    assert.equal(await serial(b), await serial(a));
+    assert.equal(await update(b, 'app.dyn.test', [127, 0, 2, 1]), 'NOERROR');
+    await eventually('node A answers the registered member', async () => (await answered(a, 'app.dyn.test', 2)).has('127.0.2.1'));
+    // Both nodes changing the one zone: each commit is made against the serial it read (the store refuses a stale one).
+    const both = await Promise.all([update(a, 'x1.dyn.test', [198, 51, 100, 11]), update(b, 'x2.dyn.test', [198, 51, 100, 12])]);
+    assert.deepEqual(both, ['NOERROR', 'NOERROR']);
+    for (const n of [a, b]) for (const [name, want] of [['x1.dyn.test', '198.51.100.11'], ['x2.dyn.test', '198.51.100.12']] as const) {
+      await eventually(`${n.name} answers ${name}`, async () => addresses(await query(n.dns, name)).join() === want);
+    }
+    await eventually('the serials agree', async () => (await serial(a)) === (await serial(b)));
+    await b.proc!.stop();
+    await startNode(b);
+    assert.deepEqual(addresses(await query(b.dns, 'host.dyn.test')), ['198.51.100.1']);
+    assert.ok((await answered(b, 'app.dyn.test', 2)).has('127.0.2.1'));
   } finally {
     await c.stop();
   }
