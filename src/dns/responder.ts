@@ -202,11 +202,12 @@ export class Responder {
 
   /**
    * Hand the message the last answer() deferred to the deferred handler; `send` gets its response, signed with the
-   * request's key when it came signed (null: no response is sent). The transport calls this right after answer() returned DEFERRED.
+   * request's key when it came signed (null: no response is sent); `send` null drops the message. The transport calls this right after answer() returned DEFERRED.
    */
-  takeDeferred(send: (response: Buffer | null) => void): void {
+  takeDeferred(send: ((response: Buffer | null) => void) | null): void {
     const p = this.pending;
     this.pending = null;
+    if (send === null) { this.counters.dropped++; return; } // refused by the transport (rate limited): no answer
     if (p === null || this.deferred === null) return send(null);
     this.deferred(p.d, (responses) => {
       if (responses === null || responses.length === 0) return send(null);

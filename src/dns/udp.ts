@@ -52,6 +52,14 @@ function rateLimited(responder: Responder, rrl: ResponseRateLimiter, len: number
   return verdict === RRL_SLIP ? truncateInPlace(responder.response, len) : -1;
 }
 
+/**
+ * Whether a message answered later (an UPDATE, an IXFR) from `responder.peer` may go to the control plane: it counts
+ * against the prefix's error budget, so a flood of them (spoofed, unsigned) is dropped here, not queued there.
+ */
+function deferralAllowed(responder: Responder, rrl: ResponseRateLimiter | null, nowMs: number): boolean {
+  return rrl === null || rrl.accountPeer(responder.peer, RRL_ERROR, nowMs) === RRL_PASS;
+}
+
 function bind(opts: UdpListenerOptions): Promise<dgram.Socket> {
   const family = opts.host.includes(':') ? 'udp6' : 'udp4';
   const sock = dgram.createSocket({ type: family, ipv6Only: family === 'udp6', recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
@@ -87,7 +95,10 @@ function viaDgram(sock: dgram.Socket, port: number, responder: Responder, rrl: R
     // A send still queued in libuv holds our response buffer: take a fresh one rather than overwrite it.
     if (sock.getSendQueueCount() > 0) responder.renewBuffer();
     let len = responder.respond(msg, TRANSPORT_UDP, rinfo.address);
-    if (len === DEFERRED) return responder.takeDeferred((r) => { if (r !== null) sock.send(r, rinfo.port, rinfo.address); });
+    if (len === DEFERRED) {
+      if (!deferralAllowed(responder, rrl, Date.now())) return responder.takeDeferred(null);
+      return responder.takeDeferred((r) => { if (r !== null) sock.send(r, rinfo.port, rinfo.address); });
+    }
     if (len >= 0 && rrl !== null) len = rateLimited(responder, rrl, len, Date.now());
     if (len < 0) return;
     sock.send(responder.response, 0, len, rinfo.port, rinfo.address);
@@ -129,6 +140,7 @@ function batched(sock: dgram.Socket, port: number, fd: number, udpPayload: numbe
       peer.setWords(meta[m + META_FAMILY] as 0 | 4 | 6);
       let len = responder.answer(slots[i]!, inLen, TRANSPORT_UDP);
       if (len === DEFERRED) {
+        if (!deferralAllowed(responder, rrl, Date.now())) { responder.takeDeferred(null); continue; }
         const to = meta[m + META_PORT]!;
         const address = peer.toString();
         responder.takeDeferred((r) => { if (r !== null) sock.send(r, to, address); });

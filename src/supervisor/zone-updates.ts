@@ -145,7 +145,7 @@ export class ZoneUpdates {
         const why = 'refused' in laid ? laid.refused : laid.problems.map((p) => p.message).join('; ');
         return { ok: false, errors: [{ path: `zones (${zone.origin})`, message: `the configuration conflicts with the records dynamic update set in zone ${zone.origin}: ${why}` }] };
       }
-      out.push(zone.relaid(laid.layers));
+      out.push(zone.relaid(shouldFold(laid.layers) ? foldLayers(laid.layers) ?? laid.layers : laid.layers));
     }
     return { ok: true, zones: out };
   }

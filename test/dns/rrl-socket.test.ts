@@ -49,3 +49,29 @@ zones: [ { file: ${path.join(dir, 'z.zone')} } ]
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('D7/D3: a flood of UPDATEs from one prefix spends its error budget: only that many reach the control plane; another prefix still does', async () => {
+  const srv = await startServer(`
+server: { rrl: { enabled: true, errorsPerSecond: 20, window: 2, slip: 2 } }
+zones: [ { origin: upd.test, records: [ { name: www, type: A, value: 192.0.2.1 } ] } ]
+`);
+  const handed: string[] = [];
+  srv.server.responder.deferred = (d, reply) => { handed.push(d.client); reply([Buffer.from(d.message.subarray(0, 12))]); };
+  const update = Buffer.concat([Buffer.from([0, 1, 0x28, 0, 0, 1, 0, 0, 0, 0, 0, 0]), Buffer.from([3, 0x75, 0x70, 0x64, 4, 0x74, 0x65, 0x73, 0x74, 0, 0, 6, 0, 1])]);
+  const send = async (from: string, count: number): Promise<void> => {
+    const sock = dgram.createSocket('udp4');
+    await new Promise<void>((r) => sock.bind(0, from, () => r()));
+    for (let i = 0; i < count; i++) sock.send(update, srv.port, '127.0.0.1');
+    await new Promise((r) => setTimeout(r, 400));
+    sock.close();
+  };
+  try {
+    await send('127.0.0.1', 300);
+    const flooded = handed.filter((c) => c === '127.0.0.1').length;
+    assert.ok(flooded >= 20 && flooded <= 26, `handed to the control plane: ${flooded} of 300`);
+    await send('127.0.1.1', 5);
+    assert.equal(handed.filter((c) => c === '127.0.1.1').length, 5, 'another /24 has its own budget');
+  } finally {
+    await srv.close();
+  }
+});
