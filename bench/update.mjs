@@ -174,19 +174,21 @@ try {
     const cpu = [];
     let from = COUNT;
     for (let round = 0; round < 2; round++) {
+      const idle0 = treeCpu(sqlite.proc.pid);
       without.push(await dnsperf(sqlite.port));
       const before = treeCpu(sqlite.proc.pid);
+      const idle = ((before[0] - idle0[0]) * 1000) / QPS_S; // the supervisor's CPU per second without updates
       const r = await qpsUnderUpdates(sqlite.port, from);
       const after = treeCpu(sqlite.proc.pid);
       from += r.sent;
       withUpdates.push(r.q);
       // CPU per update: the supervisor's, and the workers' beyond what answering queries took in the run before.
-      cpu.push({ supervisor: ((after[0] - before[0]) * 1000) / r.sent, sent: r.sent });
+      cpu.push({ supervisor: ((after[0] - before[0]) * 1000 - idle * QPS_S) / r.sent, sent: r.sent, idle });
       // The anchor: the supervisor's CPU per update burnt RATE times a second by a process that is not Waymark.
       const b = burn(Math.max(0.1, cpu[round].supervisor), 1000 / RATE, QPS_S);
       anchored.push(await dnsperf(sqlite.port));
       await b.done;
-      console.log(`    round ${round + 1}: ${Math.round(without[round]).toLocaleString()} q/s alone, ${Math.round(r.q).toLocaleString()} q/s with ${r.sent} updates in ${QPS_S} s (${r.failed} failed; supervisor CPU ${cpu[round].supervisor.toFixed(2)} ms per update), ${Math.round(anchored[round]).toLocaleString()} q/s beside a process burning that CPU ${RATE} times a second`);
+      console.log(`    round ${round + 1}: ${Math.round(without[round]).toLocaleString()} q/s alone, ${Math.round(r.q).toLocaleString()} q/s with ${r.sent} updates in ${QPS_S} s (${r.failed} failed; supervisor CPU ${cpu[round].supervisor.toFixed(2)} ms per update beyond its ${cpu[round].idle.toFixed(0)} ms/s without), ${Math.round(anchored[round]).toLocaleString()} q/s beside a process burning that CPU ${RATE} times a second`);
     }
     const sum = (x) => x.reduce((p, q) => p + q, 0);
     const ratio = sum(withUpdates) / sum(without);

@@ -256,10 +256,12 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
    * second, or a hundred, each an overlay: small files, kept for KEEP_LOADS loads).
    */
   const recent: Array<ReadonlyArray<ImageRef | null>> = [handOver.images];
+  let unpruned = 0;
   const keepImages = (refs: ReadonlyArray<ImageRef | null>): void => {
     recent.push(refs);
     if (recent.length > KEEP_LOADS) recent.shift();
-    pruneImages(images.dir, recent);
+    // Pruning lists the directory: once every few loads is enough (a hundred updates a second make a load each).
+    if (++unpruned >= KEEP_LOADS / 2) { unpruned = 0; pruneImages(images.dir, recent); }
   };
   let first: ReturnType<typeof lighten> | null = lighten(current);
   let loaded = first.loaded;
@@ -677,9 +679,10 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   const notifier = new Notifier((level, fields, msg) => log[level](fields, msg));
   const notifyZone = (origin: string): Promise<NotifyOutcome[]> => {
     const zone = zoneHost.zone(origin);
-    const layers = zone === null ? undefined : zoneHost.layers(zone.index);
+    if (zone === null || (zone.config.notify ?? []).length === 0) return Promise.resolve([]);
+    const layers = zoneHost.layers(zone.index);
     const soa = layers === undefined ? null : soaOf(layers);
-    if (zone === null || soa === null || (zone.config.notify ?? []).length === 0) return Promise.resolve([]);
+    if (soa === null) return Promise.resolve([]);
     const keys = keyringOf(loaded.config);
     const targets = (zone.config.notify ?? []).map((t) => ({ ...parseTarget(t.address)!, key: t.key === undefined ? null : keys?.find(foldWire(encodeName(t.key))) ?? null }));
     return notifier.notify(zone.origin, soa, targets);

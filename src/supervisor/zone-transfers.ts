@@ -1,4 +1,4 @@
-// Zone transfers on the control plane (AXFR RFC 5936, IXFR RFC 1995, SPEC D5): a worker relays a transfer query;
+// Zone transfers on the control plane (AXFR RFC 5936, IXFR RFC 1995, SPEC D3): a worker relays a transfer query;
 // the supervisor checks who asks against the zone's `transfer` rules and answers from the zone as every worker
 // serves it (the same images) and, for IXFR, from the zone's journal in the store, falling back to the whole zone
 // when the client's serial is not in it. Owns the choice between those answers; the messages are dns/transfer.ts's.

@@ -1,4 +1,4 @@
-// Dynamic update on the control plane (RFC 2136, SPEC D3): the supervisor decides each UPDATE a worker relays, one at
+// Dynamic update on the control plane (RFC 2136, SPEC D5): the supervisor decides each UPDATE a worker relays, one at
 // a time and in turn with revisions, commits it to the store (RRsets, serial, journal) before it answers, lays it
 // over the zone and waits until every worker serves it. Owns: the zones' dynamic state in memory (as the store has
 // it), laying it over every newly compiled zone (a reload or revision keeps what UPDATE set), and the log of updates.

@@ -340,7 +340,7 @@ pools: [ { name: p, select: [round-robin], members: [ { address: 127.0.1.1 }, { 
   }
 });
 
-test('D3 (cluster): an UPDATE acknowledged by node A is answered by node B, serial and all; a registration into a dynamic pool too; B restarted keeps both', async () => {
+test('D5 (cluster): an UPDATE acknowledged by node A is answered by node B, serial and all; a registration into a dynamic pool too; B restarted keeps both', async () => {
   const secret = Buffer.from('cluster-update-key-0123456789abcdef').toString('base64');
   const dyn = `keys: [{ name: ddns, algorithm: hmac-sha256, secret: "${secret}" }]
 pools: [ { name: sites, dynamic: true, members: [] } ]

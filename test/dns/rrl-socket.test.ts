@@ -50,7 +50,7 @@ zones: [ { file: ${path.join(dir, 'z.zone')} } ]
   }
 });
 
-test('D7/D3: a flood of UPDATEs from one prefix spends its error budget: only that many reach the control plane; another prefix still does', async () => {
+test('D7/D5: a flood of UPDATEs from one prefix spends its error budget: only that many reach the control plane; another prefix still does', async () => {
   const srv = await startServer(`
 server: { rrl: { enabled: true, errorsPerSecond: 20, window: 2, slip: 2 } }
 zones: [ { origin: upd.test, records: [ { name: www, type: A, value: 192.0.2.1 } ] } ]

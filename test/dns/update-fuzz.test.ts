@@ -1,4 +1,4 @@
-// Fuzzing dynamic update (issue 12, SPEC D3/D1): random and mutated UPDATE messages, unsigned and TSIG-signed, through
+// Fuzzing dynamic update (issue 12, SPEC D5/D1): random and mutated UPDATE messages, unsigned and TSIG-signed, through
 // the supervisor's whole decision (ZoneUpdates over a real SQLite store and the zone as compiled) and over UDP and TCP
 // against a live `waymark serve`, which must answer a valid update and a query afterwards. Every response must be a
 // well-formed UPDATE response with the request's ID; the zone must still compile. WAYMARK_FUZZ_SEED replays a run.
@@ -80,7 +80,7 @@ function layersOf(): ZoneLayers {
   return z.zone!.layers;
 }
 
-test(`D3/D1: 5000 random and mutated UPDATEs through the whole decision (real store) give well-formed answers; the zone stays consistent (seed ${SEED})`, async () => {
+test(`D5/D1: 5000 random and mutated UPDATEs through the whole decision (real store) give well-formed answers; the zone stays consistent (seed ${SEED})`, async () => {
   const dir = tempDir('waymark-update-fuzz-');
   try {
     const store = sqliteStateStore(openStore(dir));
@@ -123,7 +123,7 @@ test(`D3/D1: 5000 random and mutated UPDATEs through the whole decision (real st
   }
 });
 
-test(`D3/D1: a live server takes 1500 random UPDATEs, signed and not, over UDP and TCP, then still applies a valid one and answers (seed ${SEED})`, { timeout: 120_000 }, async () => {
+test(`D5/D1: a live server takes 1500 random UPDATEs, signed and not, over UDP and TCP, then still applies a valid one and answers (seed ${SEED})`, { timeout: 120_000 }, async () => {
   const dir = tempDir('waymark-update-live-');
   const port = await freePort();
   fs.writeFileSync(path.join(dir, 'fz.zone'), ZONE);

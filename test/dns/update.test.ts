@@ -1,4 +1,4 @@
-// Dynamic update's rules (RFC 2136, SPEC D3) on real compiled zones: every prerequisite form, every update form, the
+// Dynamic update's rules (RFC 2136, SPEC D5) on real compiled zones: every prerequisite form, every update form, the
 // SOA/apex NS/CNAME rules, format errors, the policy forms (owners, types, caps, keys and addresses), serial policies,
 // and the response with its extended error. The messages are built as nsupdate builds them (dns-packet cannot write
 // class NONE/ANY records without RDATA, so the sections are written here byte by byte).
@@ -83,7 +83,7 @@ function changedAt(r: UpdateResult | UpdateFailure, name: string, type: number):
   return r.changed.get(name)?.get(type)?.map((x) => `${x.ttl} ${typeof x.data === 'string' ? x.data : JSON.stringify(x.data)}`).sort();
 }
 
-test('D3: every prerequisite form holds or fails with its RFC 2136 rcode (name in use, not in use, RRset exists, does not, exists with these values)', () => {
+test('D5: every prerequisite form holds or fails with its RFC 2136 rcode (name in use, not in use, RRset exists, does not, exists with these values)', () => {
   const cases: Array<[RR, number]> = [
     [{ name: 'www.dyn.test', type: TYPE.ANY, klass: CLASS_ANY }, RCODE.NOERROR],
     [{ name: 'nope.dyn.test', type: TYPE.ANY, klass: CLASS_ANY }, RCODE.NXDOMAIN],
@@ -106,7 +106,7 @@ test('D3: every prerequisite form holds or fails with its RFC 2136 rcode (name i
   assert.equal(rcodeOf(run([{ name: 'ALIAS.dyn.test', type: TYPE.CNAME, data: 'WWW.dyn.test' }], [])), RCODE.NOERROR, 'names in RDATA compare without case');
 });
 
-test('D3: the four update forms: add, delete an RRset, delete everything at a name, delete one record; one TTL per RRset', () => {
+test('D5: the four update forms: add, delete an RRset, delete everything at a name, delete one record; one TTL per RRset', () => {
   const add = run([], [{ name: 'h.dyn.test', type: TYPE.A, ttl: 60, data: '198.51.100.1' }, { name: 'h.dyn.test', type: TYPE.A, ttl: 30, data: '198.51.100.2' }]);
   assert.deepEqual(changedAt(add, 'h.dyn.test', TYPE.A), ['30 198.51.100.1', '30 198.51.100.2'], 'the latest TTL is the RRset\'s');
   const dup = run([], [{ name: 'www.dyn.test', type: TYPE.A, ttl: 300, data: '192.0.2.1' }]);
@@ -124,7 +124,7 @@ test('D3: the four update forms: add, delete an RRset, delete everything at a na
   assert.deepEqual(changedAt(replace, 'www.dyn.test', TYPE.A), ['60 203.0.113.9']);
 });
 
-test('D3: at the apex SOA and NS survive deletes, the last NS is kept, only a newer SOA serial replaces it; CNAME and other data never mix', () => {
+test('D5: at the apex SOA and NS survive deletes, the last NS is kept, only a newer SOA serial replaces it; CNAME and other data never mix', () => {
   const apexAll = run([], [{ name: ORIGIN, type: TYPE.ANY, klass: CLASS_ANY }]);
   assert.ok(!('rcode' in apexAll) && apexAll.changed.size === 0, 'deleting everything at the apex leaves SOA and NS');
   const ns1 = run([], [{ name: ORIGIN, type: TYPE.NS, klass: CLASS_NONE, data: 'ns1.dyn.test' }]);
@@ -144,7 +144,7 @@ test('D3: at the apex SOA and NS survive deletes, the last NS is kept, only a ne
   assert.deepEqual(changedAt(cnameSwap, 'alias.dyn.test', TYPE.CNAME), ['60 ns1.dyn.test'], 'a CNAME replaces the CNAME');
 });
 
-test('D3: malformed UPDATE messages are FORMERR (zone count, zone type, class, meta types, TTL on deletes), NOTZONE outside the zone', () => {
+test('D5: malformed UPDATE messages are FORMERR (zone count, zone type, class, meta types, TTL on deletes), NOTZONE outside the zone', () => {
   const bad = (m: Buffer): number => { const u = parseUpdate(m); return 'rcode' in u ? u.rcode : -1; };
   assert.equal(bad(updateMessage([], [], { zones: 2 })), RCODE.FORMERR);
   assert.equal(bad(updateMessage([], [], { zoneType: TYPE.A })), RCODE.FORMERR);
@@ -158,7 +158,7 @@ test('D3: malformed UPDATE messages are FORMERR (zone count, zone type, class, m
   assert.equal(rcodeOf(run([], [{ name: 'h.elsewhere.test', type: TYPE.A, ttl: 60, data: '192.0.2.1' }], policy([{ key: ['ddns'] }]))), UPDATE_RCODE.NOTZONE);
 });
 
-test('D3: the policy: owners by exact name, subtree, strictly below, pattern and key name; types; a cap per RRset; key and address', () => {
+test('D5: the policy: owners by exact name, subtree, strictly below, pattern and key name; types; a cap per RRset; key and address', () => {
   const only = (rule: UpdateRule, name: string, type: number = TYPE.A, key: string | null = 'ddns', address = '127.0.0.1'): number =>
     rcodeOf(run([], [{ name, type, ttl: 60, data: type === TYPE.TXT ? [Buffer.from('x')] : '198.51.100.1' }], policy([rule], key, address)));
   assert.equal(only({ key: ['ddns'], owners: { exact: ['h.dyn.test'] } }, 'h.dyn.test'), RCODE.NOERROR);
@@ -191,7 +191,7 @@ test('D3: the policy: owners by exact name, subtree, strictly below, pattern and
   assert.equal(mayTransfer(undefined, { key: 'xfr', address: '127.0.0.1' }), false, 'no rules: nobody');
 });
 
-test('D3: a change is laid over the zone with the new serial; serials advance by increment, unixtime and dateserial, always upward (RFC 1982)', () => {
+test('D5: a change is laid over the zone with the new serial; serials advance by increment, unixtime and dateserial, always upward (RFC 1982)', () => {
   const l = layers();
   const r = run([], [{ name: 'h.dyn.test', type: TYPE.A, ttl: 60, data: '198.51.100.1' }, { name: 'www.dyn.test', type: TYPE.TXT, klass: CLASS_ANY }]);
   assert.ok(!('rcode' in r));
@@ -211,7 +211,7 @@ test('D3: a change is laid over the zone with the new serial; serials advance by
   assert.ok(serialGreater(1, 0xffffffff) && !serialGreater(0xffffffff, 1));
 });
 
-test('D3: the response echoes ID, opcode and zone section; with EDNS a refusal carries its reason as an RFC 8914 extended error', () => {
+test('D5: the response echoes ID, opcode and zone section; with EDNS a refusal carries its reason as an RFC 8914 extended error', () => {
   const u = parseUpdate(updateMessage([], [], { edns: true, id: 777 })) as UpdateMessage;
   const res = decode(updateResponse(u, u.id, RCODE.REFUSED, { rcode: RCODE.REFUSED, info: 18, reason: 'key ddns may not change MX at x' }));
   assert.equal(res.id, 777);

@@ -1,4 +1,4 @@
-// Interop, dynamic pools (issue 12, SPEC D3 with G1/H1): nsupdate registers addresses into a GSLB name whose pool is
+// Interop, dynamic pools (issue 12, SPEC D5 with G1/H1): nsupdate registers addresses into a GSLB name whose pool is
 // `dynamic: true`; they become members, health-checked like any (a registered address with nothing listening is not
 // answered), survive a restart and a reload of the edited file, and are deleted by UPDATE; configured members stay.
 // A policy name without a dynamic pool refuses UPDATE, saying why. Never skips; all on 127.0.0.0/8.
@@ -86,7 +86,7 @@ zones:
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  test('D3/G1: A records added by nsupdate at the pool\'s name become health-checked members, answered by every worker', async () => {
+  test('D5/G1: A records added by nsupdate at the pool\'s name become health-checked members, answered by every worker', async () => {
     await until(['127.0.0.1']);
     const r = await nsupdate(port, keyFile(), 'update add app.gslb.test 60 A 127.0.0.5\nupdate add app.gslb.test 60 A 127.0.0.6');
     assert.equal(r.code, 0, r.out);
@@ -100,7 +100,7 @@ zones:
     await until(['127.0.0.1', '127.0.0.5', '127.0.0.6']);
   });
 
-  test('D3: registrations survive a restart and a reload of the edited file; `waymark export` shows who registered them', async () => {
+  test('D5: registrations survive a restart and a reload of the edited file; `waymark export` shows who registered them', async () => {
     await waymark!.stop();
     waymark = await spawnWaymark(['serve', '--config', config()]);
     await until(['127.0.0.1', '127.0.0.5', '127.0.0.6']);
@@ -113,7 +113,7 @@ zones:
     assert.match(e.stdout, /address: 127\.0\.0\.5\n\s+registered: key ddns/);
   });
 
-  test('D3: UPDATE deletes registered members; a configured member is not deleted by it', async () => {
+  test('D5: UPDATE deletes registered members; a configured member is not deleted by it', async () => {
     const r = await nsupdate(port, keyFile(), 'update delete app.gslb.test A 127.0.0.6\nupdate delete app.gslb.test A 127.0.0.1');
     assert.equal(r.code, 0, r.out);
     await until(['127.0.0.1', '127.0.0.5']);
@@ -122,7 +122,7 @@ zones:
     await until(['127.0.0.1']);
   });
 
-  test('D3: a policy name without a dynamic pool, and other types at a dynamic pool\'s name, are refused with the reason', async () => {
+  test('D5: a policy name without a dynamic pool, and other types at a dynamic pool\'s name, are refused with the reason', async () => {
     const fixed = await nsupdate(port, keyFile(), 'update add static.gslb.test 60 A 198.51.100.1');
     assert.match(fixed.out, /REFUSED/, fixed.out);
     const txt = await nsupdate(port, keyFile(), 'update add app.gslb.test 60 TXT "x"');

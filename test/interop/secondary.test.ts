@@ -1,4 +1,4 @@
-// Interop, a real secondary (issue 12, SPEC D5): Knot DNS (`knotd`, package knot) started by this test on loopback as
+// Interop, a real secondary (issue 12, SPEC D3): Knot DNS (`knotd`, package knot) started by this test on loopback as
 // the secondary of a Waymark zone, with TSIG. It pulls the zone by AXFR, gets a NOTIFY (signed) after a dynamic
 // update, pulls the change by IXFR, and answers the new data, checked with dig against knotd itself. `waymark notify`
 // sends NOTIFY on demand. Never skips; everything on 127.0.0.1; knotd is stopped and its files removed after.
@@ -121,14 +121,14 @@ zone:
     return soa === undefined ? null : Number(soa.split(/\s+/)[2]);
   };
 
-  test('D5: knotd pulls the zone by AXFR with TSIG and answers it', async () => {
+  test('D3: knotd pulls the zone by AXFR with TSIG and answers it', async () => {
     const s = await until('knotd to answer the zone', async () => ((await serialAt('sec.test')) === 7 ? 7 : null));
     assert.equal(s, 7);
     assert.deepEqual(await atKnot('www.sec.test'), ['192.0.2.1']);
     assert.match(knotLog.join(''), /AXFR, incoming|finished/i, knotLog.join(''));
   });
 
-  test('D5: after a dynamic update Waymark sends NOTIFY; knotd pulls IXFR and answers the new record', async () => {
+  test('D3: after a dynamic update Waymark sends NOTIFY; knotd pulls IXFR and answers the new record', async () => {
     const r = await run('knsupdate', ['-y', `hmac-sha256:ddns:${DDNS}`], `server 127.0.0.1 ${port}\nzone sec.test\nadd new.sec.test 60 A 198.51.100.42\nsend\n`);
     assert.equal(r.code, 0, r.out);
     const served = ((await query(port, 'sec.test', { type: 'SOA' })).answers[0]!.data as { serial: number }).serial;
@@ -141,7 +141,7 @@ zone:
     assert.match(waymark!.stdout.join(''), /"incremental":true[^\n]*"msg":"IXFR"/, 'Waymark answered from its journal');
   });
 
-  test('D5: a reload that changes the zone file advances the serial and notifies; knotd takes the whole zone (the journal cannot step across it)', async () => {
+  test('D3: a reload that changes the zone file advances the serial and notifies; knotd takes the whole zone (the journal cannot step across it)', async () => {
     fs.appendFileSync(path.join(dir, 'sec.zone'), 'edited IN A 192.0.2.77\n');
     const r = await runWaymark(['reload', '--config', path.join(dir, 'waymark.yaml')]);
     assert.equal(r.code, 0, r.stderr);
@@ -150,7 +150,7 @@ zone:
     assert.deepEqual(await atKnot('new.sec.test'), ['198.51.100.42'], 'the dynamic record stays');
   });
 
-  test('D5: `waymark zone import --axfr` fetches the zone back from knotd with TSIG (knotd signs, we verify) as a master file that loads', async () => {
+  test('D3: `waymark zone import --axfr` fetches the zone back from knotd with TSIG (knotd signs, we verify) as a master file that loads', async () => {
     const out = path.join(dir, 'imported.zone');
     const r = await runWaymark(['zone', 'import', 'sec.test', '--axfr', `127.0.0.1:${knotPort}`, '--key', `hmac-sha256:xfr:${XFR}`, '--out', out]);
     assert.equal(r.code, 0, r.stderr);
@@ -164,7 +164,7 @@ zone:
     assert.match(wrong.stderr, /NOTAUTH|BADSIG|TSIG error/);
   });
 
-  test('D5: `waymark notify sec.test` tells knotd now and reports its answer', async () => {
+  test('D3: `waymark notify sec.test` tells knotd now and reports its answer', async () => {
     const r = await runWaymark(['notify', 'sec.test', '--config', path.join(dir, 'waymark.yaml')]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`127\\.0\\.0\\.1:${knotPort}: answered \\(rcode 0\\)`));

@@ -1,4 +1,4 @@
-// Interop, zone transfer (AXFR RFC 5936, IXFR RFC 1995, issue 12, SPEC D5): dig and kdig transfer a Waymark zone of
+// Interop, zone transfer (AXFR RFC 5936, IXFR RFC 1995, issue 12, SPEC D3): dig and kdig transfer a Waymark zone of
 // more than 64 KB over TCP, signed with TSIG on every message (they verify each one); unsigned requests are refused
 // unless an address rule lets them in; IXFR after dynamic updates gives the differences from the journal, a serial
 // the journal does not reach gives the whole zone, and IXFR over UDP answers per RFC 1995. Never skips; 127.0.0.1 only.
@@ -70,7 +70,7 @@ zones:
   const update = (script: string) => run('knsupdate', ['-y', `hmac-sha512:ddns:${DDNS}`], `server 127.0.0.1 ${port}\nzone xfr.test\n${script}\nsend\n`);
   const serial = async (): Promise<number> => ((await query(port, 'xfr.test', { type: 'SOA' })).answers[0]!.data as { serial: number }).serial;
 
-  test('D5: dig and kdig AXFR a zone of over 64 KB with TSIG, every message signed and verified; policy names go out as plain A/AAAA of enabled members', async () => {
+  test('D3: dig and kdig AXFR a zone of over 64 KB with TSIG, every message signed and verified; policy names go out as plain A/AAAA of enabled members', async () => {
     const d = await dig('-y', `hmac-sha256:xfr:${XFR}`, 'xfr.test', 'AXFR');
     assert.doesNotMatch(d.out, /Transfer failed|tsig verify failure|failed/i, d.out.slice(-1500));
     const rs = records(d.out);
@@ -87,7 +87,7 @@ zones:
     assert.equal(records(k.out).filter((r) => r[0]!.startsWith('host-')).length, HOSTS);
   });
 
-  test('D5: unsigned AXFR is refused, a wrong key is refused, an address rule (127.0.0.2) lets one in unsigned', async () => {
+  test('D3: unsigned AXFR is refused, a wrong key is refused, an address rule (127.0.0.2) lets one in unsigned', async () => {
     const plain = await dig('xfr.test', 'AXFR');
     assert.match(plain.out, /Transfer failed|REFUSED/, plain.out);
     const wrong = await kdig('-y', `hmac-sha256:xfr:${DDNS}`, 'xfr.test', 'AXFR');
@@ -99,7 +99,7 @@ zones:
     assert.match(notOurs.out, /Transfer failed|NOTAUTH/, notOurs.out);
   });
 
-  test('D5: `waymark zone import --axfr` takes the 64 KB+ zone, every message verified; unsigned it is refused', async () => {
+  test('D3: `waymark zone import --axfr` takes the 64 KB+ zone, every message verified; unsigned it is refused', async () => {
     const r = await runWaymark(['zone', 'import', 'xfr.test', '--axfr', `127.0.0.1:${port}`, '--key', `hmac-sha256:xfr:${XFR}`]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.split('\n').filter((l) => l.startsWith('host-')).length, HOSTS);
@@ -109,7 +109,7 @@ zones:
     assert.match(refused.stderr, /answered REFUSED/);
   });
 
-  test('D5: IXFR after updates gives the differences (old SOA, removed, new SOA, added) from the journal, over TCP and UDP; an old serial gets the whole zone', async () => {
+  test('D3: IXFR after updates gives the differences (old SOA, removed, new SOA, added) from the journal, over TCP and UDP; an old serial gets the whole zone', async () => {
     const s0 = await serial();
     assert.equal((await update('add new1.xfr.test 60 A 198.51.100.1')).code, 0);
     assert.equal((await update('del host-00001-with-a-longer-name.xfr.test A\nadd new2.xfr.test 60 TXT "two"')).code, 0);

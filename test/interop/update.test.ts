@@ -1,4 +1,4 @@
-// Interop, dynamic update (RFC 2136 with TSIG, issue 12, SPEC D3): nsupdate (bind9-dnsutils) and knsupdate
+// Interop, dynamic update (RFC 2136 with TSIG, issue 12, SPEC D5): nsupdate (bind9-dnsutils) and knsupdate
 // (knot-dnsutils) change a zone of `waymark serve` with keys tsig-keygen (bind9) made: add, replace, delete,
 // prerequisites that fail; a bad key, a bad MAC and a clock skewed past the fudge (faketime) are refused and change
 // nothing. Acknowledged means durable (SIGKILL right after the reply) and served by every worker; a reload of the
@@ -87,7 +87,7 @@ zones:
   };
   const serial = async (): Promise<number> => Number((await answers('dyn.example.test', 'SOA'))[0]);
 
-  test('D3: nsupdate -k (a tsig-keygen key file) adds records over UDP and TCP; every worker answers them at once, with the serial one up', async () => {
+  test('D3/D5: nsupdate -k (a tsig-keygen key file) adds records over UDP and TCP; every worker answers them at once, with the serial one up', async () => {
     const s0 = await serial();
     const r = await nsupdate('update add host1.dyn.example.test 60 A 198.51.100.7\nupdate add host1.dyn.example.test 60 TXT "hello"', '-k', ddns.file);
     assert.equal(r.code, 0, r.out);
@@ -99,7 +99,7 @@ zones:
     assert.deepEqual(await answers('host1.dyn.example.test'), ['198.51.100.7', '198.51.100.8']);
   });
 
-  test('D3: knsupdate replaces an RRset, deletes one record, and a failing prerequisite (YXDOMAIN, NXRRSET) changes nothing', async () => {
+  test('D3/D5: knsupdate replaces an RRset, deletes one record, and a failing prerequisite (YXDOMAIN, NXRRSET) changes nothing', async () => {
     const rep = await knsupdate('del www.dyn.example.test A\nadd www.dyn.example.test 120 A 203.0.113.5');
     assert.equal(rep.code, 0, rep.out);
     assert.deepEqual(await answers('www.dyn.example.test'), ['203.0.113.5']);
@@ -135,7 +135,7 @@ zones:
     assert.equal(await serial(), s);
   });
 
-  test('D3: ddclient in its nsupdate protocol, run once in the foreground, registers an address', async () => {
+  test('D3/D5: ddclient in its nsupdate protocol, run once in the foreground, registers an address', async () => {
     const conf = path.join(dir, 'ddclient.conf');
     fs.writeFileSync(conf, `daemon=0\nssl=no\nuse=ip, ip=198.51.100.99\nprotocol=nsupdate\nserver=127.0.0.1:${port}\npassword=${ddns.file}\nzone=dyn.example.test\nttl=120\nsite.dyn.example.test\n`, { mode: 0o600 });
     const r = await run('ddclient', ['-daemon=0', '-foreground', '-file', conf, '-cache', path.join(dir, 'ddclient.cache'), '-verbose', '-noquiet']);
@@ -143,7 +143,7 @@ zones:
     assert.deepEqual(await answers('site.dyn.example.test'), ['198.51.100.99']);
   });
 
-  test('D3: with EDNS, a refusal says why in an RFC 8914 extended error', async () => {
+  test('D3/D5: with EDNS, a refusal says why in an RFC 8914 extended error', async () => {
     const head = Buffer.from([0x42, 0x42, 0x28, 0x00, 0, 1, 0, 0, 0, 1, 0, 1]);
     const add = Buffer.concat([encodeName('x.dyn.example.test'), Buffer.from([0, 15, 0, 1, 0, 0, 0, 60, 0, 4, 0, 10, 0, 0])]);
     const msg = Buffer.concat([head, encodeName('dyn.example.test'), Buffer.from([0, 6, 0, 1]), add, Buffer.from([0, 0, 41, 4, 0xd0, 0, 0, 0, 0, 0, 0])]);
@@ -154,7 +154,7 @@ zones:
     assert.match(ede.subarray(2).toString(), /unsigned request from 127\.0\.0\.1 may not update zone dyn\.example\.test/);
   });
 
-  test('D3: acknowledged means durable: SIGKILL right after NOERROR, restart, the update and its serial are there', async () => {
+  test('D3/D5: acknowledged means durable: SIGKILL right after NOERROR, restart, the update and its serial are there', async () => {
     const r = await nsupdate('update add durable.dyn.example.test 60 A 198.51.100.77', '-k', ddns.file);
     assert.equal(r.code, 0, r.out);
     const s = await serial();
@@ -170,7 +170,7 @@ zones:
     assert.equal(await serial(), s);
   });
 
-  test('D3: a reload of an edited file keeps what UPDATE set: the file\'s new record and the updated ones are both served', async () => {
+  test('D3/D5: a reload of an edited file keeps what UPDATE set: the file\'s new record and the updated ones are both served', async () => {
     fs.appendFileSync(path.join(dir, 'dyn.zone'), 'fromfile IN A 192.0.2.50\n');
     const r = await runWaymark(['reload', '--config', config()]);
     assert.equal(r.code, 0, r.stderr);

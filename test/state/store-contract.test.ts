@@ -254,7 +254,7 @@ for (const b of backends) {
 }
 
 for (const b of backends) {
-  test(`D3 (${b.name}): a zone change commits its RRsets, serial and journal entry together, against the serial it was made on; the journal keeps the newest entries; a restart reads it all back`, async () => {
+  test(`D5 (${b.name}): a zone change commits its RRsets, serial and journal entry together, against the serial it was made on; the journal keeps the newest entries; a restart reads it all back`, async () => {
     const { store, reopen, another } = await b.fresh();
     assert.deepEqual(await store.loadZoneStates(), []);
     assert.equal(await store.zoneState('dyn.test.'), null);
