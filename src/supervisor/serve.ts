@@ -317,9 +317,18 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
    * The configuration in force, raw and compiled, once it is known raw (after the first change: at the start it is
    * kept as JSON text only): a change to its names and pools is compiled as an edit of it (config/edit.ts).
    */
-  const inForceNow = (): InForce | undefined => (configRaw === null ? undefined : { raw: configRaw, config: loaded.config, snapshot: mirror.snapshot, zones: loaded.zones, layers: () => mapped.load(handOver.images) });
+  const inForceNow = (): InForce | undefined => (configRaw === null ? undefined : { raw: configRaw, config: loaded.config, snapshot: mirror.snapshot, zones: loaded.zones, layers: () => servedLayers() });
   /** The zones in force as the workers map them (an edit that adds a policy name lays an overlay over its zone). */
   const mapped = new ImageCache(images.dir);
+  /**
+   * The layers of the images in force, by zone index: mapped once per hand-over, and a zone this process just laid a
+   * change over (publish) kept as the object it made, not mapped back from the file it wrote.
+   */
+  let served: { refs: ReadonlyArray<ImageRef | null>; layers: Map<number, ZoneLayers> } | null = null;
+  const servedLayers = (): Map<number, ZoneLayers> => {
+    if (served?.refs !== handOver.images) served = { refs: handOver.images, layers: mapped.load(handOver.images) };
+    return served.layers;
+  };
   if (revisions) revisions.inForce = inForceNow;
   /** The mirror takes a new compiled configuration, and health its targets. */
   const mirrorOf = (v: Valid): void => {
@@ -639,19 +648,21 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
       }
       return null;
     },
-    layers: (index: number) => mapped.load(handOver.images).get(index),
+    layers: (index: number) => servedLayers().get(index),
     poolsOf: (name: string) => loaded.config.names.find((n) => canonicalName(n.name) === name)?.pools.join(', ') ?? '(unknown)',
     publish: async (index: number, layers: ZoneLayers) => {
       let refs: Array<ImageRef | null>;
       try {
         // The same image with another overlay (a change laid over it), or the zone compiled whole again.
-        const sameImage = mapped.load(handOver.images).get(index)?.image === layers.image;
+        const sameImage = servedLayers().get(index)?.image === layers.image;
         refs = sameImage ? publishOverlays(images.dir, handOver.images, new Map([[index, layers.overlay]])) : publishLayers(images.dir, handOver.images, new Map([[index, layers]]));
       } catch (e) {
         return { ok: false, errors: [{ path: '', message: `cannot write the compiled zones to ${images.dir}: ${(e as Error).message}` }] };
       }
       keepImages(refs);
+      const next = new Map(servedLayers()).set(index, layers);
       handOver = { ...handOver, images: refs };
+      served = { refs, layers: next };
       generation++;
       broadcast({ type: 'zones', generation, images: refs });
       return everyWorker();
