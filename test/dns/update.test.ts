@@ -8,7 +8,7 @@ import { parseZoneText } from '../../src/dns/zonefile.js';
 import { compileZone, type ZoneLayers } from '../../src/dns/zone.js';
 import { applyUpdates, checkPermission, checkPrerequisites, parseUpdate, prescan, updateResponse, serialGreater, CLASS_ANY, CLASS_NONE, UPDATE_RCODE, type UpdateMessage, type UpdateFailure, type ZoneView, type UpdateResult } from '../../src/dns/update.js';
 import { UpdatePolicy, mayTransfer, type UpdateRule } from '../../src/dns/update-policy.js';
-import { layDynamic, layerRecords, layerSerial, nextSerial } from '../../src/dns/dynamic.js';
+import { foldLayers, layDynamic, layerPolicySlot, layerRecords, layerSerial, nextSerial, shouldFold } from '../../src/dns/dynamic.js';
 import { encodeName } from '../../src/wire/name.js';
 import { encodeRdata, type RData } from '../../src/wire/rdata.js';
 import { CLASS_IN, RCODE, TYPE } from '../../src/wire/types.js';
@@ -225,4 +225,26 @@ test('D5: the response echoes ID, opcode and zone section; with EDNS a refusal c
   assert.equal(ede.data.subarray(2).toString(), 'key ddns may not change MX at x');
   const plain = parseUpdate(updateMessage([], [])) as UpdateMessage;
   assert.equal(decode(updateResponse(plain, plain.id, RCODE.REFUSED, { rcode: RCODE.REFUSED, info: 18, reason: 'x' })).additionals?.length ?? 0, 0, 'no EDNS, no OPT');
+});
+
+test('D5: a large overlay is folded into one image with the same records and the same policy slots; small ones are not', () => {
+  const base = layers();
+  const changes = new Map<string, Map<number, import('../../src/wire/rdata.js').ZoneRecord[]>>();
+  for (let i = 0; i < 40; i++) changes.set(`n${i}.dyn.test`, new Map([[TYPE.A, [{ name: `n${i}.dyn.test`, type: TYPE.A, ttl: 60, data: `198.51.100.${i}` }]]]));
+  changes.set('www.dyn.test', new Map([[TYPE.TXT, []]]));
+  const laid = layDynamic(base, changes, 150);
+  assert.ok('layers' in laid);
+  assert.equal(shouldFold(base), false, 'no overlay');
+  assert.equal(shouldFold(laid.layers), true, `${laid.layers.overlay!.nodeCount} overlay names over a zone of ${base.image.nodeCount}`);
+  const folded = foldLayers(laid.layers);
+  assert.ok(folded !== null && folded.overlay === null);
+  const all = (l: ZoneLayers, n: string): string[] => layerRecords(l, n).map((r) => `${r.type} ${r.ttl} ${JSON.stringify(r.data)}`).sort();
+  for (const n of ['dyn.test', 'www.dyn.test', 'alias.dyn.test', 'ns1.dyn.test', 'n0.dyn.test', 'n39.dyn.test', 'gone.dyn.test']) assert.deepEqual(all(folded, n), all(laid.layers, n), n);
+  assert.equal(layerSerial(folded), 150);
+  assert.equal(layerPolicySlot(folded, 'gslb.dyn.test'), layerPolicySlot(base, 'gslb.dyn.test'), 'the policy name keeps its slot');
+  assert.ok(layerPolicySlot(folded, 'gslb.dyn.test') >= 0);
+  // A change laid over the folded image starts a small overlay again.
+  const next = layDynamic(folded, new Map([['n41.dyn.test', new Map([[TYPE.A, [{ name: 'n41.dyn.test', type: TYPE.A, ttl: 60, data: '198.51.100.41' }]]])]]), 151);
+  assert.ok('layers' in next && !shouldFold(next.layers));
+  assert.deepEqual(all(next.layers, 'n0.dyn.test'), all(laid.layers, 'n0.dyn.test'));
 });
