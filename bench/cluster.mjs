@@ -13,12 +13,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ask, dist, freePort, percentile, persistenceRate, qps, serve, stop, haveDnsperf } from './lib.mjs';
+import { ask, dist, freePort, percentile, persistenceRate, qps, serve, stop, haveDnsperf, envNumber } from './lib.mjs';
 
 const { startEmbeddedPostgres } = await dist('state/embedded-postgres.js');
 const { openPostgresStore } = await dist('state/postgres.js');
 
-const num = (name, def) => { const v = Number(process.env[name] ?? def); if (!(v > 0)) throw new Error(`${name} must be a positive number`); return v; };
+const num = envNumber;
 const CHANGES = num('CLUSTER_CHANGES', 200);
 const QPS_S = num('CLUSTER_QPS_S', 5);
 const RECORDS = num('CLUSTER_RECORDS', 100_000);

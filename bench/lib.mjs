@@ -146,3 +146,10 @@ export function burn(busyMs, everyMs, seconds) {
   const proc = spawn(process.execPath, ['-e', code], { stdio: 'ignore', timeout: (seconds + 10) * 1000, killSignal: 'SIGKILL' });
   return { proc, done: new Promise((resolve) => proc.on('close', () => resolve())) };
 }
+
+/** A positive number from environment variable `name` (default `def`); anything else stops the bench, naming it. */
+export function envNumber(name, def) {
+  const v = Number(process.env[name] ?? def);
+  if (!(v > 0)) throw new Error(`${name} must be a positive number`);
+  return v;
+}

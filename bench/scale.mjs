@@ -22,11 +22,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import dnsPacket from 'dns-packet';
-import { processTree, treeCpu, burn as burnCpu } from './lib.mjs';
+import { processTree, treeCpu, burn as burnCpu, envNumber } from './lib.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
-const num = (name, def) => { const v = Number(process.env[name] ?? def); if (!(v > 0)) throw new Error(`${name} must be a positive number`); return v; };
+const num = envNumber;
 const RECORDS = num('SCALE_RECORDS', 1_000_000);
 // The "memory linear in records" run; 0 skips it.
 const HUGE = Number(process.env.SCALE_HUGE_RECORDS ?? 5_000_000);

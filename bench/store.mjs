@@ -8,14 +8,14 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { dist, freePort, persistenceRate } from './lib.mjs';
+import { dist, freePort, persistenceRate, envNumber } from './lib.mjs';
 
 const { openStore } = await dist('state/store.js');
 const { sqliteStateStore } = await dist('state/async.js');
 const { openPostgresStore } = await dist('state/postgres.js');
 const { startEmbeddedPostgres } = await dist('state/embedded-postgres.js');
 
-const num = (name, def) => { const v = Number(process.env[name] ?? def); if (!(v > 0)) throw new Error(`${name} must be a positive number`); return v; };
+const num = envNumber;
 const opts = { records: num('STORE_RECORDS', 200_000), batch: num('STORE_BATCH', 5_000), limitMs: num('STORE_LIMIT_S', 60) * 1000 };
 const RECORDS = opts.records;
 const BATCH = opts.batch;

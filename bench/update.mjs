@@ -14,13 +14,13 @@ import dgram from 'node:dgram';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { burn, dist, freePort, haveDnsperf, percentile, serve, stop, treeCpu } from './lib.mjs';
+import { burn, dist, freePort, haveDnsperf, percentile, serve, stop, treeCpu, envNumber } from './lib.mjs';
 
 const { signRequest, TsigKeyring } = await dist('wire/tsig.js');
 const { encodeName } = await dist('wire/name.js');
 const { startEmbeddedPostgres } = await dist('state/embedded-postgres.js');
 
-const num = (name, def) => { const v = Number(process.env[name] ?? def); if (!(v > 0)) throw new Error(`${name} must be a positive number`); return v; };
+const num = envNumber;
 const COUNT = num('UPDATE_COUNT', 2000);
 const WINDOW = num('UPDATE_WINDOW', 8);
 const RATE = num('UPDATE_RATE', 100);

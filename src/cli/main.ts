@@ -243,7 +243,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--json', 'print JSON')
     .action(async (zone: string, opts: { pidFile?: string; config?: string; json?: boolean }) => {
       const where = serverLocation(opts);
-      const asked = await askControl(where.paths, { op: 'notify', zone: canonicalName(zone.replace(/\.$/, '')) }, 60_000);
+      const asked = await askControl(where.paths, { op: 'notify', zone: canonicalName(zone) }, 60_000);
       if (!asked) throw new Error(`no running server found (no control socket at ${where.paths.join(' or ') || '(none: give --config or --pid-file)'})`);
       const r = asked.reply;
       if (opts.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);

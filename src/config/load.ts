@@ -180,15 +180,15 @@ export function loadZones(config: Config, baseDir: string, file: string | null, 
 
 /** Update and transfer rules that name a TSIG key the configuration's `keys` do not have. */
 function keyReferenceErrors(config: Config): ConfigError[] {
-  const known = new Set((config.keys ?? []).map((k) => canonicalName(k.name.replace(/\.$/, ''))));
+  const known = new Set((config.keys ?? []).map((k) => canonicalName(k.name)));
   const errors: ConfigError[] = [];
   config.zones.forEach((zc, i) => {
     (zc.notify ?? []).forEach((t, j) => {
-      if (t.key !== undefined && !known.has(canonicalName(t.key.replace(/\.$/, '')))) errors.push({ path: `zones[${i}].notify[${j}].key`, value: t.key, message: 'names no key of keys:', expected: 'a key listed under keys:' });
+      if (t.key !== undefined && !known.has(canonicalName(t.key))) errors.push({ path: `zones[${i}].notify[${j}].key`, value: t.key, message: 'names no key of keys:', expected: 'a key listed under keys:' });
     });
     for (const [field, rules] of [['update', zc.update], ['transfer', zc.transfer]] as const) {
       (rules ?? []).forEach((r, j) => (r.key ?? []).forEach((k, n) => {
-        if (!known.has(canonicalName(k.replace(/\.$/, '')))) {
+        if (!known.has(canonicalName(k))) {
           errors.push({ path: `zones[${i}].${field}[${j}].key${r.key!.length > 1 ? `[${n}]` : ''}`, value: k, message: `names no key of keys:`, expected: 'a key listed under keys: (name, algorithm, secret as tsig-keygen prints them)' });
         }
       }));

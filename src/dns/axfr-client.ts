@@ -50,7 +50,7 @@ function answerRecords(msg: Buffer): ZoneRecord[] {
 
 /** Fetch zone `opts.zone` by AXFR. Rejects with a message saying what went wrong (refused, BADSIG, timeout…). */
 export function fetchZone(opts: AxfrOptions): Promise<FetchedZone> {
-  const zone = canonicalName(opts.zone.replace(/\.$/, ''));
+  const zone = canonicalName(opts.zone);
   const id = Math.floor(Math.random() * 65536);
   const now = (): number => Math.floor(Date.now() / 1000);
   const query = axfrQuery(zone, id);

@@ -2,9 +2,10 @@
 // same owner and type; none: deleted) and the zone's serial, laid over the compiled zone as an overlay (zone.ts
 // compileOverlay), so a change costs what it touches, not the zone. Owns the override rule, the serial policies and
 // reading a zone's records through its layers. Compile time only.
-import { compileOverlay, compileZone, recordsAt, overlayChanges, OVERLAY_MAX_NAMES, type ZoneLayers, type ZoneProblem } from './zone.js';
+import net from 'node:net';
+import { compileOverlay, compileZone, forEachServedNode, nodeRecords, recordsAt, overlayChanges, OVERLAY_MAX_NAMES, type ZoneLayers, type ZoneProblem } from './zone.js';
 import { Zone } from './zone.js';
-import { decodeBody, type SoaData, type ZoneRecord } from '../wire/rdata.js';
+import type { SoaData, ZoneRecord } from '../wire/rdata.js';
 import { canonicalName } from '../wire/name.js';
 import { TYPE } from '../wire/types.js';
 import type { ZoneImage } from '../wire/image.js';
@@ -39,13 +40,13 @@ export function servedSerial(configured: number, stored: number | null): number 
 export function layerRecords(layers: ZoneLayers, name: string): ZoneRecord[] {
   const zone = new Zone(layers.image.origin, '', layers.image, layers.overlay);
   const node = zone.node(name);
-  if (node < 0) return [];
-  const img = zone.at;
+  return node < 0 ? [] : nodeRecords(zone.at, node);
+}
+
+/** Addresses as the A and AAAA records of `name` (a policy name's members, as secondaries and UPDATE see them). */
+export function addressRecords(name: string, ttl: number, addresses: Iterable<string>): ZoneRecord[] {
   const out: ZoneRecord[] = [];
-  const first = img.firstRRset(node);
-  for (let r = first; r < first + img.rrsetCountOf(node); r++) {
-    for (let k = 0; k < img.count(r); k++) out.push(decodeBody(name, img.data, img.recOffs[img.base(r) + k]!));
-  }
+  for (const a of addresses) out.push({ name, type: net.isIPv6(a) ? TYPE.AAAA : TYPE.A, ttl, data: a });
   return out;
 }
 
@@ -124,27 +125,15 @@ export function shouldFold(layers: ZoneLayers): boolean {
  * slots stay valid); null when that cannot be (a slot without a name, a problem in the records).
  */
 export function foldLayers(layers: ZoneLayers): ZoneLayers | null {
-  const zone = new Zone(layers.image.origin, '', layers.image, layers.overlay);
   const records: ZoneRecord[] = [];
   const slots: string[] = [];
-  const take = (img: ZoneImage, n: number): void => {
-    const name = img.nodeName(n);
+  forEachServedNode(layers, (img, n) => {
     const slot = img.policySlot(n);
-    if (slot >= 0) slots[slot] = canonicalName(name);
-    const first = img.firstRRset(n);
-    for (let r = first; r < first + img.rrsetCountOf(n); r++) {
-      for (let k = 0; k < img.count(r); k++) records.push(decodeBody(name, img.data, img.recOffs[img.base(r) + k]!));
-    }
-  };
-  const { image, overlay } = layers;
-  for (let n = 0; n < image.nodeCount; n++) {
-    const w = image.names.subarray(image.nameOffset(n), image.nameOffset(n) + image.nameLength(n));
-    zone.find(w, 0, w.length);
-    if (zone.at !== overlay) take(image, n);
-  }
-  if (overlay !== null) for (let n = 0; n < overlay.nodeCount; n++) if (!overlay.gone(n)) take(overlay, n);
+    if (slot >= 0) slots[slot] = canonicalName(img.nodeName(n));
+    for (const r of nodeRecords(img, n)) records.push(r);
+  });
   for (let i = 0; i < slots.length; i++) if (slots[i] === undefined) return null;
-  const r = compileZone(image.origin, records, slots);
+  const r = compileZone(layers.image.origin, records, slots);
   return r.zone === undefined || r.problems.length > 0 ? null : { image: r.zone.image, overlay: null };
 }
 

@@ -3,11 +3,10 @@
 // SOA first and last, records taken as the zone images hold them (uncompressed), each message a whole number of
 // records. Knows nothing of who may transfer (update-policy.ts) or where differences come from (the journal).
 import { encodeName, readName, wireToName, canonicalName } from '../wire/name.js';
-import { encodeRdata, type SoaData, type ZoneRecord } from '../wire/rdata.js';
+import { encodeBody, encodeRdata, type SoaData, type ZoneRecord } from '../wire/rdata.js';
 import { CLASS_IN, RCODE, TYPE } from '../wire/types.js';
 import { APEX, type ZoneImage } from '../wire/image.js';
-import type { ZoneLayers } from './zone.js';
-import { Zone } from './zone.js';
+import { forEachServedNode, type ZoneLayers } from './zone.js';
 
 /** A transfer request: the zone, AXFR or IXFR, the question to echo, and (IXFR) the serial the client has. */
 export interface TransferQuery {
@@ -86,10 +85,10 @@ export function transferError(q: TransferQuery, rcode: number): Buffer {
   return head(q.id, q.question, rcode);
 }
 
-/** SERVFAIL to any message, its question echoed when it can be read. */
-export function servfailTo(msg: Buffer): Buffer {
+/** An error answer (`rcode`) to any message: its ID and opcode, its question echoed when it can be read. */
+export function errorTo(msg: Buffer, rcode: number): Buffer {
   const q = parseTransferQuery(msg);
-  const out = 'rcode' in q ? head(msg.length >= 2 ? msg.readUInt16BE(0) : 0, null, RCODE.SERVFAIL) : transferError(q, RCODE.SERVFAIL);
+  const out = 'rcode' in q ? head(msg.length >= 2 ? msg.readUInt16BE(0) : 0, null, rcode) : transferError(q, rcode);
   out[2] = (out[2]! & 0x87) | (msg.length > 2 ? msg[2]! & 0x78 : 0); // the request's opcode
   return out;
 }
@@ -127,13 +126,7 @@ class MessageWriter {
 
 /** A record in wire form (owner uncompressed). */
 export function recordWire(r: ZoneRecord): Buffer {
-  const rdata = encodeRdata(r.type, r.data);
-  const h = Buffer.alloc(10);
-  h.writeUInt16BE(r.type, 0);
-  h.writeUInt16BE(CLASS_IN, 2);
-  h.writeUInt32BE(r.ttl, 4);
-  h.writeUInt16BE(rdata.length, 8);
-  return Buffer.concat([encodeName(r.name), h, rdata]);
+  return Buffer.concat([encodeName(r.name), encodeBody(r.type, r.ttl, encodeRdata(r.type, r.data))]);
 }
 
 /** Each record of node `n` of `img`, in wire form; the apex SOA left out (a transfer puts it first and last). */
@@ -173,17 +166,7 @@ function decodeSoa(data: Buffer, at: number): SoaData {
  * does not hold; then `extra` (policy names as plain records).
  */
 export function zoneWires(layers: ZoneLayers, extra: readonly ZoneRecord[], out: (w: Buffer) => void): void {
-  const { image, overlay } = layers;
-  const zone = new Zone(image.origin, '', image, overlay);
-  for (let n = 0; n < image.nodeCount; n++) {
-    if (overlay !== null) {
-      const w = image.names.subarray(image.nameOffset(n), image.nameOffset(n) + image.nameLength(n));
-      zone.find(w, 0, w.length);
-      if (zone.at === overlay) continue; // the overlay decides for it (its records, or that it is gone)
-    }
-    nodeWires(image, n, n === APEX, out);
-  }
-  if (overlay !== null) for (let n = 0; n < overlay.nodeCount; n++) if (!overlay.gone(n)) nodeWires(overlay, n, n === APEX, out);
+  forEachServedNode(layers, (img, n) => nodeWires(img, n, n === APEX, out));
   for (const r of extra) out(recordWire(r));
 }
 

@@ -24,7 +24,7 @@ interface Owners { exact: string[]; subtree: string[]; below: string[]; pattern:
 interface CompiledRule { keys: Set<string> | null; from: net.BlockList | null; owners: Owners; types: Set<number> | null; maxRecords: number; at: string }
 
 function absolute(name: string, origin: string): string {
-  return name === '@' ? origin : canonicalName(name.replace(/\.$/, ''));
+  return name === '@' ? origin : canonicalName(name);
 }
 
 function blockList(prefixes: readonly string[]): net.BlockList {
@@ -47,7 +47,7 @@ function matchesIdentity(keys: Set<string> | null, from: net.BlockList | null, w
 }
 
 function keySet(names: readonly string[] | undefined): Set<string> | null {
-  return names === undefined ? null : new Set(names.map((k) => canonicalName(k.replace(/\.$/, ''))));
+  return names === undefined ? null : new Set(names.map((k) => canonicalName(k)));
 }
 
 /** Does `name` match pattern labels (each "*" one label, else equal)? */

@@ -576,7 +576,7 @@ function delegationChange(base: ZoneImage, name: string, origin: string, node: n
 }
 
 /** Every record of a node of `img`, decoded (the names an overlay copies unchanged). */
-function nodeRecords(img: ZoneImage, node: number): ZoneRecord[] {
+export function nodeRecords(img: ZoneImage, node: number): ZoneRecord[] {
   const out: ZoneRecord[] = [];
   const name = img.nodeName(node);
   const first = img.firstRRset(node);
@@ -619,6 +619,23 @@ export function overlayChanges(overlay: ZoneImage): { changed: Map<string, ZoneR
     policy.set(name, overlay.gone(n) ? -1 : overlay.policySlot(n));
   }
   return { changed, policy };
+}
+
+/**
+ * Every node the layers serve, once: the overlay's (those it does not mark gone), and the image's the overlay does
+ * not decide for. What a transfer sends and what a fold compiles.
+ */
+export function forEachServedNode(layers: ZoneLayers, fn: (img: ZoneImage, node: number) => void): void {
+  const { image, overlay } = layers;
+  const zone = new Zone(image.origin, '', image, overlay);
+  for (let n = 0; n < image.nodeCount; n++) {
+    if (overlay !== null) {
+      zone.find(image.names, image.nameOffset(n), image.nameOffset(n) + image.nameLength(n));
+      if (zone.at === overlay) continue; // the overlay decides for it (its records, or that it is gone)
+    }
+    fn(image, n);
+  }
+  if (overlay !== null) for (let n = 0; n < overlay.nodeCount; n++) if (!overlay.gone(n)) fn(overlay, n);
 }
 
 /** The records `img` holds at presentation name `name` ([] when it holds none), decoded. */

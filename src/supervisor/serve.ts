@@ -45,10 +45,8 @@ import { Notifier, parseTarget, type NotifyOutcome } from '../dns/notify.js';
 import { soaOf } from '../dns/transfer.js';
 import { keyringOf } from './worker.js';
 import { encodeName, foldWire } from '../wire/name.js';
-import { layerPolicySlot } from '../dns/dynamic.js';
+import { addressRecords, layerPolicySlot } from '../dns/dynamic.js';
 import type { ZoneRecord } from '../wire/rdata.js';
-import net from 'node:net';
-import { TYPE } from '../wire/types.js';
 import type { Zone, ZoneLayers } from '../dns/zone.js';
 import { canonicalName } from '../wire/name.js';
 
@@ -907,14 +905,8 @@ function policyRecords(config: LoadedConfig['config'], layers: ZoneLayers): Zone
   for (const n of config.names) {
     const name = canonicalName(n.name);
     if (layerPolicySlot(layers, name) < 0) continue;
-    const seen = new Set<string>();
-    for (const p of n.pools) {
-      for (const m of pools.get(p)?.members ?? []) {
-        if (!m.enabled || seen.has(m.address)) continue;
-        seen.add(m.address);
-        out.push({ name, type: net.isIPv6(m.address) ? TYPE.AAAA : TYPE.A, ttl: n.ttl, data: m.address });
-      }
-    }
+    const enabled = new Set(n.pools.flatMap((p) => (pools.get(p)?.members ?? []).filter((m) => m.enabled).map((m) => m.address)));
+    for (const r of addressRecords(name, n.ttl, enabled)) out.push(r);
   }
   return out;
 }

@@ -21,7 +21,7 @@ import type { Zone, ZoneLayers } from '../dns/zone.js';
 import { TsigKeyring } from '../wire/tsig.js';
 import { TRANSPORT_TCP, type DeferredHandler } from '../dns/responder.js';
 import { updateFailure } from '../dns/update.js';
-import { servfailTo } from '../dns/transfer.js';
+import { errorTo } from '../dns/transfer.js';
 import { RCODE } from '../wire/types.js';
 import { canonicalName } from '../wire/name.js';
 
@@ -136,7 +136,7 @@ export async function runWorker(log: Logger): Promise<number> {
   const requests = new Map<number, { reply: (r: Buffer[] | null) => void; timer: NodeJS.Timeout }>();
   let requestId = 0;
   const relay: DeferredHandler = (d, reply) => {
-    const failed = (): Buffer[] => [d.kind === 'update' ? updateFailure(d.message, RCODE.SERVFAIL) : servfailTo(d.message)];
+    const failed = (): Buffer[] => [d.kind === 'update' ? updateFailure(d.message, RCODE.SERVFAIL) : errorTo(d.message, RCODE.SERVFAIL)];
     if (!process.connected) return reply(failed());
     const id = ++requestId;
     const timer = setTimeout(() => {
@@ -145,7 +145,7 @@ export async function runWorker(log: Logger): Promise<number> {
       reply(failed());
     }, ZONE_REQUEST_WAIT_MS);
     requests.set(id, { reply, timer });
-    const key = d.key === null ? null : canonicalName(d.key.name.replace(/\.$/, ''));
+    const key = d.key === null ? null : canonicalName(d.key.name);
     process.send?.({ type: 'zone-request', generation, id, request: { kind: d.kind, message: d.message.toString('base64'), key, client: d.client, tcp: d.transport === TRANSPORT_TCP } } satisfies WorkerMessage);
   };
   server.responder.deferred = relay;

@@ -3,13 +3,13 @@
 // serves it (the same images) and, for IXFR, from the zone's journal in the store, falling back to the whole zone
 // when the client's serial is not in it. Owns the choice between those answers; the messages are dns/transfer.ts's.
 import type { Logger } from 'pino';
-import { axfrMessages, ixfrMessages, ixfrOverUdp, parseTransferQuery, soaOf, transferError, type IxfrStep, type TransferQuery } from '../dns/transfer.js';
+import { axfrMessages, errorTo, ixfrMessages, ixfrOverUdp, parseTransferQuery, soaOf, transferError, type IxfrStep, type TransferQuery } from '../dns/transfer.js';
 import { mayTransfer } from '../dns/update-policy.js';
 import { serialGreater } from '../dns/update.js';
 import type { ZoneLayers } from '../dns/zone.js';
 import { encodeName } from '../wire/name.js';
-import { CLASS_IN, RCODE, TYPE } from '../wire/types.js';
-import type { ZoneRecord } from '../wire/rdata.js';
+import { RCODE, TYPE } from '../wire/types.js';
+import { encodeBody, type ZoneRecord } from '../wire/rdata.js';
 import type { JournalEntry, StoredRecord } from '../state/store.js';
 import type { StateStore } from '../state/async.js';
 import type { ZoneRequest } from './ipc.js';
@@ -25,13 +25,7 @@ export interface ZoneTransferHost {
 }
 
 function storedWire(r: StoredRecord): Buffer {
-  const rdata = Buffer.from(r.rdata, 'hex');
-  const h = Buffer.alloc(10);
-  h.writeUInt16BE(r.type, 0);
-  h.writeUInt16BE(CLASS_IN, 2);
-  h.writeUInt32BE(r.ttl, 4);
-  h.writeUInt16BE(rdata.length, 8);
-  return Buffer.concat([encodeName(r.name), h, rdata]);
+  return Buffer.concat([encodeName(r.name), encodeBody(r.type, r.ttl, Buffer.from(r.rdata, 'hex'))]);
 }
 
 /**
@@ -59,13 +53,7 @@ export class ZoneTransfers {
   async handle(req: ZoneRequest): Promise<Buffer[]> {
     const msg = Buffer.from(req.message, 'base64');
     const q = parseTransferQuery(msg);
-    if ('rcode' in q) {
-      const h = Buffer.from(msg.subarray(0, 12));
-      if (h.length < 12) return [];
-      h.writeUInt16BE(0x8000 | (h.readUInt16BE(2) & 0x7800) | q.rcode, 2);
-      h.fill(0, 4);
-      return [h];
-    }
+    if ('rcode' in q) return msg.length < 12 ? [] : [errorTo(msg, q.rcode)];
     try {
       return await this.answer(q, req);
     } catch (e) {

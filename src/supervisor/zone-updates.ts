@@ -3,15 +3,14 @@
 // over the zone and waits until every worker serves it. Owns: the zones' dynamic state in memory (as the store has
 // it), laying it over every newly compiled zone (a reload or revision keeps what UPDATE set), and the log of updates.
 // The RFC's rules are dns/update.ts's; who may do what is dns/update-policy.ts's.
-import net from 'node:net';
 import type { Logger } from 'pino';
 import { applyUpdates, checkPermission, checkPrerequisites, parseUpdate, prescan, rdataKey, updateFailure, updateResponse, EDE, type UpdateFailure, type UpdateMessage, type ZoneView } from '../dns/update.js';
 import { UpdatePolicy } from '../dns/update-policy.js';
-import { foldLayers, shouldFold, layDynamic, layerPolicySlot, layerRecords, layerSerial, mergeChanges, nextSerial, servedSerial, type DynamicZone, type RRsetChanges } from '../dns/dynamic.js';
+import { addressRecords, foldLayers, shouldFold, layDynamic, layerPolicySlot, layerRecords, layerSerial, mergeChanges, nextSerial, servedSerial, type DynamicZone, type RRsetChanges } from '../dns/dynamic.js';
 import type { Zone, ZoneLayers } from '../dns/zone.js';
-import { decodeBody, encodeRdata, type ZoneRecord } from '../wire/rdata.js';
+import { decodeBody, encodeBody, encodeRdata, type ZoneRecord } from '../wire/rdata.js';
 import { canonicalName } from '../wire/name.js';
-import { CLASS_IN, RCODE, TYPE } from '../wire/types.js';
+import { RCODE, TYPE } from '../wire/types.js';
 import { StoreError, type StoredRecord, type StoredRRset, type ZoneState } from '../state/store.js';
 import type { StateStore } from '../state/async.js';
 import type { ZoneConfig, ConfigError } from '../config/schema.js';
@@ -53,7 +52,7 @@ export interface DynamicPool { pool: string; ttl: number; members: Member[] }
 
 /** A dynamic pool's members as the A/AAAA records of policy name `name`. */
 function memberRecords(name: string, d: DynamicPool): ZoneRecord[] {
-  return d.members.map((m) => ({ name, type: net.isIPv6(m.address) ? TYPE.AAAA : TYPE.A, ttl: d.ttl, data: m.address }));
+  return addressRecords(name, d.ttl, d.members.map((m) => m.address));
 }
 
 /** A stored RRset as records. */
@@ -62,14 +61,7 @@ export function storedRecords(r: StoredRRset): ZoneRecord[] {
 }
 
 function recordOf(name: string, type: number, ttl: number, hex: string): ZoneRecord {
-  const rdata = Buffer.from(hex, 'hex');
-  const body = Buffer.alloc(10 + rdata.length);
-  body.writeUInt16BE(type, 0);
-  body.writeUInt16BE(CLASS_IN, 2);
-  body.writeUInt32BE(ttl, 4);
-  body.writeUInt16BE(rdata.length, 8);
-  rdata.copy(body, 10);
-  return decodeBody(name, body, 0);
+  return decodeBody(name, encodeBody(type, ttl, Buffer.from(hex, 'hex')), 0);
 }
 
 function stateOf(s: ZoneState): DynamicZone {
@@ -111,6 +103,11 @@ function difference(view: ZoneView, changes: RRsetChanges): { removed: StoredRec
 }
 
 type Outcome = { rcode: number; failure?: UpdateFailure };
+
+/** Who made a change, as the journal and the audit log say it. */
+function actorOf(req: ZoneRequest): string {
+  return req.key !== null ? `key ${req.key}` : `address ${req.client}`;
+}
 
 export class ZoneUpdates {
   /** Each zone's dynamic state as committed, by canonical origin. */
@@ -211,14 +208,9 @@ export class ZoneUpdates {
     const serial = result.soa !== null ? (result.soa.data as { serial: number }).serial : nextSerial(zone.config.serial, current, Date.now());
     const laid = layDynamic(layers, result.changed, serial);
     if (!('layers' in laid)) return refuse(RCODE.REFUSED, 'refused' in laid ? `${laid.refused}: delegations are made in the configuration` : laid.problems.map((p) => p.message).join('; '));
-    // An overlay grown large is compiled into the zone's image: each change then costs what it touches again.
-    const served = shouldFold(laid.layers) ? foldLayers(laid.layers) ?? laid.layers : laid.layers;
-    const state = this.states.get(zone.origin);
+    let published: Awaited<ReturnType<ZoneUpdateHost['publish']>>;
     try {
-      await store.commitZoneChange({
-        zone: zone.origin, base: state?.serial ?? null, from: current, serial, at: Date.now(), reset: false, keep: zone.config.journal,
-        actor: req.key !== null ? `key ${req.key}` : `address ${req.client}`, rrsets: storedOf(result.changed), ...difference(view, result.changed),
-      });
+      published = await this.commitAndServe(zone, laid.layers, current, serial, result.changed, { actor: actorOf(req), reset: false, ...difference(view, result.changed) });
     } catch (e) {
       // Another node changed the zone meanwhile: take its state, and decide again on the zone as it is now.
       if (e instanceof StoreError && e.code === 'STORE_CONFLICT' && !retried) {
@@ -227,15 +219,38 @@ export class ZoneUpdates {
       }
       throw e;
     }
-    const next = state ?? { origin: zone.origin, serial, rrsets: new Map() };
-    mergeChanges(next.rrsets, result.changed);
-    next.serial = serial;
-    this.states.set(zone.origin, next);
-    const published = await this.host.publish(zone.index, served);
     if (!published.ok) return refuse(RCODE.SERVFAIL, `committed as serial ${serial}, but not every worker serves it: ${published.errors.map((e) => e.message).join('; ')}`, EDE.OTHER);
     this.host.log.info({ zone: zone.origin, serial, key: req.key, client: req.client, rrsets: storedOf(result.changed).map((r) => `${r.owner}/${r.type}:${r.rdata.length}`) }, 'dynamic update applied');
-    this.host.changed(zone.origin);
     return { rcode: RCODE.NOERROR };
+  }
+
+  /**
+   * Commit a change of `zone` as serial `serial` (its RRsets `changes`, perhaps none, and its journal entry), keep it
+   * as the zone's state, and serve `layers` everywhere (folded when their overlay has grown large), then NOTIFY.
+   * Throws what the store throws (STORE_CONFLICT: another node changed the zone meanwhile).
+   */
+  private async commitAndServe(zone: ServedZone, layers: ZoneLayers, from: number, serial: number, changes: RRsetChanges, entry: { actor: string; reset: boolean; removed: StoredRecord[]; added: StoredRecord[] }): ReturnType<ZoneUpdateHost['publish']> {
+    const state = this.states.get(zone.origin);
+    await this.host.store!.commitZoneChange({ zone: zone.origin, base: state?.serial ?? null, from, serial, at: Date.now(), keep: zone.config.journal, rrsets: storedOf(changes), ...entry });
+    const next = state ?? { origin: zone.origin, serial, rrsets: new Map() };
+    mergeChanges(next.rrsets, changes);
+    next.serial = serial;
+    this.states.set(zone.origin, next);
+    const published = await this.host.publish(zone.index, shouldFold(layers) ? foldLayers(layers) ?? layers : layers);
+    if (published.ok) this.host.changed(zone.origin);
+    return published;
+  }
+
+  /** Advance `zone`'s serial alone (its data changed elsewhere: a revision, a pool's members), with this journal entry. */
+  private async advanceSerial(zone: ServedZone, entry: { actor: string; reset: boolean; removed: StoredRecord[]; added: StoredRecord[] }): Promise<number | null> {
+    const layers = this.host.layers(zone.index);
+    if (layers === undefined) return null;
+    const current = layerSerial(layers);
+    const serial = nextSerial(zone.config.serial, current, Date.now());
+    const laid = layDynamic(layers, new Map(), serial);
+    if (!('layers' in laid)) return null;
+    await this.commitAndServe(zone, laid.layers, current, serial, new Map(), entry);
+    return serial;
   }
 
   /**
@@ -245,7 +260,7 @@ export class ZoneUpdates {
    * secondaries (which serve the name as its members) follow.
    */
   private async register(zone: ServedZone, names: ReadonlyArray<readonly [string, DynamicPool]>, changed: RRsetChanges, view: ZoneView, req: ZoneRequest): Promise<Outcome> {
-    const actor = req.key !== null ? `key ${req.key}` : `address ${req.client}`;
+    const actor = actorOf(req);
     if (new Set(names.map(([, d]) => d.pool)).size < names.length) return { rcode: RCODE.REFUSED, failure: { rcode: RCODE.REFUSED, info: EDE.PROHIBITED, reason: 'one UPDATE changes one policy name of each dynamic pool' } };
     for (const [name, d] of names) {
       const types = changed.get(name)!;
@@ -261,17 +276,7 @@ export class ZoneUpdates {
       if (!r.ok) return { rcode: RCODE.SERVFAIL, failure: { rcode: RCODE.SERVFAIL, info: EDE.OTHER, reason: `pool ${d.pool}: ${r.errors.map((e) => `${e.path} ${e.message}`).join('; ')}` } };
       this.host.log.info({ zone: zone.origin, name, pool: d.pool, key: req.key, client: req.client, members: next.map((m) => m.address) }, 'dynamic pool members registered');
     }
-    const layers = this.host.layers(zone.index);
-    const store = this.host.store!;
-    if (layers === undefined) return { rcode: RCODE.NOERROR };
-    const current = layerSerial(layers);
-    const serial = nextSerial(zone.config.serial, current, Date.now());
-    const laid = layDynamic(layers, new Map(), serial);
-    if (!('layers' in laid)) return { rcode: RCODE.NOERROR };
-    const state = this.states.get(zone.origin);
-    await store.commitZoneChange({ zone: zone.origin, base: state?.serial ?? null, from: current, serial, at: Date.now(), reset: false, keep: zone.config.journal, actor, rrsets: [], ...difference(view, changed) });
-    this.states.set(zone.origin, { origin: zone.origin, serial, rrsets: state?.rrsets ?? new Map() });
-    if ((await this.host.publish(zone.index, laid.layers)).ok) this.host.changed(zone.origin);
+    await this.advanceSerial(zone, { actor, reset: false, ...difference(view, changed) });
     return { rcode: RCODE.NOERROR };
   }
 
@@ -281,22 +286,12 @@ export class ZoneUpdates {
    * serial served everywhere, NOTIFY sent. Run in the queue after the change came into force.
    */
   async bumpRevised(): Promise<void> {
-    const store = this.host.store;
     for (const origin of [...this.revised]) {
       this.revised.delete(origin);
       const zone = this.host.zone(origin);
-      const layers = zone === null ? undefined : this.host.layers(zone.index);
-      if (store === null || zone === null || layers === undefined || (zone.config.transfer === undefined && zone.config.notify === undefined)) continue;
-      const state = this.states.get(origin);
-      const current = layerSerial(layers);
-      const serial = nextSerial(zone.config.serial, current, Date.now());
-      const laid = layDynamic(layers, new Map(), serial);
-      if (!('layers' in laid)) continue;
-      await store.commitZoneChange({ zone: origin, base: state?.serial ?? null, from: current, serial, at: Date.now(), reset: true, keep: zone.config.journal, actor: 'revision', rrsets: [], removed: [], added: [] });
-      this.states.set(origin, { origin, serial, rrsets: state?.rrsets ?? new Map() });
-      const published = await this.host.publish(zone.index, laid.layers);
-      if (published.ok) this.host.changed(origin);
-      this.host.log.info({ zone: origin, serial }, 'zone changed by the configuration: serial advanced');
+      if (this.host.store === null || zone === null || (zone.config.transfer === undefined && zone.config.notify === undefined)) continue;
+      const serial = await this.advanceSerial(zone, { actor: 'revision', reset: true, removed: [], added: [] });
+      if (serial !== null) this.host.log.info({ zone: origin, serial }, 'zone changed by the configuration: serial advanced');
     }
   }
 

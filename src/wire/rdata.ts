@@ -2,7 +2,7 @@
 // Owns: the typed RData shapes (deliberately the same shapes dns-packet uses, so the general codec can encode them)
 // and the hand-written rdata → wire encoder the fast path precompiles from. Never does I/O.
 import dnsPacket from 'dns-packet';
-import { TYPE } from './types.js';
+import { CLASS_IN, TYPE } from './types.js';
 import { encodeName } from './name.js';
 import { parseIPv4, parseIPv6 } from '../net/address.js';
 
@@ -113,6 +113,17 @@ const CODECS = new Map<number, RdataCodec>([
   [TYPE.A, packet.a!], [TYPE.AAAA, packet.aaaa!], [TYPE.NS, packet.ns!], [TYPE.CNAME, packet.cname!], [TYPE.PTR, packet.ptr!],
   [TYPE.MX, packet.mx!], [TYPE.SRV, packet.srv!], [TYPE.TXT, packet.txt!], [TYPE.SOA, packet.soa!], [TYPE.CAA, packet.caa!],
 ]);
+
+/** A record body as zone images hold it (TYPE CLASS TTL RDLENGTH RDATA, class IN) around RDATA in wire form. */
+export function encodeBody(type: number, ttl: number, rdata: Buffer): Buffer {
+  const body = Buffer.alloc(10 + rdata.length);
+  body.writeUInt16BE(type, 0);
+  body.writeUInt16BE(CLASS_IN, 2);
+  body.writeUInt32BE(ttl, 4);
+  body.writeUInt16BE(rdata.length, 8);
+  rdata.copy(body, 10);
+  return body;
+}
 
 /**
  * A record body as zone images hold it (TYPE CLASS TTL RDLENGTH RDATA at buf[at]) → the record, for the API,

@@ -4,25 +4,19 @@
 // A policy name without a dynamic pool refuses UPDATE, saying why. Never skips; all on 127.0.0.0/8.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { spawnWaymark, runWaymark, freePort, tempDir, query, udpExchange, decode, type SpawnedWaymark } from '../harness.js';
 import { encodeName } from '../../src/wire/name.js';
+import { runTool } from './run-tool.js';
 import { signRequest, TsigKeyring } from '../../src/wire/tsig.js';
 
 const SECRET = crypto.randomBytes(32).toString('base64');
 
 function nsupdate(port: number, keyFile: string, script: string): Promise<{ code: number; out: string }> {
-  return new Promise((resolve, reject) => {
-    const child = execFile('nsupdate', ['-k', keyFile], { timeout: 20_000 }, (err, stdout, stderr) => {
-      if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') return reject(new Error('nsupdate is not installed: run .ci/run as root, or apt-get install -y bind9-dnsutils'));
-      resolve({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, out: `${stdout}\n${stderr}` });
-    });
-    child.stdin!.end(`server 127.0.0.1 ${port}\nzone gslb.test\n${script}\nsend\n`);
-  });
+  return runTool('nsupdate', ['-k', keyFile], { input: `server 127.0.0.1 ${port}\nzone gslb.test\n${script}\nsend\n` });
 }
 
 describe('interop: addresses registered by nsupdate into a dynamic pool', () => {

@@ -4,25 +4,16 @@
 // sends NOTIFY on demand. Never skips; everything on 127.0.0.1; knotd is stopped and its files removed after.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnWaymark, runWaymark, freePort, tempDir, query, type SpawnedWaymark } from '../harness.js';
+import { runTool, INSTALL_HINT } from './run-tool.js';
 
-const INSTALL_HINT = 'run .ci/run as root (it installs them), or: apt-get install -y knot knot-dnsutils';
 const XFR = crypto.randomBytes(32).toString('base64');
 const DDNS = crypto.randomBytes(32).toString('base64');
 
-function run(cmd: string, args: string[], input?: string): Promise<{ code: number; out: string }> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(cmd, args, { timeout: 20_000 }, (err, stdout, stderr) => {
-      if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') return reject(new Error(`${cmd} is not installed: ${INSTALL_HINT}`));
-      resolve({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, out: `${stdout}\n${stderr}` });
-    });
-    if (input !== undefined) child.stdin!.end(input);
-  });
-}
 
 async function until<T>(what: string, fn: () => Promise<T | null>, ms = 15_000): Promise<T> {
   const deadline = Date.now() + ms;
@@ -113,7 +104,7 @@ zone:
   });
 
   const atKnot = async (name: string, type = 'A'): Promise<string[]> => {
-    const r = await run('dig', ['@127.0.0.1', '-p', String(knotPort), '+short', '+time=1', '+tries=1', name, type]);
+    const r = await runTool('dig', ['@127.0.0.1', '-p', String(knotPort), '+short', '+time=1', '+tries=1', name, type]);
     return r.out.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith(';'));
   };
   const serialAt = async (name: string): Promise<number | null> => {
@@ -129,7 +120,7 @@ zone:
   });
 
   test('D3: after a dynamic update Waymark sends NOTIFY; knotd pulls IXFR and answers the new record', async () => {
-    const r = await run('knsupdate', ['-y', `hmac-sha256:ddns:${DDNS}`], `server 127.0.0.1 ${port}\nzone sec.test\nadd new.sec.test 60 A 198.51.100.42\nsend\n`);
+    const r = await runTool('knsupdate', ['-y', `hmac-sha256:ddns:${DDNS}`], { input: `server 127.0.0.1 ${port}\nzone sec.test\nadd new.sec.test 60 A 198.51.100.42\nsend\n` });
     assert.equal(r.code, 0, r.out);
     const served = ((await query(port, 'sec.test', { type: 'SOA' })).answers[0]!.data as { serial: number }).serial;
     assert.equal(served, 8);

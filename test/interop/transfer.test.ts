@@ -4,26 +4,16 @@
 // the journal does not reach gives the whole zone, and IXFR over UDP answers per RFC 1995. Never skips; 127.0.0.1 only.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnWaymark, runWaymark, freePort, tempDir, query, type SpawnedWaymark } from '../harness.js';
+import { runTool } from './run-tool.js';
 
-const INSTALL_HINT = 'run .ci/run as root (it installs them), or: apt-get install -y bind9-dnsutils knot-dnsutils';
 const XFR = crypto.randomBytes(32).toString('base64');
 const DDNS = crypto.randomBytes(32).toString('base64');
 const HOSTS = 3000;
 
-function run(cmd: string, args: string[], input?: string): Promise<{ code: number; out: string }> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(cmd, args, { timeout: 30_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') return reject(new Error(`${cmd} is not installed: ${INSTALL_HINT}`));
-      resolve({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, out: `${stdout}\n${stderr}` });
-    });
-    if (input !== undefined) child.stdin!.end(input);
-  });
-}
 
 /** The answer lines of a dig/kdig transfer: owner, type and data, comments left out. */
 function records(out: string): string[][] {
@@ -65,9 +55,9 @@ zones:
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  const dig = (...args: string[]) => run('dig', ['@127.0.0.1', '-p', String(port), '+time=5', '+tries=1', ...args]);
-  const kdig = (...args: string[]) => run('kdig', ['@127.0.0.1', '-p', String(port), '+time=5', '+retry=0', ...args]);
-  const update = (script: string) => run('knsupdate', ['-y', `hmac-sha512:ddns:${DDNS}`], `server 127.0.0.1 ${port}\nzone xfr.test\n${script}\nsend\n`);
+  const dig = (...args: string[]) => runTool('dig', ['@127.0.0.1', '-p', String(port), '+time=5', '+tries=1', ...args]);
+  const kdig = (...args: string[]) => runTool('kdig', ['@127.0.0.1', '-p', String(port), '+time=5', '+retry=0', ...args]);
+  const update = (script: string) => runTool('knsupdate', ['-y', `hmac-sha512:ddns:${DDNS}`], { input: `server 127.0.0.1 ${port}\nzone xfr.test\n${script}\nsend\n` });
   const serial = async (): Promise<number> => ((await query(port, 'xfr.test', { type: 'SOA' })).answers[0]!.data as { serial: number }).serial;
 
   test('D3: dig and kdig AXFR a zone of over 64 KB with TSIG, every message signed and verified; policy names go out as plain A/AAAA of enabled members', async () => {

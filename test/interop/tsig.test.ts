@@ -4,26 +4,17 @@
 // A clock skewed past the fudge comes from faketime (package faketime). Never skips; traffic stays on 127.0.0.1.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnWaymark, freePort, tempDir, type SpawnedWaymark } from '../harness.js';
+import { runTool } from './run-tool.js';
 
-const INSTALL_HINT = 'run .ci/run as root (it installs them), or: apt-get install -y bind9-dnsutils knot-dnsutils faketime';
 const secret = (): string => crypto.randomBytes(32).toString('base64');
 const SHA256 = secret();
 const MD5 = secret();
 const SHA512 = secret();
 
-function run(cmd: string, args: string[]): Promise<{ code: number; out: string }> {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, args, { timeout: 15_000 }, (err, stdout, stderr) => {
-      if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') return reject(new Error(`${cmd} is not installed: ${INSTALL_HINT}`));
-      resolve({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, out: `${stdout}\n${stderr}` });
-    });
-  });
-}
 
 describe('interop: TSIG with dig and kdig against `waymark serve`', () => {
   let dir = '';
@@ -53,8 +44,8 @@ ${big}
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  const dig = (key: string, ...args: string[]) => run('dig', [`@127.0.0.1`, '-p', String(port), '+time=2', '+tries=1', '-y', key, ...args]);
-  const kdig = (key: string, ...args: string[]) => run('kdig', [`@127.0.0.1`, '-p', String(port), '+time=2', '+retry=0', '-y', key, ...args]);
+  const dig = (key: string, ...args: string[]) => runTool('dig', [`@127.0.0.1`, '-p', String(port), '+time=2', '+tries=1', '-y', key, ...args]);
+  const kdig = (key: string, ...args: string[]) => runTool('kdig', [`@127.0.0.1`, '-p', String(port), '+time=2', '+retry=0', '-y', key, ...args]);
 
   test('D5 (TSIG): dig and kdig verify our signed answer with hmac-sha256, hmac-md5 (a key named in capitals) and hmac-sha512', async () => {
     for (const key of [`hmac-sha256:ddns:${SHA256}`, `hmac-md5:old.key:${MD5}`, `hmac-sha512:wide:${SHA512}`]) {
@@ -92,12 +83,12 @@ ${big}
     assert.doesNotMatch(wrong.out, /192\.0\.2\.1/, 'no answer data with a bad signature');
     const algo = await kdig(`hmac-sha512:ddns:${SHA256}`, 'www.tsig.test', 'A');
     assert.match(algo.out, /status: BADKEY/, `a known name with another algorithm is not that key:\n${algo.out}`);
-    const plain = await run('kdig', [`@127.0.0.1`, '-p', String(port), '+time=2', '+retry=0', '+short', 'www.tsig.test', 'A']);
+    const plain = await runTool('kdig', [`@127.0.0.1`, '-p', String(port), '+time=2', '+retry=0', '+short', 'www.tsig.test', 'A']);
     assert.equal(plain.out.trim(), '192.0.2.1');
   });
 
   test('D5 (TSIG): a client clock an hour behind gets BADTIME, signed (kdig verifies it), with our time in Other Data', async () => {
-    const r = await run('faketime', ['-f', '-1h', 'kdig', `@127.0.0.1`, '-p', String(port), '+time=2', '+retry=0', '-y', `hmac-sha256:ddns:${SHA256}`, 'www.tsig.test', 'A']);
+    const r = await runTool('faketime', ['-f', '-1h', 'kdig', `@127.0.0.1`, '-p', String(port), '+time=2', '+retry=0', '-y', `hmac-sha256:ddns:${SHA256}`, 'www.tsig.test', 'A']);
     assert.match(r.out, /status: BADTIME/, r.out);
     // kdig checked the MAC; it only objects that our time is outside its (skewed) window.
     assert.match(r.out, /TSIG out of time window/, r.out);

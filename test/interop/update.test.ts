@@ -5,27 +5,17 @@
 // file keeps what UPDATE set. Never skips; all traffic on 127.0.0.1.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnWaymark, runWaymark, freePort, tempDir, query, udpExchange, decode, type SpawnedWaymark } from '../harness.js';
+import { runTool } from './run-tool.js';
 import { encodeName } from '../../src/wire/name.js';
 
-const INSTALL_HINT = 'run .ci/run as root (it installs them), or: apt-get install -y bind9 bind9-dnsutils knot-dnsutils faketime ddclient';
 
-function run(cmd: string, args: string[], input?: string): Promise<{ code: number; out: string }> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(cmd, args, { timeout: 20_000 }, (err, stdout, stderr) => {
-      if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') return reject(new Error(`${cmd} is not installed: ${INSTALL_HINT}`));
-      resolve({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, out: `${stdout}\n${stderr}` });
-    });
-    if (input !== undefined) child.stdin!.end(input);
-  });
-}
 
 /** A key as tsig-keygen prints it (a BIND key file), and the secret in it. */
 async function keygen(name: string, algorithm = 'hmac-sha256'): Promise<{ file: string; text: string; secret: string }> {
-  const r = await run('tsig-keygen', ['-a', algorithm, name]);
+  const r = await runTool('tsig-keygen', ['-a', algorithm, name]);
   assert.equal(r.code, 0, r.out);
   const secret = /secret "([^"]+)"/.exec(r.out)?.[1];
   assert.ok(secret, r.out);
@@ -73,8 +63,8 @@ zones:
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  const nsupdate = (script: string, ...args: string[]) => run('nsupdate', args, `server 127.0.0.1 ${port}\nzone dyn.example.test\n${script}\nsend\n`);
-  const knsupdate = (script: string, key = `hmac-sha256:ddns:${ddns.secret}`) => run('knsupdate', ['-y', key], `server 127.0.0.1 ${port}\nzone dyn.example.test\n${script}\nsend\n`);
+  const nsupdate = (script: string, ...args: string[]) => runTool('nsupdate', args, { input: `server 127.0.0.1 ${port}\nzone dyn.example.test\n${script}\nsend\n` });
+  const knsupdate = (script: string, key = `hmac-sha256:ddns:${ddns.secret}`) => runTool('knsupdate', ['-y', key], { input: `server 127.0.0.1 ${port}\nzone dyn.example.test\n${script}\nsend\n` });
   /** What 8 queries on fresh sockets answer (two workers share the socket: both are asked). */
   const answers = async (name: string, type: 'A' | 'TXT' | 'SOA' = 'A'): Promise<string[]> => {
     const seen = new Set<string>();
@@ -124,7 +114,7 @@ zones:
     const wrong = await knsupdate('add host3.dyn.example.test 60 A 198.51.100.10', `hmac-sha256:ddns:${stranger.secret}`);
     assert.match(wrong.out, /BADSIG|NOTAUTH/, wrong.out);
     // knsupdate under faketime (BIND's nsupdate recurses into libfaketime's clock and cannot start).
-    const skewed = await run('faketime', ['-f', '-10m', 'knsupdate', '-y', `hmac-sha256:ddns:${ddns.secret}`], `server 127.0.0.1 ${port}\nzone dyn.example.test\nadd host3.dyn.example.test 60 A 198.51.100.10\nsend\n`);
+    const skewed = await runTool('faketime', ['-f', '-10m', 'knsupdate', '-y', `hmac-sha256:ddns:${ddns.secret}`], { input: `server 127.0.0.1 ${port}\nzone dyn.example.test\nadd host3.dyn.example.test 60 A 198.51.100.10\nsend\n` });
     assert.notEqual(skewed.code, 0, skewed.out);
     assert.match(skewed.out, /BADTIME|clock skew|NOTAUTH/i, skewed.out);
     const unsigned = await nsupdate('update add host3.dyn.example.test 60 A 198.51.100.10');
@@ -138,7 +128,7 @@ zones:
   test('D3/D5: ddclient in its nsupdate protocol, run once in the foreground, registers an address', async () => {
     const conf = path.join(dir, 'ddclient.conf');
     fs.writeFileSync(conf, `daemon=0\nssl=no\nuse=ip, ip=198.51.100.99\nprotocol=nsupdate\nserver=127.0.0.1:${port}\npassword=${ddns.file}\nzone=dyn.example.test\nttl=120\nsite.dyn.example.test\n`, { mode: 0o600 });
-    const r = await run('ddclient', ['-daemon=0', '-foreground', '-file', conf, '-cache', path.join(dir, 'ddclient.cache'), '-verbose', '-noquiet']);
+    const r = await runTool('ddclient', ['-daemon=0', '-foreground', '-file', conf, '-cache', path.join(dir, 'ddclient.cache'), '-verbose', '-noquiet']);
     assert.match(r.out, /SUCCESS:.*site\.dyn\.example\.test.*198\.51\.100\.99/, r.out);
     assert.deepEqual(await answers('site.dyn.example.test'), ['198.51.100.99']);
   });
