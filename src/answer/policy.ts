@@ -5,6 +5,7 @@ import { canonicalName } from '../wire/name.js';
 import type { Method } from './method.js';
 import type { TopologyTable } from './topology.js';
 import type { ResolverGroups } from './resolver-groups.js';
+import { hostPort } from '../net/address.js';
 
 /** Dynamic metrics a member can carry (SPEC G2, H4). Unknown values are NaN. */
 export const METRICS = ['packet-rate', 'cpu', 'connections', 'rtt', 'packet-loss', 'hops', 'reported-load'] as const;
@@ -120,7 +121,7 @@ export function familyMembers(pool: CompiledPool, family: 4 | 6): readonly Compi
 
 /** Stable identity of a member across snapshots (persistence records, health and admin states refer to it). */
 export function memberKey(m: { address: string; port?: number | undefined }): string {
-  return m.port !== undefined ? (m.address.includes(':') ? `[${m.address}]:${m.port}` : `${m.address}:${m.port}`) : m.address;
+  return m.port !== undefined ? hostPort(m.address, m.port) : m.address;
 }
 
 /** The rotating counter of name `index`'s pool list (LiveState.counter). */

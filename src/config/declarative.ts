@@ -1,4 +1,4 @@
-// The configuration split in two (SPEC C1/C2): bootstrap sections (server, api, store, node, keys) come from the YAML file only;
+// The configuration split in two (SPEC C1/C2): bootstrap sections (server, api, store, node, keys, dispatcher) come from the YAML file only;
 // declarative sections (zones, names, pools, monitors…) are what revisions hold and the API edits.
 // Owns: the split, making a declarative config self-contained (zone files inlined as master-file text), its
 // canonical hash and merging back (YAML is written by render.ts). No I/O beyond reading zone files.
@@ -11,7 +11,7 @@ import type { LoadedConfig } from './load.js';
 import type { ZoneCache } from './zone-cache.js';
 import { zoneFileErrors } from './load.js';
 
-export const BOOTSTRAP_KEYS = ['server', 'api', 'store', 'node', 'keys'] as const;
+export const BOOTSTRAP_KEYS = ['server', 'api', 'store', 'node', 'keys', 'dispatcher'] as const;
 
 /** Declarative sections as written (plain JSON values). */
 export type Declarative = Record<string, unknown>;

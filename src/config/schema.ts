@@ -301,6 +301,53 @@ export const topologySchema = z.object({
   rules: z.array(z.object({ from: z.string().min(1), to: z.string().min(1), weight: z.number().min(0).optional() }).strict()).default([]),
 }).strict();
 
+// ---- the dispatcher (SPEC P1-P6): cluster address → ports → server daemons ----
+const ipAddress = z.string().refine((a) => net.isIP(a) !== 0, { message: 'is not an IPv4 or IPv6 address' });
+const portNumber = z.number().int().min(1).max(65535);
+export const DISPATCH_METHODS = ['round-robin', 'weighted-round-robin', 'least-connections', 'weighted-least-connections'] as const;
+export const daemonSchema = z.object({
+  address: ipAddress,
+  port: portNumber,
+  /** Share of new connections (weighted methods); 0 quiesces it (no new connections, as in IPVS). */
+  weight: z.number().int().min(0).max(10_000).default(1),
+  /** Open connections (and UDP flows) it may have at once; beyond it, it gets no new ones. */
+  maxConnections: z.number().int().min(1).max(1_000_000).optional(),
+  /** Tell the daemon the real client with a PROXY protocol header (v1: TCP only; v2: TCP and UDP). */
+  proxyProtocol: z.union([z.literal(1), z.literal(2)]).optional(),
+}).strict();
+export const dispatchPortSchema = z.object({
+  port: portNumber,
+  protocol: z.enum(['tcp', 'udp', 'both']).default('tcp'),
+  method: z.enum(DISPATCH_METHODS).default('round-robin'),
+  /** A monitor of `monitors:` checking each daemon (spawned daemons without one get a TCP connect check). */
+  monitor: z.string().optional(),
+  daemons: z.array(daemonSchema).default([]),
+  /** Start `count` copies of `command` ({address} and {port} replaced), on address:basePort, basePort+1, …. */
+  spawn: z.object({
+    command: z.string().min(1),
+    count: z.number().int().min(1).max(256),
+    address: ipAddress,
+    basePort: portNumber,
+  }).strict().optional(),
+  /** Idle TCP connections and UDP flows are collected after these (IPVS's defaults: 15 min and 5 min). */
+  timeouts: z.object({
+    tcp: durationAtLeast(1000, 'use at least 1s').default(900_000),
+    udp: durationAtLeast(100, 'use at least 100ms').default(300_000),
+  }).strict().default({ tcp: 900_000, udp: 300_000 }),
+  /** UDP: one reply ends a flow (DNS); otherwise a flow lasts until it is idle for timeouts.udp. */
+  oneReply: z.boolean().default(false),
+  /** What a daemon judged down does to its open connections: keep them (the default, as IPVS) or close them. */
+  onDown: z.enum(['keep', 'close']).default('keep'),
+}).strict().refine((p) => p.daemons.length > 0 || p.spawn !== undefined, { message: 'give daemons or spawn', path: ['daemons'] });
+export const dispatcherSchema = z.object({
+  clusters: z.array(z.object({ address: ipAddress, ports: z.array(dispatchPortSchema).min(1) }).strict()).min(1),
+  /** Connections and UDP flows the table holds at most; beyond it new ones are refused. */
+  maxConnections: z.number().int().min(1).max(10_000_000).default(100_000),
+}).strict();
+export type DispatcherConfig = z.infer<typeof dispatcherSchema>;
+export type DispatchPort = z.infer<typeof dispatchPortSchema>;
+export type DaemonConfig = z.infer<typeof daemonSchema>;
+
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 export const tsigKeySchema = z.object({
   name: z.string().min(1).max(253).regex(/^[A-Za-z0-9_*]([A-Za-z0-9_*-]*\.?)*$/, 'a domain name (letters, digits, "-", "_", dots)'),
@@ -366,6 +413,8 @@ export const configSchema = z.object({
   /** The REST API and dashboard (needs store:, where configuration revisions, tokens and the audit log live). */
   api: z.object({ listen: listen }).strict().optional(),
   /** Query log (SPEC C3): one JSON line for a `sample` fraction of the queries of these policy names. */
+  /** The L4 dispatcher of this node (SPEC P1-P6): many daemons behind one address and port. */
+  dispatcher: dispatcherSchema.optional(),
   queryLog: z.object({ names: z.array(z.string().min(1)).min(1), sample: z.number().min(0).max(1).default(1) }).strict().optional(),
 }).strict();
 

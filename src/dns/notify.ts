@@ -8,6 +8,7 @@ import { CLASS_IN, OPCODE, TYPE } from '../wire/types.js';
 import { signRequest, type TsigKey } from '../wire/tsig.js';
 import type { ZoneRecord } from '../wire/rdata.js';
 import { recordWire } from './transfer.js';
+import { hostPort } from '../net/address.js';
 
 /** Where a zone's NOTIFY goes: an address and port, and the key to sign with (or none). */
 export interface NotifyTarget { host: string; port: number; key: TsigKey | null }
@@ -50,7 +51,7 @@ export class Notifier {
   }
 
   private one(zone: string, soa: ZoneRecord, t: NotifyTarget): Promise<NotifyOutcome> {
-    const name = t.host.includes(':') ? `[${t.host}]:${t.port}` : `${t.host}:${t.port}`;
+    const name = hostPort(t.host, t.port);
     const key = `${zone} ${name}`;
     this.running.get(key)?.cancel();
     return new Promise((resolve) => {

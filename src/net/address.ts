@@ -198,3 +198,8 @@ export function parseAddress(s: string, out: Uint32Array): 4 | 6 | 0 {
 export function wordMask(bits: number): number {
   return bits >= 32 ? -1 : bits <= 0 ? 0 : -1 << (32 - bits);
 }
+
+/** An address and port as people write them: "1.2.3.4:80", "[::1]:80" (the one formatter every module uses). */
+export function hostPort(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}

@@ -11,6 +11,7 @@ import type { ConfigError } from '../config/schema.js';
 import type { PersistRecord } from '../answer/persistence.js';
 import type { Explanation, ExplainRequest } from '../answer/explain.js';
 import type { MetricsAggregator } from '../metrics/registry.js';
+import type { Dispatcher } from '../forward/dispatcher.js';
 
 /**
  * What the supervisor offers the control plane (the REST API): the state, the configuration in force, and a mirror
@@ -21,6 +22,8 @@ export interface SupervisorHandle {
   readonly revisions: Revisions | null;
   readonly health: HealthService;
   readonly mirror: Responder;
+  /** The L4 dispatcher of this node (idle without a `dispatcher:` section). */
+  readonly dispatcher: Dispatcher;
   /** The configuration in force, as raw sections (bootstrap + declarative). */
   raw(): RawConfig;
   declarative(): Declarative;

@@ -49,6 +49,9 @@ import { addressRecords, layerPolicySlot } from '../dns/dynamic.js';
 import type { ZoneRecord } from '../wire/rdata.js';
 import type { Zone, ZoneLayers } from '../dns/zone.js';
 import { canonicalName } from '../wire/name.js';
+import { hostPort } from '../net/address.js';
+import { Dispatcher } from '../forward/dispatcher.js';
+import { DispatcherMetrics } from '../forward/metrics.js';
 
 export type { SupervisorHandle } from './handle.js';
 
@@ -284,10 +287,13 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   // Cluster: the leader's verdicts go to the store in order (one write at a time), carrying its lease's term.
   const publishing = new Serial();
   let term = 0;
+  /** The L4 dispatcher (SPEC P1-P6), started once the node is up; it follows reloads and admin states. */
+  let dispatcher: Dispatcher | null = null;
+  const dispatching = new Serial();
   const health = new HealthService(loaded.config, {
     admin: admin0,
     onHealth: (updates) => { mirror.engine?.applyHealth(updates); broadcast({ type: 'health', updates }); },
-    onAdmin: (states) => { mirror.engine?.applyAdmin(states); broadcast({ type: 'admin', states }); },
+    onAdmin: (states) => { mirror.engine?.applyAdmin(states); broadcast({ type: 'admin', states }); dispatcher?.setAdmin(states); },
     publish: shared ? (updates) => { void publishing.run(() => publishVerdicts(updates)); } : undefined,
     log: (level, fields, msg) => log[level](fields, msg),
   });
@@ -338,6 +344,8 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     mirror.engine?.applyAdmin(health.admin());
     health.reload(v.loaded.config);
     configureEcs(v.loaded.config);
+    const d = dispatcher;
+    if (d) void dispatching.run(() => d.apply(v.loaded.config).then(() => undefined));
   };
   /** Make `raw` the configuration in force: validate, then every worker and the mirror swap snapshots. */
   const putInForce = (nextRaw: RawConfig, valid?: Valid): { ok: true } | { ok: false; errors: ConfigError[] } => {
@@ -411,7 +419,7 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   const announce = (): void => {
     if (announced || !started || ready.size < workers) return;
     announced = true;
-    log.info({ listen: server.listen.map((l) => (l.host.includes(':') ? `[${l.host}]:${l.port}` : `${l.host}:${l.port}`)), workers, generation, udpTransport }, 'ready');
+    log.info({ listen: server.listen.map((l) => hostPort(l.host, l.port)), workers, generation, udpTransport }, 'ready');
   };
   let udpTransport = '';
   const recentDeaths: number[] = [];
@@ -787,7 +795,7 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   if (shared) await claimLead();
   const apiAddress = (): string | null => {
     const a = loaded.config.api?.listen;
-    return a ? (a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`) : null;
+    return a ? hostPort(a.host, a.port) : null;
   };
   const heartbeat = async (): Promise<void> => {
     if (!store || !follower) return;
@@ -808,8 +816,22 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   // Listed among the nodes before it says "ready" (a failed beat is the store's degraded state, not a failed start).
   await heartbeat();
 
+  // The dispatcher listens once this node serves DNS; a cluster port it cannot bind fails the start.
+  const dispatcherMetrics = new DispatcherMetrics(metrics.registry);
+  dispatcher = new Dispatcher(loaded.config.dispatcher?.maxConnections ?? 100_000, { log: (level, fields, msg) => log[level](fields, msg), ...dispatcherMetrics.events() });
+  dispatcherMetrics.watch(dispatcher);
+  dispatcher.setAdmin(health.admin());
+  const dispatchErrors = await dispatching.run(() => dispatcher!.apply(loaded.config));
+  if (dispatchErrors.length > 0) {
+    process.stderr.write(`waymark: dispatcher:\n${dispatchErrors.map((e) => `  ${e}`).join('\n')}\n`);
+    await dispatcher.close();
+    await health.close();
+    return abandon();
+  }
+  const dispatcherNow = dispatcher;
+
   const handle: SupervisorHandle = {
-    store, revisions, health, mirror,
+    store, revisions, health, mirror, dispatcher: dispatcherNow,
     raw: () => JSON.parse(configText()) as RawConfig,
     declarative: () => splitConfig(JSON.parse(configText()) as RawConfig).declarative,
     loaded: () => loaded,
@@ -871,6 +893,7 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
           if (leadTimer) clearInterval(leadTimer);
           if (health.leading && shared) await store?.resignLeader(LEADER_ROLE, node).catch(() => {});
           await health.close();
+          await dispatcherNow.close();
           clearInterval(beat);
           await follower?.stop();
           await writer?.close();
