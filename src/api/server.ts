@@ -17,6 +17,7 @@ import { Serial } from '../supervisor/serial.js';
 import { StoreError } from '../state/store.js';
 import { HttpError, ajvFieldError, errorBody } from './http.js';
 import { liveRoutes } from './live-routes.js';
+import { dispatcherRoutes } from './dispatcher-routes.js';
 import { SHARED } from './schemas.js';
 
 export interface ApiServer {
@@ -116,6 +117,7 @@ export async function startApi(sup: SupervisorHandle, listen: { host: string; po
         { name: 'configuration', description: 'The declarative configuration: every write is a new revision' },
         { name: 'operations', description: 'Live state: health, admin states, probers, persistence, explain' },
         { name: 'revisions', description: 'Configuration history, diff and rollback' },
+        { name: 'dispatcher', description: 'The L4 dispatcher: daemons, the connection table, drain and kill' },
         { name: 'tokens', description: 'API tokens' },
         { name: 'audit', description: 'Who changed what, when' },
         { name: 'system', description: 'Status, metrics and this document' },
@@ -167,6 +169,7 @@ export async function startApi(sup: SupervisorHandle, listen: { host: string; po
 
   configRoutes(app, ctx);
   liveRoutes(app, ctx);
+  dispatcherRoutes(app, ctx);
 
   try {
     await app.listen({ host: listen.host, port: listen.port });

@@ -64,11 +64,11 @@ export function table(headers: string[], rows: Array<Array<string | number | boo
   return cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n');
 }
 
-function when(ms: number): string {
+export function when(ms: number): string {
   return new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 }
 
-function clientOf(opts: ClientOptions): ApiClient {
+export function clientOf(opts: ClientOptions): ApiClient {
   return new ApiClient(opts.api ?? process.env.WAYMARK_API ?? DEFAULT_API, opts.token ?? process.env.WAYMARK_TOKEN);
 }
 
@@ -85,11 +85,11 @@ export async function everything<T>(c: ApiClient, path: string, key: string): Pr
   return out;
 }
 
-function print(opts: ClientOptions, value: unknown, human: () => string): void {
+export function print(opts: ClientOptions, value: unknown, human: () => string): void {
   process.stdout.write(opts.json ? `${JSON.stringify(value, null, 2)}\n` : `${human()}\n`);
 }
 
-function withApi(cmd: Command): Command {
+export function withApi(cmd: Command): Command {
   return cmd
     .option('--api <url>', `the Waymark API (default: $WAYMARK_API or ${DEFAULT_API})`)
     .option('--token <token>', 'API token (default: $WAYMARK_TOKEN)')

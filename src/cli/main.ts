@@ -30,6 +30,7 @@ import { fastYamlValue } from '../config/yaml.js';
 import { supervisorHooks } from '../supervisor/serve.js';
 import { newToken } from '../api/auth.js';
 import { registerApiCommands } from './client.js';
+import { registerDispatcherCommands } from './dispatcher.js';
 import { Revisions, validateRaw } from '../config/revisions.js';
 import { YamlLines, writeLines } from '../config/render.js';
 import { inlineValue } from '../state/content.js';
@@ -291,6 +292,7 @@ async function main(argv: string[]): Promise<number> {
     });
 
   registerApiCommands(program);
+  registerDispatcherCommands(program);
 
   const token = program.command('token').description('API tokens, in the store of a configuration (no server needed)');
   token.command('create')

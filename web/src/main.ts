@@ -15,6 +15,7 @@ import { auditView } from './views/audit.js';
 import { zonesView } from './views/zones.js';
 import { poolsView } from './views/pools.js';
 import { nodesView } from './views/nodes.js';
+import { dispatcherView } from './views/dispatcher.js';
 
 const TABS: Array<{ id: string; title: string; view: ViewFactory }> = [
   { id: 'overview', title: 'Overview', view: overviewView },
@@ -26,6 +27,7 @@ const TABS: Array<{ id: string; title: string; view: ViewFactory }> = [
   { id: 'persistence', title: 'Persistence', view: persistenceView },
   { id: 'revisions', title: 'Revisions', view: revisionsView },
   { id: 'audit', title: 'Audit log', view: auditView },
+  { id: 'dispatcher', title: 'Dispatcher', view: dispatcherView },
   { id: 'nodes', title: 'Nodes', view: nodesView },
 ];
 
