@@ -1,6 +1,6 @@
 // `npm run bench:dispatcher` (issue 13): the L4 dispatcher against HAProxy (`mode tcp`, one thread, the same
 // backends) and against no proxy at all, in one run on this machine:
-//   1. wrk requests/s with a new connection per request (Connection: close) and with keep-alive, to two small HTTP
+//   1. wrk requests/s (Waymark and HAProxy alternated twice, after a warm-up) with a new connection per request (Connection: close) and with keep-alive, to two small HTTP
 //      backends: direct, through Waymark's dispatcher, through HAProxy (targets: >= 0.5 x HAProxy's rate with new
 //      connections);
 //   2. bulk MB/s: wrk fetching an 8 MB body over 4 keep-alive connections (target: >= 0.7 x HAProxy's MB/s);
@@ -112,15 +112,23 @@ dispatcher:
   const viaWm = `http://127.0.15.1:${wmPort}`;
   const viaHa = `http://127.0.15.1:${haPort}`;
   console.log(`bench:dispatcher: ${SECONDS} s per run, wrk -t1 -c${CONNS}; HAProxy ${spawnSync('haproxy', ['-v'], { encoding: 'utf8' }).stdout.split('\n')[0].split(' ').slice(0, 3).join(' ')}, nbthread 1, mode tcp`);
-  const rows = [];
+  // Warm-up (JIT, connection pools of the kernel) so that the first measured run is not the coldest.
+  wrk(viaWm, { close: true, seconds: 1 });
+  wrk(viaHa, { close: true, seconds: 1 });
   for (const [label, opts, path_] of [['new connection per request', { close: true }, '/'], ['keep-alive', {}, '/'], ['bulk 8 MB bodies (4 connections)', { connections: 4 }, '/bulk']]) {
-    const d = wrk(direct + path_, opts);
-    const w = wrk(viaWm + path_, opts);
-    const h = wrk(viaHa + path_, opts);
     const bulk = path_ === '/bulk';
-    const v = (r) => (bulk ? `${r.mbps.toFixed(0)} MB/s` : `${fmt(r.rps)} req/s`);
-    console.log(`  ${label}: direct ${v(d)}, Waymark ${v(w)}, HAProxy ${v(h)}; Waymark/HAProxy ${ratio(bulk ? w.mbps : w.rps, bulk ? h.mbps : h.rps)}, Waymark/direct ${ratio(bulk ? w.mbps : w.rps, bulk ? d.mbps : d.rps)}${w.errors ? ` (Waymark: ${w.errors})` : ''}`);
-    rows.push({ label, direct: d, waymark: w, haproxy: h });
+    const rate = (r) => (bulk ? r.mbps : r.rps);
+    // Waymark and HAProxy alternated (ABAB): the machine's drift falls on both.
+    const d = wrk(direct + path_, opts);
+    const w1 = wrk(viaWm + path_, opts);
+    const h1 = wrk(viaHa + path_, opts);
+    const w2 = wrk(viaWm + path_, opts);
+    const h2 = wrk(viaHa + path_, opts);
+    const w = (rate(w1) + rate(w2)) / 2;
+    const h = (rate(h1) + rate(h2)) / 2;
+    const v = (x) => (bulk ? `${x.toFixed(0)} MB/s` : `${fmt(x)} req/s`);
+    const errors = [w1.errors, w2.errors].filter(Boolean).join('; ');
+    console.log(`  ${label}: direct ${v(rate(d))}, Waymark ${v(w)}, HAProxy ${v(h)}; Waymark/HAProxy ${ratio(w, h)} (runs ${ratio(rate(w1), rate(h1))}, ${ratio(rate(w2), rate(h2))}), Waymark/direct ${ratio(w, rate(d))}${errors ? ` (Waymark: ${errors})` : ''}`);
   }
   if (haveDnsperf()) {
     const d = qps(dnsPort, 'www.bench.test', SECONDS, dir);

@@ -66,9 +66,10 @@ export class ConnectionTable {
     return this.perTarget.get(target) ?? 0;
   }
 
-  /** Record a new connection; its id is set here. The caller checked `full` first. */
-  add(conn: Omit<Connection, 'id'>, close: Entry['close'], refresh?: Entry['refresh']): Connection {
-    const c: Connection = { ...conn, id: this.nextId++ };
+  /** Record a new connection; its id is set here (whatever `conn.id` was). The caller checked `full` first. */
+  add(conn: Connection, close: Entry['close'], refresh?: Entry['refresh']): Connection {
+    const c = conn;
+    c.id = this.nextId++;
     this.entries.set(c.id, { conn: c, close, refresh });
     this.perTarget.set(c.target, this.countOf(c.target) + 1);
     return c;

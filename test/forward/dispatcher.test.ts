@@ -313,6 +313,57 @@ describe('P3: the PROXY protocol, caps and reloads', () => {
   });
 });
 
+describe('P3: bytes arrive intact both ways', () => {
+  test('P3: 24 MB each way through the relay arrive byte for byte, past a reader that stalls and pauses', async () => {
+    const crypto = await import('node:crypto');
+    const net = await import('node:net');
+    const size = 24 << 20;
+    const payload = crypto.randomBytes(size);
+    const digest = (b: Buffer): string => crypto.createHash('sha256').update(b).digest('hex');
+    const dp = await freePort();
+    let uploaded: Promise<string> = Promise.resolve('');
+    // Half-open: the client's end of its upload must not end the daemon's download.
+    const server = net.createServer({ allowHalfOpen: true }, (s) => {
+      const chunks: Buffer[] = [];
+      uploaded = new Promise((resolve) => { s.on('data', (c: Buffer) => chunks.push(c)); s.on('end', () => resolve(digest(Buffer.concat(chunks)))); });
+      // Sent in uneven pieces, so reads and writes interleave with partial buffers.
+      let at = 0;
+      const next = (): void => {
+        while (at < size) {
+          const n = Math.min(size - at, 1000 + (at % 70_000));
+          const ok = s.write(payload.subarray(at, at + n));
+          at += n;
+          if (!ok) { s.once('drain', next); return; }
+        }
+        s.end();
+      };
+      next();
+    });
+    await new Promise<void>((r) => server.listen(dp, '127.0.13.5', () => r()));
+    cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+    const port = await freePort();
+    await dispatcherOf(config({ clusters: [{ address: CLUSTER, ports: [{ port, daemons: [{ address: '127.0.13.5', port: dp }] }] }] }));
+    const received = await new Promise<Buffer>((resolve, reject) => {
+      const c = net.connect(port, CLUSTER);
+      const chunks: Buffer[] = [];
+      c.on('data', (b: Buffer) => {
+        chunks.push(Buffer.from(b));
+        // A slow reader now and then: the relay must pause the daemon and resume it.
+        if (chunks.length % 10 === 0) { c.pause(); setTimeout(() => c.resume(), 3); }
+      });
+      c.on('end', () => resolve(Buffer.concat(chunks)));
+      c.on('error', reject);
+      // Nothing read for a while: the kernel's buffers fill and the relay's writes to the client stay pending.
+      c.pause();
+      setTimeout(() => c.resume(), 300);
+      c.end(payload);
+    });
+    assert.equal(received.length, size);
+    assert.equal(digest(received), digest(payload), 'the download is byte for byte what the daemon sent');
+    assert.equal(await uploaded, digest(payload), 'the upload is byte for byte what the client sent');
+  });
+});
+
 describe('P1: configuration errors name the field', () => {
   test('P1: unknown monitors, ports served twice, PROXY v1 over UDP and a daemon on the cluster address are refused with paths', () => {
     const cfg = config({
