@@ -31,6 +31,7 @@ interface Daemon extends Candidate {
   spawned: boolean;
   selections: number;
   failures: number;
+  cappedLogAt: number;
 }
 
 /** A cluster address and port with its daemons (one group for protocol "both": TCP and UDP share it). */
@@ -78,6 +79,8 @@ export interface DispatcherEvents {
   /** The data plane's events, for metrics (the dispatcher adds its own daemon bookkeeping). */
   forward?: Partial<ForwardEvents>;
   selected?: (method: MethodName, group: string, daemon: string) => void;
+  /** A daemon at its maxConnections was passed over for a new connection. */
+  capped?: (group: string, daemon: string) => void;
 }
 
 /** A spawned daemon without a monitor of its port is checked by connecting to it. */
@@ -131,7 +134,7 @@ export class Dispatcher {
       const o = before.get(k);
       const target: Target = { key: k, address: config.address, port: config.port, ...(config.proxyProtocol ? { proxyProtocol: config.proxyProtocol } : {}) };
       return o ? { ...o, config, target, weight: config.weight, spawned, current: 0 }
-        : { key: k, target, config, weight: config.weight, active: 0, rtt: NaN, current: 0, up: true, detail: 'not checked yet', checkRtt: NaN, admin: 'auto' as const, spawned, selections: 0, failures: 0 };
+        : { key: k, target, config, weight: config.weight, active: 0, rtt: NaN, current: 0, up: true, detail: 'not checked yet', checkRtt: NaN, admin: 'auto' as const, spawned, selections: 0, failures: 0, cappedLogAt: 0 };
     });
     const methods = old && old.config.method === p.method ? old.methods : new Map<Protocol, Method>();
     return { key, cluster, port: p.port, config: p, daemons, methods };
@@ -158,7 +161,7 @@ export class Dispatcher {
     const eligible: Daemon[] = [];
     for (const d of g.daemons) {
       d.active = table.countOf(d.key);
-      if (this.eligible(d)) eligible.push(d);
+      if (this.eligible(d, g)) eligible.push(d);
     }
     if (eligible.length === 0) return null;
     const method = g.methods.get(protocol)!;
@@ -168,10 +171,21 @@ export class Dispatcher {
     return d.target;
   }
 
-  private eligible(d: Daemon): boolean {
+  private eligible(d: Daemon, g: Group): boolean {
     if (!d.up || d.admin !== 'auto' || d.weight === 0) return false;
     if (d.spawned && !this.spawner.running(d.key)) return false;
-    return d.config.maxConnections === undefined || d.active < d.config.maxConnections;
+    if (d.config.maxConnections === undefined || d.active < d.config.maxConnections) return true;
+    this.atCap(g, d);
+    return false;
+  }
+
+  /** A daemon at its own cap was passed over: counted, and logged at most once per 10 s per daemon. */
+  private atCap(g: Group, d: Daemon): void {
+    this.events.capped?.(g.key, d.key);
+    const now = Date.now();
+    if (now - d.cappedLogAt < 10_000) return;
+    d.cappedLogAt = now;
+    this.events.log('warn', { group: g.key, daemon: d.key, maxConnections: d.config.maxConnections }, 'dispatcher daemon at its connection cap: new connections go to others');
   }
 
   private configureHealth(config: Config): void {

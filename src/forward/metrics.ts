@@ -21,8 +21,11 @@ export class DispatcherMetrics {
   private readonly bytes = new Tally();
   private readonly selections = new Tally();
   private readonly refused = new Tally();
+  private readonly capped = new Tally();
   private readonly connect: Histogram<'group'>;
   private dispatcher: Dispatcher | null = null;
+  /** The histogram's child per group (labels looked up once, not per connection). */
+  private readonly connectByGroup = new Map<string, ReturnType<Histogram<'group'>['labels']>>();
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -42,6 +45,7 @@ export class DispatcherMetrics {
     counter('waymark_dispatcher_bytes_total', 'Bytes relayed, by direction: in (client to daemon) and out (daemon to client).', ['group', 'daemon', 'direction'], this.bytes);
     counter('waymark_dispatcher_selections_total', 'Daemons chosen for new connections, by method.', ['method', 'group', 'daemon'], this.selections);
     counter('waymark_dispatcher_refused_total', 'New connections refused: table-full (the table is at its cap) or no-target (no daemon may take one).', ['group', 'reason'], this.refused);
+    counter('waymark_dispatcher_daemon_at_cap_total', 'New connections a daemon at its maxConnections was passed over for.', ['group', 'daemon'], this.capped);
     this.connect = new Histogram({ name: 'waymark_dispatcher_connect_seconds', help: 'Time for a daemon to accept a TCP connection from the dispatcher.', labelNames: ['group'], buckets: CONNECT_BUCKETS, registers });
     new Gauge({
       name: 'waymark_dispatcher_connections_open', help: 'Open connections and flows per daemon.', labelNames: ['group', 'daemon'], registers,
@@ -68,7 +72,7 @@ export class DispatcherMetrics {
   }
 
   /** The hooks to give the dispatcher. */
-  events(): Pick<DispatcherEvents, 'forward' | 'selected'> {
+  events(): Pick<DispatcherEvents, 'forward' | 'selected' | 'capped'> {
     const k = (...parts: string[]): string => parts.join('\u0000');
     const forward: Partial<ForwardEvents> = {
       opened: (spec, target) => this.opened.add(k(spec.name, target.key, spec.protocol), 1),
@@ -78,8 +82,17 @@ export class DispatcherMetrics {
         if (o > 0) this.bytes.add(k(spec.name, target.key, 'out'), o);
       },
       refused: (spec, reason) => this.refused.add(k(spec.name, reason), 1),
-      connected: (spec, _target, ms) => { if (!Number.isNaN(ms)) this.connect.observe({ group: spec.name }, ms / 1000); },
+      connected: (spec, _target, ms) => {
+        if (Number.isNaN(ms)) return;
+        let h = this.connectByGroup.get(spec.name);
+        if (h === undefined) { h = this.connect.labels({ group: spec.name }); this.connectByGroup.set(spec.name, h); }
+        h.observe(ms / 1000);
+      },
     };
-    return { forward, selected: (method, group, daemon) => this.selections.add(k(method, group, daemon), 1) };
+    return {
+      forward,
+      selected: (method, group, daemon) => this.selections.add(k(method, group, daemon), 1),
+      capped: (group, daemon) => this.capped.add(k(group, daemon), 1),
+    };
   }
 }

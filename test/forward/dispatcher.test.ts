@@ -17,12 +17,16 @@ function config(dispatcher: unknown, monitors: unknown[] = []): Config {
   return configSchema.parse({ dispatcher, monitors });
 }
 
+/** What each dispatcher logged (by the dispatcher). */
+const logsOf = new Map<Dispatcher, string[]>();
+
 async function dispatcherOf(cfg: Config): Promise<Dispatcher> {
   const logs: string[] = [];
   const d = new Dispatcher(cfg.dispatcher?.maxConnections ?? 100_000, { log: (_l, _f, msg) => { logs.push(msg); } });
   const errors = await d.apply(cfg);
   assert.deepEqual(errors, []);
   cleanups.push(() => d.close());
+  logsOf.set(d, logs);
   return d;
 }
 
@@ -206,6 +210,21 @@ describe('P2/P5/P6: health, drain and spawned daemons', () => {
     for (const c of held) c.socket.destroy();
   });
 
+  test('P2: with onDown: close, a daemon judged down has its open connections closed; IPv6 clusters work alike', async () => {
+    const dp = await freePort();
+    const a = await tcpDaemon('A6', '::1', dp);
+    cleanups.push(() => a.close());
+    const port = await freePort();
+    const d = await dispatcherOf(config({ clusters: [{ address: '::1', ports: [{ port, onDown: 'close', monitor: 'http1', daemons: [{ address: '::1', port: dp }] }] }] }, [{ name: 'http1', type: 'http', path: '/health', interval: '1s', timeout: '300ms', rise: 1, fall: 1 }]));
+    const c = await connect('::1', port);
+    assert.equal(c.greeting, 'A6');
+    assert.equal(d.connections({}, 1).connections[0]!.cluster, '::1');
+    // The daemon speaks no HTTP: the monitor judges it down, and its open connection goes.
+    assert.equal(await c.closed, 'reset');
+    assert.equal(d.status()[0]!.daemons[0]!.state, 'down');
+    await assert.rejects(connect('::1', port), 'no daemon: refused');
+  });
+
   test('P6: a drained daemon gets no new connections, its open ones go on, and a deadline closes them', async () => {
     const [, , dp] = await twoDaemons();
     const port = await freePort();
@@ -293,6 +312,9 @@ describe('P3: the PROXY protocol, caps and reloads', () => {
       assert.ok(r.reduce<number>((x, y) => x + y, 0) >= 20);
     }
     await waitFor('the table to empty', () => d.forwarder.table.size === 0);
+    const logs = logsOf.get(d)!;
+    assert.ok(logs.some((m) => m.includes('the connection table is full (20 entries)')), 'a log line says the table is full');
+    assert.equal(logs.filter((m) => m.includes('at its connection cap')).length, 1, 'A at its cap is logged, once per 10 s');
     const grown = (process.memoryUsage().rss - rssBefore) / 1e6;
     assert.ok(grown < 100, `RSS grew ${grown.toFixed(1)} MB over 1,800 connection attempts`);
   });
