@@ -5,8 +5,8 @@
 //      connections);
 //   2. bulk MB/s: wrk fetching an 8 MB body over 4 keep-alive connections (target: >= 0.7 x HAProxy's MB/s);
 //   3. UDP datagrams/s: dnsperf through the dispatcher to Waymark's own DNS listener, over dnsperf direct;
-//   4. the DNS query path beside the dispatcher: dnsperf q/s of the same server with the dispatcher idle, over a
-//      server without one; and while wrk loads the dispatcher, over while wrk loads HAProxy (the anchor: the same
+//   4. the DNS query path beside the dispatcher: dnsperf q/s of a fresh server with an idle dispatcher, over a fresh
+//      server without one (ABAB); and while wrk loads the dispatcher, over while wrk loads HAProxy (the anchor: the same
 //      proxy work, outside Waymark's process tree).
 // Bounded: each wrk/dnsperf run lasts DISPATCH_SECONDS (default 5); everything started is stopped at the end.
 import { spawn, spawnSync } from 'node:child_process';
@@ -105,6 +105,10 @@ dispatcher:
 `);
   const plainCfg = path.join(dir, 'plain.yaml');
   fs.writeFileSync(plainCfg, `server: { listen: ["127.0.0.1:${plainDns}"], workers: 1, rrl: { enabled: false } }\n${zone}\n`);
+  // A second server like the first, started fresh for the idle comparison (the first has carried the whole load).
+  const [idleDns, idleTcp, idleUdp] = [await freePort(), await freePort(), await freePort()];
+  const idleCfg = path.join(dir, 'idle.yaml');
+  fs.writeFileSync(idleCfg, fs.readFileSync(cfg, 'utf8').replace(`127.0.0.1:${dnsPort}"`, `127.0.0.1:${idleDns}"`).replace(`port: ${wmPort}`, `port: ${idleTcp}`).replace(`port: ${udpPort}`, `port: ${idleUdp}`).replace('address: 127.0.15.1', 'address: 127.0.15.9'));
   const wm = await serve(cfg);
   running.push(wm);
   await startHaproxy(haproxyConfig(`127.0.15.1:${haPort}`, backends));
@@ -136,9 +140,11 @@ dispatcher:
     console.log(`  UDP through the dispatcher (dnsperf to Waymark's DNS): ${fmt(u)} datagrams answered/s, direct ${fmt(d)} q/s; ratio ${ratio(u, d)}`);
     const plain = await serve(plainCfg);
     running.push(plain);
-    const idleWith = qps(dnsPort, 'www.bench.test', SECONDS, dir);
+    const idle = await serve(idleCfg);
+    running.push(idle);
+    const idleWith = qps(idleDns, 'www.bench.test', SECONDS, dir);
     const without = qps(plainDns, 'www.bench.test', SECONDS, dir);
-    const idleWith2 = qps(dnsPort, 'www.bench.test', SECONDS, dir);
+    const idleWith2 = qps(idleDns, 'www.bench.test', SECONDS, dir);
     const without2 = qps(plainDns, 'www.bench.test', SECONDS, dir);
     console.log(`  DNS q/s with an idle dispatcher / without one (ABAB): ${ratio(idleWith + idleWith2, without + without2)} (${fmt((idleWith + idleWith2) / 2)} vs ${fmt((without + without2) / 2)})`);
     const loadedWm = await whileLoaded(viaWm, () => qps(dnsPort, 'www.bench.test', SECONDS, dir));

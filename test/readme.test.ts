@@ -26,7 +26,7 @@ function readmeCommands(): string[] {
 }
 
 /** Commands .ci/run runs (on a fresh machine), rather than this test. */
-const CI_COMMANDS = ['npm test', 'npm run interop', 'npm run fuzz', 'npm run bench', 'npm run bench:failover', 'npm run bench:scale', 'npm run bench:store', 'npm run bench:cluster', 'npm run bench:update'];
+const CI_COMMANDS = ['npm test', 'npm run interop', 'npm run fuzz', 'npm run bench', 'npm run bench:failover', 'npm run bench:scale', 'npm run bench:store', 'npm run bench:cluster', 'npm run bench:update', 'npm run bench:dispatcher'];
 
 let dir = '';
 const env: Record<string, string> = { ...(process.env as Record<string, string>) };
@@ -203,6 +203,38 @@ test('D3/D5: README: the dynamic DNS example: nsupdate changes the zone and regi
   const imported = ok('bin/waymark zone import dyn.example.test --axfr 127.0.0.1:5302 --key xfr --config examples/dyn.yaml');
   assert.match(imported, /host1\.dyn\.example\.test\.?\s+60\s+IN\s+A\s+198\.51\.100\.7/);
   await stop(dyn);
+});
+
+test('P1-P6: README: the dispatcher example: spawned daemons behind one port, DNS through it, the CLI lists, drains and undrains', async () => {
+  const disp = await start('bin/waymark serve --config examples/dispatcher.yaml', /"msg":"ready"/);
+  const cmds = readmeCommands();
+  const body = await eventually(cmds.find((c) => c.startsWith('curl -s http://127.0.0.1:8080/'))!, (out) => out.includes('hello from a daemon'));
+  assert.match(body, /hello from a daemon behind the dispatcher/);
+  assert.deepEqual(lines(ok(cmds.find((c) => c.includes('-p 5310 www.dispatch.test'))!)), ['192.0.2.80']);
+  const token = ok(cmds.find((c) => c.includes('token create --config examples/dispatcher.yaml'))!).trim();
+  const exportLine = cmds.find((c) => c.startsWith('export WAYMARK_API=http://127.0.0.1:8073'))!;
+  checked.add(exportLine);
+  env.WAYMARK_API = 'http://127.0.0.1:8073';
+  env.WAYMARK_TOKEN = token;
+  try {
+    const status = await eventually(cmds.find((c) => c === 'bin/waymark dispatcher status')!, (out) => (out.match(/ up /g) ?? []).length === 3);
+    assert.match(status, /127\.0\.0\.1:8080\s+tcp\s+least-connections\s+127\.0\.0\.2:9101\s+1\s+up/);
+    assert.match(status, /127\.0\.0\.1:5310\s+udp\s+round-robin\s+127\.0\.0\.1:5303/);
+    assert.match(ok(cmds.find((c) => c.startsWith('bin/waymark dispatcher connections'))!), /of \d+ shown/);
+    assert.match(ok(cmds.find((c) => c.startsWith('bin/waymark dispatcher drain'))!), /auto -> drain \(open connections reset after 30 s\)/);
+    assert.match(ok('bin/waymark dispatcher status'), /127\.0\.0\.2:9101\s+1\s+drain/);
+    for (let i = 0; i < 3; i++) ok('curl -s http://127.0.0.1:8080/hello.txt');
+    const conns = JSON.parse(ok('bin/waymark dispatcher status --json')) as { groups: Array<{ daemons: Array<{ daemon: string; selections: number }> }> };
+    const before = conns.groups[0]!.daemons.find((d) => d.daemon === '127.0.0.2:9101')!.selections;
+    for (let i = 0; i < 3; i++) ok('curl -s http://127.0.0.1:8080/hello.txt');
+    const after = (JSON.parse(ok('bin/waymark dispatcher status --json')) as typeof conns).groups[0]!.daemons.find((d) => d.daemon === '127.0.0.2:9101')!.selections;
+    assert.equal(after, before, 'a drained daemon is chosen for no new connection');
+    assert.match(ok(cmds.find((c) => c.startsWith('bin/waymark dispatcher undrain'))!), /drain -> auto/);
+  } finally {
+    delete env.WAYMARK_API;
+    delete env.WAYMARK_TOKEN;
+  }
+  assert.equal(await stop(disp), 0);
 });
 
 test('D1/D2: README: serving with --workers, and master files with no YAML', async () => {

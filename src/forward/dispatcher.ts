@@ -134,7 +134,7 @@ export class Dispatcher {
       const o = before.get(k);
       const target: Target = { key: k, address: config.address, port: config.port, ...(config.proxyProtocol ? { proxyProtocol: config.proxyProtocol } : {}) };
       return o ? { ...o, config, target, weight: config.weight, spawned, current: 0 }
-        : { key: k, target, config, weight: config.weight, active: 0, rtt: NaN, current: 0, up: true, detail: 'not checked yet', checkRtt: NaN, admin: 'auto' as const, spawned, selections: 0, failures: 0, cappedLogAt: 0 };
+        : { key: k, target, config, weight: config.weight, active: 0, rtt: NaN, current: 0, up: true, detail: p.monitor !== undefined || p.spawn !== undefined ? 'not checked yet' : 'no monitor', checkRtt: NaN, admin: 'auto' as const, spawned, selections: 0, failures: 0, cappedLogAt: 0 };
     });
     const methods = old && old.config.method === p.method ? old.methods : new Map<Protocol, Method>();
     return { key, cluster, port: p.port, config: p, daemons, methods };
