@@ -224,10 +224,12 @@ test('P1-P6: README: the dispatcher example: spawned daemons behind one port, DN
     assert.match(ok(cmds.find((c) => c.startsWith('bin/waymark dispatcher drain'))!), /auto -> drain \(open connections reset after 30 s\)/);
     assert.match(ok('bin/waymark dispatcher status'), /127\.0\.0\.2:9101\s+1\s+drain/);
     for (let i = 0; i < 3; i++) ok('curl -s http://127.0.0.1:8080/hello.txt');
-    const conns = JSON.parse(ok('bin/waymark dispatcher status --json')) as { groups: Array<{ daemons: Array<{ daemon: string; selections: number }> }> };
+    // Not a README command: the JSON form, read by the test only.
+    const json = (): string => { const out = ok('bin/waymark dispatcher status --json'); checked.delete('bin/waymark dispatcher status --json'); return out; };
+    const conns = JSON.parse(json()) as { groups: Array<{ daemons: Array<{ daemon: string; selections: number }> }> };
     const before = conns.groups[0]!.daemons.find((d) => d.daemon === '127.0.0.2:9101')!.selections;
     for (let i = 0; i < 3; i++) ok('curl -s http://127.0.0.1:8080/hello.txt');
-    const after = (JSON.parse(ok('bin/waymark dispatcher status --json')) as typeof conns).groups[0]!.daemons.find((d) => d.daemon === '127.0.0.2:9101')!.selections;
+    const after = (JSON.parse(json()) as typeof conns).groups[0]!.daemons.find((d) => d.daemon === '127.0.0.2:9101')!.selections;
     assert.equal(after, before, 'a drained daemon is chosen for no new connection');
     assert.match(ok(cmds.find((c) => c.startsWith('bin/waymark dispatcher undrain'))!), /drain -> auto/);
   } finally {
