@@ -305,11 +305,18 @@ interface Flow {
   target: Target;
   up: dgram.Socket;
   header: Buffer | null;
+  /** Datagrams from the client before the flow's socket is connected to its target. */
+  pending: Buffer[] | null;
+  /** Bytes already reported to events.bytes. */
+  seenIn: number;
+  seenOut: number;
 }
 
 /**
- * A UDP service: each flow (client address and port) gets a socket of its own towards its target, so replies are
- * told apart by flow; they go back through the service's socket, from its address and port.
+ * A UDP service: each flow (client address and port) gets a socket of its own, connected to its target, so replies
+ * are told apart by flow (the kernel keeps other senders' datagrams off it); they go back through the service's
+ * socket, from its address and port. Byte counts reach events.bytes when read (refresh) and when a flow ends, not
+ * per datagram.
  */
 async function udpListener(spec0: ServiceSpec, table: ConnectionTable, events: ForwardEvents): Promise<Listener> {
   const type = net.isIPv6(spec0.address) ? 'udp6' : 'udp4';
@@ -322,13 +329,21 @@ async function udpListener(spec0: ServiceSpec, table: ConnectionTable, events: F
       await new Promise<void>((resolve) => sock.close(() => resolve()));
     },
   };
+  const report = (f: Flow): void => {
+    const { conn } = f;
+    if (conn.bytesIn === f.seenIn && conn.bytesOut === f.seenOut) return;
+    events.bytes(self.spec, f.target, conn.bytesIn - f.seenIn, conn.bytesOut - f.seenOut);
+    f.seenIn = conn.bytesIn;
+    f.seenOut = conn.bytesOut;
+  };
   const end = (key: string, f: Flow, how: 'closed' | 'reset' | 'idle' | 'error'): void => {
     if (flows.get(key) !== f) return;
     flows.delete(key);
     f.up.close();
+    report(f);
     if (table.remove(f.conn)) events.closed(self.spec, f.conn, how);
   };
-  const open = (msg: Buffer, client: dgram.RemoteInfo, key: string): Flow | null => {
+  const open = (client: dgram.RemoteInfo, key: string): Flow | null => {
     const spec = self.spec;
     if (table.full) { events.refused(spec, 'table-full'); return null; }
     const target = spec.choose(client.address, client.port);
@@ -336,20 +351,23 @@ async function udpListener(spec0: ServiceSpec, table: ConnectionTable, events: F
     const up = dgram.createSocket(net.isIPv6(target.address) ? 'udp6' : 'udp4');
     const now = Date.now();
     const header = target.proxyProtocol === 2 ? proxyHeader(2, { protocol: 'udp', source: client.address, sourcePort: client.port, destination: spec.address, destinationPort: spec.port }) : null;
-    const f: Flow = { target, up, header, conn: undefined as unknown as Connection };
+    const f: Flow = { target, up, header, pending: [], seenIn: 0, seenOut: 0, conn: undefined as unknown as Connection };
     f.conn = table.add({
       id: 0, protocol: 'udp', service: spec.name, client: client.address, clientPort: client.port, cluster: spec.address, clusterPort: spec.port,
       target: target.key, openedAt: now, lastAt: now, bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0,
-    }, () => end(key, f, 'reset'));
+    }, () => end(key, f, 'reset'), () => report(f));
     up.on('error', () => end(key, f, 'error'));
-    up.on('message', (reply, from) => {
-      if (from.port !== target.port || from.address !== target.address) return; // not its target's
+    up.on('message', (reply) => {
       sock.send(reply, client.port, client.address);
       f.conn.packetsOut++;
       f.conn.bytesOut += reply.length;
       f.conn.lastAt = Date.now();
-      events.bytes(self.spec, target, 0, reply.length);
       if (self.spec.oneReply) end(key, f, 'closed');
+    });
+    up.connect(target.port, target.address, () => {
+      const queued = f.pending ?? [];
+      f.pending = null;
+      for (const m of queued) up.send(m);
     });
     flows.set(key, f);
     events.opened(spec, target, f.conn);
@@ -357,13 +375,17 @@ async function udpListener(spec0: ServiceSpec, table: ConnectionTable, events: F
   };
   sock.on('message', (msg, rinfo) => {
     const key = `${rinfo.address}|${rinfo.port}`;
-    const f = flows.get(key) ?? open(msg, rinfo, key);
+    const f = flows.get(key) ?? open(rinfo, key);
     if (f === null) return;
-    f.conn.packetsIn++;
-    f.conn.bytesIn += msg.length;
-    f.conn.lastAt = Date.now();
-    events.bytes(self.spec, f.target, msg.length, 0);
-    f.up.send(f.header === null ? msg : Buffer.concat([f.header, msg]), f.target.port, f.target.address);
+    const c = f.conn;
+    c.packetsIn++;
+    c.bytesIn += msg.length;
+    c.lastAt = Date.now();
+    const out = f.header === null ? msg : Buffer.concat([f.header, msg]);
+    if (f.pending !== null) {
+      // At most a socket buffer's worth waits for the connect (it takes one turn of the event loop).
+      if (f.pending.length < 64) f.pending.push(out);
+    } else f.up.send(out);
   });
   sock.on('error', () => {});
   // Idle flows go after spec.idleMs: checked a few times per timeout, at most once a second.
