@@ -9,7 +9,7 @@ import type { AdminRecord } from '../state/store.js';
 import { HealthService } from '../health/service.js';
 import type { MemberHealth } from '../health/verdict.js';
 import { hostPort } from '../net/address.js';
-import { Forwarder, type ForwardEvents, type ServiceSpec, type Target } from './engine.js';
+import { Forwarder, type DataPlane, type ForwardEvents, type ServiceSpec, type Target } from './engine.js';
 import { methodOf, type Candidate, type Method, type MethodName } from './methods.js';
 import { Spawner, type SpawnStatus } from './spawn.js';
 import type { Connection, ConnectionFilter, Protocol } from './table.js';
@@ -87,7 +87,7 @@ export interface DispatcherEvents {
 const SPAWN_CHECK: MonitorSpec = { name: 'dispatcher-spawn-tcp', type: 'tcp', interval: 2000, timeout: 1000, rise: 1, fall: 2 };
 
 export class Dispatcher {
-  readonly forwarder: Forwarder;
+  readonly forwarder: DataPlane;
   private groups = new Map<string, Group>();
   private readonly spawner: Spawner;
   private health: HealthService | null = null;

@@ -54,7 +54,19 @@ interface Listener {
   close(): Promise<void>;
 }
 
-export class Forwarder {
+/**
+ * What a data plane offers its users: serve a set of services, keep their connection table, stop. The userspace
+ * Forwarder below is one; a kernel one (nftables/IPVS programmed from the same specs, conntrack as the table) can be
+ * another behind the same interface.
+ */
+export interface DataPlane {
+  readonly table: ConnectionTable;
+  apply(specs: readonly ServiceSpec[]): Promise<Array<{ id: string; error: string }>>;
+  services(): string[];
+  close(): Promise<void>;
+}
+
+export class Forwarder implements DataPlane {
   readonly table: ConnectionTable;
   private readonly listeners = new Map<string, Listener>();
 
