@@ -288,6 +288,7 @@ async function main(argv: string[]): Promise<number> {
         const z = r.zones as { reused: number; compiled: number } | undefined;
         const zones = z ? `; zones: ${z.compiled} compiled, ${z.reused} unchanged` : '';
         process.stdout.write(`reloaded: generation ${String(r.generation)}${rev}${zones}\n`);
+        for (const w of (r.warnings as string[] | undefined) ?? []) process.stderr.write(`waymark: warning: ${w}\n`);
       }
     });
 

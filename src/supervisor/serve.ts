@@ -62,7 +62,7 @@ export interface ServeFlags { workers?: number; pidFile?: string; adoptStore?: b
 /** What a reload did: the configuration now in force, or why the previous one still is. */
 export type ReloadOutcome =
   /** `zones`: how many zones were taken as compiled before (unchanged) and how many were compiled for this reload. */
-  | { ok: true; generation: number; revision: number | null; changed: boolean; zones: { reused: number; compiled: number } }
+  | { ok: true; generation: number; revision: number | null; changed: boolean; zones: { reused: number; compiled: number }; warnings?: string[] }
   | { ok: false; errors: ConfigError[] };
 
 /** How long the file's first revision waits for a worker to serve before it is written anyway. */
@@ -290,6 +290,8 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   /** The L4 dispatcher (SPEC P1-P6), started once the node is up; it follows reloads and admin states. */
   let dispatcher: Dispatcher | null = null;
   const dispatching = new Serial();
+  /** What the dispatcher said about the configuration put in force last: the ports it could not listen on. */
+  let lastDispatch: Promise<string[]> = Promise.resolve([]);
   const health = new HealthService(loaded.config, {
     admin: admin0,
     onHealth: (updates) => { mirror.engine?.applyHealth(updates); broadcast({ type: 'health', updates }); },
@@ -345,7 +347,7 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     health.reload(v.loaded.config);
     configureEcs(v.loaded.config);
     const d = dispatcher;
-    if (d) void dispatching.run(() => d.apply(v.loaded.config).then(() => undefined));
+    if (d) lastDispatch = dispatching.run(() => d.apply(v.loaded.config)).catch((e: Error) => [e.message]);
   };
   /** Make `raw` the configuration in force: validate, then every worker and the mirror swap snapshots. */
   const putInForce = (nextRaw: RawConfig, valid?: Valid): { ok: true } | { ok: false; errors: ConfigError[] } => {
@@ -634,8 +636,10 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     const workersHave = await everyWorker();
     if (!workersHave.ok) return rejected(workersHave.errors);
     const zones = zoneCache.counts();
+    // In force all the same (DNS and the other ports serve it): a port that could not listen is the reply's warning.
+    const warnings = await lastDispatch;
     log.info({ generation, revision: revisions ? inForce : undefined, fileChanged: changed, zones }, 'reload accepted');
-    return { ok: true, generation, revision: revisions ? inForce : null, changed, zones };
+    return { ok: true, generation, revision: revisions ? inForce : null, changed, zones, ...(warnings.length > 0 ? { warnings } : {}) };
   };
   const reloadInTurn = (): Promise<ReloadOutcome> => inForceQueue.run(reload);
   process.on('SIGHUP', () => { void reloadInTurn(); });

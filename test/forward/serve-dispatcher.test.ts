@@ -17,7 +17,7 @@ let server: SpawnedWaymark | null = null;
 let ports = { dns: 0, api: 0, tcp: 0, udp: 0, daemon: 0 };
 const daemons: TcpDaemon[] = [];
 
-function config(method = 'round-robin'): string {
+function config(method = 'round-robin', extraPort?: number): string {
   return `
 server: { listen: ["127.0.0.1:${ports.dns}"], workers: 1 }
 api: { listen: "127.0.0.1:${ports.api}" }
@@ -37,7 +37,9 @@ dispatcher:
           protocol: udp
           oneReply: true
           daemons: [ { address: 127.0.0.1, port: ${ports.dns} } ]
-`;
+${extraPort === undefined ? '' : `        - port: ${extraPort}
+          daemons: [ { address: 127.0.14.2, port: ${ports.daemon} } ]
+`}`;
 }
 
 async function start(): Promise<void> {
@@ -136,4 +138,23 @@ test('reload with a changed method keeps open connections and the table; /metric
   assert.match(metrics, /waymark_dispatcher_selections_total\{method="round-robin"/);
   assert.match(metrics, /waymark_dispatcher_connect_seconds_count\{group=/);
   assert.match(metrics, /waymark_dispatcher_table_entries\{kind="limit"\} 100000/);
+});
+
+test('P1: a reload whose new port cannot listen is in force for the rest, and waymark reload warns naming the port', async () => {
+  const net = await import('node:net');
+  const taken = await freePort();
+  const squatter = net.createServer();
+  await new Promise<void>((r) => squatter.listen(taken, CLUSTER, () => r()));
+  try {
+    fs.writeFileSync(cfg, config('round-robin', taken));
+    const r = await runWaymark(['reload', '--config', cfg]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`warning: cannot listen on ${CLUSTER.replaceAll('.', '\\.')}:${taken}/tcp: .*EADDRINUSE`));
+    await waitFor('the method back to round robin', async () => (await api<{ groups: Array<{ method: string }> }>('/v1/dispatcher')).groups[0]!.method === 'round-robin');
+    const c = await connect(CLUSTER, ports.tcp);
+    c.socket.destroy();
+  } finally {
+    await new Promise<void>((r) => squatter.close(() => r()));
+    fs.writeFileSync(cfg, config());
+  }
 });
