@@ -19,6 +19,7 @@ import { canonicalName, normalizeName, parentOf, NameError } from '../wire/name.
 import { compilePolicy, type PolicyOptions } from '../answer/compile.js';
 import { validateHealth } from '../health/targets.js';
 import { validateDispatcher } from '../forward/validate.js';
+import { validateLeases } from '../leases/validate.js';
 import type { ZoneRecord } from '../wire/rdata.js';
 import type { Validated } from './revisions.js';
 import type { RawConfig } from './declarative.js';
@@ -366,7 +367,7 @@ export interface InForce extends Compiled { raw: RawConfig; zones: LoadedZone[] 
  * `answers: false` leaves the members' answer RRsets out: everything is checked the same.
  */
 export function compileSnapshot(loaded: LoadedConfig, generation: number, opts: SnapshotOptions = {}): Result<Snapshot> {
-  const errors: ConfigError[] = [...validateHealth(loaded.config), ...validateDispatcher(loaded.config)];
+  const errors: ConfigError[] = [...validateHealth(loaded.config), ...validateDispatcher(loaded.config), ...validateLeases(loaded.config)];
   const cache = opts.cache;
   const policy = compilePolicy(loaded.config, opts);
   if (!policy.ok) errors.push(...policy.errors);

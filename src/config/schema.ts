@@ -348,6 +348,28 @@ export type DispatcherConfig = z.infer<typeof dispatcherSchema>;
 export type DispatchPort = z.infer<typeof dispatchPortSchema>;
 export type DaemonConfig = z.infer<typeof daemonSchema>;
 
+// ---- shared public addresses (SPEC L1-L5): a pool leased on demand to many servers ----
+const leaseName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { message: 'use letters, digits, "_", "-" and "."' });
+export const addressPoolSchema = z.object({
+  name: leaseName,
+  /** CIDRs and single addresses (IPv4 and/or IPv6). */
+  addresses: z.array(z.string().min(1)).min(1),
+  /** A new lease's time, and what each later query for its name adds (seed defaults: 200 s and 60 s). */
+  leaseTtl: durationAtLeast(1000, 'use at least 1s').default(200_000),
+  extendBy: durationAtLeast(0, '').default(60_000),
+  /** Below this many free addresses (or this share of the pool), lease times are shortened. */
+  lowWater: z.union([z.number().int().min(0), z.string().regex(/^\d{1,2}(\.\d+)?%$|^100%$/, 'a number of addresses or a percentage like "20%"')]).default(0),
+  /** A returned address waits this long before it is leased again (resolvers that stretch TTLs a little). */
+  cooldown: durationAtLeast(0, '').default(30_000),
+  onExhausted: z.enum(['servfail', 'reclaim-idlest']).default('servfail'),
+  /** What the forwarder carries for each lease: these ports of the public address to the server's private one. */
+  forward: z.array(z.object({ port: portNumber, protocol: z.enum(['tcp', 'udp', 'both']).default('tcp') }).strict()).default([]),
+}).strict();
+export const leasedServerSchema = z.object({ name: leaseName, address: ipAddress }).strict();
+export const leasedNameSchema = z.object({ name: z.string().min(1), pool: leaseName, servers: z.array(leaseName).min(1) }).strict();
+export type AddressPoolConfig = z.infer<typeof addressPoolSchema>;
+export type LeasedNameConfig = z.infer<typeof leasedNameSchema>;
+
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 export const tsigKeySchema = z.object({
   name: z.string().min(1).max(253).regex(/^[A-Za-z0-9_*]([A-Za-z0-9_*-]*\.?)*$/, 'a domain name (letters, digits, "-", "_", dots)'),
@@ -413,6 +435,10 @@ export const configSchema = z.object({
   /** The REST API and dashboard (needs store:, where configuration revisions, tokens and the audit log live). */
   api: z.object({ listen: listen }).strict().optional(),
   /** Query log (SPEC C3): one JSON line for a `sample` fraction of the queries of these policy names. */
+  /** Public addresses leased on demand (SPEC L1-L5): the pools, the servers (by private address) and the names they host. */
+  addressPools: z.array(addressPoolSchema).default([]),
+  leasedServers: z.array(leasedServerSchema).default([]),
+  leasedNames: z.array(leasedNameSchema).default([]),
   /** The L4 dispatcher of this node (SPEC P1-P6): many daemons behind one address and port. */
   dispatcher: dispatcherSchema.optional(),
   queryLog: z.object({ names: z.array(z.string().min(1)).min(1), sample: z.number().min(0).max(1).default(1) }).strict().optional(),

@@ -88,7 +88,8 @@ const OPERATIONS = [
   'listRevisions', 'countRevisions', 'addRevision',
   'addToken', 'tokenByHash', 'listTokens', 'revokeToken',
   'addAudit', 'listAudit', 'countAudit', 'changesSince', 'feedHead', 'pruneChanges', 'heartbeat', 'listNodes', 'claimLeader', 'resignLeader', 'publishHealth', 'loadHealth', 'owner', 'setOwner',
-  'loadZoneStates', 'zoneState', 'commitZoneChange', 'zoneJournal', 'close',
+  'loadZoneStates', 'zoneState', 'commitZoneChange', 'zoneJournal',
+  'loadLeases', 'acquireLease', 'updateLeases', 'releaseLease', 'leaseHistory', 'close',
 ] as const satisfies ReadonlyArray<keyof StateOperations>;
 type Unlisted = Exclude<keyof StateOperations, (typeof OPERATIONS)[number]>;
 const everyOperationListed: [Unlisted] extends [never] ? true : Unlisted = true;

@@ -14,7 +14,8 @@ import { redactUrl } from '../net/url.js';
 
 export { redactUrl };
 import {
-  invalidField, likeSubstring, nodeRow, StoreError, zoneStatesOf, journalRow, zoneConflict,
+  invalidField, likeSubstring, nodeRow, StoreError, zoneStatesOf, journalRow, zoneConflict, leaseRow, spanRow, LEASE_COLUMNS,
+  type AddressLease, type LeaseRequest, type LeaseUpdate, type LeaseRelease, type LeaseSpan,
   type ZoneState, type ZoneChange, type JournalEntry,
   type AdminRecord, type Change, type ChangeKind, type AuditFilter, type AuditRecord, type RevisionFilter, type Lease, type NodeRecord, type RevisionMeta, type Verdict, type RevisionRecord, type StoreOwner, type TokenRecord,
 } from './store.js';
@@ -126,6 +127,15 @@ const MIGRATIONS: readonly string[] = [
    CREATE TABLE zone_rrset (zone text NOT NULL, owner text NOT NULL, type integer NOT NULL, ttl bigint NOT NULL, rdata text NOT NULL, PRIMARY KEY (zone, owner, type));
    CREATE TABLE zone_journal (seq bigserial PRIMARY KEY, zone text NOT NULL, from_serial bigint NOT NULL, serial bigint NOT NULL, at bigint NOT NULL, actor text NOT NULL, reset integer NOT NULL, data text NOT NULL);
    CREATE INDEX zone_journal_zone ON zone_journal (zone, seq);`,
+  // Address leases (issue 14): one row per public address; one lease in force per (name, server).
+  `CREATE TABLE address_lease (
+     address text PRIMARY KEY, pool text NOT NULL, state text NOT NULL CHECK (state IN ('leased', 'cooling')), lease_id bigint NOT NULL,
+     name text NOT NULL, server text NOT NULL, private text NOT NULL, node text NOT NULL, leased_at bigint NOT NULL, expires_at bigint NOT NULL,
+     cool_until bigint NOT NULL, requests bigint NOT NULL, bytes bigint NOT NULL, open integer NOT NULL
+   );
+   CREATE UNIQUE INDEX address_lease_holder ON address_lease (name, server) WHERE state = 'leased';
+   CREATE SEQUENCE lease_id_seq;
+   CREATE TABLE lease_history (lease_id bigint PRIMARY KEY, pool text NOT NULL, address text NOT NULL, name text NOT NULL, server text NOT NULL, from_at bigint NOT NULL, to_at bigint);`,
 ];
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;
 /** The advisory lock nodes take while migrating, so two starting at once do not both apply a step. */
@@ -571,6 +581,71 @@ export class PostgresStore implements StateStore {
 
   async zoneJournal(zone: string): Promise<JournalEntry[]> {
     return (await this.q('SELECT zone, from_serial, serial, at, actor, reset, data FROM zone_journal WHERE zone = $1 ORDER BY seq', [zone])).map(journalRow);
+  }
+
+  async loadLeases(): Promise<AddressLease[]> {
+    return (await this.q(`SELECT ${LEASE_COLUMNS} FROM address_lease ORDER BY address`, [])).map(leaseRow);
+  }
+
+  async acquireLease(r: LeaseRequest): Promise<{ lease: AddressLease; created: boolean } | null> {
+    const held = async (): Promise<AddressLease | null> => {
+      const rows = await this.q(`SELECT ${LEASE_COLUMNS} FROM address_lease WHERE name = $1 AND server = $2 AND state = 'leased'`, [r.name, r.server]);
+      return rows.length > 0 ? leaseRow(rows[0]!) : null;
+    };
+    const before = await held();
+    if (before) return { lease: before, created: false };
+    try {
+      return await this.tx(async (t) => {
+        const id = Number((await t.query<{ id: string }>("SELECT nextval('lease_id_seq') AS id")).rows[0]!.id);
+        for (const address of r.candidates) {
+          // A row being leased by another node is locked by its upsert: this one waits, then finds it leased.
+          const took = await t.query(`INSERT INTO address_lease (${LEASE_COLUMNS}) VALUES ($1, $2, 'leased', $3, $4, $5, $6, $7, $8, $9, 0, 0, 0, 0)
+            ON CONFLICT (address) DO UPDATE SET pool = excluded.pool, state = 'leased', lease_id = excluded.lease_id, name = excluded.name, server = excluded.server,
+              private = excluded.private, node = excluded.node, leased_at = excluded.leased_at, expires_at = excluded.expires_at, cool_until = 0, requests = 0, bytes = 0, open = 0
+            WHERE address_lease.state = 'cooling' AND address_lease.cool_until <= $10
+            RETURNING ${LEASE_COLUMNS}`, [address, r.pool, id, r.name, r.server, r.private, this.node, r.now, r.now + r.ttlMs, r.now]);
+          if (took.rows.length === 0) continue;
+          await t.query('INSERT INTO lease_history (lease_id, pool, address, name, server, from_at, to_at) VALUES ($1, $2, $3, $4, $5, $6, NULL)', [id, r.pool, address, r.name, r.server, r.now]);
+          await this.append(t, 'lease', { address, leaseId: id, state: 'leased' });
+          return { lease: leaseRow(took.rows[0] as Record<string, unknown>), created: true };
+        }
+        return null;
+      });
+    } catch (e) {
+      // Another node leased this (name, server) meanwhile: the unique index refused the second; that one stands.
+      if ((e as { code?: string }).code === '23505' || (e as { cause?: { code?: string } }).cause?.code === '23505') {
+        const now = await held();
+        if (now) return { lease: now, created: false };
+      }
+      throw e;
+    }
+  }
+
+  async updateLeases(updates: readonly LeaseUpdate[]): Promise<number[]> {
+    if (updates.length === 0) return [];
+    return this.tx(async (t) => {
+      const lost: number[] = [];
+      for (const u of updates) {
+        const r = await t.query("UPDATE address_lease SET expires_at = $1, requests = $2, bytes = $3, open = $4 WHERE address = $5 AND lease_id = $6 AND state = 'leased'", [u.expiresAt, u.requests, u.bytes, u.open, u.address, u.leaseId]);
+        if ((r.rowCount ?? 0) === 0) lost.push(u.leaseId);
+      }
+      if (updates.length > lost.length) await this.append(t, 'lease', { updated: updates.length - lost.length });
+      return lost;
+    });
+  }
+
+  async releaseLease(r: LeaseRelease): Promise<boolean> {
+    return this.tx(async (t) => {
+      const done = ((await t.query("UPDATE address_lease SET state = 'cooling', cool_until = $1, open = 0 WHERE address = $2 AND lease_id = $3 AND state = 'leased'", [r.coolUntil, r.address, r.leaseId])).rowCount ?? 0) > 0;
+      if (!done) return false;
+      await t.query('UPDATE lease_history SET to_at = $1 WHERE lease_id = $2', [r.at, r.leaseId]);
+      await this.append(t, 'lease', { address: r.address, leaseId: r.leaseId, state: 'cooling' });
+      return true;
+    });
+  }
+
+  async leaseHistory(): Promise<LeaseSpan[]> {
+    return (await this.q('SELECT lease_id, pool, address, name, server, from_at, to_at FROM lease_history ORDER BY lease_id', [])).map(spanRow);
   }
 
   async close(): Promise<void> {

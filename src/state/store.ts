@@ -98,8 +98,51 @@ export interface Store {
   commitZoneChange(change: ZoneChange): void;
   /** A zone's journal, oldest first: what IXFR answers from. */
   zoneJournal(zone: string): JournalEntry[];
+  /**
+   * Address leases (issue 14, SPEC L1/L5): every public address leased now or cooling down. One row per address (the
+   * primary key) and at most one lease per (name, server) in force (a unique index): the database itself refuses
+   * a second holder, across processes and nodes.
+   */
+  loadLeases(): AddressLease[];
+  /**
+   * Lease the first of `r.candidates` that is free (never leased, or cooled down by `r.now`) to r.name and r.server,
+   * until r.now + r.ttlMs, in ONE transaction with its history row and a 'lease' change. `created: false`: that
+   * server already holds a lease for the name (it is returned as it is). null: none of the candidates was free.
+   */
+  acquireLease(r: LeaseRequest): { lease: AddressLease; created: boolean } | null;
+  /** Batched counts and new expiries of leases in force; the lease ids of those no longer in force are returned. */
+  updateLeases(updates: readonly LeaseUpdate[]): number[];
+  /** End lease `r.leaseId` (it cools down until r.coolUntil); false when it was not in force. */
+  releaseLease(r: LeaseRelease): boolean;
+  /** Every lease ever granted (from, to: null while in force), oldest first: what proves no address had two holders. */
+  leaseHistory(): LeaseSpan[];
   close(): void;
 }
+
+/** A public address as the lease table holds it (SPEC L1). */
+export interface AddressLease {
+  pool: string;
+  address: string;
+  state: 'leased' | 'cooling';
+  /** Unique over all leases ever granted: updates and releases name it, so a lease taken over is never touched. */
+  leaseId: number;
+  name: string;
+  server: string;
+  /** The server's private address, where the forwarder sends the lease's traffic. */
+  private: string;
+  node: string;
+  leasedAt: number;
+  expiresAt: number;
+  /** Cooling: free again from then. */
+  coolUntil: number;
+  requests: number;
+  bytes: number;
+  open: number;
+}
+export interface LeaseRequest { pool: string; candidates: readonly string[]; name: string; server: string; private: string; now: number; ttlMs: number }
+export interface LeaseUpdate { address: string; leaseId: number; expiresAt: number; requests: number; bytes: number; open: number }
+export interface LeaseRelease { address: string; leaseId: number; at: number; coolUntil: number }
+export interface LeaseSpan { leaseId: number; pool: string; address: string; name: string; server: string; from: number; to: number | null }
 
 /** One RRset of a zone's dynamic data: canonical owner, type, TTL and each record's RDATA (hex); none: deleted. */
 export interface StoredRRset { owner: string; type: number; ttl: number; rdata: string[] }
@@ -130,7 +173,7 @@ export interface Change {
   /** revision: { id, hash }; admin: an AdminRecord; persistence: the PersistRecord[] of one batch. */
   data: unknown;
 }
-export type ChangeKind = 'revision' | 'admin' | 'persistence' | 'node' | 'health' | 'zone';
+export type ChangeKind = 'revision' | 'admin' | 'persistence' | 'node' | 'health' | 'zone' | 'lease';
 
 /** A lease on a role: who holds it now, with which term, and whether that is the asking node. */
 export interface Lease { holder: string; term: number; expires: number; mine: boolean }
@@ -369,7 +412,32 @@ const MIGRATIONS: readonly Migration[] = [
    CREATE TABLE zone_rrset (zone TEXT NOT NULL, owner TEXT NOT NULL, type INTEGER NOT NULL, ttl INTEGER NOT NULL, rdata TEXT NOT NULL, PRIMARY KEY (zone, owner, type)) WITHOUT ROWID;
    CREATE TABLE zone_journal (seq INTEGER PRIMARY KEY AUTOINCREMENT, zone TEXT NOT NULL, from_serial INTEGER NOT NULL, serial INTEGER NOT NULL, at INTEGER NOT NULL, actor TEXT NOT NULL, reset INTEGER NOT NULL, data TEXT NOT NULL);
    CREATE INDEX zone_journal_zone ON zone_journal (zone, seq);`,
+  // Address leases (issue 14): one row per public address; one lease in force per (name, server).
+  `CREATE TABLE address_lease (
+     address TEXT PRIMARY KEY, pool TEXT NOT NULL, state TEXT NOT NULL CHECK (state IN ('leased', 'cooling')), lease_id INTEGER NOT NULL,
+     name TEXT NOT NULL, server TEXT NOT NULL, private TEXT NOT NULL, node TEXT NOT NULL, leased_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+     cool_until INTEGER NOT NULL, requests INTEGER NOT NULL, bytes INTEGER NOT NULL, open INTEGER NOT NULL
+   );
+   CREATE UNIQUE INDEX address_lease_holder ON address_lease (name, server) WHERE state = 'leased';
+   CREATE TABLE lease_history (lease_id INTEGER PRIMARY KEY, pool TEXT NOT NULL, address TEXT NOT NULL, name TEXT NOT NULL, server TEXT NOT NULL, from_at INTEGER NOT NULL, to_at INTEGER);`,
 ];
+
+/** An address_lease row (either backend) as an AddressLease. */
+export function leaseRow(r: Record<string, unknown>): AddressLease {
+  return {
+    pool: r.pool as string, address: r.address as string, state: r.state as AddressLease['state'], leaseId: Number(r.lease_id), name: r.name as string,
+    server: r.server as string, private: r.private as string, node: r.node as string, leasedAt: Number(r.leased_at), expiresAt: Number(r.expires_at),
+    coolUntil: Number(r.cool_until), requests: Number(r.requests), bytes: Number(r.bytes), open: Number(r.open),
+  };
+}
+
+/** A lease_history row (either backend) as a LeaseSpan. */
+export function spanRow(r: Record<string, unknown>): LeaseSpan {
+  return { leaseId: Number(r.lease_id), pool: r.pool as string, address: r.address as string, name: r.name as string, server: r.server as string, from: Number(r.from_at), to: r.to_at === null ? null : Number(r.to_at) };
+}
+
+/** The SQL both backends share (placeholders differ: `?` here, $n there). */
+export const LEASE_COLUMNS = 'address, pool, state, lease_id, name, server, private, node, leased_at, expires_at, cool_until, requests, bytes, open';
 
 /** Zone state rows (either backend; rrset rows ordered by zone) as ZoneStates. */
 export function zoneStatesOf(states: ReadonlyArray<{ zone: string; serial: number }>, rrsets: ReadonlyArray<Record<string, unknown>>): ZoneState[] {
@@ -682,6 +750,61 @@ export class SqliteStore implements Store {
 
   zoneJournal(zone: string): JournalEntry[] {
     return (this.open().prepare('SELECT zone, from_serial, serial, at, actor, reset, data FROM zone_journal WHERE zone = ? ORDER BY seq').all(zone) as Array<Record<string, unknown>>).map(journalRow);
+  }
+
+  loadLeases(): AddressLease[] {
+    return (this.open().prepare(`SELECT ${LEASE_COLUMNS} FROM address_lease ORDER BY address`).all() as Array<Record<string, unknown>>).map(leaseRow);
+  }
+
+  acquireLease(r: LeaseRequest): { lease: AddressLease; created: boolean } | null {
+    const db = this.writable();
+    const q = (sql: string): Statement => db.prepare(sql);
+    let out: { lease: AddressLease; created: boolean } | null = null;
+    db.transaction(() => {
+      const held = q(`SELECT ${LEASE_COLUMNS} FROM address_lease WHERE name = ? AND server = ? AND state = 'leased'`).get(r.name, r.server) as Record<string, unknown> | undefined;
+      if (held) { out = { lease: leaseRow(held), created: false }; return; }
+      const id = Number((q('SELECT COALESCE(MAX(lease_id), 0) + 1 AS id FROM lease_history').get() as { id: number }).id);
+      for (const address of r.candidates) {
+        const took = q(`INSERT INTO address_lease (${LEASE_COLUMNS}) VALUES (?, ?, 'leased', ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, 0)
+          ON CONFLICT (address) DO UPDATE SET pool = excluded.pool, state = 'leased', lease_id = excluded.lease_id, name = excluded.name, server = excluded.server,
+            private = excluded.private, node = excluded.node, leased_at = excluded.leased_at, expires_at = excluded.expires_at, cool_until = 0, requests = 0, bytes = 0, open = 0
+          WHERE address_lease.state = 'cooling' AND address_lease.cool_until <= ?`).run(address, r.pool, id, r.name, r.server, r.private, this.node, r.now, r.now + r.ttlMs, r.now);
+        if (took.changes === 0) continue;
+        q('INSERT INTO lease_history (lease_id, pool, address, name, server, from_at, to_at) VALUES (?, ?, ?, ?, ?, ?, NULL)').run(id, r.pool, address, r.name, r.server, r.now);
+        const lease = leaseRow(q(`SELECT ${LEASE_COLUMNS} FROM address_lease WHERE address = ?`).get(address) as Record<string, unknown>);
+        this.append(db, 'lease', { address, leaseId: id, state: 'leased' });
+        out = { lease, created: true };
+        return;
+      }
+    })();
+    return out;
+  }
+
+  updateLeases(updates: readonly LeaseUpdate[]): number[] {
+    const db = this.writable();
+    const lost: number[] = [];
+    db.transaction(() => {
+      const st = db.prepare("UPDATE address_lease SET expires_at = ?, requests = ?, bytes = ?, open = ? WHERE address = ? AND lease_id = ? AND state = 'leased'");
+      for (const u of updates) if (st.run(u.expiresAt, u.requests, u.bytes, u.open, u.address, u.leaseId).changes === 0) lost.push(u.leaseId);
+      if (updates.length > lost.length) this.append(db, 'lease', { updated: updates.length - lost.length });
+    })();
+    return lost;
+  }
+
+  releaseLease(r: LeaseRelease): boolean {
+    const db = this.writable();
+    let done = false;
+    db.transaction(() => {
+      done = db.prepare("UPDATE address_lease SET state = 'cooling', cool_until = ?, open = 0 WHERE address = ? AND lease_id = ? AND state = 'leased'").run(r.coolUntil, r.address, r.leaseId).changes > 0;
+      if (!done) return;
+      db.prepare('UPDATE lease_history SET to_at = ? WHERE lease_id = ?').run(r.at, r.leaseId);
+      this.append(db, 'lease', { address: r.address, leaseId: r.leaseId, state: 'cooling' });
+    })();
+    return done;
+  }
+
+  leaseHistory(): LeaseSpan[] {
+    return (this.open().prepare('SELECT lease_id, pool, address, name, server, from_at, to_at FROM lease_history ORDER BY lease_id').all() as Array<Record<string, unknown>>).map(spanRow);
   }
 
   owner(): StoreOwner | null {

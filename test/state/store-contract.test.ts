@@ -287,6 +287,64 @@ for (const b of backends) {
 }
 
 for (const b of backends) {
+  test(`L1/L5 (${b.name}): leases: a free or cooled address is leased once, a holder keeps its one lease, updates and releases name the lease, a restart reads them back`, async () => {
+    const { store, reopen } = await b.fresh();
+    const req = (name: string, server: string, candidates: string[], now = T0) => ({ pool: 'public', candidates, name, server, private: `10.0.0.${server.slice(1)}`, now, ttlMs: 200_000 });
+    assert.deepEqual(await store.loadLeases(), []);
+    const first = await store.acquireLease(req('d1.test', 's1', ['192.0.2.1', '192.0.2.2']));
+    assert.ok(first?.created);
+    assert.equal(first.lease.address, '192.0.2.1');
+    assert.equal(first.lease.expiresAt, T0 + 200_000);
+    assert.equal(first.lease.private, '10.0.0.1');
+    // The same holder again: its lease, not a second address.
+    const again = await store.acquireLease(req('d1.test', 's1', ['192.0.2.2']));
+    assert.deepEqual([again?.created, again?.lease.address, again?.lease.leaseId], [false, '192.0.2.1', first.lease.leaseId]);
+    // A taken address is skipped; with none free, null.
+    const second = await store.acquireLease(req('d2.test', 's2', ['192.0.2.1', '192.0.2.2']));
+    assert.equal(second?.lease.address, '192.0.2.2');
+    assert.equal(await store.acquireLease(req('d3.test', 's3', ['192.0.2.1', '192.0.2.2'])), null);
+    // Updates name the lease: a stale id changes nothing and is reported lost.
+    assert.deepEqual(await store.updateLeases([
+      { address: '192.0.2.1', leaseId: first.lease.leaseId, expiresAt: T0 + 260_000, requests: 5, bytes: 900, open: 1 },
+      { address: '192.0.2.2', leaseId: first.lease.leaseId, expiresAt: T0 + 999_999, requests: 9, bytes: 9, open: 9 },
+    ]), [first.lease.leaseId]);
+    const rows = await store.loadLeases();
+    assert.deepEqual(rows.map((l) => [l.address, l.expiresAt, l.requests, l.bytes, l.open]), [['192.0.2.1', T0 + 260_000, 5, 900, 1], ['192.0.2.2', T0 + 200_000, 0, 0, 0]]);
+    // Released, it cools down: not leasable before coolUntil, leasable after, with a new lease id.
+    assert.equal(await store.releaseLease({ address: '192.0.2.1', leaseId: first.lease.leaseId, at: T0 + 300_000, coolUntil: T0 + 330_000 }), true);
+    assert.equal(await store.releaseLease({ address: '192.0.2.1', leaseId: first.lease.leaseId, at: T0 + 300_000, coolUntil: T0 + 330_000 }), false, 'twice: not in force');
+    assert.equal(await store.acquireLease(req('d3.test', 's3', ['192.0.2.1'], T0 + 310_000)), null, 'still cooling');
+    const reused = await store.acquireLease(req('d3.test', 's3', ['192.0.2.1'], T0 + 330_000));
+    assert.ok(reused?.created);
+    assert.notEqual(reused.lease.leaseId, first.lease.leaseId);
+    assert.deepEqual(await store.updateLeases([{ address: '192.0.2.1', leaseId: first.lease.leaseId, expiresAt: T0 + 1, requests: 0, bytes: 0, open: 0 }]), [first.lease.leaseId], 'the old lease cannot touch its successor');
+    const history = await store.leaseHistory();
+    assert.deepEqual(history.map((h) => [h.address, h.name, h.from, h.to]), [['192.0.2.1', 'd1.test', T0, T0 + 300_000], ['192.0.2.2', 'd2.test', T0, null], ['192.0.2.1', 'd3.test', T0 + 330_000, null]]);
+    assert.deepEqual((await store.changesSince(0, 100)).filter((c) => c.kind === 'lease').length, 5, 'three leases, one update batch and one release in the feed');
+    await store.close();
+    const back = await reopen();
+    assert.deepEqual((await back.loadLeases()).map((l) => [l.address, l.state, l.name]), [['192.0.2.1', 'leased', 'd3.test'], ['192.0.2.2', 'leased', 'd2.test']]);
+    await back.close();
+  });
+
+  test(`L5 (${b.name}): two nodes racing for more names than addresses never lease one address twice`, async () => {
+    const { store, another } = await b.fresh();
+    const other = await another('dns-b');
+    const addresses = ['192.0.2.1', '192.0.2.2', '192.0.2.3'];
+    const ask = (s: typeof store, i: number) => s.acquireLease({ pool: 'public', candidates: addresses, name: `n${i % 5}.test`, server: `s${i % 5}`, private: '10.0.0.1', now: T0, ttlMs: 200_000 });
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => ask(i % 2 === 0 ? store : other, i)));
+    const leases = await store.loadLeases();
+    assert.equal(leases.length, 3, 'every address leased');
+    assert.equal(new Set(leases.map((l) => l.name)).size, 3, 'to three different names');
+    for (const r of results) if (r !== null) assert.ok(leases.some((l) => l.leaseId === r.lease.leaseId && l.address === r.lease.address), 'every answer is a lease in the table');
+    const history = await store.leaseHistory();
+    assert.equal(history.length, 3, 'no lease granted and lost');
+    await other.close();
+    await store.close();
+  });
+}
+
+for (const b of backends) {
   test(`C2 (${b.name}): the change feed holds every revision, admin state and persistence batch, in commit order, with its node; it pages from a position and is pruned by age`, async () => {
     const { store } = await b.fresh();
     assert.equal(await store.feedHead(), 0);
