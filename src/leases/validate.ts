@@ -3,6 +3,7 @@
 // a name leased twice or also a policy name). Owns: those rules and the expansion. Imports only the schema's types.
 import type { AddressPoolConfig, Config, ConfigError } from '../config/schema.js';
 import { formatAddress, parsePrefix } from '../net/prefix.js';
+import { canonicalName } from '../wire/name.js';
 
 /** The most addresses one pool may list (a /16 of IPv4): the lease table holds a row for each one leased. */
 export const MAX_POOL_ADDRESSES = 65_536;
@@ -48,9 +49,10 @@ export function validateLeases(config: Config): ConfigError[] {
     servers.add(s.name);
   });
   const names = new Set<string>();
-  const policyNames = new Set(config.names.map((n) => n.name.toLowerCase().replace(/\.$/, '')));
+  const policyNames = new Set(config.names.map((n) => canonicalName(n.name)));
   config.leasedNames.forEach((n, i) => {
-    const key = n.name.toLowerCase().replace(/\.$/, '');
+    let key: string;
+    try { key = canonicalName(n.name); } catch (e) { errors.push({ path: `leasedNames[${i}].name`, message: `not a domain name: ${(e as Error).message}` }); return; }
     if (names.has(key)) errors.push({ path: `leasedNames[${i}].name`, message: `${n.name} is leased twice` });
     names.add(key);
     if (policyNames.has(key)) errors.push({ path: `leasedNames[${i}].name`, message: `${n.name} is also a policy name (names:); a name is answered one way` });
