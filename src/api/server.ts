@@ -18,6 +18,7 @@ import { StoreError } from '../state/store.js';
 import { HttpError, ajvFieldError, errorBody } from './http.js';
 import { liveRoutes } from './live-routes.js';
 import { dispatcherRoutes } from './dispatcher-routes.js';
+import { leaseRoutes } from './lease-routes.js';
 import { SHARED } from './schemas.js';
 
 export interface ApiServer {
@@ -170,6 +171,7 @@ export async function startApi(sup: SupervisorHandle, listen: { host: string; po
   configRoutes(app, ctx);
   liveRoutes(app, ctx);
   dispatcherRoutes(app, ctx);
+  leaseRoutes(app, ctx);
 
   try {
     await app.listen({ host: listen.host, port: listen.port });

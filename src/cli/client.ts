@@ -1,4 +1,4 @@
-// The CLI's side of the REST API (SPEC C1): `waymark status | names | pools | members | revisions | diff | rollback |
+// The CLI's side of the REST API (SPEC C1): `waymark status | nodes | leases | names | pools | members | revisions | diff | rollback |
 // audit | api-explain` talk to a running server over HTTP with a token, and print human tables or, with --json, the
 // API's JSON. Owns: the HTTP client, table rendering and the mapping of CLI words to API calls. Never opens the
 // store (the local commands in main.ts do).
@@ -126,6 +126,12 @@ export function registerApiCommands(program: Command): void {
       print(opts, r, () => table(['NODE', 'STATE', 'ROLE', 'REVISION', 'POSITION', 'LAG', 'SEEN', 'HOST', 'API'], r.nodes.map((n) => [
         `${n.name}${n.self ? ' *' : ''}`, n.state, n.role, n.revision, n.position, n.lag, `${n.age} s ago`, n.host, n.api ?? '-',
       ])));
+    });
+
+  withApi(program.command('leases').description('address leases: public address, name, server, TTL left, requests, open connections'))
+    .action(async (opts: ClientOptions) => {
+      const r = await clientOf(opts).get<{ leases: Array<{ address: string; pool: string; name: string; server: string; private: string; ttl: number; requests: number; bytes: number; open: number }>; pools: Array<{ pool: string; free: number; leased: number; cooling: number }> }>('/v1/leases');
+      print(opts, r, () => `${table(['ADDRESS', 'POOL', 'NAME', 'SERVER', 'PRIVATE', 'TTL', 'REQUESTS', 'BYTES', 'OPEN'], r.leases.map((l) => [l.address, l.pool, l.name, l.server, l.private, l.ttl, l.requests, l.bytes, l.open]))}\n${r.pools.map((p) => `pool ${p.pool}: ${p.free} free, ${p.leased} leased, ${p.cooling} cooling`).join('\n')}`);
     });
 
   withApi(program.command('names').description('policy names and their pools'))

@@ -1,6 +1,7 @@
 // The responder pipeline: parse (fast path, else general codec) → resolve against the snapshot → encode.
 // Owns: choosing the path per message and the response buffer. One Responder per worker; it is synchronous, never
 // awaits and never touches the database. Listeners (udp.ts, tcp.ts) own transport concerns.
+import { LeasedNames } from './leased-names.js';
 import { Query, parseQueryFast, FAST_OK } from '../wire/query.js';
 import { writeResponse, writeError, udpLimit } from '../wire/response.js';
 import { parseQueryGeneral, encodeResponseGeneral, encodeErrorGeneral, GENERAL_DROP, GENERAL_ERROR, type GeneralInfo } from '../wire/codec.js';
@@ -23,7 +24,7 @@ export const DEFERRED = -2;
  * A message answered off the query path (a dynamic update: the control plane decides and commits it): the message
  * without its TSIG, the key it was verified with (null: unsigned), and who sent it over what.
  */
-export interface Deferred { kind: 'update' | 'transfer'; message: Buffer; key: TsigKey | null; transport: number; client: string }
+export interface Deferred { kind: 'update' | 'transfer' | 'lease'; message: Buffer; key: TsigKey | null; transport: number; client: string }
 /**
  * Takes a deferred message; calls `reply` once, with the response messages (unsigned: the responder signs them, a
  * multi-message answer chained per RFC 8945 §5.3.1), or null for none.
@@ -79,6 +80,8 @@ export class Responder {
   private reserve = 0;
   /** Where messages answered later go (the worker sends them to the supervisor); null: they get NOTIMP. */
   deferred: DeferredHandler | null = null;
+  /** Names the lease book answers (addressPools: leasedNames): their queries are deferred to it. */
+  leased: LeasedNames | null = null;
   /** The message the last respond() deferred, with its TSIG record, until the transport takes it. */
   private pending: { d: Deferred; tsig: TsigRecord | null } | null = null;
 
@@ -147,6 +150,7 @@ export class Responder {
     const res = this.res;
     const snapshot = this.snapshot;
     if (parseQueryFast(msg, q, len) === FAST_OK) {
+      if (this.leased !== null && this.deferred !== null && this.leased.has(q.qname)) return this.defer('lease', msg.subarray(0, len), null, null, transport);
       this.counters.fast++;
       this.response = this.out;
       const limit = transport === TRANSPORT_UDP ? udpLimit(q, q.serverPayload) : 65535;
@@ -192,6 +196,7 @@ export class Responder {
     if (opcode === OPCODE.UPDATE) return 'update';
     if (opcode !== OPCODE.QUERY || msg.readUInt16BE(4) !== 1) return null;
     const type = questionType(msg);
+    if (this.leased !== null && type !== TYPE.AXFR && type !== TYPE.IXFR && this.leased.hasQuestion(msg)) return 'lease';
     return type === TYPE.IXFR || (type === TYPE.AXFR && transport === TRANSPORT_TCP) ? 'transfer' : null;
   }
 

@@ -29,6 +29,7 @@ export function poolAddresses(pool: Pick<AddressPoolConfig, 'addresses'>): { ok:
 /** Path-named errors of addressPools, leasedServers and leasedNames. */
 export function validateLeases(config: Config): ConfigError[] {
   const errors: ConfigError[] = [];
+  if (config.addressPools.length > 0 && config.store === undefined) errors.push({ path: 'addressPools', message: 'leases live in the store: add store: (path: for one node, postgres: for several)' });
   const pools = new Map<string, number>();
   const owner = new Map<string, string>();
   config.addressPools.forEach((p, i) => {

@@ -12,6 +12,7 @@ import type { PersistRecord } from '../answer/persistence.js';
 import type { Explanation, ExplainRequest } from '../answer/explain.js';
 import type { MetricsAggregator } from '../metrics/registry.js';
 import type { Dispatcher } from '../forward/dispatcher.js';
+import type { LeaseBook } from '../leases/book.js';
 
 /**
  * What the supervisor offers the control plane (the REST API): the state, the configuration in force, and a mirror
@@ -24,6 +25,8 @@ export interface SupervisorHandle {
   readonly mirror: Responder;
   /** The L4 dispatcher of this node (idle without a `dispatcher:` section). */
   readonly dispatcher: Dispatcher;
+  /** The address-pool lease book (null without a store). */
+  leases(): LeaseBook | null;
   /** The configuration in force, as raw sections (bootstrap + declarative). */
   raw(): RawConfig;
   declarative(): Declarative;

@@ -31,7 +31,7 @@ export interface WorkerMessage {
  * zones and journal): the message without its TSIG (base64), the key it was verified with (canonical name; null:
  * unsigned), the client's address and whether it came over TCP.
  */
-export interface ZoneRequest { kind: 'update' | 'transfer'; message: string; key: string | null; client: string; tcp: boolean }
+export interface ZoneRequest { kind: 'update' | 'transfer' | 'lease'; message: string; key: string | null; client: string; tcp: boolean }
 /** The supervisor's answer to a ZoneRequest: the response messages (base64, unsigned: the worker signs them). */
 export interface ZoneAnswer { type: 'zone-answer'; id: number; responses: string[] }
 /**
@@ -70,6 +70,8 @@ export type PrimaryMessage =
 export const PERSIST_SYNC_MS = 100;
 /** How long a worker waits for the supervisor to answer a ZoneRequest before it answers SERVFAIL itself. */
 export const ZONE_REQUEST_WAIT_MS = 20_000;
+/** A query for a leased name waits less: a resolver asks again within a few seconds. */
+export const LEASE_REQUEST_WAIT_MS = 2_000;
 
 /** How often a worker ships its query-path counters to the supervisor (summed there for GET /metrics). */
 export const METRICS_SHIP_MS = 1000;

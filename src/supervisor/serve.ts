@@ -52,6 +52,9 @@ import { canonicalName } from '../wire/name.js';
 import { hostPort } from '../net/address.js';
 import { Dispatcher } from '../forward/dispatcher.js';
 import { DispatcherMetrics } from '../forward/metrics.js';
+import { LeaseBook } from '../leases/book.js';
+import { leaseResponse } from '../leases/answer.js';
+
 
 export type { SupervisorHandle } from './handle.js';
 
@@ -65,6 +68,8 @@ export type ReloadOutcome =
   | { ok: true; generation: number; revision: number | null; changed: boolean; zones: { reused: number; compiled: number }; warnings?: string[] }
   | { ok: false; errors: ConfigError[] };
 
+/** How often leases are expired and their counts written (batched). */
+const LEASE_TICK_MS = 1000;
 /** How long the file's first revision waits for a worker to serve before it is written anyway. */
 const FIRST_READY_WAIT_MS = 30_000;
 /**
@@ -290,6 +295,18 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
   /** The L4 dispatcher (SPEC P1-P6), started once the node is up; it follows reloads and admin states. */
   let dispatcher: Dispatcher | null = null;
   const dispatching = new Serial();
+  /** The address-pool leases of this node (SPEC L1-L4): answers for leased names, their forwarder, expiry. */
+  let leaseBook: LeaseBook | null = null;
+  const leasing = new Serial();
+  const answerLease = (message: string): Promise<Buffer[]> => {
+    const msg = Buffer.from(message, 'base64');
+    const book = leaseBook;
+    return leaseResponse(msg, (name) => (book ? leasing.run(() => book.query(name)) : Promise.resolve({ ok: false as const, reason: 'leases are starting' })))
+      .then((r) => [r], (e: Error) => {
+        log.error({ err: e.message }, 'lease decision failed: SERVFAIL');
+        return leaseResponse(msg, () => Promise.resolve({ ok: false as const, reason: `the store: ${e.message}` })).then((r) => [r]);
+      });
+  };
   /** What the dispatcher said about the configuration put in force last: the ports it could not listen on. */
   let lastDispatch: Promise<string[]> = Promise.resolve([]);
   const health = new HealthService(loaded.config, {
@@ -348,6 +365,8 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     configureEcs(v.loaded.config);
     const d = dispatcher;
     if (d) lastDispatch = dispatching.run(() => d.apply(v.loaded.config)).catch((e: Error) => [e.message]);
+    const book = leaseBook;
+    if (book) void leasing.run(() => book.configure(v.loaded.config)).catch((e: Error) => log.error({ err: e.message }, 'leases not reconfigured'));
   };
   /** Make `raw` the configuration in force: validate, then every worker and the mirror swap snapshots. */
   const putInForce = (nextRaw: RawConfig, valid?: Valid): { ok: true } | { ok: false; errors: ConfigError[] } => {
@@ -503,7 +522,8 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     if (m.type === 'explained') return onExplained(m);
     if (m.type === 'zone-request' && m.request !== undefined) {
       const id = m.id!;
-      const answer = m.request.kind === 'update' ? zoneUpdates.handle(m.request).then((r) => [r]) : zoneTransfers.handle(m.request);
+      const answer = m.request.kind === 'lease' ? answerLease(m.request.message)
+        : m.request.kind === 'update' ? zoneUpdates.handle(m.request).then((r) => [r]) : zoneTransfers.handle(m.request);
       void answer.then((responses) => {
         if (w.isConnected()) w.send({ type: 'zone-answer', id, responses: responses.map((r) => r.toString('base64')) } satisfies PrimaryMessage);
       });
@@ -833,9 +853,29 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     return abandon();
   }
   const dispatcherNow = dispatcher;
+  // Leases (addressPools:) need the store; validation refused a configuration with pools and no store.
+  if (store) {
+    const book = new LeaseBook({ store, log: (level, fields, msg) => log[level](fields, msg) });
+    try {
+      await book.configure(loaded.config);
+      await book.load();
+    } catch (e) {
+      process.stderr.write(`waymark: leases: ${(e as Error).message}\n`);
+      await book.close();
+      await dispatcherNow.close();
+      await health.close();
+      return abandon();
+    }
+    leaseBook = book;
+  }
+  const leaseTimer = setInterval(() => {
+    const book = leaseBook;
+    if (book) void leasing.run(() => book.tick()).catch((e: Error) => log.warn({ err: e.message }, 'lease upkeep failed; retried in a second'));
+  }, LEASE_TICK_MS);
+  leaseTimer.unref();
 
   const handle: SupervisorHandle = {
-    store, revisions, health, mirror, dispatcher: dispatcherNow,
+    store, revisions, health, mirror, dispatcher: dispatcherNow, leases: () => leaseBook,
     raw: () => JSON.parse(configText()) as RawConfig,
     declarative: () => splitConfig(JSON.parse(configText()) as RawConfig).declarative,
     loaded: () => loaded,
@@ -898,6 +938,8 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
           if (health.leading && shared) await store?.resignLeader(LEADER_ROLE, node).catch(() => {});
           await health.close();
           await dispatcherNow.close();
+          clearInterval(leaseTimer);
+          await leasing.run(async () => { await leaseBook?.tick().catch(() => {}); await leaseBook?.close(); });
           clearInterval(beat);
           await follower?.stop();
           await writer?.close();

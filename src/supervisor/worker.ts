@@ -2,6 +2,7 @@
 // sockets, swaps snapshots on later loads, applies health, admin states and other workers' persistence records, and
 // explains over a copy of its live state. Owns: the worker side of the IPC. Never reads configuration files or the
 // store's revisions itself; the supervisor has validated what it is given.
+import { LeasedNames } from '../dns/leased-names.js';
 import type { Logger } from 'pino';
 import { batchUnavailable } from '../dns/udp-batch.js';
 import { loadPersistedRecords } from '../config/source.js';
@@ -14,7 +15,7 @@ import { ImageCache } from './images.js';
 import { explainLive } from '../answer/explain.js';
 import { DnsServer } from '../dns/server.js';
 import { releaseAfterLoad } from './memory.js';
-import { PERSIST_SYNC_MS, METRICS_SHIP_MS, ZONE_REQUEST_WAIT_MS, type WorkerMessage, type LoadMessage, type PolicyMessage, type PrimaryMessage, type ZonesMessage } from './ipc.js';
+import { PERSIST_SYNC_MS, METRICS_SHIP_MS, ZONE_REQUEST_WAIT_MS, LEASE_REQUEST_WAIT_MS, type WorkerMessage, type LoadMessage, type PolicyMessage, type PrimaryMessage, type ZonesMessage } from './ipc.js';
 import { applyEdit } from '../config/edit.js';
 import { Snapshot } from '../answer/snapshot.js';
 import type { Zone, ZoneLayers } from '../dns/zone.js';
@@ -79,6 +80,7 @@ export async function runWorker(log: Logger): Promise<number> {
   server.responder.metrics.udp = () => server.udpStats();
   server.responder.queryLog.configure(loaded.config.queryLog, queryLogSink);
   server.responder.tsig = keyringOf(loaded.config);
+  server.responder.leased = leasedNamesOf(loaded.config);
   // ECS grouping (resolverGrouping.ecs): which resolver asked for which client subnet goes up with the counters.
   const ecsGrouping = (on: boolean): void => {
     const engine = server.responder.engine;
@@ -143,7 +145,7 @@ export async function runWorker(log: Logger): Promise<number> {
       requests.delete(id);
       log.error({ client: d.client, kind: d.kind }, 'the supervisor did not answer in time: SERVFAIL');
       reply(failed());
-    }, ZONE_REQUEST_WAIT_MS);
+    }, d.kind === 'lease' ? LEASE_REQUEST_WAIT_MS : ZONE_REQUEST_WAIT_MS);
     requests.set(id, { reply, timer });
     const key = d.key === null ? null : canonicalName(d.key.name);
     process.send?.({ type: 'zone-request', generation, id, request: { kind: d.kind, message: d.message.toString('base64'), key, client: d.client, tcp: d.transport === TRANSPORT_TCP } } satisfies WorkerMessage);
@@ -216,6 +218,7 @@ export async function runWorker(log: Logger): Promise<number> {
     setImmediate(releaseAfterLoad); // the old snapshot and this message are garbage once the handler returns
     server.responder.queryLog.configure(next.loaded.config.queryLog, queryLogSink); // metrics
     server.responder.tsig = keyringOf(next.loaded.config);
+    server.responder.leased = leasedNamesOf(next.loaded.config);
     ecsGrouping(next.loaded.config.resolverGrouping?.ecs !== undefined);
     process.send?.({ type: 'loaded', generation } satisfies WorkerMessage);
   });
@@ -251,6 +254,11 @@ function relaid(zones: readonly Zone[], layers: ReadonlyMap<number, ZoneLayers>)
  * were compiled into it (their parsed form is most of a large configuration).
  */
 /** The configuration's TSIG keys, or null without any. */
+/** The names the lease book answers (null without any: the query path then checks nothing). */
+export function leasedNamesOf(config: LoadedConfig['config']): LeasedNames | null {
+  return config.leasedNames.length > 0 ? new LeasedNames(config.leasedNames.map((n) => n.name)) : null;
+}
+
 export function keyringOf(config: LoadedConfig['config']): TsigKeyring | null {
   return config.keys && config.keys.length > 0 ? new TsigKeyring(config.keys) : null;
 }
