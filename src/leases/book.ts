@@ -29,6 +29,8 @@ export interface LeaseBookOptions {
   maxConnections?: number;
 }
 
+/** How long past its expiry (in this node's view) a lease is ended: another node's extension lands within a tick. */
+const EXPIRY_GRACE_MS = 2000;
 /** How many free addresses one acquisition offers the store (the first that is still free when it commits wins). */
 const CANDIDATES = 8;
 
@@ -81,7 +83,11 @@ export class LeaseBook {
     for (const l of rows) {
       if (l.state === 'cooling') { this.cooling.set(l.address, l.coolUntil); continue; }
       const old = this.held.get(l.address);
-      next.set(l.address, old && old.lease.leaseId === l.leaseId ? old : heldOf(l));
+      if (old && old.lease.leaseId === l.leaseId) {
+        // The same lease: another node may have extended it. Counts stay this node's (each node counts its own).
+        old.expiresAt = Math.max(old.expiresAt, l.expiresAt);
+        next.set(l.address, old);
+      } else next.set(l.address, heldOf(l));
     }
     this.held = next;
     await this.bind();
@@ -130,7 +136,7 @@ export class LeaseBook {
   private async reclaim(pool: Pool, forName: string, now: number): Promise<boolean> {
     const victim = reclaimable(pool.rules, [...this.held.values()].filter((h) => h.lease.pool === pool.name), forName);
     if (!victim) return false;
-    await this.end(victim, now, now); // no cooldown: the pool is exhausted, and the lease's TTL was its promise
+    await this.end(victim, now, now, null); // no cooldown: the pool is exhausted, and the lease's TTL was its promise
     this.opts.log('warn', { address: victim.address, name: victim.name, for: forName }, 'address pool exhausted: the idlest lease reclaimed');
     return true;
   }
@@ -145,26 +151,36 @@ export class LeaseBook {
     const now = this.now();
     for (const h of [...this.held.values()]) {
       h.open = this.forwarder.table.count({ cluster: h.address });
+      if (h.expiresAt > now - EXPIRY_GRACE_MS) continue; // its answers ended at expiresAt; the address waits a little more
       const pool = this.pools.get(h.lease.pool);
       const due = pool ? onExpiry(pool.rules, h, now) : (h.expiresAt <= now ? { keep: false as const, coolUntil: now } : null);
       if (due === null) continue;
       if (due.keep) { h.expiresAt = due.expiresAt; h.dirty = true; continue; }
-      await this.end(h, now, due.coolUntil);
-      this.opts.log('info', { address: h.address, name: h.name, server: h.server }, 'lease expired: address returned');
+      // Another node may have extended it (its write lands within a tick): the store ends it only if it agrees.
+      if (await this.end(h, now, due.coolUntil, now - EXPIRY_GRACE_MS)) this.opts.log('info', { address: h.address, name: h.name, server: h.server }, 'lease expired: address returned');
+      else await this.load();
     }
     const dirty = [...this.held.values()].filter((h) => h.dirty);
     if (dirty.length === 0) return;
     for (const h of dirty) h.dirty = false;
-    const lost = await this.opts.store.updateLeases(dirty.map((h) => ({ address: h.address, leaseId: h.lease.leaseId, expiresAt: h.expiresAt, requests: h.requests, bytes: h.bytes, open: h.open })));
+    let lost: number[];
+    try {
+      lost = await this.opts.store.updateLeases(dirty.map((h) => ({ address: h.address, leaseId: h.lease.leaseId, expiresAt: h.expiresAt, requests: h.requests, bytes: h.bytes, open: h.open })));
+    } catch (e) {
+      for (const h of dirty) h.dirty = true; // written with the next batch, once the store is back
+      throw e;
+    }
     if (lost.length > 0) await this.load();
   }
 
-  private async end(h: Held, now: number, coolUntil: number): Promise<void> {
+  /** End lease `h` in the store and here; false (nothing changed here) when the store says it runs later. */
+  private async end(h: Held, now: number, coolUntil: number, ifExpiredBy: number | null): Promise<boolean> {
+    if (!(await this.opts.store.releaseLease({ address: h.address, leaseId: h.lease.leaseId, at: now, coolUntil, ifExpiredBy }))) return false;
     this.held.delete(h.address);
     if (coolUntil > now) this.cooling.set(h.address, coolUntil);
-    await this.opts.store.releaseLease({ address: h.address, leaseId: h.lease.leaseId, at: now, coolUntil });
     await this.bind(); // the binding goes with the lease: its open connections are reset
     for (const id of this.forwarder.table.ids({ cluster: h.address })) this.forwarder.table.close(id, true);
+    return true;
   }
 
   /** The forwarder serves exactly the leases in force: each public address's forwarded ports to its server. */

@@ -636,7 +636,7 @@ export class PostgresStore implements StateStore {
 
   async releaseLease(r: LeaseRelease): Promise<boolean> {
     return this.tx(async (t) => {
-      const done = ((await t.query("UPDATE address_lease SET state = 'cooling', cool_until = $1, open = 0 WHERE address = $2 AND lease_id = $3 AND state = 'leased'", [r.coolUntil, r.address, r.leaseId])).rowCount ?? 0) > 0;
+      const done = ((await t.query("UPDATE address_lease SET state = 'cooling', cool_until = $1, open = 0 WHERE address = $2 AND lease_id = $3 AND state = 'leased' AND ($4::bigint IS NULL OR expires_at <= $4::bigint)", [r.coolUntil, r.address, r.leaseId, r.ifExpiredBy])).rowCount ?? 0) > 0;
       if (!done) return false;
       await t.query('UPDATE lease_history SET to_at = $1 WHERE lease_id = $2', [r.at, r.leaseId]);
       await this.append(t, 'lease', { address: r.address, leaseId: r.leaseId, state: 'cooling' });

@@ -112,7 +112,7 @@ export interface Store {
   acquireLease(r: LeaseRequest): { lease: AddressLease; created: boolean } | null;
   /** Batched counts and new expiries of leases in force; the lease ids of those no longer in force are returned. */
   updateLeases(updates: readonly LeaseUpdate[]): number[];
-  /** End lease `r.leaseId` (it cools down until r.coolUntil); false when it was not in force. */
+  /** End lease `r.leaseId` (it cools down until r.coolUntil); false when it was not in force (or, with ifExpiredBy, runs later). */
   releaseLease(r: LeaseRelease): boolean;
   /** Every lease ever granted (from, to: null while in force), oldest first: what proves no address had two holders. */
   leaseHistory(): LeaseSpan[];
@@ -141,7 +141,8 @@ export interface AddressLease {
 }
 export interface LeaseRequest { pool: string; candidates: readonly string[]; name: string; server: string; private: string; now: number; ttlMs: number }
 export interface LeaseUpdate { address: string; leaseId: number; expiresAt: number; requests: number; bytes: number; open: number }
-export interface LeaseRelease { address: string; leaseId: number; at: number; coolUntil: number }
+/** `ifExpiredBy`: end it only if its stored expiry is at or before this (another node may have extended it); null: in any case. */
+export interface LeaseRelease { address: string; leaseId: number; at: number; coolUntil: number; ifExpiredBy: number | null }
 export interface LeaseSpan { leaseId: number; pool: string; address: string; name: string; server: string; from: number; to: number | null }
 
 /** One RRset of a zone's dynamic data: canonical owner, type, TTL and each record's RDATA (hex); none: deleted. */
@@ -795,7 +796,7 @@ export class SqliteStore implements Store {
     const db = this.writable();
     let done = false;
     db.transaction(() => {
-      done = db.prepare("UPDATE address_lease SET state = 'cooling', cool_until = ?, open = 0 WHERE address = ? AND lease_id = ? AND state = 'leased'").run(r.coolUntil, r.address, r.leaseId).changes > 0;
+      done = db.prepare("UPDATE address_lease SET state = 'cooling', cool_until = ?, open = 0 WHERE address = ? AND lease_id = ? AND state = 'leased' AND (? IS NULL OR expires_at <= ?)").run(r.coolUntil, r.address, r.leaseId, r.ifExpiredBy, r.ifExpiredBy).changes > 0;
       if (!done) return;
       db.prepare('UPDATE lease_history SET to_at = ? WHERE lease_id = ?').run(r.at, r.leaseId);
       this.append(db, 'lease', { address: r.address, leaseId: r.leaseId, state: 'cooling' });

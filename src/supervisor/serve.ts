@@ -750,7 +750,9 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
     let lastRevision: Change | undefined;
     for (const c of changes) if (c.kind === 'revision') lastRevision = c;
     let admin = false;
+    let leases = false;
     for (const c of changes) {
+      if (c.kind === 'lease' && c.node !== node) leases = true;
       if (c.kind === 'revision' && c === lastRevision && (c.data as { id: number }).id !== inForce) await followRevision();
       else if (c.kind === 'admin') admin = true;
       else if (c.kind === 'node' && c.node !== node) {
@@ -773,6 +775,9 @@ export async function serve(source: ConfigSource, flags: ServeFlags): Promise<nu
       }
     }
     if (admin) health.setAdmin(await store!.loadAdmin());
+    // Another node leased, extended or returned addresses: this node's book reads the table again.
+    const book = leaseBook;
+    if (leases && book) await leasing.run(() => book.load());
   };
   const follower = store ? new FeedFollower(store, startPosition, {
     intervalMs: shared ? CLUSTER_POLL_MS : LOCAL_POLL_MS,

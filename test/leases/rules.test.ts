@@ -69,6 +69,7 @@ test('L1: pools expand CIDRs and addresses; mistakes are refused with the path o
     leasedNames: [{ name: 'd1.example.test', pool: 'public', servers: ['s1', 's9'] }, { name: 'both.example.test', pool: 'nope', servers: ['s1'] }],
   });
   assert.deepEqual(validateLeases(cfg).map((e) => `${e.path}: ${e.message}`), [
+    'addressPools: leases live in the store: add store: (path: for one node, postgres: for several)',
     'addressPools[0].addresses: 127.0.3.5 is listed twice',
     'addressPools[0].lowWater: 99 is more than the pool\'s 17 addresses',
     'addressPools[1].addresses[0]: a pool holds at most 65,536 addresses',

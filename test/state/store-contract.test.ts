@@ -311,8 +311,9 @@ for (const b of backends) {
     const rows = await store.loadLeases();
     assert.deepEqual(rows.map((l) => [l.address, l.expiresAt, l.requests, l.bytes, l.open]), [['192.0.2.1', T0 + 260_000, 5, 900, 1], ['192.0.2.2', T0 + 200_000, 0, 0, 0]]);
     // Released, it cools down: not leasable before coolUntil, leasable after, with a new lease id.
-    assert.equal(await store.releaseLease({ address: '192.0.2.1', leaseId: first.lease.leaseId, at: T0 + 300_000, coolUntil: T0 + 330_000 }), true);
-    assert.equal(await store.releaseLease({ address: '192.0.2.1', leaseId: first.lease.leaseId, at: T0 + 300_000, coolUntil: T0 + 330_000 }), false, 'twice: not in force');
+    assert.equal(await store.releaseLease({ address: '192.0.2.1', leaseId: first.lease.leaseId, at: T0 + 250_000, coolUntil: T0 + 280_000, ifExpiredBy: T0 + 250_000 }), false, 'extended to T0 + 260 s (by another node, say): not expired by T0 + 250 s');
+    assert.equal(await store.releaseLease({ address: '192.0.2.1', leaseId: first.lease.leaseId, at: T0 + 300_000, coolUntil: T0 + 330_000, ifExpiredBy: T0 + 300_000 }), true);
+    assert.equal(await store.releaseLease({ address: '192.0.2.1', leaseId: first.lease.leaseId, at: T0 + 300_000, coolUntil: T0 + 330_000, ifExpiredBy: null }), false, 'twice: not in force');
     assert.equal(await store.acquireLease(req('d3.test', 's3', ['192.0.2.1'], T0 + 310_000)), null, 'still cooling');
     const reused = await store.acquireLease(req('d3.test', 's3', ['192.0.2.1'], T0 + 330_000));
     assert.ok(reused?.created);
