@@ -80,3 +80,17 @@ test('L1: pools expand CIDRs and addresses; mistakes are refused with the path o
   const parsed = configSchema.parse({ addressPools: [{ name: 'public', addresses: ['127.0.3.0/28'] }] }).addressPools[0]!;
   assert.deepEqual([parsed.leaseTtl, parsed.extendBy, parsed.cooldown, parsed.onExhausted], [200_000, 60_000, 30_000, 'servfail'], 'the seed\'s defaults');
 });
+
+test('L1: README: the address-pool configuration it shows is valid as written', async () => {
+  const fs = await import('node:fs');
+  const path = await import('node:path');
+  const { ROOT } = await import('../harness.js');
+  const { parseConfigText } = await import('../../src/config/load.js');
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## Shared public addresses'));
+  const yaml = /```yaml\n([\s\S]*?)```/.exec(section)![1]!;
+  const parsed = parseConfigText(yaml);
+  assert.ok(parsed.ok, JSON.stringify(!parsed.ok && parsed.errors));
+  assert.deepEqual(validateLeases(parsed.value), []);
+  assert.equal(parsed.value.addressPools[0]!.lowWater, 2);
+});
