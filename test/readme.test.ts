@@ -26,7 +26,7 @@ function readmeCommands(): string[] {
 }
 
 /** Commands .ci/run runs (on a fresh machine), rather than this test. */
-const CI_COMMANDS = ['npm test', 'npm run interop', 'npm run fuzz', 'npm run bench', 'npm run bench:failover', 'npm run bench:scale', 'npm run bench:store', 'npm run bench:cluster', 'npm run bench:update', 'npm run bench:dispatcher'];
+const CI_COMMANDS = ['npm test', 'npm run interop', 'npm run fuzz', 'npm run bench', 'npm run bench:failover', 'npm run bench:scale', 'npm run bench:store', 'npm run bench:cluster', 'npm run bench:update', 'npm run bench:dispatcher', 'npm run bench:leases'];
 
 let dir = '';
 const env: Record<string, string> = { ...(process.env as Record<string, string>) };

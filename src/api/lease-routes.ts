@@ -9,11 +9,11 @@ export function leaseRoutes(app: FastifyInstance, ctx: ApiContext): void {
     config: { role: 'read' },
     schema: {
       tags: ['operations'], summary: 'Address leases',
-      description: 'Role: read. Every public address leased now (name, server, private address, expiry and remaining TTL, requests, bytes and open connections through the forwarder) and each pool\'s free/leased/cooling counts.',
+      description: 'Role: read. Every public address leased now (name, server, private address, expiry and remaining TTL, requests, bytes and open connections through the forwarder) and each pool\'s free/leased/cooling counts, now and every 10 s over the last hour (`history`).',
       response: { 200: { type: 'object', additionalProperties: true }, ...AUTH_ERRORS },
     },
   }, async () => {
     const book = ctx.sup.leases();
-    return { leases: book?.list() ?? [], pools: book?.counts() ?? [] };
+    return { leases: book?.list() ?? [], pools: book?.counts() ?? [], history: book?.history() ?? { step: 10, pools: {} } };
   });
 }

@@ -31,6 +31,9 @@ export interface LeaseBookOptions {
 
 /** How long past its expiry (in this node's view) a lease is ended: another node's extension lands within a tick. */
 const EXPIRY_GRACE_MS = 2000;
+/** The pool counts' history: a sample every 10 s, an hour of them. */
+const HISTORY_STEP_MS = 10_000;
+const HISTORY_STEPS = 360;
 /** How many free addresses one acquisition offers the store (the first that is still free when it commits wins). */
 const CANDIDATES = 8;
 
@@ -41,8 +44,16 @@ export class LeaseBook {
   private servers = new Map<string, string>();
   /** Leases in force, by public address. */
   private held = new Map<string, Held>();
-  /** Cooling addresses: free again from then. */
-  private cooling = new Map<string, number>();
+  /** Cooling addresses: free again from `until`. */
+  private cooling = new Map<string, { pool: string; until: number }>();
+  /** Bumped whenever `held` changes; the per-name index and per-pool counts are rebuilt when it moved. */
+  private version = 0;
+  private indexed = -1;
+  private byName = new Map<string, Held[]>();
+  private leasedIn = new Map<string, number>();
+  /** Each pool's counts every HISTORY_STEP_MS for the last hour (the dashboard's chart), oldest first. */
+  private readonly samples = new Map<string, Array<{ at: number; free: number; leased: number; cooling: number }>>();
+  private sampledAt = 0;
   private readonly now: () => number;
 
   constructor(private readonly opts: LeaseBookOptions) {
@@ -81,7 +92,7 @@ export class LeaseBook {
     const next = new Map<string, Held>();
     this.cooling = new Map();
     for (const l of rows) {
-      if (l.state === 'cooling') { this.cooling.set(l.address, l.coolUntil); continue; }
+      if (l.state === 'cooling') { this.cooling.set(l.address, { pool: l.pool, until: l.coolUntil }); continue; }
       const old = this.held.get(l.address);
       if (old && old.lease.leaseId === l.leaseId) {
         // The same lease: another node may have extended it. Counts stay this node's (each node counts its own).
@@ -90,6 +101,7 @@ export class LeaseBook {
       } else next.set(l.address, heldOf(l));
     }
     this.held = next;
+    this.version++;
     await this.bind();
   }
 
@@ -100,14 +112,15 @@ export class LeaseBook {
     const pool = this.pools.get(n.pool);
     if (!pool) return { ok: false, reason: `address pool ${n.pool} is not configured` };
     const now = this.now();
-    const mine = [...this.held.values()].filter((h) => h.name === canonical(name) && h.expiresAt > now);
-    const next = serverToLease(n.servers, new Set(mine.map((h) => h.server)), pool.rules, this.free(pool, now).length);
+    this.reindex();
+    const mine = (this.byName.get(canonical(name)) ?? []).filter((h) => h.expiresAt > now);
+    const next = serverToLease(n.servers, new Set(mine.map((h) => h.server)), pool.rules, this.freeCount(pool, now));
     if (next !== null) {
       const got = await this.acquire(pool, canonical(name), next, now);
       if (got.ok || mine.length === 0) return got;
     }
     const h = chooseLease(mine)!;
-    h.expiresAt = extendedExpiry(pool.rules, h, now, this.free(pool, now).length);
+    h.expiresAt = extendedExpiry(pool.rules, h, now, this.freeCount(pool, now));
     h.requestsAtExtension = h.requests;
     h.dirty = true;
     return { ok: true, address: h.address, ttl: answerTtl(h.expiresAt, now), lease: h.lease.leaseId, created: false };
@@ -124,6 +137,7 @@ export class LeaseBook {
       if (r === null) { await this.load(); continue; } // other nodes took them: read the table again
       const h = this.held.get(r.lease.address) ?? heldOf(r.lease);
       this.held.set(r.lease.address, h);
+      this.version++;
       this.cooling.delete(r.lease.address);
       if (r.created) this.opts.log('info', { address: r.lease.address, name, server, private: priv, ttlMs: r.lease.expiresAt - now }, 'address leased');
       await this.bind();
@@ -141,14 +155,39 @@ export class LeaseBook {
     return true;
   }
 
-  /** Addresses of `pool` neither leased nor cooling at `now`, in pool order. */
+  /** Addresses of `pool` neither leased nor cooling at `now`, in pool order (a walk of the pool: for acquisitions). */
   private free(pool: Pool, now: number): string[] {
-    return pool.addresses.filter((a) => !this.held.has(a) && (this.cooling.get(a) ?? 0) <= now);
+    return pool.addresses.filter((a) => !this.held.has(a) && (this.cooling.get(a)?.until ?? 0) <= now);
+  }
+
+  /** How many addresses of `pool` are free at `now`, without walking the pool (every query asks). */
+  private freeCount(pool: Pool, now: number): number {
+    this.reindex();
+    let cooling = 0;
+    for (const [a, c] of this.cooling) {
+      if (c.until <= now) this.cooling.delete(a);
+      else if (c.pool === pool.name) cooling++;
+    }
+    return pool.addresses.length - (this.leasedIn.get(pool.name) ?? 0) - cooling;
+  }
+
+  private reindex(): void {
+    if (this.indexed === this.version) return;
+    this.byName = new Map();
+    this.leasedIn = new Map();
+    for (const h of this.held.values()) {
+      const list = this.byName.get(h.name);
+      if (list) list.push(h);
+      else this.byName.set(h.name, [h]);
+      this.leasedIn.set(h.lease.pool, (this.leasedIn.get(h.lease.pool) ?? 0) + 1);
+    }
+    this.indexed = this.version;
   }
 
   /** L3: expire what is due (or keep it, for open connections) and write counts and expiries in one batch. */
   async tick(): Promise<void> {
     const now = this.now();
+    if (now - this.sampledAt >= HISTORY_STEP_MS) this.sample(now);
     for (const h of [...this.held.values()]) {
       h.open = this.forwarder.table.count({ cluster: h.address });
       if (h.expiresAt > now - EXPIRY_GRACE_MS) continue; // its answers ended at expiresAt; the address waits a little more
@@ -177,7 +216,8 @@ export class LeaseBook {
   private async end(h: Held, now: number, coolUntil: number, ifExpiredBy: number | null): Promise<boolean> {
     if (!(await this.opts.store.releaseLease({ address: h.address, leaseId: h.lease.leaseId, at: now, coolUntil, ifExpiredBy }))) return false;
     this.held.delete(h.address);
-    if (coolUntil > now) this.cooling.set(h.address, coolUntil);
+    this.version++;
+    if (coolUntil > now) this.cooling.set(h.address, { pool: h.lease.pool, until: coolUntil });
     await this.bind(); // the binding goes with the lease: its open connections are reset
     for (const id of this.forwarder.table.ids({ cluster: h.address })) this.forwarder.table.close(id, true);
     return true;
@@ -202,12 +242,27 @@ export class LeaseBook {
     return [...this.held.values()].map((h) => ({ ...h.lease, expiresAt: h.expiresAt, requests: h.requests, bytes: h.bytes, open: this.forwarder.table.count({ cluster: h.address }), ttl: answerTtl(h.expiresAt, now) }));
   }
 
+  private sample(now: number): void {
+    this.sampledAt = now;
+    for (const c of this.counts()) {
+      let ring = this.samples.get(c.pool);
+      if (!ring) { ring = []; this.samples.set(c.pool, ring); }
+      ring.push({ at: now, free: c.free, leased: c.leased, cooling: c.cooling });
+      if (ring.length > HISTORY_STEPS) ring.shift();
+    }
+  }
+
+  /** Each pool's free, leased and cooling counts over the last hour, one sample per HISTORY_STEP_MS. */
+  history(): { step: number; pools: Record<string, Array<{ at: number; free: number; leased: number; cooling: number }>> } {
+    return { step: HISTORY_STEP_MS / 1000, pools: Object.fromEntries(this.samples) };
+  }
+
   /** Free, leased and cooling addresses of each pool now. */
   counts(): Array<{ pool: string; free: number; leased: number; cooling: number }> {
     const now = this.now();
     return [...this.pools.values()].map((p) => {
       const leased = p.addresses.filter((a) => this.held.has(a)).length;
-      const cooling = p.addresses.filter((a) => !this.held.has(a) && (this.cooling.get(a) ?? 0) > now).length;
+      const cooling = p.addresses.filter((a) => !this.held.has(a) && (this.cooling.get(a)?.until ?? 0) > now).length;
       return { pool: p.name, free: p.addresses.length - leased - cooling, leased, cooling };
     });
   }

@@ -16,6 +16,7 @@ import { zonesView } from './views/zones.js';
 import { poolsView } from './views/pools.js';
 import { nodesView } from './views/nodes.js';
 import { dispatcherView } from './views/dispatcher.js';
+import { leasesView } from './views/leases.js';
 
 const TABS: Array<{ id: string; title: string; view: ViewFactory }> = [
   { id: 'overview', title: 'Overview', view: overviewView },
@@ -27,6 +28,7 @@ const TABS: Array<{ id: string; title: string; view: ViewFactory }> = [
   { id: 'persistence', title: 'Persistence', view: persistenceView },
   { id: 'revisions', title: 'Revisions', view: revisionsView },
   { id: 'audit', title: 'Audit log', view: auditView },
+  { id: 'leases', title: 'Leases', view: leasesView },
   { id: 'dispatcher', title: 'Dispatcher', view: dispatcherView },
   { id: 'nodes', title: 'Nodes', view: nodesView },
 ];
