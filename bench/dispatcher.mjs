@@ -136,7 +136,7 @@ dispatcher:
   }
   if (haveDnsperf()) {
     const d = qps(dnsPort, 'www.bench.test', SECONDS, dir);
-    const u = qpsAt('127.0.15.1', udpPort, SECONDS);
+    const u = qps(udpPort, 'www.bench.test', SECONDS, dir, '127.0.15.1');
     console.log(`  UDP through the dispatcher (dnsperf to Waymark's DNS): ${fmt(u)} datagrams answered/s, direct ${fmt(d)} q/s; ratio ${ratio(u, d)}`);
     const plain = await serve(plainCfg);
     running.push(plain);
@@ -151,16 +151,6 @@ dispatcher:
     const loadedHa = await whileLoaded(viaHa, () => qps(dnsPort, 'www.bench.test', SECONDS, dir));
     console.log(`  DNS q/s while wrk loads Waymark's dispatcher / while it loads HAProxy (same load outside the tree): ${ratio(loadedWm, loadedHa)} (${fmt(loadedWm)} vs ${fmt(loadedHa)})`);
   } else console.log('  dnsperf is not installed: UDP and DNS-beside-dispatcher parts skipped');
-}
-
-/** dnsperf q/s against address:port (the harness's qps() asks 127.0.0.1 only). */
-function qpsAt(address, port, seconds) {
-  const input = path.join(dir, `dnsperf-udp.txt`);
-  fs.writeFileSync(input, 'www.bench.test A\n');
-  const r = spawnSync('dnsperf', ['-s', address, '-p', String(port), '-d', input, '-l', String(seconds), '-c', '1', '-q', '200', '-b', '2048'], { encoding: 'utf8', timeout: (seconds + 20) * 1000 });
-  const m = /Queries per second:\s+([\d.]+)/.exec(r.stdout);
-  if (!m) throw new Error(`dnsperf printed no q/s:\n${(r.stderr || r.stdout).slice(-2000)}`);
-  return Number(m[1]);
 }
 
 /** Run `measure` while wrk (new connections, 8 of them) loads `url` for its whole length. */

@@ -59,12 +59,12 @@ export function stop(proc) {
 
 export const haveDnsperf = () => spawnSync('sh', ['-c', 'command -v dnsperf'], { stdio: 'ignore' }).status === 0;
 
-/** dnsperf for `seconds` asking `name` at 127.0.0.1:`port`; q/s, or null without dnsperf. */
-export function qps(port, name, seconds, dir) {
+/** dnsperf for `seconds` asking `name` at `host`:`port` (default 127.0.0.1); q/s, or null without dnsperf. */
+export function qps(port, name, seconds, dir, host = '127.0.0.1') {
   if (!haveDnsperf()) return null;
   const input = path.join(dir, `dnsperf-${port}.txt`);
   fs.writeFileSync(input, `${name} A\n`);
-  const r = spawnSync('dnsperf', ['-s', '127.0.0.1', '-p', String(port), '-d', input, '-l', String(seconds), '-c', '1', '-q', '200', '-b', '2048'], { encoding: 'utf8', timeout: (seconds + 20) * 1000 });
+  const r = spawnSync('dnsperf', ['-s', host, '-p', String(port), '-d', input, '-l', String(seconds), '-c', '1', '-q', '200', '-b', '2048'], { encoding: 'utf8', timeout: (seconds + 20) * 1000 });
   const m = /Queries per second:\s+([\d.]+)/.exec(r.stdout);
   if (!m) throw new Error(`dnsperf printed no q/s:\n${(r.stderr || r.stdout).slice(-2000)}`);
   return Number(m[1]);

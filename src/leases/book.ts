@@ -130,10 +130,13 @@ export class LeaseBook {
     const priv = this.servers.get(server);
     if (priv === undefined) return { ok: false, reason: `server ${server} is not configured` };
     for (let attempt = 0; attempt < 3; attempt++) {
-      const free = this.free(pool, now);
-      if (free.length === 0 && !(await this.reclaim(pool, name, now))) return { ok: false, reason: `address pool ${pool.name} is exhausted (onExhausted: ${pool.rules.onExhausted})` };
-      const candidates = this.free(pool, now).slice(0, CANDIDATES);
-      const r = await this.opts.store.acquireLease({ pool: pool.name, candidates, name, server, private: priv, now, ttlMs: grantMs(pool.rules, free.length) });
+      let free = this.free(pool, now);
+      const freeBefore = free.length; // the lease time is that of a pool with this many free (before any reclaim)
+      if (free.length === 0) {
+        if (!(await this.reclaim(pool, name, now))) return { ok: false, reason: `address pool ${pool.name} is exhausted (onExhausted: ${pool.rules.onExhausted})` };
+        free = this.free(pool, now);
+      }
+      const r = await this.opts.store.acquireLease({ pool: pool.name, candidates: free.slice(0, CANDIDATES), name, server, private: priv, now, ttlMs: grantMs(pool.rules, freeBefore) });
       if (r === null) { await this.load(); continue; } // other nodes took them: read the table again
       const h = this.held.get(r.lease.address) ?? heldOf(r.lease);
       this.held.set(r.lease.address, h);
